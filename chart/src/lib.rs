@@ -1,0 +1,8 @@
+//! The Capstan chart format, shared by the `capstan` CLI and the operator.
+//!
+//! This crate holds everything that can be done with a chart without a cluster: the model of
+//! `Chart.yaml`, loading a chart from a directory or an archive, values, rendering, linting,
+//! packaging, provenance, repository indexes and OCI. It deliberately has no Kubernetes client, so
+//! every step here is a plain function that can be tested from fixtures.
+
+pub mod model;
