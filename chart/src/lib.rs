@@ -6,3 +6,4 @@
 //! every step here is a plain function that can be tested from fixtures.
 
 pub mod model;
+pub mod version;
