@@ -7,3 +7,5 @@
 
 pub mod model;
 pub mod version;
+pub mod names;
+pub mod scaffold;

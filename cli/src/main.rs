@@ -1,12 +1,39 @@
-//! `capstan`: the chart author's command line.
+//! `capstan`: the chart author's command line. It never changes a cluster.
+//!
+//! Each subcommand lives in its own module under `commands/`; this file only parses arguments,
+//! dispatches and turns errors into one readable paragraph on stderr with exit code 1 (clap
+//! already uses 2 for usage errors).
 
-use clap::Parser;
+mod commands;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
 
 /// Create, lint, render and publish Capstan charts. Never changes a cluster.
 #[derive(Debug, Parser)]
 #[command(name = "capstan", version, about)]
-struct Cli {}
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
 
-fn main() {
-    let _cli = Cli::parse();
+#[derive(Debug, Subcommand)]
+enum Command {
+    Create(commands::create::CreateArgs),
+    Completion(commands::completion::CompletionArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Create(args) => commands::create::run(args),
+        Command::Completion(args) => commands::completion::run(args),
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("Error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

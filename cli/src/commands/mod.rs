@@ -1,0 +1,5 @@
+//! One module per `capstan` subcommand. Each exposes an `Args` struct for clap and a `run`
+//! function returning the process exit code.
+
+pub mod completion;
+pub mod create;
