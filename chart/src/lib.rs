@@ -5,7 +5,9 @@
 //! packaging, provenance, repository indexes and OCI. It deliberately has no Kubernetes client, so
 //! every step here is a plain function that can be tested from fixtures.
 
+pub mod load;
 pub mod model;
+pub mod values;
 pub mod version;
 pub mod names;
 pub mod scaffold;

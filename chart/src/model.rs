@@ -123,7 +123,7 @@ pub struct Chart {
     /// Files under `crds/`, sorted by path.
     pub crds: Vec<ChartFile>,
     /// Every other file (README, values.yaml, Chart.lock, files/...), sorted by path, excluding
-    /// `Chart.yaml`, templates, crds and `charts/`.
+    /// `Chart.yaml`, templates, crds and `charts/` (except `charts/*.prov`, kept as Helm does).
     pub files: Vec<ChartFile>,
     /// Subcharts found under `charts/`, sorted by name.
     pub dependencies: Vec<Chart>,
@@ -137,5 +137,36 @@ impl Chart {
     /// Finds a non-template, non-CRD file by its chart-relative path.
     pub fn file(&self, path: &str) -> Option<&ChartFile> {
         self.files.iter().find(|f| f.path == path)
+    }
+}
+
+/// `Chart.lock` (or `requirements.lock` in apiVersion v1 charts): the exact dependency versions
+/// that `dependency update` resolved.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ChartLock {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generated: Option<String>,
+    /// Digest of the dependency declarations the lock was made from.
+    #[serde(default)]
+    pub digest: String,
+    #[serde(default)]
+    pub dependencies: Vec<Dependency>,
+}
+
+impl Chart {
+    /// Parses the chart's lock file, if it has one: `Chart.lock`, or `requirements.lock` for an
+    /// apiVersion v1 chart. Returns the lock file's name with the parse error.
+    pub fn lock(&self) -> Option<Result<ChartLock, (String, String)>> {
+        let name = if self.metadata.api_version == "v1" && self.file("Chart.lock").is_none() {
+            "requirements.lock"
+        } else {
+            "Chart.lock"
+        };
+        let file = self.file(name)?;
+        Some(
+            serde_saphyr::from_slice::<Option<ChartLock>>(&file.data)
+                .map(Option::unwrap_or_default)
+                .map_err(|error| (name.to_string(), error.to_string())),
+        )
     }
 }

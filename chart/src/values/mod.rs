@@ -1,0 +1,166 @@
+//! Chart values: parsing values files, merging layers, `--set` expressions, and resolving the full
+//! values tree of a chart and its subcharts for rendering.
+//!
+//! Values are JSON-shaped (`serde_json::Map`) whatever file format they came from, so templates,
+//! schemas and the operator's custom resources all see the same types.
+
+use serde_json::Value;
+
+/// A values tree: the top level of a values file is always a map.
+pub type Values = serde_json::Map<String, Value>;
+
+/// Why values could not be parsed, set or resolved. Messages name the file, expression, chart or
+/// values path concerned.
+#[derive(Debug, thiserror::Error)]
+pub enum ValuesError {
+    #[error("{file} is not valid YAML: {message}")]
+    Parse { file: String, message: String },
+    #[error("{file}: the top level must be a map of keys to values, but it is {found}")]
+    NotAMap { file: String, found: &'static str },
+}
+
+/// Parses a values file (YAML, which includes JSON). An empty file or one holding only `null` is an
+/// empty map; any other non-map top level is an error naming `file`. A UTF-8 byte-order mark is
+/// ignored.
+pub fn parse_values_file(file: &str, bytes: &[u8]) -> Result<Values, ValuesError> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let parsed: Option<Value> =
+        serde_saphyr::from_slice(bytes).map_err(|error| ValuesError::Parse {
+            file: file.to_string(),
+            message: error.to_string(),
+        })?;
+    match parsed {
+        None | Some(Value::Null) => Ok(Values::new()),
+        Some(Value::Object(map)) => Ok(map),
+        Some(other) => Err(ValuesError::NotAMap {
+            file: file.to_string(),
+            found: kind_of(&other),
+        }),
+    }
+}
+
+/// Merges `overlay` into `base`: maps merge key by key at every depth, lists and scalars replace,
+/// and a `null` in the overlay deletes the key from `base` (Helm's way to drop a chart default).
+pub fn merge(base: &mut Values, overlay: Values) {
+    for (key, value) in overlay {
+        match value {
+            Value::Null => {
+                base.remove(&key);
+            }
+            Value::Object(overlay_map) => match base.get_mut(&key) {
+                Some(Value::Object(base_map)) => merge(base_map, overlay_map),
+                _ => {
+                    // Nothing below to delete from: nulls in a fresh subtree only mean "absent".
+                    base.insert(key, Value::Object(without_nulls(overlay_map)));
+                }
+            },
+            other => {
+                base.insert(key, other);
+            }
+        }
+    }
+}
+
+fn without_nulls(map: Values) -> Values {
+    map.into_iter()
+        .filter_map(|(key, value)| match value {
+            Value::Null => None,
+            Value::Object(inner) => Some((key, Value::Object(without_nulls(inner)))),
+            other => Some((key, other)),
+        })
+        .collect()
+}
+
+/// A human name for a value's type, for error messages ("expected integer, got string").
+pub(crate) fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a map",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn map(value: Value) -> Values {
+        match value {
+            Value::Object(map) => map,
+            other => panic!("test values must be a map, not {other}"),
+        }
+    }
+
+    #[test]
+    fn parses_yaml_maps_and_treats_empty_files_as_empty() {
+        let values = parse_values_file("values.yaml", b"a: 1\nb:\n  c: [x, z]\n").unwrap();
+        assert_eq!(
+            Value::Object(values),
+            json!({"a": 1, "b": {"c": ["x", "z"]}})
+        );
+        assert!(parse_values_file("values.yaml", b"").unwrap().is_empty());
+        assert!(
+            parse_values_file("values.yaml", b"# only a comment\n")
+                .unwrap()
+                .is_empty()
+        );
+        assert!(parse_values_file("values.yaml", b"~\n").unwrap().is_empty());
+        let with_bom = parse_values_file("values.yaml", b"\xEF\xBB\xBFa: b\n").unwrap();
+        assert_eq!(Value::Object(with_bom), json!({"a": "b"}));
+    }
+
+    #[test]
+    fn a_non_map_top_level_is_an_error_naming_the_file() {
+        let err = parse_values_file("prod.yaml", b"- a\n- b\n").unwrap_err();
+        assert!(matches!(err, ValuesError::NotAMap { .. }));
+        assert!(err.to_string().contains("prod.yaml"), "{err}");
+        assert!(err.to_string().contains("a list"), "{err}");
+        let err = parse_values_file("bad.yaml", b"a: [\n").unwrap_err();
+        assert!(
+            err.to_string().starts_with("bad.yaml is not valid YAML"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn numeric_and_boolean_keys_become_strings() {
+        let values = parse_values_file("v.yaml", b"1: one\ntrue: yes\n").unwrap();
+        assert_eq!(values.get("1"), Some(&json!("one")));
+        assert!(values.contains_key("true"));
+    }
+
+    #[test]
+    fn merge_is_deep_for_maps_and_replaces_lists_and_scalars() {
+        let mut base = map(json!({
+            "image": {"repository": "nginx", "tag": "1.0", "pull": "IfNotPresent"},
+            "ports": [80, 443],
+            "replicas": 1,
+        }));
+        merge(
+            &mut base,
+            map(json!({"image": {"tag": "2.0"}, "ports": [8080], "replicas": {"min": 2}})),
+        );
+        assert_eq!(
+            Value::Object(base),
+            json!({
+                "image": {"repository": "nginx", "tag": "2.0", "pull": "IfNotPresent"},
+                "ports": [8080],
+                "replicas": {"min": 2},
+            })
+        );
+    }
+
+    #[test]
+    fn null_in_an_overlay_deletes_the_key_at_any_depth() {
+        let mut base = map(json!({"a": 1, "b": {"c": 2, "d": 3}}));
+        merge(
+            &mut base,
+            map(json!({"a": null, "b": {"c": null}, "e": {"f": null, "g": 1}})),
+        );
+        assert_eq!(Value::Object(base), json!({"b": {"d": 3}, "e": {"g": 1}}));
+    }
+}
