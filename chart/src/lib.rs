@@ -11,3 +11,5 @@ pub mod values;
 pub mod version;
 pub mod names;
 pub mod scaffold;
+pub mod kube_object;
+pub mod render;
