@@ -5,11 +5,11 @@
 //! packaging, provenance, repository indexes and OCI. It deliberately has no Kubernetes client, so
 //! every step here is a plain function that can be tested from fixtures.
 
+pub mod kube_object;
 pub mod load;
 pub mod model;
+pub mod names;
+pub mod render;
+pub mod scaffold;
 pub mod values;
 pub mod version;
-pub mod names;
-pub mod scaffold;
-pub mod kube_object;
-pub mod render;
