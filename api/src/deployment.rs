@@ -1,0 +1,274 @@
+//! `ChartDeployment`: a chart, its values and where its objects go.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::core::Duration;
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::common::Revision;
+use crate::repository::VerificationPolicy;
+
+/// A chart deployed into the cluster. The operator renders the chart with the given values and
+/// applies the result with server-side apply, keeps an inventory of what it applied, prunes what a
+/// new revision drops and removes everything when this resource is deleted.
+// Each printcolumn repeats keys such as `type_`, which clippy mistakes for duplicated attributes.
+#[allow(clippy::duplicated_attributes)]
+#[derive(CustomResource, KubeSchema, Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[kube(
+    group = "capstan.dev",
+    version = "v1alpha1",
+    kind = "ChartDeployment",
+    doc = "A chart deployed into the cluster: fetched, verified, rendered with its values and applied by server-side apply, with an inventory that prunes and deletes what it applied.",
+    namespaced,
+    status = "ChartDeploymentStatus",
+    shortname = "cdep",
+    category = "capstan",
+    printcolumn(
+        name = "Chart",
+        type_ = "string",
+        json_path = ".status.lastAppliedRevision.chart"
+    ),
+    printcolumn(
+        name = "Version",
+        type_ = "string",
+        json_path = ".status.lastAppliedRevision.version"
+    ),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(
+        name = "Status",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].message"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
+)]
+#[serde(rename_all = "camelCase")]
+pub struct ChartDeploymentSpec {
+    /// Where the chart comes from: exactly one of `repository`, `package` or `oci`.
+    pub chart: ChartSource,
+
+    /// Release name the chart sees as `release.name`. Defaults to the name of this resource.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release_name: Option<String>,
+
+    /// Namespace for the chart's namespaced objects that do not name one. Defaults to the
+    /// namespace of this resource.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_namespace: Option<String>,
+
+    /// Values for the chart, merged over its values.yaml and over everything in `valuesFrom`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::deployment::free_form_object")]
+    pub values: Option<serde_json::Map<String, serde_json::Value>>,
+
+    /// Values read from ConfigMaps and Secrets in this namespace, merged in order (later wins),
+    /// before `values`. A change in one of them triggers a new reconcile.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub values_from: Vec<ValuesReference>,
+
+    /// How often to re-check the chart source and correct drift, as a Go duration. Defaults to 10m.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<Duration>,
+
+    /// How long one reconcile (download, render, apply, wait for CRDs) may take. Defaults to 5m.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Duration>,
+
+    /// Stop reconciling: nothing is applied or pruned until this is false again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub suspend: bool,
+}
+
+/// Where the chart comes from.
+#[derive(KubeSchema, Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[x_kube(validation = Rule::new("(has(self.repository) ? 1 : 0) + (has(self.package) ? 1 : 0) + (has(self.oci) ? 1 : 0) == 1").message("set exactly one of repository, package or oci"))]
+#[serde(rename_all = "camelCase")]
+pub struct ChartSource {
+    /// A chart from a ChartRepository in this namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository: Option<RepositoryChart>,
+    /// A chart archive stored in a ConfigMap or Secret in this namespace (no repository needed:
+    /// `capstan write deployment --from-package` writes both).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package: Option<PackageSource>,
+    /// A chart in an OCI registry (reserved; not yet reconciled).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oci: Option<OciChart>,
+}
+
+/// A chart from a ChartRepository.
+#[derive(JsonSchema, Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RepositoryChart {
+    /// Name of the ChartRepository, in this namespace.
+    pub repository_ref: RepositoryReference,
+    /// Name of the chart in the repository's index.
+    pub name: String,
+    /// Version constraint in Helm's syntax (`1.2.3`, `^1.2`, `>=1.0.0 <2.0.0`). The highest
+    /// matching version wins; empty means the latest stable version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+}
+
+/// A reference to a ChartRepository in the same namespace.
+#[derive(JsonSchema, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepositoryReference {
+    /// Name of the ChartRepository.
+    pub name: String,
+}
+
+/// A chart archive (`.tgz`) and optionally its provenance (`.prov`), stored in a ConfigMap
+/// (`binaryData`) or a Secret (`data`).
+#[derive(KubeSchema, Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[x_kube(validation = Rule::new("has(self.configMapRef) != has(self.secretRef)").message("set exactly one of configMapRef or secretRef"))]
+#[serde(rename_all = "camelCase")]
+pub struct PackageSource {
+    /// ConfigMap holding the package in `binaryData`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_map_ref: Option<LocalReference>,
+    /// Secret holding the package in `data`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_ref: Option<LocalReference>,
+    /// Key of the chart archive. Defaults to `chart.tgz`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archive_key: Option<String>,
+    /// Key of the provenance file. Defaults to `chart.tgz.prov`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance_key: Option<String>,
+    /// Provenance verification of the package. Defaults to `mode: Ignore`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify: Option<VerificationPolicy>,
+}
+
+impl PackageSource {
+    /// Key of the archive when `archiveKey` is not set.
+    pub const DEFAULT_ARCHIVE_KEY: &'static str = "chart.tgz";
+    /// Key of the provenance file when `provenanceKey` is not set.
+    pub const DEFAULT_PROVENANCE_KEY: &'static str = "chart.tgz.prov";
+
+    /// The archive key in effect.
+    pub fn archive_key(&self) -> &str {
+        self.archive_key
+            .as_deref()
+            .unwrap_or(Self::DEFAULT_ARCHIVE_KEY)
+    }
+
+    /// The provenance key in effect.
+    pub fn provenance_key(&self) -> &str {
+        self.provenance_key
+            .as_deref()
+            .unwrap_or(Self::DEFAULT_PROVENANCE_KEY)
+    }
+}
+
+/// A chart in an OCI registry (`oci://registry/path/chart`).
+#[derive(KubeSchema, Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OciChart {
+    /// The chart's reference, without a tag.
+    #[x_kube(validation = Rule::new("self.startsWith('oci://')").message("reference must start with oci://"))]
+    pub reference: String,
+    /// Version constraint; the highest matching tag wins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+}
+
+/// A reference to an object in the same namespace.
+#[derive(JsonSchema, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocalReference {
+    /// Name of the object.
+    pub name: String,
+}
+
+/// Values read from a key of a ConfigMap or Secret.
+#[derive(JsonSchema, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ValuesReference {
+    /// `ConfigMap` or `Secret`.
+    pub kind: ValuesSourceKind,
+    /// Name of the ConfigMap or Secret, in this namespace.
+    pub name: String,
+    /// Key holding the values. Defaults to `values.yaml`. Without `targetPath` the key must hold
+    /// a YAML mapping.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// Dotted path (`a.b.c`) at which the key's content is placed as a single value (a string,
+    /// or YAML when it parses as a scalar); without it the content is merged at the top.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_path: Option<String>,
+    /// Skip this entry, instead of failing, when the object or key does not exist.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub optional: bool,
+}
+
+impl ValuesReference {
+    /// Key used when `key` is not set.
+    pub const DEFAULT_KEY: &'static str = "values.yaml";
+
+    /// The key in effect.
+    pub fn key(&self) -> &str {
+        self.key.as_deref().unwrap_or(Self::DEFAULT_KEY)
+    }
+}
+
+/// The kind of object a [`ValuesReference`] reads.
+#[derive(JsonSchema, Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ValuesSourceKind {
+    ConfigMap,
+    Secret,
+}
+
+/// One object applied for a ChartDeployment.
+#[derive(
+    JsonSchema, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[serde(rename_all = "camelCase")]
+pub struct InventoryEntry {
+    /// `apiVersion` of the object (`apps/v1`).
+    pub api_version: String,
+    /// `kind` of the object.
+    pub kind: String,
+    /// Namespace of the object; absent for cluster-scoped objects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// Name of the object.
+    pub name: String,
+}
+
+/// What the operator last observed and did.
+#[derive(JsonSchema, Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChartDeploymentStatus {
+    /// `Ready`, `Reconciling` and `Stalled`, as kstatus and `kubectl wait` read them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+    /// The generation of the spec this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// The revision the last reconcile tried to apply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_attempted_revision: Option<Revision>,
+    /// The revision that was last applied completely.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_applied_revision: Option<Revision>,
+    /// Every object applied by the last successful reconcile, in install order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inventory: Vec<InventoryEntry>,
+}
+
+/// Schema of a free-form object: any keys, any values, kept as given
+/// (`x-kubernetes-preserve-unknown-fields`).
+pub(crate) fn free_form_object(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "object",
+        "x-kubernetes-preserve-unknown-fields": true
+    })
+}

@@ -1,0 +1,31 @@
+//! The Capstan custom resources, `capstan.dev/v1alpha1`, as Rust types.
+//!
+//! These types are shared by the operator (which reconciles them) and the `capstan` CLI (which
+//! writes them for GitOps and lints them). They depend on kube's derive machinery only, never on
+//! a cluster client, so the CLI stays small and never talks to a cluster.
+//!
+//! The CustomResourceDefinitions in `crds/` are generated from these types with
+//! `cargo run -p capstan-operator -- crds > crds/capstan.dev.yaml`; a test fails when they are stale.
+
+pub mod common;
+pub mod crd;
+pub mod deployment;
+pub mod labels;
+pub mod repository;
+pub mod validate;
+
+pub use common::{ConditionStatus, Revision, SecretReference};
+pub use deployment::{
+    ChartDeployment, ChartDeploymentSpec, ChartDeploymentStatus, ChartSource, InventoryEntry,
+    PackageSource, RepositoryChart, ValuesReference,
+};
+pub use repository::{
+    ChartRepository, ChartRepositorySpec, ChartRepositoryStatus, VerificationMode,
+    VerificationPolicy,
+};
+pub use validate::{ValidationError, validate};
+
+/// The API group of every Capstan resource.
+pub const GROUP: &str = "capstan.dev";
+/// The served and stored version of the Capstan resources.
+pub const VERSION: &str = "v1alpha1";

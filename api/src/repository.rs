@@ -1,0 +1,126 @@
+//! `ChartRepository`: where charts come from, and how they must be verified.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::core::Duration;
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::common::SecretReference;
+
+/// A Helm-compatible chart repository (an HTTP server with an `index.yaml`). The operator fetches
+/// its index once per interval and shares it with every ChartDeployment that uses it.
+// Each printcolumn repeats keys such as `type_`, which clippy mistakes for duplicated attributes.
+#[allow(clippy::duplicated_attributes)]
+#[derive(CustomResource, KubeSchema, Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[kube(
+    group = "capstan.dev",
+    version = "v1alpha1",
+    kind = "ChartRepository",
+    doc = "A Helm-compatible chart repository whose index the operator fetches once per interval and shares with every ChartDeployment that uses it.",
+    namespaced,
+    status = "ChartRepositoryStatus",
+    shortname = "crepo",
+    category = "capstan",
+    printcolumn(name = "URL", type_ = "string", json_path = ".spec.url"),
+    printcolumn(name = "Charts", type_ = "integer", json_path = ".status.chartCount"),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(
+        name = "Status",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].message"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
+)]
+#[serde(rename_all = "camelCase")]
+pub struct ChartRepositorySpec {
+    /// URL of the repository: `https://` or `http://` for a Helm HTTP repository (the operator
+    /// reads `<url>/index.yaml`). `oci://` is reserved for registries.
+    #[x_kube(validation = Rule::new("self.startsWith('https://') || self.startsWith('http://') || self.startsWith('oci://')").message("url must start with https://, http:// or oci://"))]
+    pub url: String,
+
+    /// How often to fetch the index, as a Go duration (`10m`, `1h`). Defaults to 10m.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<Duration>,
+
+    /// How long one fetch of the index or of a chart archive may take. Defaults to 60s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Duration>,
+
+    /// Secret with credentials for the repository: `username` and `password` for basic auth, or
+    /// `token` for a bearer token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_ref: Option<SecretReference>,
+
+    /// Secret with a `ca.crt` (PEM) to trust for this repository's TLS certificate, in addition to
+    /// the system roots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert_secret_ref: Option<SecretReference>,
+
+    /// Whether chart archives must come with a valid provenance (`.prov`) file. Defaults to
+    /// `mode: Ignore`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify: Option<VerificationPolicy>,
+
+    /// Stop fetching the index; deployments keep using the last index fetched.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub suspend: bool,
+}
+
+/// Provenance verification of chart archives, with the keys that may sign them.
+#[derive(KubeSchema, Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[x_kube(validation = Rule::new("self.mode == 'Ignore' || has(self.keyringSecretRef)").message("keyringSecretRef is required unless mode is Ignore"))]
+#[serde(rename_all = "camelCase")]
+pub struct VerificationPolicy {
+    /// `Required`: every archive needs a `.prov` signed by a key in the keyring. `IfPresent`: a
+    /// `.prov`, when the repository has one, must verify. `Ignore`: provenance is not checked.
+    pub mode: VerificationMode,
+    /// Secret whose `keyring.gpg` (or any key ending in `.gpg`/`.asc`) holds the trusted public
+    /// keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keyring_secret_ref: Option<SecretReference>,
+}
+
+/// How strictly provenance is checked.
+#[derive(JsonSchema, Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum VerificationMode {
+    /// Every archive must have a valid signature from the keyring.
+    Required,
+    /// Archives that have a `.prov` must verify; archives without one are accepted.
+    IfPresent,
+    /// Provenance is not checked.
+    #[default]
+    Ignore,
+}
+
+/// What the operator last observed of the repository.
+#[derive(JsonSchema, Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChartRepositoryStatus {
+    /// `Ready`, `Reconciling` and `Stalled`, as kstatus reads them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+    /// The generation of the spec this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// `sha256:<hex>` of the last index fetched; a change triggers the deployments that use it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index_digest: Option<String>,
+    /// Number of chart versions in the last index fetched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chart_count: Option<i64>,
+    /// When the index was last fetched successfully.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_fetch_time: Option<Time>,
+    /// When the next fetch is due.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_fetch_time: Option<Time>,
+}
