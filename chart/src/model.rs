@@ -166,7 +166,7 @@ impl Chart {
         Some(
             serde_saphyr::from_slice::<Option<ChartLock>>(&file.data)
                 .map(Option::unwrap_or_default)
-                .map_err(|error| (name.to_string(), error.to_string())),
+                .map_err(|error| (name.to_string(), crate::values::yaml_error_message(&error))),
         )
     }
 }

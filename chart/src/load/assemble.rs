@@ -3,7 +3,7 @@
 
 use super::{Budget, LoadError, archive};
 use crate::model::{Chart, ChartFile, ChartMetadata, Dependency};
-use crate::values::parse_values_file;
+use crate::values::{parse_values_file, yaml_error_message};
 use std::collections::BTreeMap;
 
 const CHART_YAML: &str = "Chart.yaml";
@@ -143,7 +143,7 @@ fn parse_metadata(bytes: &[u8], file: &str) -> Result<ChartMetadata, LoadError> 
         message,
     };
     let mut metadata: ChartMetadata =
-        serde_saphyr::from_slice(bytes).map_err(|error| invalid(error.to_string()))?;
+        serde_saphyr::from_slice(bytes).map_err(|error| invalid(yaml_error_message(&error)))?;
     if metadata.api_version.is_empty() {
         // Helm treats a Chart.yaml without apiVersion as v1.
         metadata.api_version = "v1".into();
@@ -186,7 +186,7 @@ fn parse_requirements(bytes: &[u8], file: &str) -> Result<Vec<Dependency>, LoadE
     let requirements: Option<Requirements> =
         serde_saphyr::from_slice(bytes).map_err(|error| LoadError::InvalidChartYaml {
             file: file.to_string(),
-            message: error.to_string(),
+            message: yaml_error_message(&error),
         })?;
     Ok(requirements.unwrap_or_default().dependencies)
 }

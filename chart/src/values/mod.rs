@@ -27,7 +27,7 @@ pub fn parse_values_file(file: &str, bytes: &[u8]) -> Result<Values, ValuesError
     let parsed: Option<Value> =
         serde_saphyr::from_slice(bytes).map_err(|error| ValuesError::Parse {
             file: file.to_string(),
-            message: error.to_string(),
+            message: yaml_error_message(&error),
         })?;
     match parsed {
         None | Some(Value::Null) => Ok(Values::new()),
@@ -69,6 +69,16 @@ fn without_nulls(map: Values) -> Values {
             other => Some((key, other)),
         })
         .collect()
+}
+
+/// A one-line YAML error ("line 2 column 1: missing field `version`"), without the source
+/// excerpt that would repeat file content in logs.
+pub(crate) fn yaml_error_message(error: &serde_saphyr::Error) -> String {
+    let message = error.without_snippet().to_string();
+    message
+        .strip_prefix("error: ")
+        .unwrap_or(&message)
+        .to_string()
 }
 
 /// A human name for a value's type, for error messages ("expected integer, got string").
