@@ -6,6 +6,7 @@
 //! every step here is a plain function that can be tested from fixtures.
 
 pub mod kube_object;
+pub mod lint;
 pub mod load;
 pub mod model;
 pub mod names;

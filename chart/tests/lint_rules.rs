@@ -1,0 +1,116 @@
+//! One test per lint rule, each against a fixture chart under `tests/fixtures/lint/`.
+
+use capstan_chart::lint::{Finding, LintOptions, Severity, lint_path};
+use std::path::PathBuf;
+
+fn lint_fixture(name: &str) -> Vec<Finding> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/lint")
+        .join(name);
+    lint_path(&path, &LintOptions::default()).findings
+}
+
+/// Asserts that fixture `name` has exactly one finding of at least `Warning` severity, so the rule
+/// fires alone, with the given severity, file and line; returns it for further checks.
+fn expect_only(name: &str, severity: Severity, file: &str, line: Option<u64>) -> Finding {
+    let problems: Vec<Finding> = lint_fixture(name)
+        .into_iter()
+        .filter(|f| f.severity >= Severity::Warning)
+        .collect();
+    assert_eq!(problems.len(), 1, "{name}: {problems:#?}");
+    let finding = problems.into_iter().next().unwrap();
+    assert_eq!(
+        (finding.severity, finding.file.as_str(), finding.line),
+        (severity, file, line),
+        "{finding}"
+    );
+    finding
+}
+
+#[test]
+fn good_chart_has_no_findings() {
+    assert_eq!(lint_fixture("good"), Vec::<Finding>::new());
+}
+
+#[test]
+fn unparsable_chart_yaml_is_an_error_with_its_line() {
+    expect_only("unparsable", Severity::Error, "Chart.yaml", Some(3));
+}
+
+#[test]
+fn missing_name_is_an_error() {
+    let finding = expect_only("missing-name", Severity::Error, "Chart.yaml", None);
+    assert!(finding.message.contains("name is required"), "{finding}");
+}
+
+#[test]
+fn name_must_match_directory() {
+    let finding = expect_only("name-mismatch", Severity::Error, "Chart.yaml", Some(2));
+    assert!(finding.message.contains("\"name-mismatch\""), "{finding}");
+}
+
+#[test]
+fn version_must_be_semver_2() {
+    let finding = expect_only("bad-version", Severity::Error, "Chart.yaml", Some(3));
+    assert!(finding.message.contains("SemVer 2"), "{finding}");
+}
+
+#[test]
+fn api_version_v1_warns() {
+    expect_only("api-v1", Severity::Warning, "Chart.yaml", Some(1));
+}
+
+#[test]
+fn missing_icon_is_info_and_bad_icon_warns() {
+    let infos = lint_fixture("no-icon");
+    assert_eq!(infos.len(), 1, "{infos:#?}");
+    assert_eq!(infos[0].severity, Severity::Info);
+    expect_only("bad-icon", Severity::Warning, "Chart.yaml", Some(4));
+}
+
+#[test]
+fn deprecated_chart_warns() {
+    expect_only("deprecated", Severity::Warning, "Chart.yaml", Some(5));
+}
+
+#[test]
+fn invalid_kube_version_constraint_is_an_error() {
+    expect_only("bad-kube-version", Severity::Error, "Chart.yaml", Some(5));
+}
+
+#[test]
+fn malformed_dependencies_are_errors() {
+    let messages: Vec<String> = lint_fixture("bad-deps")
+        .into_iter()
+        .filter(|f| f.severity == Severity::Error)
+        .map(|f| f.message)
+        .collect();
+    let expected = [
+        "dependencies[0]: version is required",
+        "dependencies[0]: repository \"ftp://example.com\"",
+        "dependencies[1]: \"db\" is declared twice",
+        "dependency \"db\" is declared in Chart.yaml but not under charts/",
+    ];
+    for wanted in expected {
+        assert!(
+            messages.iter().any(|m| m.contains(wanted)),
+            "no {wanted:?} in {messages:#?}"
+        );
+    }
+    assert_eq!(messages.len(), expected.len(), "{messages:#?}");
+}
+
+#[test]
+fn undeclared_subchart_warns() {
+    expect_only("undeclared-subchart", Severity::Warning, "charts/", None);
+}
+
+#[test]
+fn missing_templates_warns() {
+    expect_only("no-templates", Severity::Warning, "templates/", None);
+}
+
+#[test]
+fn unparsable_values_is_an_error_with_its_line() {
+    expect_only("bad-values", Severity::Error, "values.yaml", Some(2));
+}
