@@ -3,7 +3,7 @@
 
 {#- The chart name, or values.nameOverride. Kubernetes names are DNS labels, so at most 63 characters. -#}
 {% macro name() -%}
-{{ (values.nameOverride or chart.name) | trunc(63) | trim("-") }}
+{{ (values.nameOverride or chart.name) | trunc(63) | trim_suffix("-") }}
 {%- endmacro %}
 
 {#- The name of the release's resources: the release name followed by the chart name, or just the
@@ -11,20 +11,20 @@
     values.fullnameOverride replaces it completely. -#}
 {% macro fullname() -%}
 {%- if values.fullnameOverride -%}
-{{ values.fullnameOverride | trunc(63) | trim("-") }}
+{{ values.fullnameOverride | trunc(63) | trim_suffix("-") }}
 {%- else -%}
 {%- set base = values.nameOverride or chart.name -%}
 {%- if base in release.name -%}
-{{ release.name | trunc(63) | trim("-") }}
+{{ release.name | trunc(63) | trim_suffix("-") }}
 {%- else -%}
-{{ (release.name ~ "-" ~ base) | trunc(63) | trim("-") }}
+{{ (release.name ~ "-" ~ base) | trunc(63) | trim_suffix("-") }}
 {%- endif -%}
 {%- endif -%}
 {%- endmacro %}
 
 {#- The chart label value: name and version, with "+" (not allowed in label values) made "_". -#}
 {% macro chart_label() -%}
-{{ (chart.name ~ "-" ~ chart.version) | replace("+", "_") | trunc(63) | trim("-") }}
+{{ (chart.name ~ "-" ~ chart.version) | replace("+", "_") | trunc(63) | trim_suffix("-") }}
 {%- endmacro %}
 
 {#- The labels a Service and a Deployment select pods by. They must never change after the first
@@ -38,10 +38,10 @@ app.kubernetes.io/instance: {{ release.name }}
 {% macro labels() -%}
 helm.sh/chart: {{ chart_label() }}
 {{ selector_labels() }}
-{%- if chart.appVersion %}
-app.kubernetes.io/version: {{ chart.appVersion | string | quote }}
+{%- if chart.app_version %}
+app.kubernetes.io/version: {{ chart.app_version | string | quote }}
 {%- endif %}
-app.kubernetes.io/managed-by: capstan
+app.kubernetes.io/managed-by: {{ release.service }}
 {%- endmacro %}
 
 {#- The ServiceAccount the pods run as. -#}
