@@ -45,6 +45,7 @@ pub(crate) fn register(env: &mut Environment<'static>) {
     env.add_filter("uniq", uniq);
     env.add_function("list", list);
     env.add_function("fail", fail);
+    env.add_function("semver_compare", semver_compare);
 }
 
 /// Prints values the way YAML reads them back: `true`/`false` (not Python's `True`) and `null`
@@ -323,6 +324,14 @@ fn fail(message: &str, _kwargs: Kwargs) -> Result<Value, Error> {
     Err(invalid(message.to_string()))
 }
 
+/// `semver_compare(">=1.2 <2", chart.app_version)`: whether the version satisfies the constraint,
+/// with Helm's (Masterminds) constraint rules.
+fn semver_compare(constraint: &str, version: Value) -> Result<bool, Error> {
+    let version = display_text(&version);
+    crate::version::constraint_matches(constraint, &version)
+        .map_err(|e| invalid(format!("semver_compare: {e}")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -457,5 +466,24 @@ mod tests {
         assert_eq!(ok("{{ list(1, 'a', true) | to_json }}"), r#"[1,"a",true]"#);
         assert_eq!(ok("{{ dict(a=1) | to_json }}"), r#"{"a":1}"#);
         assert!(render("{{ merge({'a': 1}, [1]) }}", serde_json::json!({})).is_err());
+    }
+
+    #[test]
+    fn semver_compare_uses_helm_constraints() {
+        assert_eq!(
+            ok(
+                "{{ semver_compare('>=1.20 <2', 'v1.36.0') }} {{ semver_compare('^1.2', '2.0.0') }} {{ semver_compare('1.2.x', '1.2.9') }}"
+            ),
+            "true false true"
+        );
+        let bad = render(
+            "{{ semver_compare('>>1', '1.0.0') }}",
+            serde_json::json!({}),
+        );
+        assert!(
+            bad.unwrap_err()
+                .to_string()
+                .contains("semver_compare: invalid version constraint")
+        );
     }
 }
