@@ -20,6 +20,8 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     Create(commands::create::CreateArgs),
+    Lint(commands::lint::LintArgs),
+    Show(commands::show::ShowArgs),
     Completion(commands::completion::CompletionArgs),
 }
 
@@ -27,6 +29,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Create(args) => commands::create::run(args),
+        Command::Lint(args) => commands::lint::run(args),
+        Command::Show(args) => commands::show::run(args),
         Command::Completion(args) => commands::completion::run(args),
     };
     match outcome {

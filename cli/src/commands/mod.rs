@@ -3,3 +3,6 @@
 
 pub mod completion;
 pub mod create;
+pub mod lint;
+pub mod show;
+mod values_args;
