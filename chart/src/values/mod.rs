@@ -4,6 +4,10 @@
 //! Values are JSON-shaped (`serde_json::Map`) whatever file format they came from, so templates,
 //! schemas and the operator's custom resources all see the same types.
 
+mod set;
+
+pub use set::{MAX_INDEX, MAX_NESTING, MAX_SET_FILE_BYTES, SetKind, apply_set};
+
 use serde_json::Value;
 
 /// A values tree: the top level of a values file is always a map.
@@ -17,6 +21,13 @@ pub enum ValuesError {
     Parse { file: String, message: String },
     #[error("{file}: the top level must be a map of keys to values, but it is {found}")]
     NotAMap { file: String, found: &'static str },
+    /// Only the key is quoted: the value of a `--set` may be a secret.
+    #[error("cannot set key `{key}` (column {column} of the expression): {reason}")]
+    Set {
+        key: String,
+        column: usize,
+        reason: String,
+    },
 }
 
 /// Parses a values file (YAML, which includes JSON). An empty file or one holding only `null` is an
