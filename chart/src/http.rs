@@ -1,0 +1,741 @@
+//! Bounded HTTP downloads of repository indexes, chart archives and provenance files.
+//!
+//! Everything fetched here comes from servers the user does not control, so each download is
+//! bounded in time (connect, per-read and total timeouts) and in memory (a body limit enforced
+//! while streaming, before the bytes are kept). Redirects are followed by hand so that
+//! credentials are only ever sent to the origin (scheme, host and port) the user named: a
+//! repository that redirects to a CDN on another host must not receive the user's password.
+//! URLs in errors never carry credentials or query strings (signed URLs put secrets there).
+
+use reqwest::header::{
+    AUTHORIZATION, ETAG, HeaderMap, HeaderValue, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED,
+    LOCATION,
+};
+use reqwest::{StatusCode, Url};
+use std::fmt;
+use std::time::Duration;
+
+/// How long and how much a download may take, and how to authenticate.
+#[derive(Clone)]
+pub struct HttpOptions {
+    /// Time to establish a TCP (and TLS) connection. Default 10 s.
+    pub connect_timeout: Duration,
+    /// Longest wait for the next bytes from the server. Default 30 s.
+    pub read_timeout: Duration,
+    /// Longest a whole download may take, redirects included. Default 5 min.
+    pub total_timeout: Duration,
+    /// Largest body accepted. Default 100 MiB.
+    pub max_body_bytes: u64,
+    /// Most redirects followed. Default 10.
+    pub max_redirects: usize,
+    /// Sent to the original origin only.
+    pub credentials: Option<Credentials>,
+    /// Extra trusted CA certificates (PEM), added to the built-in roots.
+    pub ca_pem: Option<Vec<u8>>,
+    /// A client certificate and its private key, both PEM in one buffer.
+    pub client_identity_pem: Option<Vec<u8>>,
+    /// Accept any server certificate. For test servers only.
+    pub insecure_skip_tls_verify: bool,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        HttpOptions {
+            connect_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(30),
+            total_timeout: Duration::from_secs(300),
+            max_body_bytes: 100 * 1024 * 1024,
+            max_redirects: 10,
+            credentials: None,
+            ca_pem: None,
+            client_identity_pem: None,
+            insecure_skip_tls_verify: false,
+        }
+    }
+}
+
+impl fmt::Debug for HttpOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpOptions")
+            .field("connect_timeout", &self.connect_timeout)
+            .field("read_timeout", &self.read_timeout)
+            .field("total_timeout", &self.total_timeout)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("max_redirects", &self.max_redirects)
+            .field("credentials", &self.credentials)
+            .field("ca_pem", &self.ca_pem.as_ref().map(|_| "<pem>"))
+            .field(
+                "client_identity_pem",
+                &self.client_identity_pem.as_ref().map(|_| "<redacted>"),
+            )
+            .field("insecure_skip_tls_verify", &self.insecure_skip_tls_verify)
+            .finish()
+    }
+}
+
+/// Credentials for a repository. `Debug` never prints the secret.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Credentials {
+    Basic { username: String, password: String },
+    Bearer { token: String },
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Credentials::Basic { username, .. } => {
+                write!(
+                    f,
+                    "Basic {{ username: {username:?}, password: <redacted> }}"
+                )
+            }
+            Credentials::Bearer { .. } => f.write_str("Bearer { token: <redacted> }"),
+        }
+    }
+}
+
+/// Validators from an earlier download, for a conditional request.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Validators {
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+}
+
+/// The outcome of a conditional download.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fetched {
+    /// The server sent a body (the resource changed, or no validators were given).
+    Body {
+        bytes: Vec<u8>,
+        /// Validators to send next time.
+        validators: Validators,
+    },
+    /// The server answered 304: what the caller has is current.
+    NotModified,
+}
+
+/// Why a download failed. The URL shown has no credentials and no query string.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    #[error("invalid URL {url:?}: {reason}")]
+    InvalidUrl { url: String, reason: String },
+    #[error("cannot set up the HTTP client: {0}")]
+    Client(String),
+    #[error("GET {url} failed: {cause}")]
+    Request { url: String, cause: String },
+    #[error(
+        "GET {url} timed out ({what}); the server is unreachable or too slow, retry later or raise the timeout"
+    )]
+    Timeout { url: String, what: String },
+    #[error("GET {url} returned HTTP {status}{}", hint_for_status(*.status))]
+    Status { url: String, status: u16 },
+    #[error(
+        "GET {url}: the response is larger than the limit of {limit} bytes; refusing to download it"
+    )]
+    TooLarge { url: String, limit: u64 },
+    #[error("GET {url}: more than {limit} redirects; the server is probably redirecting in a loop")]
+    TooManyRedirects { url: String, limit: usize },
+    #[error("GET {url}: redirect with a missing or invalid Location header")]
+    BadRedirect { url: String },
+}
+
+fn hint_for_status(status: u16) -> &'static str {
+    match status {
+        401 | 403 => " (check the username, password or token for this repository)",
+        404 => " (check the repository URL and the chart name and version)",
+        429 | 500..=599 => " (the server is failing or busy; retry later)",
+        _ => "",
+    }
+}
+
+/// An HTTP client with the bounds of [`HttpOptions`]. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct HttpClient {
+    client: reqwest::Client,
+    options: HttpOptions,
+}
+
+impl HttpClient {
+    pub fn new(options: HttpOptions) -> Result<Self, HttpError> {
+        // rustls needs a process-wide crypto provider. Binaries install ring at start-up; this
+        // covers library users and tests. An already installed provider is kept.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(options.connect_timeout)
+            .read_timeout(options.read_timeout)
+            .timeout(options.total_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("capstan/", env!("CARGO_PKG_VERSION")));
+        if let Some(pem) = &options.ca_pem {
+            let certificates = reqwest::Certificate::from_pem_bundle(pem)
+                .map_err(|e| HttpError::Client(format!("the CA file is not valid PEM: {e}")))?;
+            if certificates.is_empty() {
+                return Err(HttpError::Client(
+                    "the CA file holds no PEM certificate".into(),
+                ));
+            }
+            for certificate in certificates {
+                builder = builder.add_root_certificate(certificate);
+            }
+        }
+        if let Some(pem) = &options.client_identity_pem {
+            let identity = reqwest::Identity::from_pem(pem).map_err(|_| {
+                HttpError::Client(
+                    "the client certificate and key are not valid PEM (put the certificate and its private key in PEM form)"
+                        .into(),
+                )
+            })?;
+            builder = builder.identity(identity);
+        }
+        if options.insecure_skip_tls_verify {
+            builder = builder.danger_accept_invalid_certs(true);
+        }
+        let client = builder
+            .build()
+            .map_err(|e| HttpError::Client(error_chain(&e)))?;
+        Ok(HttpClient { client, options })
+    }
+
+    pub fn options(&self) -> &HttpOptions {
+        &self.options
+    }
+
+    /// Downloads `url` and returns its body.
+    pub async fn get(&self, url: &str) -> Result<Vec<u8>, HttpError> {
+        match self.get_conditional(url, &Validators::default()).await? {
+            Fetched::Body { bytes, .. } => Ok(bytes),
+            // Without validators a compliant server never answers 304.
+            Fetched::NotModified => Err(HttpError::Status {
+                url: display_url_str(url),
+                status: 304,
+            }),
+        }
+    }
+
+    /// Downloads `url` unless it is unchanged since `validators` were recorded.
+    pub async fn get_conditional(
+        &self,
+        url: &str,
+        validators: &Validators,
+    ) -> Result<Fetched, HttpError> {
+        let (start, url_credentials) = parse_url(url)?;
+        let shown = display_url(&start);
+        let credentials = self.options.credentials.clone().or(url_credentials);
+        let work = self.follow(start, credentials, validators);
+        match tokio::time::timeout(self.options.total_timeout, work).await {
+            Ok(result) => result,
+            Err(_) => Err(HttpError::Timeout {
+                url: shown,
+                what: format!("no complete answer within {:?}", self.options.total_timeout),
+            }),
+        }
+    }
+
+    async fn follow(
+        &self,
+        start: Url,
+        credentials: Option<Credentials>,
+        validators: &Validators,
+    ) -> Result<Fetched, HttpError> {
+        let origin = start.origin();
+        let mut current = start;
+        for _ in 0..=self.options.max_redirects {
+            let mut request = self.client.get(current.clone());
+            if let Some(etag) = &validators.etag {
+                request = request.header(IF_NONE_MATCH, etag);
+            }
+            if let Some(since) = &validators.last_modified {
+                request = request.header(IF_MODIFIED_SINCE, since);
+            }
+            if current.origin() == origin
+                && let Some(credentials) = &credentials
+            {
+                request = request.header(AUTHORIZATION, authorization_value(credentials)?);
+            }
+            let response = request
+                .send()
+                .await
+                .map_err(|e| self.transport_error(&current, &e))?;
+            let status = response.status();
+            if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
+                current = redirect_target(&current, response.headers())?;
+                continue;
+            }
+            if status == StatusCode::NOT_MODIFIED {
+                return Ok(Fetched::NotModified);
+            }
+            if !status.is_success() {
+                return Err(HttpError::Status {
+                    url: display_url(&current),
+                    status: status.as_u16(),
+                });
+            }
+            let validators = Validators {
+                etag: header_text(response.headers(), ETAG),
+                last_modified: header_text(response.headers(), LAST_MODIFIED),
+            };
+            let bytes = self.read_body(&current, response).await?;
+            return Ok(Fetched::Body { bytes, validators });
+        }
+        Err(HttpError::TooManyRedirects {
+            url: display_url(&current),
+            limit: self.options.max_redirects,
+        })
+    }
+
+    /// Reads the body chunk by chunk, failing as soon as it passes the limit.
+    async fn read_body(
+        &self,
+        url: &Url,
+        mut response: reqwest::Response,
+    ) -> Result<Vec<u8>, HttpError> {
+        let limit = self.options.max_body_bytes;
+        let too_large = || HttpError::TooLarge {
+            url: display_url(url),
+            limit,
+        };
+        let declared = response.content_length().unwrap_or(0);
+        if declared > limit {
+            return Err(too_large());
+        }
+        let mut body = Vec::with_capacity(declared.min(8 * 1024 * 1024) as usize);
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| self.transport_error(url, &e))?
+        {
+            if body.len() as u64 + chunk.len() as u64 > limit {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    }
+
+    fn transport_error(&self, url: &Url, error: &reqwest::Error) -> HttpError {
+        let url = display_url(url);
+        if error.is_timeout() {
+            let what = if error.is_connect() {
+                format!(
+                    "connecting took longer than {:?}",
+                    self.options.connect_timeout
+                )
+            } else {
+                format!(
+                    "no data for {:?}, or no complete answer within {:?}",
+                    self.options.read_timeout, self.options.total_timeout
+                )
+            };
+            return HttpError::Timeout { url, what };
+        }
+        HttpError::Request {
+            url,
+            cause: error_chain(error),
+        }
+    }
+}
+
+/// Parses a URL, moving any `user:password@` into credentials so it is never logged or resent.
+fn parse_url(url: &str) -> Result<(Url, Option<Credentials>), HttpError> {
+    let mut parsed = Url::parse(url).map_err(|e| HttpError::InvalidUrl {
+        url: display_url_str(url),
+        reason: e.to_string(),
+    })?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(HttpError::InvalidUrl {
+            url: display_url(&parsed),
+            reason: "only http:// and https:// are supported here (oci:// has its own commands)"
+                .into(),
+        });
+    }
+    let credentials = (!parsed.username().is_empty()).then(|| Credentials::Basic {
+        username: percent_decode(parsed.username()),
+        password: percent_decode(parsed.password().unwrap_or_default()),
+    });
+    // Cannot fail for http(s) URLs, which always have a host.
+    let _ = parsed.set_username("");
+    let _ = parsed.set_password(None);
+    Ok((parsed, credentials))
+}
+
+/// Decodes `%XX` escapes, as URL user info is percent-encoded.
+fn percent_decode(text: &str) -> String {
+    fn hex_value(byte: u8) -> Option<u8> {
+        (byte as char).to_digit(16).map(|d| d as u8)
+    }
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        if bytes[index] == b'%'
+            && let (Some(high), Some(low)) = (
+                bytes.get(index + 1).copied().and_then(hex_value),
+                bytes.get(index + 2).copied().and_then(hex_value),
+            )
+        {
+            out.push(high * 16 + low);
+            index += 3;
+            continue;
+        }
+        out.push(bytes[index]);
+        index += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn authorization_value(credentials: &Credentials) -> Result<HeaderValue, HttpError> {
+    use base64::Engine as _;
+    let text = match credentials {
+        Credentials::Basic { username, password } => format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"))
+        ),
+        Credentials::Bearer { token } => format!("Bearer {token}"),
+    };
+    let mut value = HeaderValue::from_str(&text).map_err(|_| {
+        HttpError::Client("the credentials contain characters not allowed in an HTTP header".into())
+    })?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
+fn redirect_target(current: &Url, headers: &HeaderMap) -> Result<Url, HttpError> {
+    let bad = || HttpError::BadRedirect {
+        url: display_url(current),
+    };
+    let location = headers
+        .get(LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(bad)?;
+    let next = current.join(location).map_err(|_| bad())?;
+    if !matches!(next.scheme(), "http" | "https") {
+        return Err(bad());
+    }
+    Ok(next)
+}
+
+fn header_text(headers: &HeaderMap, name: reqwest::header::HeaderName) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+/// The URL without user info and query string, for messages.
+pub fn display_url(url: &Url) -> String {
+    let mut shown = url.clone();
+    let _ = shown.set_username("");
+    let _ = shown.set_password(None);
+    shown.set_query(None);
+    shown.set_fragment(None);
+    shown.to_string()
+}
+
+/// [`display_url`] for text that may not parse: drops everything between `://` and `@`.
+fn display_url_str(url: &str) -> String {
+    match Url::parse(url) {
+        Ok(parsed) => display_url(&parsed),
+        Err(_) => {
+            let without_query = url.split(['?', '#']).next().unwrap_or_default();
+            match (without_query.find("://"), without_query.rfind('@')) {
+                (Some(scheme_end), Some(at)) if at > scheme_end => {
+                    format!(
+                        "{}{}",
+                        &without_query[..scheme_end + 3],
+                        &without_query[at + 1..]
+                    )
+                }
+                _ => without_query.to_string(),
+            }
+        }
+    }
+}
+
+/// The error and its causes on one line, without the URL (which may differ from the one shown).
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::{TcpListener, TcpStream};
+    use std::sync::mpsc;
+    use std::thread;
+    use std::time::Instant;
+
+    /// A one-thread HTTP server that answers `connections` connections with `respond`, reporting
+    /// each request head on the returned channel. The thread ends after the last connection.
+    fn serve(
+        connections: usize,
+        respond: impl Fn(&str, &mut TcpStream) + Send + 'static,
+    ) -> (u16, mpsc::Receiver<String>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (sender, receiver) = mpsc::channel();
+        thread::spawn(move || {
+            for stream in listener.incoming().take(connections) {
+                let Ok(mut stream) = stream else { continue };
+                let mut head = String::new();
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    head.push_str(&line);
+                }
+                let _ = sender.send(head.clone());
+                respond(&head, &mut stream);
+            }
+        });
+        (port, receiver)
+    }
+
+    fn reply(stream: &mut TcpStream, status: &str, headers: &str, body: &[u8]) {
+        let _ = write!(
+            stream,
+            "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n{headers}\r\n",
+            body.len()
+        );
+        let _ = stream.write_all(body);
+    }
+
+    fn client(options: HttpOptions) -> HttpClient {
+        HttpClient::new(options).unwrap()
+    }
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    fn has_authorization(head: &str) -> bool {
+        head.lines()
+            .any(|line| line.to_ascii_lowercase().starts_with("authorization:"))
+    }
+
+    #[test]
+    fn downloads_a_body_and_sends_credentials_to_the_origin() {
+        let (port, heads) = serve(1, |_, stream| reply(stream, "200 OK", "", b"hello"));
+        let body = runtime()
+            .block_on(
+                client(HttpOptions::default())
+                    .get(&format!("http://user:s%40cret@127.0.0.1:{port}/index.yaml")),
+            )
+            .unwrap();
+        assert_eq!(body, b"hello");
+        let head = heads.recv().unwrap();
+        // base64("user:s@cret")
+        assert!(head.contains("Basic dXNlcjpzQGNyZXQ="), "{head}");
+    }
+
+    #[test]
+    fn redirect_to_another_host_drops_credentials() {
+        let (other_port, other_heads) = serve(1, |_, stream| reply(stream, "200 OK", "", b"cdn"));
+        let (port, heads) = serve(2, move |head, stream| {
+            if head.starts_with("GET /same") {
+                let location = format!("Location: http://localhost:{other_port}/chart.tgz\r\n");
+                reply(stream, "302 Found", &location, b"");
+            } else {
+                reply(stream, "301 Moved", "Location: /same\r\n", b"");
+            }
+        });
+        let options = HttpOptions {
+            credentials: Some(Credentials::Bearer {
+                token: "t0ken".into(),
+            }),
+            ..Default::default()
+        };
+        let body = runtime()
+            .block_on(client(options).get(&format!("http://127.0.0.1:{port}/start")))
+            .unwrap();
+        assert_eq!(body, b"cdn");
+        let first = heads.recv().unwrap();
+        let same_origin = heads.recv().unwrap();
+        let foreign = other_heads.recv().unwrap();
+        assert!(first.contains("Bearer t0ken"), "{first}");
+        assert!(same_origin.contains("Bearer t0ken"), "{same_origin}");
+        assert!(!has_authorization(&foreign), "{foreign}");
+    }
+
+    #[test]
+    fn redirect_loops_are_cut_off() {
+        let (port, _heads) = serve(3, |_, stream| {
+            reply(stream, "302 Found", "Location: /again\r\n", b"")
+        });
+        let options = HttpOptions {
+            max_redirects: 2,
+            ..Default::default()
+        };
+        let err = runtime()
+            .block_on(client(options).get(&format!("http://127.0.0.1:{port}/")))
+            .unwrap_err();
+        assert!(matches!(err, HttpError::TooManyRedirects { .. }), "{err}");
+    }
+
+    #[test]
+    fn bodies_over_the_limit_are_refused_while_streaming() {
+        // Declared length over the limit.
+        let (port, _h) = serve(1, |_, stream| reply(stream, "200 OK", "", &[b'x'; 2048]));
+        let options = HttpOptions {
+            max_body_bytes: 1024,
+            ..Default::default()
+        };
+        let err = runtime()
+            .block_on(client(options.clone()).get(&format!("http://127.0.0.1:{port}/big")))
+            .unwrap_err();
+        assert!(
+            matches!(err, HttpError::TooLarge { limit: 1024, .. }),
+            "{err}"
+        );
+
+        // No declared length: the stream is cut once it passes the limit.
+        let (port, _h) = serve(1, |_, stream| {
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
+            for _ in 0..64 {
+                if stream.write_all(&[b'y'; 1024]).is_err() {
+                    break;
+                }
+            }
+        });
+        let err = runtime()
+            .block_on(client(options).get(&format!("http://127.0.0.1:{port}/stream")))
+            .unwrap_err();
+        assert!(err.to_string().contains("larger than the limit"), "{err}");
+    }
+
+    #[test]
+    fn a_trickling_server_hits_the_total_timeout() {
+        let (port, _h) = serve(1, |_, stream| {
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n");
+            for _ in 0..100 {
+                if stream.write_all(b"z").is_err() {
+                    break;
+                }
+                thread::sleep(Duration::from_millis(100));
+            }
+        });
+        let options = HttpOptions {
+            read_timeout: Duration::from_secs(2),
+            total_timeout: Duration::from_millis(800),
+            ..Default::default()
+        };
+        let started = Instant::now();
+        let err = runtime()
+            .block_on(client(options).get(&format!("http://127.0.0.1:{port}/slow")))
+            .unwrap_err();
+        assert!(matches!(err, HttpError::Timeout { .. }), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn a_stalled_server_hits_the_read_timeout() {
+        let (port, _h) = serve(1, |_, stream| {
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc");
+            thread::sleep(Duration::from_secs(3));
+        });
+        let options = HttpOptions {
+            read_timeout: Duration::from_millis(300),
+            ..Default::default()
+        };
+        let started = Instant::now();
+        let err = runtime()
+            .block_on(client(options).get(&format!("http://127.0.0.1:{port}/stall")))
+            .unwrap_err();
+        assert!(matches!(err, HttpError::Timeout { .. }), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(3));
+    }
+
+    #[test]
+    fn status_errors_name_the_url_without_secrets() {
+        let (port, _h) = serve(1, |_, stream| reply(stream, "404 Not Found", "", b"nope"));
+        let err = runtime()
+            .block_on(client(HttpOptions::default()).get(&format!(
+                "http://alice:hunter2@127.0.0.1:{port}/charts/index.yaml?sig=secret"
+            )))
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains(&format!("http://127.0.0.1:{port}/charts/index.yaml")),
+            "{text}"
+        );
+        assert!(text.contains("404"), "{text}");
+        assert!(!text.contains("hunter2") && !text.contains("alice") && !text.contains("secret"));
+    }
+
+    #[test]
+    fn conditional_requests_report_not_modified() {
+        let (port, heads) = serve(2, |head, stream| {
+            if head.contains("\"v1\"") {
+                reply(stream, "304 Not Modified", "", b"");
+            } else {
+                reply(
+                    stream,
+                    "200 OK",
+                    "ETag: \"v1\"\r\nLast-Modified: Tue, 01 Jan 2030 00:00:00 GMT\r\n",
+                    b"index",
+                );
+            }
+        });
+        let client = client(HttpOptions::default());
+        let url = format!("http://127.0.0.1:{port}/index.yaml");
+        let runtime = runtime();
+        let first = runtime
+            .block_on(client.get_conditional(&url, &Validators::default()))
+            .unwrap();
+        let Fetched::Body { bytes, validators } = first else {
+            panic!("expected a body, got {first:?}");
+        };
+        assert_eq!(bytes, b"index");
+        assert_eq!(validators.etag.as_deref(), Some("\"v1\""));
+        let second = runtime
+            .block_on(client.get_conditional(&url, &validators))
+            .unwrap();
+        assert_eq!(second, Fetched::NotModified);
+        let _ = heads.recv().unwrap();
+        let conditional = heads.recv().unwrap().to_ascii_lowercase();
+        assert!(
+            conditional.contains("if-modified-since: tue, 01 jan 2030"),
+            "{conditional}"
+        );
+    }
+
+    #[test]
+    fn unsupported_schemes_and_bad_pem_are_clear_errors() {
+        let err = runtime()
+            .block_on(client(HttpOptions::default()).get("ftp://example.com/x"))
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("only http:// and https://"),
+            "{err}"
+        );
+        let err = HttpClient::new(HttpOptions {
+            ca_pem: Some(b"not a certificate".to_vec()),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("CA file"), "{err}");
+        let shown = format!(
+            "{:?}",
+            Credentials::Basic {
+                username: "u".into(),
+                password: "p4ss".into()
+            }
+        );
+        assert!(!shown.contains("p4ss"));
+    }
+}
