@@ -1,6 +1,22 @@
 //! The Capstan operator. The reconcile pipeline (fetch, verify, expand, apply, prune, status)
 //! lives in modules of those names; `controller` wires them to the cluster.
 
+mod apply;
+mod cluster;
+mod context;
+mod controller;
+mod desired;
+mod error;
+mod expand;
+mod fetch;
+mod owner;
+mod prune;
+mod status;
+mod values;
+mod verify;
+
+use std::sync::Arc;
+
 use clap::{Parser, Subcommand};
 
 /// Reconciles ChartRepository and ChartDeployment resources (capstan.dev/v1alpha1).
@@ -29,8 +45,26 @@ fn main() -> anyhow::Result<()> {
             print!("{}", capstan_api::crd::crds_yaml()?);
             Ok(())
         }
-        Command::Run => {
-            anyhow::bail!("the controllers are not wired yet")
-        }
+        Command::Run => run(),
     }
+}
+
+fn run() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    // kube uses rustls with ring; install it as the process default so no other TLS user in
+    // the process can pick a different provider.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        let client = kube::Client::try_default().await?;
+        let ctx = Arc::new(context::Context::new(client));
+        tracing::info!("capstan-operator started");
+        controller::run(ctx).await;
+        Ok(())
+    })
 }

@@ -1,0 +1,81 @@
+//! State shared by every reconcile: the client, caches, the event recorder and failure counts.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use capstan_api::labels::FIELD_MANAGER;
+use kube::Client;
+use kube::runtime::events::{Recorder, Reporter};
+
+use crate::cluster::ClusterInfo;
+
+pub struct Context {
+    pub client: Client,
+    pub cluster: ClusterInfo,
+    pub recorder: Recorder,
+    /// Consecutive failures per object (`<namespace>/<name>`), for exponential back-off.
+    failures: Mutex<HashMap<String, u32>>,
+    /// When each deployment was last applied in full. A reconcile with an unchanged revision
+    /// writes nothing until its interval has passed since then; then it applies again to undo
+    /// drift.
+    applied_at: Mutex<HashMap<String, Instant>>,
+}
+
+impl Context {
+    pub fn new(client: Client) -> Self {
+        let reporter = Reporter {
+            controller: FIELD_MANAGER.into(),
+            instance: std::env::var("POD_NAME").ok(),
+        };
+        Context {
+            cluster: ClusterInfo::new(client.clone()),
+            recorder: Recorder::new(client.clone(), reporter),
+            client,
+            failures: Mutex::default(),
+            applied_at: Mutex::default(),
+        }
+    }
+
+    /// Counts one more failure of `key` and returns the count.
+    pub fn record_failure(&self, key: &str) -> u32 {
+        let mut failures = self
+            .failures
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        let count = failures.entry(key.to_string()).or_default();
+        *count = count.saturating_add(1);
+        *count
+    }
+
+    pub fn clear_failures(&self, key: &str) {
+        self.failures
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .remove(key);
+    }
+
+    pub fn mark_applied(&self, key: &str) {
+        self.applied_at
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .insert(key.to_string(), Instant::now());
+    }
+
+    pub fn forget(&self, key: &str) {
+        self.clear_failures(key);
+        self.applied_at
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .remove(key);
+    }
+
+    /// Whether `key` was applied in full less than `interval` ago by this process.
+    pub fn applied_within(&self, key: &str, interval: Duration) -> bool {
+        self.applied_at
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .get(key)
+            .is_some_and(|at| at.elapsed() < interval)
+    }
+}

@@ -1,0 +1,476 @@
+//! The ChartDeployment controller: watches, the finalizer, and the reconcile pipeline
+//! (fetch, verify, expand, apply, prune, status) in order.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use capstan_api::deployment::ValuesSourceKind;
+use capstan_api::labels::{FIELD_MANAGER, FINALIZER};
+use capstan_api::{
+    ChartDeployment, ChartDeploymentStatus, InventoryEntry, Revision, VerificationMode,
+};
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::events::{Event as KubeEvent, EventType};
+use kube::runtime::finalizer::{Event, finalizer};
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::watcher;
+use kube::{Resource, ResourceExt};
+use tracing::{info, warn};
+
+use crate::context::Context;
+use crate::error::{Error, Result};
+use crate::fetch::{Package, package_from_config_map, package_from_secret};
+use crate::owner::Owner;
+use crate::status::{Outcome, conditions, same};
+use crate::{apply, desired, expand, prune, values, verify};
+
+/// Default `spec.interval`.
+const DEFAULT_INTERVAL: Duration = Duration::from_secs(600);
+
+type ReconcileError = kube::runtime::finalizer::Error<Error>;
+
+/// Runs the ChartDeployment controller until shutdown.
+pub async fn run(ctx: Arc<Context>) {
+    let client = ctx.client.clone();
+    let deployments: Api<ChartDeployment> = Api::all(client.clone());
+    let controller = Controller::new(deployments, watcher::Config::default());
+    let store = controller.store();
+    let config_map_store = store.clone();
+    controller
+        .watches(
+            Api::<ConfigMap>::all(client.clone()),
+            watcher::Config::default(),
+            move |config_map| {
+                referencing(&config_map_store, &config_map, ValuesSourceKind::ConfigMap)
+            },
+        )
+        .watches(
+            Api::<Secret>::all(client),
+            watcher::Config::default(),
+            move |secret| referencing(&store, &secret, ValuesSourceKind::Secret),
+        )
+        .shutdown_on_signal()
+        .run(reconcile, error_policy, ctx)
+        .for_each(|result| async move {
+            if let Err(error) = result {
+                warn!(%error, "reconcile failed");
+            }
+        })
+        .await;
+}
+
+/// The deployments that read `object` (a ConfigMap or Secret) through `valuesFrom` or as their
+/// package, so a change to it triggers them.
+fn referencing<K: Resource>(
+    store: &Store<ChartDeployment>,
+    object: &K,
+    kind: ValuesSourceKind,
+) -> Vec<ObjectRef<ChartDeployment>> {
+    let namespace = object.meta().namespace.clone();
+    let name = object.meta().name.clone().unwrap_or_default();
+    store
+        .state()
+        .into_iter()
+        .filter(|deployment| deployment.namespace() == namespace)
+        .filter(|deployment| {
+            let spec = &deployment.spec;
+            let in_values = spec
+                .values_from
+                .iter()
+                .any(|reference| reference.kind == kind && reference.name == name);
+            let package = spec.chart.package.as_ref();
+            let in_package = match kind {
+                ValuesSourceKind::ConfigMap => package.and_then(|p| p.config_map_ref.as_ref()),
+                ValuesSourceKind::Secret => package.and_then(|p| p.secret_ref.as_ref()),
+            }
+            .is_some_and(|reference| reference.name == name);
+            in_values || in_package
+        })
+        .map(|deployment| ObjectRef::from_obj(&*deployment))
+        .collect()
+}
+
+async fn reconcile(
+    deployment: Arc<ChartDeployment>,
+    ctx: Arc<Context>,
+) -> Result<Action, ReconcileError> {
+    let namespace = deployment.namespace().unwrap_or_default();
+    let api: Api<ChartDeployment> = Api::namespaced(ctx.client.clone(), &namespace);
+    finalizer(&api, FINALIZER, deployment, |event| async {
+        match event {
+            Event::Apply(deployment) => reconcile_apply(deployment, &ctx).await,
+            Event::Cleanup(deployment) => cleanup(deployment, &ctx).await,
+        }
+    })
+    .await
+}
+
+fn error_policy(
+    deployment: Arc<ChartDeployment>,
+    error: &ReconcileError,
+    ctx: Arc<Context>,
+) -> Action {
+    let failures = ctx.record_failure(&key(&deployment));
+    let wait = match error {
+        ReconcileError::ApplyFailed(error) | ReconcileError::CleanupFailed(error) => {
+            error.retry_after(failures)
+        }
+        _ => Duration::from_secs(5),
+    };
+    Action::requeue(wait)
+}
+
+fn key(deployment: &ChartDeployment) -> String {
+    format!(
+        "{}/{}",
+        deployment.namespace().unwrap_or_default(),
+        deployment.name_any()
+    )
+}
+
+fn owner(deployment: &ChartDeployment) -> Owner {
+    Owner::new(
+        deployment.namespace().unwrap_or_default(),
+        deployment.name_any(),
+    )
+}
+
+fn interval(deployment: &ChartDeployment) -> Duration {
+    deployment
+        .spec
+        .interval
+        .map(Into::into)
+        .unwrap_or(DEFAULT_INTERVAL)
+}
+
+/// What a successful attempt did.
+enum Attempt {
+    /// The revision and inventory are as last applied: nothing was written.
+    Unchanged,
+    Applied {
+        revision: Revision,
+        inventory: Vec<InventoryEntry>,
+        pruned: Vec<String>,
+    },
+}
+
+async fn reconcile_apply(deployment: Arc<ChartDeployment>, ctx: &Context) -> Result<Action> {
+    if deployment.spec.suspend {
+        return Ok(Action::await_change());
+    }
+    let mut attempted = None;
+    let result = attempt(&deployment, ctx, &mut attempted).await;
+    let previous = deployment.status.clone().unwrap_or_default();
+    match result {
+        Ok(Attempt::Unchanged) => {
+            ctx.clear_failures(&key(&deployment));
+            Ok(Action::requeue(interval(&deployment)))
+        }
+        Ok(Attempt::Applied {
+            revision,
+            inventory,
+            pruned,
+        }) => {
+            ctx.clear_failures(&key(&deployment));
+            ctx.mark_applied(&key(&deployment));
+            let message = format!(
+                "Applied {} {}: {} objects{}",
+                revision.chart,
+                revision.version,
+                inventory.len(),
+                if pruned.is_empty() {
+                    String::new()
+                } else {
+                    format!(", pruned {}", pruned.len())
+                }
+            );
+            let outcome = Outcome::Ready {
+                reason: "Applied".into(),
+                message: message.clone(),
+            };
+            let status = ChartDeploymentStatus {
+                conditions: conditions(
+                    &previous.conditions,
+                    &outcome,
+                    deployment.meta().generation,
+                    Timestamp::now(),
+                ),
+                observed_generation: deployment.meta().generation,
+                last_attempted_revision: Some(revision.clone()),
+                last_applied_revision: Some(revision),
+                inventory,
+            };
+            if status != previous {
+                write_status(ctx, &deployment, &status).await?;
+                publish(ctx, &deployment, EventType::Normal, "Applied", message).await;
+            }
+            Ok(Action::requeue(interval(&deployment)))
+        }
+        Err(error) => {
+            let outcome = if error.is_stalled() {
+                Outcome::Stalled {
+                    reason: error.reason().into(),
+                    message: error.to_string(),
+                }
+            } else {
+                Outcome::Retrying {
+                    reason: error.reason().into(),
+                    message: error.to_string(),
+                }
+            };
+            let generation = deployment.meta().generation;
+            let new_conditions =
+                conditions(&previous.conditions, &outcome, generation, Timestamp::now());
+            let unchanged = same(&previous.conditions, &new_conditions)
+                && previous.observed_generation == generation
+                && (attempted.is_none() || previous.last_attempted_revision == attempted);
+            if !unchanged {
+                let status = ChartDeploymentStatus {
+                    conditions: new_conditions,
+                    observed_generation: generation,
+                    last_attempted_revision: attempted.or(previous.last_attempted_revision.clone()),
+                    ..previous
+                };
+                write_status(ctx, &deployment, &status).await?;
+                publish(
+                    ctx,
+                    &deployment,
+                    EventType::Warning,
+                    error.reason(),
+                    error.to_string(),
+                )
+                .await;
+            }
+            Err(error)
+        }
+    }
+}
+
+/// Fetch, verify, expand, apply and prune. `attempted` is set once the revision is known.
+async fn attempt(
+    deployment: &ChartDeployment,
+    ctx: &Context,
+    attempted: &mut Option<Revision>,
+) -> Result<Attempt> {
+    let namespace = deployment.namespace().unwrap_or_default();
+    let (package, policy) = fetch_package(deployment, ctx, &namespace).await?;
+    let user_values = fetch_values(deployment, ctx, &namespace).await?;
+    let chart = capstan_chart::load::load_archive(&package.archive)
+        .map_err(|error| Error::Load(error.to_string()))?;
+    let revision = Revision {
+        chart: chart.metadata.name.clone(),
+        version: chart.metadata.version.clone(),
+        archive_digest: package.digest(),
+        values_digest: values::digest(&user_values),
+    };
+    *attempted = Some(revision.clone());
+    let status = deployment.status.clone().unwrap_or_default();
+    let ready = status
+        .conditions
+        .iter()
+        .any(|c| c.type_ == capstan_api::common::READY && c.status == "True");
+    if ready
+        && status.last_applied_revision.as_ref() == Some(&revision)
+        && status.observed_generation == deployment.meta().generation
+        && ctx.applied_within(&key(deployment), interval(deployment))
+    {
+        return Ok(Attempt::Unchanged);
+    }
+
+    if verify::decide(policy, package.provenance.is_some())? == verify::Check::Verify {
+        let provenance = package.provenance.as_deref().unwrap_or_default();
+        verify::verify_signature(&package.archive, provenance, &[])?;
+    }
+
+    let target_namespace = deployment
+        .spec
+        .target_namespace
+        .clone()
+        .unwrap_or(namespace);
+    let (kube_version, api_versions) = ctx.cluster.capabilities().await?;
+    let (_, rendered) = expand::render(expand::RenderRequest {
+        archive: &package.archive,
+        user_values,
+        release_name: deployment
+            .spec
+            .release_name
+            .clone()
+            .unwrap_or_else(|| deployment.name_any()),
+        namespace: target_namespace.clone(),
+        is_install: status.last_applied_revision.is_none(),
+        kube_version,
+        api_versions,
+    })?;
+    let owner = owner(deployment);
+    let scopes = ctx.cluster.scopes().await?;
+    let objects = desired::build(
+        rendered.crds.into_iter().map(|m| m.object).collect(),
+        rendered.manifests.into_iter().map(|m| m.object).collect(),
+        &owner,
+        &target_namespace,
+        scopes,
+    )?;
+    let inventory = apply::apply_all(&ctx.cluster, &owner, &objects).await?;
+    let stale = prune::to_prune(&status.inventory, &inventory);
+    let pruned = prune::delete_all(&ctx.cluster, &owner, &stale).await?;
+    info!(deployment = %key(deployment), chart = %revision.chart, version = %revision.version, objects = inventory.len(), pruned = pruned.len(), "applied");
+    Ok(Attempt::Applied {
+        revision,
+        inventory,
+        pruned,
+    })
+}
+
+async fn fetch_package(
+    deployment: &ChartDeployment,
+    ctx: &Context,
+    namespace: &str,
+) -> Result<(Package, VerificationMode)> {
+    let chart = &deployment.spec.chart;
+    if let Some(source) = &chart.package {
+        let policy = source
+            .verify
+            .as_ref()
+            .map_or(VerificationMode::Ignore, |p| p.mode);
+        let package = if let Some(reference) = &source.config_map_ref {
+            let api: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), namespace);
+            let config_map =
+                api.get_opt(&reference.name)
+                    .await?
+                    .ok_or_else(|| Error::InputMissing {
+                        what: format!("ConfigMap {}", reference.name),
+                        message: "not found; create it (capstan write deployment --from-package)"
+                            .into(),
+                    })?;
+            package_from_config_map(&config_map, source)?
+        } else if let Some(reference) = &source.secret_ref {
+            let api: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
+            let secret =
+                api.get_opt(&reference.name)
+                    .await?
+                    .ok_or_else(|| Error::InputMissing {
+                        what: format!("Secret {}", reference.name),
+                        message: "not found; create it (capstan write deployment --from-package)"
+                            .into(),
+                    })?;
+            package_from_secret(&secret, source)?
+        } else {
+            return Err(Error::InvalidSpec(
+                "spec.chart.package: set configMapRef or secretRef".into(),
+            ));
+        };
+        return Ok((package, policy));
+    }
+    if let Some(repository) = &chart.repository {
+        let name = &repository.repository_ref.name;
+        return Err(Error::InvalidSpec(format!(
+            "spec.chart.repository (chart {} from ChartRepository {name}): chart repositories \
+             are not supported by this operator build yet; use spec.chart.package",
+            repository.name
+        )));
+    }
+    Err(Error::InvalidSpec(
+        "spec.chart: OCI charts are not supported yet; use spec.chart.package".into(),
+    ))
+}
+
+async fn fetch_values(
+    deployment: &ChartDeployment,
+    ctx: &Context,
+    namespace: &str,
+) -> Result<capstan_chart::values::Values> {
+    let references = &deployment.spec.values_from;
+    let mut fetched = Vec::with_capacity(references.len());
+    for reference in references {
+        let key = reference.key();
+        let content = match reference.kind {
+            ValuesSourceKind::ConfigMap => {
+                let api: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), namespace);
+                api.get_opt(&reference.name).await?.and_then(|config_map| {
+                    config_map
+                        .data
+                        .and_then(|mut data| data.remove(key).map(String::into_bytes))
+                        .or_else(|| {
+                            config_map
+                                .binary_data
+                                .and_then(|mut data| data.remove(key).map(|b| b.0))
+                        })
+                })
+            }
+            ValuesSourceKind::Secret => {
+                let api: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
+                api.get_opt(&reference.name).await?.and_then(|secret| {
+                    secret
+                        .data
+                        .and_then(|mut data| data.remove(key).map(|b| b.0))
+                })
+            }
+        };
+        fetched.push(content);
+    }
+    values::merge_user_values(references, fetched, deployment.spec.values.as_ref())
+}
+
+/// Deletes everything in the inventory (except kept objects), then lets the finalizer go.
+async fn cleanup(deployment: Arc<ChartDeployment>, ctx: &Context) -> Result<Action> {
+    let inventory = deployment
+        .status
+        .as_ref()
+        .map(|s| s.inventory.clone())
+        .unwrap_or_default();
+    let all = prune::to_prune(&inventory, &[]);
+    let deleted = prune::delete_all(&ctx.cluster, &owner(&deployment), &all).await?;
+    ctx.forget(&key(&deployment));
+    info!(deployment = %key(&deployment), deleted = deleted.len(), "cleaned up");
+    Ok(Action::await_change())
+}
+
+async fn write_status(
+    ctx: &Context,
+    deployment: &ChartDeployment,
+    status: &ChartDeploymentStatus,
+) -> Result<()> {
+    let api: Api<ChartDeployment> = Api::namespaced(
+        ctx.client.clone(),
+        &deployment.namespace().unwrap_or_default(),
+    );
+    let patch = serde_json::json!({
+        "apiVersion": format!("{}/{}", capstan_api::GROUP, capstan_api::VERSION),
+        "kind": "ChartDeployment",
+        "status": status,
+    });
+    api.patch_status(
+        &deployment.name_any(),
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await?;
+    Ok(())
+}
+
+async fn publish(
+    ctx: &Context,
+    deployment: &ChartDeployment,
+    type_: EventType,
+    reason: &str,
+    note: String,
+) {
+    let event = KubeEvent {
+        type_,
+        reason: reason.to_string(),
+        note: Some(note),
+        action: "Reconcile".into(),
+        secondary: None,
+    };
+    if let Err(error) = ctx
+        .recorder
+        .publish(&event, &deployment.object_ref(&()))
+        .await
+    {
+        warn!(%error, "publishing an event failed");
+    }
+}

@@ -1,0 +1,118 @@
+//! Errors of the reconcile pipeline, and how each one is reported and retried.
+//!
+//! Every error knows two things the controller needs: the condition `reason` a user sees, and
+//! whether retrying can help. Errors that only a change to the spec or its inputs can fix are
+//! *stalled*: they are reported with `Stalled=True` and the resource waits for a change (or the
+//! long interval) instead of retrying hot.
+
+use std::time::Duration;
+
+/// Everything that can stop a reconcile.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("Kubernetes API request failed: {0}")]
+    Kube(#[from] kube::Error),
+
+    #[error("{0}")]
+    InvalidSpec(String),
+
+    #[error("{what}: {message}")]
+    InputMissing { what: String, message: String },
+
+    #[error("provenance verification failed: {0}")]
+    Verification(String),
+
+    #[error("loading the chart archive failed: {0}")]
+    Load(String),
+
+    #[error("rendering the chart failed: {0}")]
+    Render(String),
+
+    #[error("{0}")]
+    Conflict(String),
+
+    #[error("applying {object} failed: {message}")]
+    Apply { object: String, message: String },
+
+    #[error("CustomResourceDefinition {name} did not become Established within {seconds}s")]
+    CrdNotEstablished { name: String, seconds: u64 },
+
+    #[error(
+        "{kind} is not served by the cluster (apiVersion {api_version}); install its CRD or fix the chart"
+    )]
+    UnknownKind { api_version: String, kind: String },
+
+    #[error("pruning {object} failed: {message}")]
+    Prune { object: String, message: String },
+}
+
+impl Error {
+    /// The `reason` of the `Ready=False` condition and of the Warning event.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Error::Kube(_) => "KubernetesError",
+            Error::InvalidSpec(_) => "InvalidSpec",
+            Error::InputMissing { .. } => "InputMissing",
+            Error::Verification(_) => "VerificationFailed",
+            Error::Load(_) => "LoadFailed",
+            Error::Render(_) => "RenderFailed",
+            Error::Conflict(_) => "OwnershipConflict",
+            Error::Apply { .. } | Error::CrdNotEstablished { .. } => "ApplyFailed",
+            Error::UnknownKind { .. } => "UnknownKind",
+            Error::Prune { .. } => "PruneFailed",
+        }
+    }
+
+    /// Whether only a change to the spec, the chart or the referenced inputs can fix this.
+    /// Such errors set `Stalled=True` and are retried slowly; the watches on the inputs trigger a
+    /// reconcile as soon as something changes.
+    pub fn is_stalled(&self) -> bool {
+        matches!(
+            self,
+            Error::InvalidSpec(_)
+                | Error::Verification(_)
+                | Error::Load(_)
+                | Error::Render(_)
+                | Error::Conflict(_)
+                | Error::UnknownKind { .. }
+        )
+    }
+
+    /// How long to wait before the next attempt after `failures` consecutive failures:
+    /// exponential from 5s, capped at 5 minutes; stalled errors wait for the cap straight away.
+    pub fn retry_after(&self, failures: u32) -> Duration {
+        const FIRST: u64 = 5;
+        const CAP: u64 = 300;
+        if self.is_stalled() {
+            return Duration::from_secs(CAP);
+        }
+        let exponent = failures.saturating_sub(1).min(16);
+        Duration::from_secs(FIRST.saturating_mul(1 << exponent).min(CAP))
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transient_errors_back_off_exponentially_up_to_a_cap() {
+        let error = Error::Apply {
+            object: "ConfigMap apps/web".into(),
+            message: "connection refused".into(),
+        };
+        let waits: Vec<u64> = (1..=8).map(|n| error.retry_after(n).as_secs()).collect();
+        assert_eq!(waits, [5, 10, 20, 40, 80, 160, 300, 300]);
+        assert_eq!(error.retry_after(u32::MAX).as_secs(), 300);
+    }
+
+    #[test]
+    fn stalled_errors_do_not_retry_hot() {
+        let error = Error::Render("templates/a.yaml line 3: undefined".into());
+        assert!(error.is_stalled());
+        assert_eq!(error.retry_after(1).as_secs(), 300);
+        assert_eq!(error.reason(), "RenderFailed");
+    }
+}
