@@ -1,0 +1,192 @@
+//! The provenance message block: the text that gets signed.
+
+use super::ProvenanceError;
+use super::goyaml::mapping_to_yaml;
+use crate::model::ChartMetadata;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+
+/// The YAML document-end marker that separates the metadata from the file sums. Helm uses it
+/// because `---` cannot start a line of a clear-signed text without being dash-escaped.
+const SEPARATOR: &str = "\n...\n";
+
+/// A parsed message block.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessageBlock {
+    /// The chart metadata as signed (kept generic: old charts lack fields the model requires).
+    pub metadata: Map<String, Value>,
+    /// Archive file name → `sha256:<hex>`.
+    pub files: BTreeMap<String, String>,
+}
+
+/// `sha256:<hex>` of an archive, the form used in `files:` and in `helm verify` output.
+pub fn archive_digest(archive_bytes: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(archive_bytes)))
+}
+
+/// Builds the message block exactly as Helm does for an archive: the metadata YAML as Helm's
+/// Go marshaller writes it (sorted keys, empty fields left out), `...`, then the file sum.
+pub fn message_block(metadata: &ChartMetadata, archive_name: &str, archive_bytes: &[u8]) -> String {
+    let Ok(Value::Object(mut fields)) = serde_json::to_value(metadata) else {
+        unreachable!("ChartMetadata serialises to a JSON object: every map key in it is a string")
+    };
+    omit_empty(&mut fields);
+    for list in ["maintainers", "dependencies"] {
+        if let Some(Value::Array(entries)) = fields.get_mut(list) {
+            for entry in entries.iter_mut() {
+                if let Value::Object(entry) = entry {
+                    omit_empty(entry);
+                }
+            }
+        }
+    }
+    let mut sums = Map::new();
+    sums.insert(
+        archive_name.to_string(),
+        Value::String(archive_digest(archive_bytes)),
+    );
+    let mut files = Map::new();
+    files.insert("files".to_string(), Value::Object(sums));
+    format!(
+        "{}{SEPARATOR}{}",
+        mapping_to_yaml(&fields),
+        mapping_to_yaml(&files)
+    )
+}
+
+/// Helm's structs mark every metadata field `omitempty`, so empty strings, `false` and empty
+/// lists or maps never reach the YAML.
+fn omit_empty(fields: &mut Map<String, Value>) {
+    fields.retain(|_, value| match value {
+        Value::Null => false,
+        Value::Bool(flag) => *flag,
+        Value::String(text) => !text.is_empty(),
+        Value::Array(items) => !items.is_empty(),
+        Value::Object(map) => !map.is_empty(),
+        Value::Number(_) => true,
+    });
+}
+
+#[derive(Deserialize)]
+struct Sums {
+    #[serde(default)]
+    files: BTreeMap<String, String>,
+}
+
+/// Splits a signed message block into its metadata and its file sums.
+pub fn parse_message_block(text: &str) -> Result<MessageBlock, ProvenanceError> {
+    let malformed = |reason: String| ProvenanceError::MalformedMessage { reason };
+    let Some((metadata_yaml, rest)) = text.split_once(SEPARATOR) else {
+        return Err(malformed(
+            "no `...` line separating the chart metadata from the file sums".to_string(),
+        ));
+    };
+    // Helm reads only the part up to a further separator, if any.
+    let sums_yaml = rest.split_once(SEPARATOR).map_or(rest, |(sums, _)| sums);
+    let metadata: Value = if metadata_yaml.trim().is_empty() {
+        Value::Object(Map::new())
+    } else {
+        serde_saphyr::from_str(metadata_yaml)
+            .map_err(|e| malformed(format!("chart metadata: {e}")))?
+    };
+    let Value::Object(metadata) = metadata else {
+        return Err(malformed(
+            "chart metadata is not a YAML mapping".to_string(),
+        ));
+    };
+    let sums: Sums = serde_saphyr::from_str(sums_yaml)
+        .map_err(|e| malformed(format!("`files:` section: {e}")))?;
+    Ok(MessageBlock {
+        metadata,
+        files: sums.files,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TESTDATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/testdata/helm");
+
+    fn read(path: &str) -> Vec<u8> {
+        std::fs::read(format!("{TESTDATA}/{path}")).expect("Helm test vector present")
+    }
+
+    fn hashtest_metadata() -> ChartMetadata {
+        let chart_yaml = String::from_utf8(read("provenance/hashtest/Chart.yaml")).unwrap();
+        serde_saphyr::from_str(&chart_yaml).unwrap()
+    }
+
+    #[test]
+    fn digest_matches_shasum_output() {
+        let expected = String::from_utf8(read("provenance/hashtest.sha256")).unwrap();
+        let hex = expected.split_whitespace().next().unwrap();
+        assert_eq!(
+            archive_digest(&read("provenance/hashtest-1.2.3.tgz")),
+            format!("sha256:{hex}")
+        );
+    }
+
+    #[test]
+    fn message_block_equals_helms() {
+        let block = message_block(
+            &hashtest_metadata(),
+            "hashtest-1.2.3.tgz",
+            &read("provenance/hashtest-1.2.3.tgz"),
+        );
+        assert_eq!(
+            block,
+            String::from_utf8(read("provenance/msgblock.yaml")).unwrap()
+        );
+    }
+
+    #[test]
+    fn parses_helms_message_block() {
+        let text = String::from_utf8(read("provenance/msgblock.yaml")).unwrap();
+        let block = parse_message_block(&text).unwrap();
+        assert_eq!(block.metadata["name"], "hashtest");
+        assert_eq!(block.files.len(), 1);
+        assert_eq!(
+            block.files["hashtest-1.2.3.tgz"],
+            "sha256:c6841b3a895f1444a6738b5d04564a57e860ce42f8519c3be807fb6d9bee7888"
+        );
+    }
+
+    #[test]
+    fn empty_fields_are_left_out_and_keys_sorted() {
+        let metadata = ChartMetadata {
+            api_version: "v2".into(),
+            name: "demo".into(),
+            version: "0.1.0+build.1".into(),
+            app_version: Some("1.16".into()),
+            keywords: vec!["web".into()],
+            maintainers: vec![crate::model::Maintainer {
+                name: "Ops".into(),
+                email: Some(String::new()),
+                url: None,
+            }],
+            ..ChartMetadata::default()
+        };
+        let block = message_block(&metadata, "demo-0.1.0+build.1.tgz", b"x");
+        let expected_head = "apiVersion: v2\nappVersion: \"1.16\"\nkeywords:\n- web\nmaintainers:\n- name: Ops\nname: demo\nversion: 0.1.0+build.1\n\n...\nfiles:\n  demo-0.1.0+build.1.tgz: sha256:";
+        assert!(block.starts_with(expected_head), "{block}");
+    }
+
+    #[test]
+    fn malformed_blocks_are_errors() {
+        assert!(matches!(
+            parse_message_block("name: x\nfiles: {}\n"),
+            Err(ProvenanceError::MalformedMessage { .. })
+        ));
+        assert!(matches!(
+            parse_message_block("- a\n...\nfiles: {}\n"),
+            Err(ProvenanceError::MalformedMessage { .. })
+        ));
+        assert!(matches!(
+            parse_message_block("name: x\n...\nfiles: [1, 2]\n"),
+            Err(ProvenanceError::MalformedMessage { .. })
+        ));
+    }
+}
