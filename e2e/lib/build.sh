@@ -102,10 +102,10 @@ GO
 }
 
 # Installs one command of a module without replace directives into its versioned cache slot.
-# Arguments: cache name, module path, version, package path(s) relative to the module.
+# Arguments: cache name, module path, version, extra linker flags, package path(s) relative to the module.
 go_install_tool() {
-	local name=$1 module=$2 version=$3
-	shift 3
+	local name=$1 module=$2 version=$3 ldflags=$4
+	shift 4
 	local dest="$BIN_CACHE/$name-$version"
 	local binaries=()
 	local package
@@ -116,7 +116,7 @@ go_install_tool() {
 	rm -rf "$staged" && mkdir -p "$staged"
 	local targets=()
 	for package in "$@"; do targets+=("$module/$package@$version"); done
-	CGO_ENABLED=0 GOBIN="$staged" nice go install -trimpath -ldflags "-s -w" "${targets[@]}" ||
+	CGO_ENABLED=0 GOBIN="$staged" nice go install -trimpath -ldflags "-s -w $ldflags" "${targets[@]}" ||
 		die "go install ${targets[*]} failed (see the go output above)"
 	publish_build "$staged" "$dest"
 }
@@ -126,7 +126,7 @@ go_install_tool() {
 build_kwok() {
 	local dest="$BIN_CACHE/kwok-$KWOK_VERSION"
 	if all_present "$dest" kwok && [[ -s $dest/stages.yaml ]]; then return 0; fi
-	go_install_tool kwok sigs.k8s.io/kwok "$KWOK_VERSION" cmd/kwok
+	go_install_tool kwok sigs.k8s.io/kwok "$KWOK_VERSION" "" cmd/kwok
 	local source
 	source=$(cd "$BUILD_CACHE" && go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" | jq -r '.Dir // empty')
 	[[ -d $source ]] || die "could not download the sources of sigs.k8s.io/kwok@$KWOK_VERSION for its stages"
@@ -142,16 +142,18 @@ build_kwok() {
 	mv "$dest/stages.yaml.tmp" "$dest/stages.yaml"
 }
 
+# Helm's release builds stamp the full version; without it `helm version` reports only major.minor.
 build_helm() {
-	go_install_tool helm "$HELM_MODULE" "$HELM_VERSION" cmd/helm
+	go_install_tool helm "$HELM_MODULE" "$HELM_VERSION" \
+		"-X $HELM_MODULE/internal/version.version=$HELM_VERSION" cmd/helm
 }
 
 build_crane() {
-	go_install_tool crane github.com/google/go-containerregistry "$CRANE_VERSION" cmd/crane
+	go_install_tool crane github.com/google/go-containerregistry "$CRANE_VERSION" "" cmd/crane
 }
 
 build_registry() {
-	go_install_tool registry "$REGISTRY_MODULE" "$REGISTRY_VERSION" cmd/registry
+	go_install_tool registry "$REGISTRY_MODULE" "$REGISTRY_VERSION" "" cmd/registry
 }
 
 # Builds everything `up` needs that the cache does not hold yet.
