@@ -12,6 +12,7 @@ pub mod lint;
 pub mod load;
 pub mod model;
 pub mod names;
+pub mod package;
 pub mod provenance;
 pub mod render;
 pub mod scaffold;
