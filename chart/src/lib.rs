@@ -16,5 +16,6 @@ pub mod package;
 pub mod provenance;
 pub mod render;
 pub mod scaffold;
+pub mod schema;
 pub mod values;
 pub mod version;

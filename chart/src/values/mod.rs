@@ -4,9 +4,13 @@
 //! Values are JSON-shaped (`serde_json::Map`) whatever file format they came from, so templates,
 //! schemas and the operator's custom resources all see the same types.
 
+mod resolve;
 mod set;
 
+pub use resolve::{GLOBAL_KEY, resolve};
 pub use set::{MAX_INDEX, MAX_NESTING, MAX_SET_FILE_BYTES, SetKind, apply_set};
+
+use crate::schema::{SchemaError, SchemaViolation};
 
 use serde_json::Value;
 
@@ -28,6 +32,28 @@ pub enum ValuesError {
         column: usize,
         reason: String,
     },
+    #[error(
+        "chart {chart}: the values for subchart `{key}` must be a map, but they are {found}; fix the values given for `{key}`"
+    )]
+    NotATable {
+        chart: String,
+        key: String,
+        found: &'static str,
+    },
+    #[error("chart {chart}: import-values of dependency {dependency}: {reason}")]
+    ImportValues {
+        chart: String,
+        dependency: String,
+        reason: String,
+    },
+    #[error("the values do not match the charts' schemas:{}", list_violations(.violations))]
+    Schema { violations: Vec<SchemaViolation> },
+    #[error(transparent)]
+    SchemaUnusable(#[from] SchemaError),
+}
+
+fn list_violations(violations: &[SchemaViolation]) -> String {
+    violations.iter().map(|v| format!("\n  {v}")).collect()
 }
 
 /// Parses a values file (YAML, which includes JSON). An empty file or one holding only `null` is an
