@@ -23,6 +23,7 @@ enum Command {
     Lint(commands::lint::LintArgs),
     Show(commands::show::ShowArgs),
     Completion(commands::completion::CompletionArgs),
+    Verify(commands::verify::VerifyArgs),
 }
 
 fn main() -> ExitCode {
@@ -32,6 +33,7 @@ fn main() -> ExitCode {
         Command::Lint(args) => commands::lint::run(args),
         Command::Show(args) => commands::show::run(args),
         Command::Completion(args) => commands::completion::run(args),
+        Command::Verify(args) => commands::verify::run(args),
     };
     match outcome {
         Ok(code) => code,

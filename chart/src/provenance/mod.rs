@@ -18,4 +18,6 @@ pub use error::ProvenanceError;
 pub use keyring::{Keyring, MAX_KEYRING_BYTES};
 pub use message::{MessageBlock, archive_digest, message_block, parse_message_block};
 pub use sign::{sign, sign_with_keyring};
-pub use verify::{MAX_PROVENANCE_BYTES, Verification, verify_archive, verify_archive_file};
+pub use verify::{
+    MAX_PROVENANCE_BYTES, Verification, provenance_path, verify_archive, verify_archive_file,
+};

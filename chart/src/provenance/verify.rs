@@ -17,7 +17,7 @@ use sequoia_openpgp::types::{HashAlgorithm, RevocationStatus};
 use sequoia_openpgp::{Cert, KeyHandle};
 use sha2::{Digest, Sha256};
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// `.prov` files larger than this are refused before parsing: a real one is a few kilobytes.
 pub const MAX_PROVENANCE_BYTES: u64 = 1024 * 1024;
@@ -59,11 +59,7 @@ pub fn verify_archive_file(
     archive: &Path,
     keyring: &Keyring,
 ) -> Result<Verification, ProvenanceError> {
-    let prov_path = {
-        let mut name = archive.as_os_str().to_owned();
-        name.push(".prov");
-        std::path::PathBuf::from(name)
-    };
+    let prov_path = provenance_path(archive);
     let provenance = read_bounded(&prov_path, MAX_PROVENANCE_BYTES, "provenance file")?;
     let io_error = |source| ProvenanceError::Io {
         path: archive.to_path_buf(),
@@ -78,6 +74,13 @@ pub fn verify_archive_file(
         .map(|name| name.to_string_lossy().into_owned())
         .unwrap_or_default();
     verify_digest(&archive_name, &digest, &provenance, keyring)
+}
+
+/// `ARCHIVE.prov`, where Helm keeps an archive's provenance.
+pub fn provenance_path(archive: &Path) -> PathBuf {
+    let mut name = archive.as_os_str().to_owned();
+    name.push(".prov");
+    PathBuf::from(name)
 }
 
 fn verify_digest(

@@ -6,3 +6,4 @@ pub mod create;
 pub mod lint;
 pub mod show;
 mod values_args;
+pub mod verify;
