@@ -5,6 +5,7 @@
 //! packaging, provenance, repository indexes and OCI. It deliberately has no Kubernetes client, so
 //! every step here is a plain function that can be tested from fixtures.
 
+pub mod catalogue;
 pub mod http;
 pub mod index;
 pub mod kube_object;
