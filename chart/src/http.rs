@@ -206,7 +206,7 @@ impl HttpClient {
             Fetched::Body { bytes, .. } => Ok(bytes),
             // Without validators a compliant server never answers 304.
             Fetched::NotModified => Err(HttpError::Status {
-                url: display_url_str(url),
+                url: redact_url(url),
                 status: 304,
             }),
         }
@@ -338,7 +338,7 @@ impl HttpClient {
 /// Parses a URL, moving any `user:password@` into credentials so it is never logged or resent.
 fn parse_url(url: &str) -> Result<(Url, Option<Credentials>), HttpError> {
     let mut parsed = Url::parse(url).map_err(|e| HttpError::InvalidUrl {
-        url: display_url_str(url),
+        url: redact_url(url),
         reason: e.to_string(),
     })?;
     if !matches!(parsed.scheme(), "http" | "https") {
@@ -432,7 +432,7 @@ pub fn display_url(url: &Url) -> String {
 }
 
 /// [`display_url`] for text that may not parse: drops everything between `://` and `@`.
-fn display_url_str(url: &str) -> String {
+pub fn redact_url(url: &str) -> String {
     match Url::parse(url) {
         Ok(parsed) => display_url(&parsed),
         Err(_) => {

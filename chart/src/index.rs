@@ -9,10 +9,13 @@
 //! Writing follows `helm repo index`: keys in alphabetical order (Helm marshals through JSON),
 //! entries newest first, `digest` as the bare sha256 hex of the archive.
 
-use crate::model::{Dependency, Maintainer};
+use crate::load::load_archive;
+use crate::model::{ChartMetadata, Dependency, Maintainer};
+use crate::provenance::archive_digest;
 use crate::version::{Constraint, Version, VersionError, parse_version};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 /// The only index format version Helm has defined.
 pub const INDEX_API_VERSION: &str = "v1";
@@ -42,6 +45,13 @@ pub enum IndexError {
         source_name: String,
         message: String,
     },
+    #[error("cannot read {}: {cause}", path.display())]
+    Io {
+        path: PathBuf,
+        cause: std::io::Error,
+    },
+    #[error("cannot add {file} to the index: {reason}; fix its Chart.yaml and package it again")]
+    InvalidChart { file: String, reason: String },
     #[error("cannot serialise the index: {0}")]
     Serialize(String),
     #[error("no chart named {name:?} in the repository index{}", suggestion(.similar))]
@@ -174,6 +184,28 @@ pub struct ChartVersion {
 }
 
 impl ChartVersion {
+    /// An entry for a packaged chart: its `Chart.yaml` fields, with no URL, time or digest yet.
+    pub fn from_metadata(metadata: &ChartMetadata) -> Self {
+        ChartVersion {
+            api_version: metadata.api_version.clone(),
+            name: metadata.name.clone(),
+            version: metadata.version.clone(),
+            kube_version: metadata.kube_version.clone(),
+            description: metadata.description.clone(),
+            chart_type: metadata.chart_type.clone(),
+            keywords: metadata.keywords.clone(),
+            home: metadata.home.clone(),
+            sources: metadata.sources.clone(),
+            dependencies: metadata.dependencies.clone(),
+            maintainers: metadata.maintainers.clone(),
+            icon: metadata.icon.clone(),
+            app_version: metadata.app_version.clone(),
+            deprecated: metadata.deprecated,
+            annotations: metadata.annotations.clone(),
+            ..Default::default()
+        }
+    }
+
     /// The parsed version, if `version` is a valid (lenient) SemVer.
     pub fn semver(&self) -> Option<&Version> {
         self.parsed_version.as_ref()
@@ -456,6 +488,92 @@ impl IndexFile {
             .cloned()
             .collect()
     }
+}
+
+/// Indexes the chart archives in `dir` like `helm repo index`: `*.tgz` directly in `dir` and one
+/// directory level below it (Go's `**` glob matches a single level), each with its sha256 digest
+/// and its URL joined from `base_url` and its relative path. Files that do not load as charts are
+/// skipped with a warning, as Helm assumes they are not charts. Entries come out newest first.
+pub fn index_directory(dir: &Path, base_url: &str) -> Result<LoadedIndex, IndexError> {
+    let mut archives = Vec::new();
+    collect_archives(dir, "", &mut archives)?;
+    let mut subdirectories = read_sorted(dir)?
+        .into_iter()
+        .filter(|(_, path)| path.is_dir())
+        .collect::<Vec<_>>();
+    subdirectories.sort();
+    for (name, path) in subdirectories {
+        collect_archives(&path, &name, &mut archives)?;
+    }
+    let mut index = IndexFile::new();
+    let mut warnings = Vec::new();
+    for (relative_dir, file_name, path) in archives {
+        let bytes = std::fs::read(&path).map_err(|cause| IndexError::Io {
+            path: path.clone(),
+            cause,
+        })?;
+        let shown = if relative_dir.is_empty() {
+            file_name.clone()
+        } else {
+            format!("{relative_dir}/{file_name}")
+        };
+        let chart = match load_archive(&bytes) {
+            Ok(chart) => chart,
+            Err(err) => {
+                warnings.push(format!("skipping {shown}: not a chart archive ({err})"));
+                continue;
+            }
+        };
+        let parent_url = join_url(base_url, &relative_dir);
+        let url = if parent_url.is_empty() {
+            file_name.clone()
+        } else {
+            join_url(&parent_url, &file_name)
+        };
+        let mut entry = ChartVersion::from_metadata(&chart.metadata);
+        entry.urls = vec![url];
+        entry.digest = archive_digest(&bytes)
+            .trim_start_matches("sha256:")
+            .to_string();
+        index
+            .add(entry)
+            .map_err(|reason| IndexError::InvalidChart {
+                file: shown,
+                reason,
+            })?;
+    }
+    index.sort_entries();
+    Ok(LoadedIndex { index, warnings })
+}
+
+/// Adds the `*.tgz` regular files of `dir` (not recursing) in name order.
+fn collect_archives(
+    dir: &Path,
+    relative_dir: &str,
+    out: &mut Vec<(String, String, PathBuf)>,
+) -> Result<(), IndexError> {
+    for (name, path) in read_sorted(dir)? {
+        if name.ends_with(".tgz") && path.is_file() {
+            out.push((relative_dir.to_string(), name, path));
+        }
+    }
+    Ok(())
+}
+
+fn read_sorted(dir: &Path) -> Result<Vec<(String, PathBuf)>, IndexError> {
+    let io_error = |cause| IndexError::Io {
+        path: dir.to_path_buf(),
+        cause,
+    };
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io_error)? {
+        let entry = entry.map_err(io_error)?;
+        if let Some(name) = entry.file_name().to_str() {
+            found.push((name.to_string(), entry.path()));
+        }
+    }
+    found.sort();
+    Ok(found)
 }
 
 fn sort_newest_first(versions: &mut [ChartVersion]) {
@@ -766,6 +884,45 @@ mod tests {
             .map(|v| (v.version.as_str(), v.digest.as_str()))
             .collect();
         assert_eq!(digests, [("1.0.0", "new"), ("0.9.0", "old")]);
+    }
+
+    #[test]
+    fn indexing_helm_repository_folder_matches_test_index_directory() {
+        let dir = format!(
+            "{}/../../shared/testdata/helm/repo/repository",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let loaded = index_directory(Path::new(&dir), "http://localhost:8080").unwrap();
+        let index = loaded.index;
+        assert_eq!(
+            index.entries.keys().collect::<Vec<_>>(),
+            ["frobnitz", "sprocket", "zarthal"]
+        );
+        let sprocket: Vec<_> = index.entries["sprocket"]
+            .iter()
+            .map(|v| v.version.as_str())
+            .collect();
+        assert_eq!(sprocket, ["1.2.0", "1.1.0"]);
+        assert_eq!(
+            index.entries["frobnitz"][0].urls,
+            ["http://localhost:8080/frobnitz-1.2.3.tgz"]
+        );
+        assert_eq!(
+            index.entries["zarthal"][0].urls,
+            ["http://localhost:8080/universe/zarthal-1.0.0.tgz"]
+        );
+        for versions in index.entries.values() {
+            for version in versions {
+                assert_eq!(version.digest.len(), 64, "{}", version.name);
+                assert!(!version.created.is_empty());
+            }
+        }
+        assert!(index.entries["frobnitz"][0].digest.starts_with("3bbfcddf"));
+        let relative = index_directory(Path::new(&dir), "").unwrap().index;
+        assert_eq!(
+            relative.entries["zarthal"][0].urls,
+            ["universe/zarthal-1.0.0.tgz"]
+        );
     }
 
     #[test]

@@ -24,6 +24,10 @@ enum Command {
     Show(commands::show::ShowArgs),
     Completion(commands::completion::CompletionArgs),
     Verify(commands::verify::VerifyArgs),
+    Package(commands::package::PackageArgs),
+    Repo(commands::repo::RepoArgs),
+    Search(commands::search::SearchArgs),
+    Pull(commands::pull::PullArgs),
 }
 
 fn main() -> ExitCode {
@@ -34,6 +38,10 @@ fn main() -> ExitCode {
         Command::Show(args) => commands::show::run(args),
         Command::Completion(args) => commands::completion::run(args),
         Command::Verify(args) => commands::verify::run(args),
+        Command::Package(args) => commands::package::run(args),
+        Command::Repo(args) => commands::repo::run(args),
+        Command::Search(args) => commands::search::run(args),
+        Command::Pull(args) => commands::pull::run(args),
     };
     match outcome {
         Ok(code) => code,

@@ -4,6 +4,11 @@
 pub mod completion;
 pub mod create;
 pub mod lint;
+pub mod package;
+pub mod pull;
+pub mod repo;
+mod repo_source;
+pub mod search;
 pub mod show;
 mod values_args;
 pub mod verify;

@@ -1,0 +1,88 @@
+//! Reading a repository index from a URL or a local file, shared by `search` and `pull`.
+
+use anyhow::Context;
+use capstan_chart::http::{Credentials, HttpClient, HttpOptions, redact_url};
+use capstan_chart::index::{IndexFile, join_url};
+use clap::Args;
+use std::io::Read;
+use std::path::PathBuf;
+
+/// Connection flags for repositories served over HTTP(S).
+#[derive(Debug, Args)]
+pub struct RepoConnectionArgs {
+    /// Repository username.
+    #[arg(long, value_name = "NAME", requires = "password_stdin")]
+    pub username: Option<String>,
+    /// Read the repository password from standard input.
+    #[arg(long, requires = "username")]
+    pub password_stdin: bool,
+    /// Verify the server with this PEM CA bundle (in addition to the system roots).
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// Skip TLS certificate checks. Only for test servers.
+    #[arg(long)]
+    pub insecure_skip_tls_verify: bool,
+}
+
+impl RepoConnectionArgs {
+    pub fn client(&self) -> anyhow::Result<HttpClient> {
+        let mut options = HttpOptions {
+            insecure_skip_tls_verify: self.insecure_skip_tls_verify,
+            ..HttpOptions::default()
+        };
+        if let Some(ca_file) = &self.ca_file {
+            options.ca_pem = Some(
+                std::fs::read(ca_file)
+                    .with_context(|| format!("cannot read CA file {}", ca_file.display()))?,
+            );
+        }
+        if let Some(username) = &self.username {
+            let mut password = String::new();
+            std::io::stdin()
+                .take(64 * 1024)
+                .read_to_string(&mut password)
+                .context("cannot read the password from standard input")?;
+            options.credentials = Some(Credentials::Basic {
+                username: username.clone(),
+                password: password.trim_end_matches(['\r', '\n']).to_string(),
+            });
+        }
+        Ok(HttpClient::new(options)?)
+    }
+}
+
+/// Whether `source` names a repository over HTTP rather than a local file.
+pub fn is_url(source: &str) -> bool {
+    source.starts_with("http://") || source.starts_with("https://")
+}
+
+/// Loads an index from a repository base URL (fetching `index.yaml` under it), or from a local
+/// file or directory (reading `DIR/index.yaml`). Skipped entries are reported on stderr.
+pub async fn load_index(source: &str, client: Option<&HttpClient>) -> anyhow::Result<IndexFile> {
+    let (bytes, name) = if is_url(source) {
+        let client = client.context("no HTTP client for a repository URL")?;
+        let url = join_url(source, "index.yaml");
+        (client.get(&url).await?, redact_url(&url))
+    } else {
+        let mut path = PathBuf::from(source);
+        if path.is_dir() {
+            path.push("index.yaml");
+        }
+        let bytes =
+            std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        (bytes, path.display().to_string())
+    };
+    let loaded = IndexFile::parse(&bytes, &name)?;
+    for warning in &loaded.warnings {
+        eprintln!("warning: {warning}");
+    }
+    Ok(loaded.index)
+}
+
+/// A current-thread runtime for one command's downloads.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
