@@ -9,11 +9,14 @@ use kube::Client;
 use kube::runtime::events::{Recorder, Reporter};
 
 use crate::cluster::ClusterInfo;
+use crate::index_cache::IndexCache;
 
 pub struct Context {
     pub client: Client,
     pub cluster: ClusterInfo,
     pub recorder: Recorder,
+    /// Repository indexes, written by the ChartRepository controller, read by deployments.
+    pub indexes: IndexCache,
     /// Consecutive failures per object (`<namespace>/<name>`), for exponential back-off.
     failures: Mutex<HashMap<String, u32>>,
     /// When each deployment was last applied in full. A reconcile with an unchanged revision
@@ -31,6 +34,7 @@ impl Context {
         Context {
             cluster: ClusterInfo::new(client.clone()),
             recorder: Recorder::new(client.clone(), reporter),
+            indexes: IndexCache::default(),
             client,
             failures: Mutex::default(),
             applied_at: Mutex::default(),

@@ -5,16 +5,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use capstan_api::deployment::ValuesSourceKind;
-use capstan_api::labels::{FIELD_MANAGER, FINALIZER};
+use capstan_api::labels::FINALIZER;
 use capstan_api::{
-    ChartDeployment, ChartDeploymentStatus, InventoryEntry, Revision, VerificationMode,
+    ChartDeployment, ChartDeploymentStatus, ChartRepository, ChartRepositoryStatus, InventoryEntry,
+    Revision, VerificationMode, VerificationPolicy,
 };
+use capstan_chart::index::ChartVersion;
+use capstan_chart::render::RenderOptions;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::Api;
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::events::{Event as KubeEvent, EventType};
+use kube::runtime::events::EventType;
 use kube::runtime::finalizer::{Event, finalizer};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
@@ -24,9 +27,10 @@ use tracing::{info, warn};
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::fetch::{Package, package_from_config_map, package_from_secret};
+use crate::index_cache::CachedIndex;
 use crate::owner::Owner;
 use crate::status::{Outcome, conditions, same};
-use crate::{apply, desired, expand, prune, values, verify};
+use crate::{apply, desired, expand, fetch, prune, report, values, verify};
 
 /// Default `spec.interval`.
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(600);
@@ -40,7 +44,13 @@ pub async fn run(ctx: Arc<Context>) {
     let controller = Controller::new(deployments, watcher::Config::default());
     let store = controller.store();
     let config_map_store = store.clone();
+    let repository_store = store.clone();
     controller
+        .watches(
+            Api::<ChartRepository>::all(client.clone()),
+            watcher::Config::default(),
+            move |repository| using_repository(&repository_store, &repository),
+        )
         .watches(
             Api::<ConfigMap>::all(client.clone()),
             watcher::Config::default(),
@@ -89,6 +99,30 @@ fn referencing<K: Resource>(
             }
             .is_some_and(|reference| reference.name == name);
             in_values || in_package
+        })
+        .map(|deployment| ObjectRef::from_obj(&*deployment))
+        .collect()
+}
+
+/// The deployments that take their chart from `repository`, so a new index (the repository's
+/// status changes) triggers them.
+fn using_repository(
+    store: &Store<ChartDeployment>,
+    repository: &ChartRepository,
+) -> Vec<ObjectRef<ChartDeployment>> {
+    let namespace = repository.namespace();
+    let name = repository.name_any();
+    store
+        .state()
+        .into_iter()
+        .filter(|deployment| deployment.namespace() == namespace)
+        .filter(|deployment| {
+            deployment
+                .spec
+                .chart
+                .repository
+                .as_ref()
+                .is_some_and(|chart| chart.repository_ref.name == name)
         })
         .map(|deployment| ObjectRef::from_obj(&*deployment))
         .collect()
@@ -205,23 +239,13 @@ async fn reconcile_apply(deployment: Arc<ChartDeployment>, ctx: &Context) -> Res
                 inventory,
             };
             if status != previous {
-                write_status(ctx, &deployment, &status).await?;
-                publish(ctx, &deployment, EventType::Normal, "Applied", message).await;
+                report::write_status(ctx, &*deployment, &status).await?;
+                report::publish(ctx, &*deployment, EventType::Normal, "Applied", message).await;
             }
             Ok(Action::requeue(interval(&deployment)))
         }
         Err(error) => {
-            let outcome = if error.is_stalled() {
-                Outcome::Stalled {
-                    reason: error.reason().into(),
-                    message: error.to_string(),
-                }
-            } else {
-                Outcome::Retrying {
-                    reason: error.reason().into(),
-                    message: error.to_string(),
-                }
-            };
+            let outcome = Outcome::from_error(&error);
             let generation = deployment.meta().generation;
             let new_conditions =
                 conditions(&previous.conditions, &outcome, generation, Timestamp::now());
@@ -235,10 +259,10 @@ async fn reconcile_apply(deployment: Arc<ChartDeployment>, ctx: &Context) -> Res
                     last_attempted_revision: attempted.or(previous.last_attempted_revision.clone()),
                     ..previous
                 };
-                write_status(ctx, &deployment, &status).await?;
-                publish(
+                report::write_status(ctx, &*deployment, &status).await?;
+                report::publish(
                     ctx,
-                    &deployment,
+                    &*deployment,
                     EventType::Warning,
                     error.reason(),
                     error.to_string(),
@@ -250,6 +274,50 @@ async fn reconcile_apply(deployment: Arc<ChartDeployment>, ctx: &Context) -> Res
     }
 }
 
+/// Where this attempt's archive comes from, known before anything is downloaded.
+enum Source {
+    /// Already in hand, read from a ConfigMap or Secret.
+    Package(Package),
+    /// In a repository: downloaded only when the revision it names is not already applied.
+    Repository {
+        index: Arc<CachedIndex>,
+        entry: Box<ChartVersion>,
+    },
+}
+
+/// The provenance policy that applies to a source, and where its keyring lives.
+struct Policy {
+    mode: VerificationMode,
+    keyring_secret: Option<String>,
+}
+
+impl Policy {
+    fn from(policy: Option<&VerificationPolicy>) -> Self {
+        Policy {
+            mode: policy.map_or(VerificationMode::Ignore, |p| p.mode),
+            keyring_secret: policy
+                .and_then(|p| p.keyring_secret_ref.as_ref())
+                .map(|r| r.name.clone()),
+        }
+    }
+}
+
+/// Whether `revision` is what was last applied, this process applied it less than an interval
+/// ago and the spec has not changed since: then nothing needs writing.
+fn is_unchanged(deployment: &ChartDeployment, ctx: &Context, revision: &Revision) -> bool {
+    let Some(status) = deployment.status.as_ref() else {
+        return false;
+    };
+    let ready = status
+        .conditions
+        .iter()
+        .any(|c| c.type_ == capstan_api::common::READY && c.status == "True");
+    ready
+        && status.last_applied_revision.as_ref() == Some(revision)
+        && status.observed_generation == deployment.meta().generation
+        && ctx.applied_within(&key(deployment), interval(deployment))
+}
+
 /// Fetch, verify, expand, apply and prune. `attempted` is set once the revision is known.
 async fn attempt(
     deployment: &ChartDeployment,
@@ -257,33 +325,50 @@ async fn attempt(
     attempted: &mut Option<Revision>,
 ) -> Result<Attempt> {
     let namespace = deployment.namespace().unwrap_or_default();
-    let (package, policy) = fetch_package(deployment, ctx, &namespace).await?;
+    let (source, policy) = resolve_source(deployment, ctx, &namespace).await?;
     let user_values = fetch_values(deployment, ctx, &namespace).await?;
+    let values_digest = values::digest(&user_values);
+    // A repository's index names the archive's digest, so an unchanged revision is known
+    // without downloading anything.
+    if let Source::Repository { entry, .. } = &source
+        && let Some(archive_digest) = fetch::indexed_digest(entry)
+        && is_unchanged(
+            deployment,
+            ctx,
+            &Revision {
+                chart: entry.name.clone(),
+                version: entry.version.clone(),
+                archive_digest,
+                values_digest: values_digest.clone(),
+            },
+        )
+    {
+        return Ok(Attempt::Unchanged);
+    }
+    let package = match source {
+        Source::Package(package) => package,
+        Source::Repository { index, entry } => {
+            let wants_provenance = policy.mode != VerificationMode::Ignore;
+            fetch::download_package(&index, &entry, wants_provenance).await?
+        }
+    };
     let chart = capstan_chart::load::load_archive(&package.archive)
         .map_err(|error| Error::Load(error.to_string()))?;
     let revision = Revision {
         chart: chart.metadata.name.clone(),
         version: chart.metadata.version.clone(),
         archive_digest: package.digest(),
-        values_digest: values::digest(&user_values),
+        values_digest,
     };
     *attempted = Some(revision.clone());
-    let status = deployment.status.clone().unwrap_or_default();
-    let ready = status
-        .conditions
-        .iter()
-        .any(|c| c.type_ == capstan_api::common::READY && c.status == "True");
-    if ready
-        && status.last_applied_revision.as_ref() == Some(&revision)
-        && status.observed_generation == deployment.meta().generation
-        && ctx.applied_within(&key(deployment), interval(deployment))
-    {
+    if is_unchanged(deployment, ctx, &revision) {
         return Ok(Attempt::Unchanged);
     }
 
-    if verify::decide(policy, package.provenance.is_some())? == verify::Check::Verify {
+    if verify::decide(policy.mode, package.provenance.is_some())? == verify::Check::Verify {
+        let keyring = fetch_keyring(ctx, &namespace, policy.keyring_secret.as_deref()).await?;
         let provenance = package.provenance.as_deref().unwrap_or_default();
-        verify::verify_signature(&package.archive, provenance, &[])?;
+        verify::verify_signature(&package.archive, provenance, &keyring)?;
     }
 
     let target_namespace = deployment
@@ -292,19 +377,26 @@ async fn attempt(
         .clone()
         .unwrap_or(namespace);
     let (kube_version, api_versions) = ctx.cluster.capabilities().await?;
-    let (_, rendered) = expand::render(expand::RenderRequest {
-        archive: &package.archive,
+    let is_install = deployment
+        .status
+        .as_ref()
+        .is_none_or(|status| status.last_applied_revision.is_none());
+    let rendered = expand::render(
+        chart,
         user_values,
-        release_name: deployment
-            .spec
-            .release_name
-            .clone()
-            .unwrap_or_else(|| deployment.name_any()),
-        namespace: target_namespace.clone(),
-        is_install: status.last_applied_revision.is_none(),
-        kube_version,
-        api_versions,
-    })?;
+        RenderOptions {
+            release_name: deployment
+                .spec
+                .release_name
+                .clone()
+                .unwrap_or_else(|| deployment.name_any()),
+            namespace: target_namespace.clone(),
+            revision: 1,
+            is_install,
+            kube_version,
+            api_versions,
+        },
+    )?;
     let owner = owner(deployment);
     let scopes = ctx.cluster.scopes().await?;
     let objects = desired::build(
@@ -315,7 +407,12 @@ async fn attempt(
         scopes,
     )?;
     let inventory = apply::apply_all(&ctx.cluster, &owner, &objects).await?;
-    let stale = prune::to_prune(&status.inventory, &inventory);
+    let previous_inventory = deployment
+        .status
+        .as_ref()
+        .map(|status| status.inventory.as_slice())
+        .unwrap_or_default();
+    let stale = prune::to_prune(previous_inventory, &inventory);
     let pruned = prune::delete_all(&ctx.cluster, &owner, &stale).await?;
     info!(deployment = %key(deployment), chart = %revision.chart, version = %revision.version, objects = inventory.len(), pruned = pruned.len(), "applied");
     Ok(Attempt::Applied {
@@ -325,17 +422,14 @@ async fn attempt(
     })
 }
 
-async fn fetch_package(
+async fn resolve_source(
     deployment: &ChartDeployment,
     ctx: &Context,
     namespace: &str,
-) -> Result<(Package, VerificationMode)> {
+) -> Result<(Source, Policy)> {
     let chart = &deployment.spec.chart;
     if let Some(source) = &chart.package {
-        let policy = source
-            .verify
-            .as_ref()
-            .map_or(VerificationMode::Ignore, |p| p.mode);
+        let policy = Policy::from(source.verify.as_ref());
         let package = if let Some(reference) = &source.config_map_ref {
             let api: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), namespace);
             let config_map =
@@ -363,19 +457,76 @@ async fn fetch_package(
                 "spec.chart.package: set configMapRef or secretRef".into(),
             ));
         };
-        return Ok((package, policy));
+        return Ok((Source::Package(package), policy));
     }
-    if let Some(repository) = &chart.repository {
-        let name = &repository.repository_ref.name;
-        return Err(Error::InvalidSpec(format!(
-            "spec.chart.repository (chart {} from ChartRepository {name}): chart repositories \
-             are not supported by this operator build yet; use spec.chart.package",
-            repository.name
-        )));
+    if let Some(wanted) = &chart.repository {
+        let name = &wanted.repository_ref.name;
+        let cache_key = (namespace.to_string(), name.clone());
+        let api: Api<ChartRepository> = Api::namespaced(ctx.client.clone(), namespace);
+        let Some(repository) = api.get_opt(name).await? else {
+            ctx.indexes.remove(&cache_key);
+            return Err(Error::InputMissing {
+                what: format!("ChartRepository {name}"),
+                message: "not found; create it in the namespace of this ChartDeployment".into(),
+            });
+        };
+        let index = ctx
+            .indexes
+            .get(&cache_key)
+            .filter(|index| index.url == repository.spec.url)
+            .ok_or_else(|| Error::InputMissing {
+                what: format!("ChartRepository {name}"),
+                message: format!(
+                    "its index has not been fetched yet{}",
+                    ready_message(repository.status.as_ref())
+                ),
+            })?;
+        let entry = index.resolve(&wanted.name, wanted.version.as_deref().unwrap_or_default())?;
+        let policy = Policy::from(repository.spec.verify.as_ref());
+        return Ok((
+            Source::Repository {
+                index,
+                entry: Box::new(entry),
+            },
+            policy,
+        ));
     }
     Err(Error::InvalidSpec(
-        "spec.chart: OCI charts are not supported yet; use spec.chart.package".into(),
+        "spec.chart: OCI charts are not supported yet; use spec.chart.repository or \
+         spec.chart.package"
+            .into(),
     ))
+}
+
+/// `: <message>` of a repository's failing Ready condition, so a deployment says why its
+/// repository has no index.
+fn ready_message(status: Option<&ChartRepositoryStatus>) -> String {
+    status
+        .into_iter()
+        .flat_map(|status| &status.conditions)
+        .find(|c| c.type_ == capstan_api::common::READY && c.status != "True")
+        .map(|c| format!(": {}", c.message))
+        .unwrap_or_default()
+}
+
+/// The trusted keys for provenance checks, from the policy's keyring Secret.
+async fn fetch_keyring(ctx: &Context, namespace: &str, secret: Option<&str>) -> Result<Vec<u8>> {
+    let name = secret.ok_or_else(|| {
+        Error::InvalidSpec(
+            "verify.keyringSecretRef is required to check provenance; name a Secret holding \
+             keyring.gpg"
+                .into(),
+        )
+    })?;
+    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
+    let secret = api
+        .get_opt(name)
+        .await?
+        .ok_or_else(|| Error::InputMissing {
+            what: format!("Secret {name} (verify.keyringSecretRef)"),
+            message: "not found; create it with the trusted public keys in keyring.gpg".into(),
+        })?;
+    verify::keyring_from_secret(&secret, name)
 }
 
 async fn fetch_values(
@@ -427,50 +578,4 @@ async fn cleanup(deployment: Arc<ChartDeployment>, ctx: &Context) -> Result<Acti
     ctx.forget(&key(&deployment));
     info!(deployment = %key(&deployment), deleted = deleted.len(), "cleaned up");
     Ok(Action::await_change())
-}
-
-async fn write_status(
-    ctx: &Context,
-    deployment: &ChartDeployment,
-    status: &ChartDeploymentStatus,
-) -> Result<()> {
-    let api: Api<ChartDeployment> = Api::namespaced(
-        ctx.client.clone(),
-        &deployment.namespace().unwrap_or_default(),
-    );
-    let patch = serde_json::json!({
-        "apiVersion": format!("{}/{}", capstan_api::GROUP, capstan_api::VERSION),
-        "kind": "ChartDeployment",
-        "status": status,
-    });
-    api.patch_status(
-        &deployment.name_any(),
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(&patch),
-    )
-    .await?;
-    Ok(())
-}
-
-async fn publish(
-    ctx: &Context,
-    deployment: &ChartDeployment,
-    type_: EventType,
-    reason: &str,
-    note: String,
-) {
-    let event = KubeEvent {
-        type_,
-        reason: reason.to_string(),
-        note: Some(note),
-        action: "Reconcile".into(),
-        secondary: None,
-    };
-    if let Err(error) = ctx
-        .recorder
-        .publish(&event, &deployment.object_ref(&()))
-        .await
-    {
-        warn!(%error, "publishing an event failed");
-    }
 }

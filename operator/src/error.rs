@@ -22,6 +22,22 @@ pub enum Error {
     #[error("provenance verification failed: {0}")]
     Verification(String),
 
+    #[error(
+        "digest mismatch: {url} has sha256 {actual} but the repository index lists {expected}; \
+         the archive was changed after indexing or the index is stale, nothing was applied"
+    )]
+    DigestMismatch {
+        url: String,
+        expected: String,
+        actual: String,
+    },
+
+    #[error("chart not found in ChartRepository index {0}")]
+    ChartNotFound(String),
+
+    #[error("fetching {what} failed: {message}")]
+    Fetch { what: String, message: String },
+
     #[error("loading the chart archive failed: {0}")]
     Load(String),
 
@@ -53,7 +69,9 @@ impl Error {
             Error::Kube(_) => "KubernetesError",
             Error::InvalidSpec(_) => "InvalidSpec",
             Error::InputMissing { .. } => "InputMissing",
-            Error::Verification(_) => "VerificationFailed",
+            Error::Verification(_) | Error::DigestMismatch { .. } => "VerificationFailed",
+            Error::ChartNotFound(_) => "ChartNotFound",
+            Error::Fetch { .. } => "FetchFailed",
             Error::Load(_) => "LoadFailed",
             Error::Render(_) => "RenderFailed",
             Error::Conflict(_) => "OwnershipConflict",
@@ -71,6 +89,8 @@ impl Error {
             self,
             Error::InvalidSpec(_)
                 | Error::Verification(_)
+                | Error::DigestMismatch { .. }
+                | Error::ChartNotFound(_)
                 | Error::Load(_)
                 | Error::Render(_)
                 | Error::Conflict(_)

@@ -1,11 +1,14 @@
-//! Getting the chart archive: from a package stored in a ConfigMap or Secret, or from a chart
-//! repository (not yet: see `controller::fetch_package`).
+//! Getting the chart archive: from a package stored in a ConfigMap or Secret, or downloaded
+//! from a chart repository and checked against the digest its index lists.
 
 use capstan_api::PackageSource;
+use capstan_chart::http::HttpError;
+use capstan_chart::index::ChartVersion;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
+use crate::index_cache::CachedIndex;
 
 /// Largest chart archive accepted from a ConfigMap or Secret (their own limit is about 1 MiB).
 const MAX_PACKAGE_BYTES: usize = 4 * 1024 * 1024;
@@ -87,6 +90,67 @@ fn package_from(
     })
 }
 
+/// `sha256:<hex>` the index promises for `entry`, when it lists one.
+pub fn indexed_digest(entry: &ChartVersion) -> Option<String> {
+    entry.digest_hex().map(|hex| format!("sha256:{hex}"))
+}
+
+/// Downloads `entry`'s archive from the repository and, when `with_provenance`, its `.prov`
+/// (absent is not an error here: the verification policy decides). The archive must match the
+/// index's digest: a mismatch means it changed after indexing, and nothing may be applied.
+pub async fn download_package(
+    repository: &CachedIndex,
+    entry: &ChartVersion,
+    with_provenance: bool,
+) -> Result<Package> {
+    let url = repository.archive_url(entry)?;
+    let archive = repository
+        .http
+        .get(&url)
+        .await
+        .map_err(|error| download_error(&entry.name, error))?;
+    check_digest(&url, &archive, indexed_digest(entry).as_deref())?;
+    let provenance = if with_provenance {
+        match repository.http.get(&format!("{url}.prov")).await {
+            Ok(bytes) => Some(bytes),
+            Err(HttpError::Status { status: 404, .. }) => None,
+            Err(error) => return Err(download_error(&entry.name, error)),
+        }
+    } else {
+        None
+    };
+    Ok(Package {
+        archive,
+        provenance,
+    })
+}
+
+fn download_error(chart: &str, error: HttpError) -> Error {
+    Error::Fetch {
+        what: format!("chart {chart}"),
+        // HttpError never shows credentials or query strings.
+        message: error.to_string(),
+    }
+}
+
+/// Compares the archive's digest with the index's (`sha256:<hex>`); without an indexed digest
+/// there is nothing to compare.
+pub fn check_digest(url: &str, archive: &[u8], expected: Option<&str>) -> Result<()> {
+    let Some(expected) = expected else {
+        return Ok(());
+    };
+    let actual = sha256(archive);
+    if actual.eq_ignore_ascii_case(expected) {
+        Ok(())
+    } else {
+        Err(Error::DigestMismatch {
+            url: url.to_string(),
+            expected: expected.to_string(),
+            actual,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,5 +185,19 @@ mod tests {
         let secret = Secret::default();
         let error = package_from_secret(&secret, &source()).unwrap_err();
         assert!(error.to_string().contains("key chart.tgz"), "{error}");
+    }
+
+    #[test]
+    fn archives_must_match_the_indexed_digest() {
+        let archive = b"chart bytes";
+        let good = sha256(archive);
+        check_digest("http://repo/a.tgz", archive, Some(&good)).unwrap();
+        check_digest("http://repo/a.tgz", archive, Some(&good.to_uppercase())).unwrap();
+        check_digest("http://repo/a.tgz", archive, None).unwrap();
+        let error = check_digest("http://repo/a.tgz", b"tampered", Some(&good)).unwrap_err();
+        assert_eq!(error.reason(), "VerificationFailed");
+        assert!(error.is_stalled());
+        assert!(error.to_string().contains("digest mismatch"), "{error}");
+        assert!(error.to_string().contains(&good), "{error}");
     }
 }

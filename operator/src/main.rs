@@ -9,8 +9,11 @@ mod desired;
 mod error;
 mod expand;
 mod fetch;
+mod index_cache;
 mod owner;
 mod prune;
+mod report;
+mod repository;
 mod status;
 mod values;
 mod verify;
@@ -64,7 +67,7 @@ fn run() -> anyhow::Result<()> {
         let client = kube::Client::try_default().await?;
         let ctx = Arc::new(context::Context::new(client));
         tracing::info!("capstan-operator started");
-        controller::run(ctx).await;
+        tokio::join!(controller::run(ctx.clone()), repository::run(ctx));
         Ok(())
     })
 }

@@ -16,6 +16,19 @@ pub enum Outcome {
     Stalled { reason: String, message: String },
 }
 
+impl Outcome {
+    /// The outcome of a failed reconcile: stalled when only a change can fix `error`.
+    pub fn from_error(error: &crate::error::Error) -> Self {
+        let reason = error.reason().to_string();
+        let message = error.to_string();
+        if error.is_stalled() {
+            Outcome::Stalled { reason, message }
+        } else {
+            Outcome::Retrying { reason, message }
+        }
+    }
+}
+
 /// The conditions for `outcome`, keeping `lastTransitionTime` of conditions whose status did not
 /// change (kstatus and `kubectl wait` rely on stable transitions).
 pub fn conditions(

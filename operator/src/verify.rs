@@ -1,6 +1,7 @@
 //! Provenance policy: what a `.prov` file's presence and verification mean under each mode.
 
 use capstan_api::VerificationMode;
+use k8s_openapi::api::core::v1::Secret;
 
 use crate::error::{Error, Result};
 
@@ -37,6 +38,33 @@ pub fn verify_signature(_archive: &[u8], _provenance: &[u8], _keyring: &[u8]) ->
     ))
 }
 
+/// Largest keyring accepted from a Secret (Secrets themselves are limited to about 1 MiB).
+const MAX_KEYRING_BYTES: usize = 1024 * 1024;
+
+/// The trusted public keys in a keyring Secret: every key named `*.gpg` or `*.asc`, in key
+/// order, concatenated (OpenPGP keyrings, binary or armored, concatenate).
+pub fn keyring_from_secret(secret: &Secret, name: &str) -> Result<Vec<u8>> {
+    let mut keyring = Vec::new();
+    for (key, value) in secret.data.iter().flatten() {
+        if key.ends_with(".gpg") || key.ends_with(".asc") {
+            keyring.extend_from_slice(&value.0);
+        }
+    }
+    if keyring.is_empty() {
+        return Err(Error::InvalidSpec(format!(
+            "Secret {name} (verify.keyringSecretRef) has no key ending in .gpg or .asc; put the \
+             trusted public keys in keyring.gpg"
+        )));
+    }
+    if keyring.len() > MAX_KEYRING_BYTES {
+        return Err(Error::InvalidSpec(format!(
+            "Secret {name} (verify.keyringSecretRef): the keyring has more than \
+             {MAX_KEYRING_BYTES} bytes"
+        )));
+    }
+    Ok(keyring)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -59,5 +87,22 @@ mod tests {
         let error = decide(VerificationMode::Required, false).unwrap_err();
         assert!(error.is_stalled());
         assert!(error.to_string().contains("no provenance"));
+    }
+
+    #[test]
+    fn keyrings_join_gpg_and_asc_keys_only() {
+        use k8s_openapi::ByteString;
+        let secret = Secret {
+            data: Some(
+                [("b.asc", "B"), ("a.gpg", "A"), ("note.txt", "ignored")]
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), ByteString(v.as_bytes().to_vec())))
+                    .collect(),
+            ),
+            ..Secret::default()
+        };
+        assert_eq!(keyring_from_secret(&secret, "keys").unwrap(), b"AB");
+        let error = keyring_from_secret(&Secret::default(), "keys").unwrap_err();
+        assert!(error.to_string().contains("Secret keys"), "{error}");
     }
 }

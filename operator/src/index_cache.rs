@@ -1,0 +1,203 @@
+//! The repository indexes the operator has fetched, shared by every ChartDeployment.
+//!
+//! The ChartRepository controller is the only writer: it fetches each repository's index once per
+//! interval and replaces the entry here. Deployments only read, so a hundred deployments of one
+//! repository cost one index download per interval, not a hundred.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use capstan_chart::http::{HttpClient, Validators};
+use capstan_chart::index::{ChartVersion, IndexError};
+
+use crate::error::{Error, Result};
+
+/// The parsed form of an index kept in memory. Swapping in a more compact representation for
+/// very large indexes is a change to this alias and to [`parse_catalogue`].
+pub type Catalogue = capstan_chart::index::IndexFile;
+
+/// Parses an index download. `source` names it in errors (the repository URL).
+pub fn parse_catalogue(bytes: &[u8], source: &str) -> Result<Catalogue, IndexError> {
+    Ok(Catalogue::parse(bytes, source)?.index)
+}
+
+/// Number of chart versions in a catalogue, for `status.chartCount`.
+pub fn chart_count(catalogue: &Catalogue) -> usize {
+    catalogue.entries.values().map(Vec::len).sum()
+}
+
+/// Identifies a ChartRepository: `(namespace, name)`.
+pub type RepositoryKey = (String, String);
+
+/// One repository's last fetched index and what is needed to download from it.
+pub struct CachedIndex {
+    /// `spec.url` the index was fetched from; a changed URL invalidates the entry.
+    pub url: String,
+    /// `metadata.generation` of the ChartRepository when this was fetched.
+    pub generation: Option<i64>,
+    /// Shared: a 304 answer keeps the same parsed index without copying it.
+    pub catalogue: Arc<Catalogue>,
+    /// `sha256:<hex>` of the index as downloaded.
+    pub digest: String,
+    /// ETag and Last-Modified of the download, for the next conditional request.
+    pub validators: Validators,
+    /// When the index was last confirmed current (downloaded or answered 304).
+    pub checked_at: Instant,
+    /// A client with the repository's credentials and CA, for archive downloads.
+    pub http: HttpClient,
+}
+
+impl CachedIndex {
+    /// Whether the entry still describes the repository at `generation` and is younger than
+    /// `interval`, so no fetch is needed yet.
+    pub fn is_fresh(&self, url: &str, generation: Option<i64>, interval: Duration) -> bool {
+        self.url == url && self.generation == generation && self.checked_at.elapsed() < interval
+    }
+
+    /// The version of `chart` that `constraint` selects. An unknown chart or an unmatched
+    /// constraint is the user's to fix (or the repository's next index), so it stalls.
+    pub fn resolve(&self, chart: &str, constraint: &str) -> Result<ChartVersion> {
+        self.catalogue
+            .resolve(chart, constraint)
+            .cloned()
+            .map_err(|error| Error::ChartNotFound(format!("{}: {error}", self.url)))
+    }
+
+    /// Absolute URL of `entry`'s archive: its first URL, joined to the repository URL when it is
+    /// relative (as `capstan repo index` writes them).
+    pub fn archive_url(&self, entry: &ChartVersion) -> Result<String> {
+        let first = entry.urls.first().ok_or_else(|| {
+            Error::ChartNotFound(format!(
+                "{}: chart {} {} has no download URL in the index",
+                self.url, entry.name, entry.version
+            ))
+        })?;
+        Ok(if first.contains("://") {
+            first.clone()
+        } else {
+            capstan_chart::index::join_url(&self.url, first)
+        })
+    }
+}
+
+/// Every repository's cached index.
+#[derive(Default)]
+pub struct IndexCache {
+    entries: RwLock<HashMap<RepositoryKey, Arc<CachedIndex>>>,
+}
+
+impl IndexCache {
+    pub fn get(&self, key: &RepositoryKey) -> Option<Arc<CachedIndex>> {
+        self.entries
+            .read()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .get(key)
+            .cloned()
+    }
+
+    pub fn insert(&self, key: RepositoryKey, entry: CachedIndex) {
+        self.entries
+            .write()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .insert(key, Arc::new(entry));
+    }
+
+    pub fn remove(&self, key: &RepositoryKey) {
+        self.entries
+            .write()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .remove(key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use capstan_chart::http::HttpOptions;
+
+    const INDEX: &str = "apiVersion: v1
+entries:
+  hello:
+    - name: hello
+      version: 0.2.0
+      urls: [hello-0.2.0.tgz]
+      digest: 1111
+    - name: hello
+      version: 0.1.0
+      urls: [https://cdn.example.com/hello-0.1.0.tgz]
+      digest: 2222
+  shop:
+    - name: shop
+      version: 1.0.0
+      urls: []
+generated: \"2026-01-01T00:00:00Z\"
+";
+
+    fn cached() -> CachedIndex {
+        CachedIndex {
+            url: "http://127.0.0.1:8080/charts".into(),
+            generation: Some(1),
+            catalogue: Arc::new(parse_catalogue(INDEX.as_bytes(), "test").unwrap()),
+            digest: "sha256:00".into(),
+            validators: Validators::default(),
+            checked_at: Instant::now(),
+            http: HttpClient::new(HttpOptions::default()).unwrap(),
+        }
+    }
+
+    #[test]
+    fn counts_every_version() {
+        assert_eq!(chart_count(&cached().catalogue), 3);
+    }
+
+    #[test]
+    fn resolves_versions_and_archive_urls() {
+        let index = cached();
+        let latest = index.resolve("hello", "").unwrap();
+        assert_eq!(latest.version, "0.2.0");
+        assert_eq!(
+            index.archive_url(&latest).unwrap(),
+            "http://127.0.0.1:8080/charts/hello-0.2.0.tgz"
+        );
+        let old = index.resolve("hello", "<0.2").unwrap();
+        assert_eq!(
+            index.archive_url(&old).unwrap(),
+            "https://cdn.example.com/hello-0.1.0.tgz"
+        );
+    }
+
+    #[test]
+    fn unknown_charts_and_missing_urls_stall_with_the_repository_named() {
+        let index = cached();
+        let error = index.resolve("helo", "").unwrap_err();
+        assert!(error.is_stalled());
+        assert!(error.to_string().contains("127.0.0.1:8080"), "{error}");
+        let error = index.resolve("hello", ">=9").unwrap_err();
+        assert!(error.to_string().contains("0.2.0"), "{error}");
+        let shop = index.resolve("shop", "").unwrap();
+        let error = index.archive_url(&shop).unwrap_err();
+        assert!(error.to_string().contains("no download URL"), "{error}");
+    }
+
+    #[test]
+    fn freshness_depends_on_url_generation_and_age() {
+        let index = cached();
+        let url = index.url.clone();
+        assert!(index.is_fresh(&url, Some(1), Duration::from_secs(60)));
+        assert!(!index.is_fresh(&url, Some(2), Duration::from_secs(60)));
+        assert!(!index.is_fresh("http://other", Some(1), Duration::from_secs(60)));
+        assert!(!index.is_fresh(&url, Some(1), Duration::ZERO));
+    }
+
+    #[test]
+    fn the_cache_replaces_and_forgets_entries() {
+        let cache = IndexCache::default();
+        let key = ("apps".to_string(), "charts".to_string());
+        assert!(cache.get(&key).is_none());
+        cache.insert(key.clone(), cached());
+        assert_eq!(cache.get(&key).unwrap().generation, Some(1));
+        cache.remove(&key);
+        assert!(cache.get(&key).is_none());
+    }
+}
