@@ -368,7 +368,10 @@ async fn attempt(
     if verify::decide(policy.mode, package.provenance.is_some())? == verify::Check::Verify {
         let keyring = fetch_keyring(ctx, &namespace, policy.keyring_secret.as_deref()).await?;
         let provenance = package.provenance.as_deref().unwrap_or_default();
-        verify::verify_signature(&package.archive, provenance, &keyring)?;
+        let archive_name = format!("{}-{}.tgz", revision.chart, revision.version);
+        let verified =
+            verify::verify_signature(&archive_name, &package.archive, provenance, &keyring)?;
+        info!(deployment = %key(deployment), signer = %verified.signer, fingerprint = %verified.fingerprint, "provenance verified");
     }
 
     let target_namespace = deployment

@@ -1,6 +1,7 @@
 //! Provenance policy: what a `.prov` file's presence and verification mean under each mode.
 
 use capstan_api::VerificationMode;
+use capstan_chart::provenance::{Keyring, Verification, verify_archive};
 use k8s_openapi::api::core::v1::Secret;
 
 use crate::error::{Error, Result};
@@ -28,14 +29,19 @@ pub fn decide(mode: VerificationMode, has_provenance: bool) -> Result<Check> {
     }
 }
 
-/// Verifies a provenance file. Signature checking lives in `capstan_chart::provenance`; until
-/// this build has it, a package that needs verifying is refused rather than accepted unchecked.
-pub fn verify_signature(_archive: &[u8], _provenance: &[u8], _keyring: &[u8]) -> Result<()> {
-    Err(Error::Verification(
-        "this operator build cannot check signatures yet; set spec.verify.mode to Ignore to \
-         deploy unsigned-checked charts"
-            .into(),
-    ))
+/// Verifies `archive` against its provenance file and the trusted `keyring`: the signature must
+/// come from a key in the keyring and the `.prov` must list `archive_name` (Helm's
+/// `<chart>-<version>.tgz`) with the archive's digest.
+pub fn verify_signature(
+    archive_name: &str,
+    archive: &[u8],
+    provenance: &[u8],
+    keyring: &[u8],
+) -> Result<Verification> {
+    let keyring = Keyring::from_bytes(keyring, "the keyring Secret")
+        .map_err(|error| Error::Verification(error.to_string()))?;
+    verify_archive(archive_name, archive, provenance, &keyring)
+        .map_err(|error| Error::Verification(format!("{archive_name}: {error}")))
 }
 
 /// Largest keyring accepted from a Secret (Secrets themselves are limited to about 1 MiB).
@@ -104,5 +110,35 @@ mod tests {
         assert_eq!(keyring_from_secret(&secret, "keys").unwrap(), b"AB");
         let error = keyring_from_secret(&Secret::default(), "keys").unwrap_err();
         assert!(error.to_string().contains("Secret keys"), "{error}");
+    }
+
+    fn vector(name: &str) -> Vec<u8> {
+        let dir = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../shared/testdata/helm/provenance/"
+        );
+        std::fs::read(format!("{dir}{name}")).unwrap()
+    }
+
+    #[test]
+    fn helm_signed_archives_verify_and_changed_ones_do_not() {
+        let archive = vector("hashtest-1.2.3.tgz");
+        let provenance = vector("hashtest-1.2.3.tgz.prov");
+        let keyring = vector("helm-test-key.pub");
+        let verified =
+            verify_signature("hashtest-1.2.3.tgz", &archive, &provenance, &keyring).unwrap();
+        assert_eq!(
+            verified.fingerprint,
+            "5E615389B53CA37F0EE60BD3843BBF981FC18762"
+        );
+        let mut changed = archive.clone();
+        changed.push(0);
+        let error =
+            verify_signature("hashtest-1.2.3.tgz", &changed, &provenance, &keyring).unwrap_err();
+        assert_eq!(error.reason(), "VerificationFailed");
+        assert!(error.to_string().contains("hashtest-1.2.3.tgz"), "{error}");
+        let error = verify_signature("hashtest-1.2.3.tgz", &archive, &provenance, b"not a key")
+            .unwrap_err();
+        assert!(error.to_string().contains("keyring"), "{error}");
     }
 }
