@@ -16,7 +16,9 @@ pub const ENGINE_JINJA: &str = "jinja";
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ChartMetadata {
-    /// `v2` for Capstan and Helm 3 charts; `v1` is accepted when reading old archives.
+    /// `v2` for Capstan and Helm 3 charts; `v1` is accepted when reading old archives. Absent
+    /// in some old charts, which Helm (and the loader) then treat as `v1`.
+    #[serde(default)]
     pub api_version: String,
     pub name: String,
     /// SemVer 2.

@@ -373,3 +373,30 @@ mod directories {
         assert!(err.to_string().contains("charts/README.md"), "{err}");
     }
 }
+
+#[test]
+fn chart_yaml_checks_are_available_on_their_own() {
+    use capstan_chart::load::parse_chart_yaml;
+    let metadata = parse_chart_yaml(b"name: old\nversion: 0.1.0\n", "Chart.yaml").unwrap();
+    assert_eq!(metadata.api_version, "v1");
+    for (yaml, needle) in [
+        (
+            &b"apiVersion: v3\nname: a\nversion: 1.0.0\n"[..],
+            "apiVersion \"v3\"",
+        ),
+        (
+            b"apiVersion: v2\nname: ../a\nversion: 1.0.0\n",
+            "must not be a path",
+        ),
+        (
+            b"apiVersion: v2\nname: a\nversion: ''\n",
+            "version is required",
+        ),
+        (b"- not a map\n", "Chart.yaml is not valid"),
+    ] {
+        let message = parse_chart_yaml(yaml, "Chart.yaml")
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains(needle), "{message}");
+    }
+}

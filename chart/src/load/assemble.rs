@@ -137,7 +137,7 @@ fn load_subchart(
     assemble(files, origin, budget, depth)
 }
 
-fn parse_metadata(bytes: &[u8], file: &str) -> Result<ChartMetadata, LoadError> {
+pub(super) fn parse_metadata(bytes: &[u8], file: &str) -> Result<ChartMetadata, LoadError> {
     let invalid = |message: String| LoadError::InvalidChartYaml {
         file: file.to_string(),
         message,

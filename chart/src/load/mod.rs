@@ -134,6 +134,15 @@ pub enum LoadError {
     Subchart { file: String, cause: Box<LoadError> },
 }
 
+/// Parses and checks `Chart.yaml` as the loader does: a missing apiVersion means v1, only v1 and
+/// v2 are accepted, and name and version are required. `file` names it in errors.
+pub fn parse_chart_yaml(
+    bytes: &[u8],
+    file: &str,
+) -> Result<crate::model::ChartMetadata, LoadError> {
+    assemble::parse_metadata(bytes, file)
+}
+
 /// Loads a chart directory with the default limits. See [`load_dir_with`].
 pub fn load_dir(path: impl AsRef<Path>) -> Result<Chart, LoadError> {
     load_dir_with(path, &LoadLimits::default())
