@@ -16,6 +16,7 @@ pub mod names;
 pub mod package;
 pub mod provenance;
 pub mod render;
+pub mod s3;
 pub mod scaffold;
 pub mod schema;
 pub mod values;
