@@ -13,6 +13,7 @@ pub mod lint;
 pub mod load;
 pub mod model;
 pub mod names;
+pub mod oci;
 pub mod package;
 pub mod provenance;
 pub mod render;

@@ -1,0 +1,649 @@
+//! Charts in OCI registries, stored the way Helm stores them so `helm pull` and `helm push`
+//! interoperate with Capstan: a manifest whose config is the chart metadata as JSON, one chart
+//! layer (the `.tgz`) and optionally one provenance layer (the `.prov`), tagged with the chart
+//! version (`+` written as `_`, which tags cannot hold).
+
+use crate::load::load_archive;
+use crate::model::ChartMetadata;
+use crate::version::{Constraint, parse_version, select_latest};
+use base64::Engine;
+use oci_client::client::{
+    Certificate, CertificateEncoding, ClientConfig, ClientProtocol, Config, ImageLayer,
+};
+use oci_client::manifest::{OciDescriptor, OciImageManifest};
+use oci_client::secrets::RegistryAuth;
+use oci_client::{Client, Reference};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+/// The config media type Helm gives chart manifests.
+pub const CONFIG_MEDIA_TYPE: &str = "application/vnd.cncf.helm.config.v1+json";
+/// The media type of the layer holding the chart archive.
+pub const CHART_LAYER_MEDIA_TYPE: &str = "application/vnd.cncf.helm.chart.content.v1.tar+gzip";
+/// The media type of the layer holding the provenance file.
+pub const PROV_LAYER_MEDIA_TYPE: &str = "application/vnd.cncf.helm.chart.provenance.v1.prov";
+
+/// Errors from registry operations; messages name the reference and say what to check.
+#[derive(Debug, thiserror::Error)]
+pub enum OciError {
+    #[error(
+        "{reference:?} is not an OCI chart reference: {reason} (expected oci://HOST[:PORT]/PATH)"
+    )]
+    InvalidReference { reference: String, reason: String },
+    #[error("cannot read the chart archive to push: {0}")]
+    InvalidArchive(String),
+    #[error("registry request for {reference} failed: {message}")]
+    Registry { reference: String, message: String },
+    #[error("{reference} has no chart version matching {constraint:?} (tags found: {available})")]
+    NoMatchingVersion {
+        reference: String,
+        constraint: String,
+        available: String,
+    },
+    #[error("{reference} is not a Helm chart: {reason}")]
+    NotAChart { reference: String, reason: String },
+    #[error(
+        "{what} of {reference} is {size} bytes, over the {limit}-byte limit; raise the limit if the chart is genuinely this large"
+    )]
+    TooLarge {
+        reference: String,
+        what: &'static str,
+        size: i64,
+        limit: u64,
+    },
+    #[error("cannot read {path}: {reason}")]
+    Credentials { path: PathBuf, reason: String },
+    #[error("invalid version constraint {constraint:?}: {reason}")]
+    InvalidConstraint { constraint: String, reason: String },
+}
+
+/// How to reach a registry.
+#[derive(Debug, Clone, Default)]
+pub struct RegistryOptions {
+    /// Speak plain HTTP instead of HTTPS (local registries).
+    pub plain_http: bool,
+    /// PEM certificate authorities to trust in addition to the system's.
+    pub ca_pem: Option<Vec<u8>>,
+    pub auth: Auth,
+}
+
+/// Registry credentials. Basic credentials are exchanged for a bearer token when the registry
+/// asks for one.
+#[derive(Clone, Default)]
+pub enum Auth {
+    #[default]
+    Anonymous,
+    Basic {
+        username: String,
+        password: String,
+    },
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Auth::Anonymous => f.write_str("Anonymous"),
+            Auth::Basic { username, .. } => write!(f, "Basic({username}, <redacted>)"),
+        }
+    }
+}
+
+/// Size limits for pulled layers, checked against the manifest before downloading.
+#[derive(Debug, Clone, Copy)]
+pub struct PullLimits {
+    pub max_chart_bytes: u64,
+    pub max_prov_bytes: u64,
+}
+
+impl Default for PullLimits {
+    fn default() -> Self {
+        PullLimits {
+            max_chart_bytes: 64 * 1024 * 1024,
+            max_prov_bytes: crate::provenance::MAX_PROVENANCE_BYTES,
+        }
+    }
+}
+
+/// What a push stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushResult {
+    /// The manifest digest, `sha256:...`.
+    pub digest: String,
+    /// `host/path/name:tag`.
+    pub reference: String,
+}
+
+/// A pulled chart.
+#[derive(Debug, Clone)]
+pub struct Pulled {
+    pub archive: Vec<u8>,
+    pub prov: Option<Vec<u8>>,
+    pub digest: String,
+    pub version: String,
+    pub name: String,
+}
+
+/// Splits `oci://host/path` into registry and repository path (without a chart name).
+fn parse_oci_url(reference: &str) -> Result<(String, String), OciError> {
+    let invalid = |reason: &str| OciError::InvalidReference {
+        reference: reference.to_string(),
+        reason: reason.to_string(),
+    };
+    let rest = reference
+        .strip_prefix("oci://")
+        .ok_or_else(|| invalid("it does not start with oci://"))?;
+    let rest = rest.trim_end_matches('/');
+    let (registry, path) = rest.split_once('/').unwrap_or((rest, ""));
+    if registry.is_empty() {
+        return Err(invalid("no registry host"));
+    }
+    if path.contains(['@', ' '])
+        || path
+            .split('/')
+            .any(|part| part.is_empty() && !path.is_empty())
+    {
+        return Err(invalid("the repository path is malformed"));
+    }
+    Ok((registry.to_string(), path.to_string()))
+}
+
+fn repository(path: &str, name: &str) -> String {
+    if path.is_empty() {
+        name.to_string()
+    } else {
+        format!("{path}/{name}")
+    }
+}
+
+/// Tags cannot contain `+`; Helm writes build metadata with `_` instead.
+pub fn version_to_tag(version: &str) -> String {
+    version.replace('+', "_")
+}
+
+/// The inverse of [`version_to_tag`].
+pub fn tag_to_version(tag: &str) -> String {
+    tag.replace('_', "+")
+}
+
+fn client(options: &RegistryOptions) -> Client {
+    // rustls needs a process-wide provider; keep one that is already installed.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let config = ClientConfig {
+        protocol: if options.plain_http {
+            ClientProtocol::Http
+        } else {
+            ClientProtocol::Https
+        },
+        extra_root_certificates: options
+            .ca_pem
+            .iter()
+            .map(|pem| Certificate {
+                encoding: CertificateEncoding::Pem,
+                data: pem.clone(),
+            })
+            .collect(),
+        ..ClientConfig::default()
+    };
+    Client::new(config)
+}
+
+fn registry_auth(auth: &Auth) -> RegistryAuth {
+    match auth {
+        Auth::Anonymous => RegistryAuth::Anonymous,
+        Auth::Basic { username, password } => {
+            RegistryAuth::Basic(username.clone(), password.clone())
+        }
+    }
+}
+
+fn registry_error(
+    reference: &Reference,
+) -> impl Fn(oci_client::errors::OciDistributionError) -> OciError {
+    let reference = reference.whole();
+    move |e| OciError::Registry {
+        reference: reference.clone(),
+        message: e.to_string(),
+    }
+}
+
+/// The manifest annotations Helm writes, from the chart metadata.
+pub fn manifest_annotations(metadata: &ChartMetadata) -> BTreeMap<String, String> {
+    let mut annotations: BTreeMap<String, String> = metadata.annotations.clone();
+    let mut set = |key: &str, value: Option<&str>| {
+        if let Some(value) = value.filter(|v| !v.is_empty()) {
+            annotations.insert(format!("org.opencontainers.image.{key}"), value.to_string());
+        }
+    };
+    set("description", metadata.description.as_deref());
+    set("url", metadata.home.as_deref());
+    set("source", metadata.sources.first().map(String::as_str));
+    let authors = metadata
+        .maintainers
+        .iter()
+        .map(|m| match m.email.as_deref().filter(|e| !e.is_empty()) {
+            Some(email) => format!("{} ({email})", m.name),
+            None => m.name.clone(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    set("authors", Some(&authors));
+    // Title and version always describe the chart, whatever Chart.yaml's annotations say.
+    set("title", Some(&metadata.name));
+    set("version", Some(&metadata.version));
+    annotations
+}
+
+/// Pushes a chart archive (and its provenance) to `oci://host/path`; the chart name and version
+/// come from the archive's Chart.yaml.
+pub async fn push(
+    archive: &[u8],
+    prov: Option<&[u8]>,
+    destination: &str,
+    options: &RegistryOptions,
+) -> Result<PushResult, OciError> {
+    let (registry, path) = parse_oci_url(destination)?;
+    let chart = load_archive(archive).map_err(|e| OciError::InvalidArchive(e.to_string()))?;
+    let metadata = &chart.metadata;
+    let reference = Reference::with_tag(
+        registry,
+        repository(&path, &metadata.name),
+        version_to_tag(&metadata.version),
+    );
+    let config_json =
+        serde_json::to_vec(metadata).map_err(|e| OciError::InvalidArchive(e.to_string()))?;
+    let config = Config::new(config_json, CONFIG_MEDIA_TYPE.to_string(), None);
+    let mut layers = vec![ImageLayer::new(
+        archive.to_vec(),
+        CHART_LAYER_MEDIA_TYPE.to_string(),
+        None,
+    )];
+    if let Some(prov) = prov {
+        layers.push(ImageLayer::new(
+            prov.to_vec(),
+            PROV_LAYER_MEDIA_TYPE.to_string(),
+            None,
+        ));
+    }
+    let manifest = OciImageManifest::build(&layers, &config, Some(manifest_annotations(metadata)));
+    let client = client(options);
+    let auth = registry_auth(&options.auth);
+    let to_error = registry_error(&reference);
+    client
+        .push(&reference, &layers, config, &auth, Some(manifest))
+        .await
+        .map_err(&to_error)?;
+    let digest = client
+        .fetch_manifest_digest(&reference, &auth)
+        .await
+        .map_err(&to_error)?;
+    Ok(PushResult {
+        digest,
+        reference: reference.whole(),
+    })
+}
+
+/// Lists the chart versions in a repository (`oci://host/path/name`): tags read back as
+/// versions (`_` as `+`), tags that are not versions skipped.
+pub async fn list_versions(
+    repository_url: &str,
+    options: &RegistryOptions,
+) -> Result<Vec<String>, OciError> {
+    let (registry, path) = parse_oci_url(repository_url)?;
+    let reference = Reference::with_tag(registry, path, "latest".to_string());
+    let response = client(options)
+        .list_tags(&reference, &registry_auth(&options.auth), None, None)
+        .await
+        .map_err(registry_error(&reference))?;
+    Ok(response
+        .tags
+        .iter()
+        .map(|tag| tag_to_version(tag))
+        .filter(|version| parse_version(version).is_ok())
+        .collect())
+}
+
+/// Pulls a chart from `oci://host/path/name`. `version` is an exact version, a constraint
+/// (resolved against the repository's tags, newest match wins), a digest (`sha256:...`), or
+/// `None` for the newest release.
+pub async fn pull(
+    chart_url: &str,
+    version: Option<&str>,
+    options: &RegistryOptions,
+    limits: PullLimits,
+) -> Result<Pulled, OciError> {
+    let (registry, path) = parse_oci_url(chart_url)?;
+    let reference = match version {
+        Some(digest) if digest.starts_with("sha256:") => {
+            Reference::with_digest(registry, path, digest.to_string())
+        }
+        Some(exact)
+            if parse_version(exact).is_ok()
+                && !exact.contains(['<', '>', '~', '^', '*', ' ', ',', '|', '=']) =>
+        {
+            Reference::with_tag(registry, path, version_to_tag(exact))
+        }
+        constraint => {
+            let constraint_text = constraint.unwrap_or(">0.0.0-0").to_string();
+            let parsed = Constraint::parse(constraint.unwrap_or("*")).map_err(|e| {
+                OciError::InvalidConstraint {
+                    constraint: constraint_text.clone(),
+                    reason: e.to_string(),
+                }
+            })?;
+            let versions = list_versions(chart_url, options).await?;
+            let Some(chosen) = select_latest(&parsed, versions.iter().map(String::as_str)) else {
+                return Err(OciError::NoMatchingVersion {
+                    reference: chart_url.to_string(),
+                    constraint: constraint.unwrap_or("*").to_string(),
+                    available: if versions.is_empty() {
+                        "none".to_string()
+                    } else {
+                        versions.join(", ")
+                    },
+                });
+            };
+            Reference::with_tag(registry, path, version_to_tag(chosen))
+        }
+    };
+    pull_reference(&reference, options, limits).await
+}
+
+async fn pull_reference(
+    reference: &Reference,
+    options: &RegistryOptions,
+    limits: PullLimits,
+) -> Result<Pulled, OciError> {
+    let client = client(options);
+    let auth = registry_auth(&options.auth);
+    let to_error = registry_error(reference);
+    let (manifest, digest) = client
+        .pull_image_manifest(reference, &auth)
+        .await
+        .map_err(&to_error)?;
+    let not_a_chart = |reason: String| OciError::NotAChart {
+        reference: reference.whole(),
+        reason,
+    };
+    if manifest.config.media_type != CONFIG_MEDIA_TYPE {
+        return Err(not_a_chart(format!(
+            "its config media type is {:?}, not {CONFIG_MEDIA_TYPE}",
+            manifest.config.media_type
+        )));
+    }
+    let of_type = |media_type: &str| -> Vec<&OciDescriptor> {
+        manifest
+            .layers
+            .iter()
+            .filter(|l| l.media_type == media_type)
+            .collect()
+    };
+    let [chart_layer] = of_type(CHART_LAYER_MEDIA_TYPE)[..] else {
+        return Err(not_a_chart(
+            "it needs exactly one chart content layer".to_string(),
+        ));
+    };
+    let prov_layer = of_type(PROV_LAYER_MEDIA_TYPE).first().copied();
+    let archive = pull_layer(
+        &client,
+        reference,
+        chart_layer,
+        "chart layer",
+        limits.max_chart_bytes,
+    )
+    .await?;
+    let prov = match prov_layer {
+        Some(layer) => Some(
+            pull_layer(
+                &client,
+                reference,
+                layer,
+                "provenance layer",
+                limits.max_prov_bytes,
+            )
+            .await?,
+        ),
+        None => None,
+    };
+    let chart = load_archive(&archive)
+        .map_err(|e| not_a_chart(format!("its chart layer does not load: {e}")))?;
+    Ok(Pulled {
+        archive,
+        prov,
+        digest,
+        version: chart.metadata.version.clone(),
+        name: chart.metadata.name.clone(),
+    })
+}
+
+async fn pull_layer(
+    client: &Client,
+    reference: &Reference,
+    layer: &OciDescriptor,
+    what: &'static str,
+    limit: u64,
+) -> Result<Vec<u8>, OciError> {
+    let too_large = |size: i64| OciError::TooLarge {
+        reference: reference.whole(),
+        what,
+        size,
+        limit,
+    };
+    if layer.size < 0 || layer.size as u64 > limit {
+        return Err(too_large(layer.size));
+    }
+    let mut sink = BoundedSink {
+        bytes: Vec::new(),
+        limit: layer.size as usize,
+    };
+    client
+        .pull_blob(reference, layer, &mut sink)
+        .await
+        .map_err(registry_error(reference))?;
+    Ok(sink.bytes)
+}
+
+/// Collects a blob but refuses bytes beyond the size the manifest declared, so a lying
+/// registry cannot make us buffer without end.
+struct BoundedSink {
+    bytes: Vec<u8>,
+    limit: usize,
+}
+
+impl tokio::io::AsyncWrite for BoundedSink {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        if this.bytes.len() + buf.len() > this.limit {
+            return Poll::Ready(Err(std::io::Error::other(
+                "the registry sent more bytes than the manifest declares",
+            )));
+        }
+        this.bytes.extend_from_slice(buf);
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// Reads credentials for `registry` (`host[:port]`) from a Docker `config.json`: the `auths`
+/// entry's base64 `auth` (`user:password`) or its `username` and `password`. Credential helpers
+/// are not consulted.
+pub fn docker_config_auth(config_path: &Path, registry: &str) -> Result<Auth, OciError> {
+    let failure = |reason: String| OciError::Credentials {
+        path: config_path.to_path_buf(),
+        reason,
+    };
+    let text = std::fs::read_to_string(config_path).map_err(|e| failure(e.to_string()))?;
+    let config: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| failure(format!("not JSON: {e}")))?;
+    let Some(auths) = config.get("auths").and_then(|a| a.as_object()) else {
+        return Ok(Auth::Anonymous);
+    };
+    let entry = auths.iter().find(|(key, _)| {
+        let host = key
+            .trim_start_matches("https://")
+            .trim_start_matches("http://")
+            .split('/')
+            .next()
+            .unwrap_or_default();
+        host == registry
+    });
+    let Some((_, entry)) = entry else {
+        return Ok(Auth::Anonymous);
+    };
+    if let Some(encoded) = entry
+        .get("auth")
+        .and_then(|a| a.as_str())
+        .filter(|a| !a.is_empty())
+    {
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .map_err(|_| failure(format!("the `auth` for {registry} is not base64")))?;
+        let decoded = String::from_utf8(decoded)
+            .map_err(|_| failure(format!("the `auth` for {registry} is not UTF-8")))?;
+        let Some((username, password)) = decoded.split_once(':') else {
+            return Err(failure(format!(
+                "the `auth` for {registry} is not `user:password`"
+            )));
+        };
+        return Ok(Auth::Basic {
+            username: username.to_string(),
+            password: password.to_string(),
+        });
+    }
+    match (
+        entry.get("username").and_then(|u| u.as_str()),
+        entry.get("password").and_then(|p| p.as_str()),
+    ) {
+        (Some(username), Some(password)) => Ok(Auth::Basic {
+            username: username.to_string(),
+            password: password.to_string(),
+        }),
+        _ => Ok(Auth::Anonymous),
+    }
+}
+
+/// The registry host of an `oci://` reference, for credential lookup.
+pub fn registry_host(reference: &str) -> Result<String, OciError> {
+    parse_oci_url(reference).map(|(registry, _)| registry)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_round_trip_build_metadata() {
+        assert_eq!(version_to_tag("1.2.3+build.7"), "1.2.3_build.7");
+        assert_eq!(tag_to_version("1.2.3_build.7"), "1.2.3+build.7");
+    }
+
+    #[test]
+    fn oci_urls_split_into_registry_and_path() {
+        assert_eq!(
+            parse_oci_url("oci://127.0.0.1:5000/charts/team/").unwrap(),
+            ("127.0.0.1:5000".to_string(), "charts/team".to_string())
+        );
+        assert!(matches!(
+            parse_oci_url("https://x/y"),
+            Err(OciError::InvalidReference { .. })
+        ));
+        assert!(matches!(
+            parse_oci_url("oci:///y"),
+            Err(OciError::InvalidReference { .. })
+        ));
+        assert!(matches!(
+            parse_oci_url("oci://x/a//b"),
+            Err(OciError::InvalidReference { .. })
+        ));
+    }
+
+    #[test]
+    fn annotations_follow_helm() {
+        let metadata = ChartMetadata {
+            name: "demo".into(),
+            version: "1.0.0".into(),
+            description: Some("A demo".into()),
+            home: Some("https://example.com".into()),
+            sources: vec!["https://example.com/src".into()],
+            maintainers: vec![
+                crate::model::Maintainer {
+                    name: "A".into(),
+                    email: Some("a@example.com".into()),
+                    url: None,
+                },
+                crate::model::Maintainer {
+                    name: "B".into(),
+                    email: None,
+                    url: None,
+                },
+            ],
+            annotations: BTreeMap::from([(
+                "org.opencontainers.image.title".into(),
+                "spoof".into(),
+            )]),
+            ..ChartMetadata::default()
+        };
+        let annotations = manifest_annotations(&metadata);
+        assert_eq!(annotations["org.opencontainers.image.title"], "demo");
+        assert_eq!(annotations["org.opencontainers.image.version"], "1.0.0");
+        assert_eq!(
+            annotations["org.opencontainers.image.description"],
+            "A demo"
+        );
+        assert_eq!(
+            annotations["org.opencontainers.image.url"],
+            "https://example.com"
+        );
+        assert_eq!(
+            annotations["org.opencontainers.image.source"],
+            "https://example.com/src"
+        );
+        assert_eq!(
+            annotations["org.opencontainers.image.authors"],
+            "A (a@example.com), B"
+        );
+    }
+
+    #[test]
+    fn docker_config_credentials_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.json");
+        let encoded = base64::engine::general_purpose::STANDARD.encode("user:pa:ss");
+        std::fs::write(
+            &path,
+            format!(r#"{{"auths":{{"reg.example:5000":{{"auth":"{encoded}"}},"https://other.example/v1/":{{"username":"u","password":"p"}}}}}}"#),
+        )
+        .unwrap();
+        let Auth::Basic { username, password } =
+            docker_config_auth(&path, "reg.example:5000").unwrap()
+        else {
+            panic!("expected basic credentials");
+        };
+        assert_eq!((username.as_str(), password.as_str()), ("user", "pa:ss"));
+        assert!(matches!(
+            docker_config_auth(&path, "other.example").unwrap(),
+            Auth::Basic { .. }
+        ));
+        assert!(matches!(
+            docker_config_auth(&path, "none.example").unwrap(),
+            Auth::Anonymous
+        ));
+        let debug = format!(
+            "{:?}",
+            docker_config_auth(&path, "reg.example:5000").unwrap()
+        );
+        assert!(!debug.contains("pa:ss"));
+    }
+}
