@@ -1,4 +1,5 @@
-//! `capstan verify` prints exactly what `helm verify` prints, and fails the way it does.
+//! `capstan verify` prints exactly what `helm verify` prints, and fails the way it does;
+//! `capstan package --sign` writes a `.prov` that it accepts.
 
 use std::path::Path;
 use std::process::Command;
@@ -67,4 +68,64 @@ fn verify_reports_a_changed_archive() {
     let output = capstan(&["verify", archive.to_str().unwrap(), "--keyring", &keyring()]);
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("sha256 sum does not match"));
+}
+
+/// `capstan package CHART -d DEST --sign` with Helm's passphrase-protected test key.
+fn package_signed(chart: &str, dest: &str, passphrase_file: &Path) -> std::process::Output {
+    capstan(&[
+        "package",
+        chart,
+        "-d",
+        dest,
+        "--sign",
+        "--key",
+        "fake@helm.sh",
+        "--keyring",
+        &format!("{TESTDATA}/provenance/helm-password-key.secret"),
+        "--passphrase-file",
+        passphrase_file.to_str().unwrap(),
+    ])
+}
+
+#[test]
+fn package_sign_then_verify() {
+    let out = tempfile::tempdir().unwrap();
+    let dest = out.path().to_str().unwrap();
+    let passphrase = out.path().join("passphrase");
+    std::fs::write(&passphrase, "secret\n").unwrap();
+    let chart = format!("{TESTDATA}/provenance/hashtest");
+    let packaged = package_signed(&chart, dest, &passphrase);
+    assert!(
+        packaged.status.success(),
+        "{}",
+        String::from_utf8_lossy(&packaged.stderr)
+    );
+    let archive = out.path().join("hashtest-1.2.3.tgz");
+    assert!(out.path().join("hashtest-1.2.3.tgz.prov").exists());
+
+    // The password key's public part is the secret file itself (sequoia reads public parts too).
+    let verified = capstan(&[
+        "verify",
+        archive.to_str().unwrap(),
+        "--keyring",
+        &format!("{TESTDATA}/provenance/helm-password-key.secret"),
+    ]);
+    let stdout = String::from_utf8_lossy(&verified.stdout);
+    assert!(
+        verified.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verified.stderr)
+    );
+    assert!(
+        stdout.starts_with("Signed by: password key (fake) <fake@helm.sh>\n"),
+        "{stdout}"
+    );
+
+    let wrong = out.path().join("wrong");
+    std::fs::write(&wrong, "secrets_and_lies\n").unwrap();
+    let refused = package_signed(&chart, dest, &wrong);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("passphrase does not unlock"), "{stderr}");
+    assert!(!stderr.contains("secrets_and_lies"), "{stderr}");
 }

@@ -10,5 +10,6 @@ pub mod repo;
 mod repo_source;
 pub mod search;
 pub mod show;
+pub mod signing;
 mod values_args;
 pub mod verify;

@@ -23,6 +23,8 @@ pub struct PackageArgs {
     /// Set the chart's appVersion in the package.
     #[arg(long, value_name = "VERSION")]
     pub app_version: Option<String>,
+    #[command(flatten)]
+    pub signing: super::signing::SignArgs,
 }
 
 pub fn run(args: PackageArgs) -> anyhow::Result<ExitCode> {
@@ -42,6 +44,7 @@ pub fn run(args: PackageArgs) -> anyhow::Result<ExitCode> {
             "Successfully packaged chart and saved it to: {}",
             target.display()
         );
+        super::signing::sign_package(&target, &args.signing)?;
     }
     Ok(ExitCode::SUCCESS)
 }
