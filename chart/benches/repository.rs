@@ -1,11 +1,14 @@
 //! Times and peak heap use of repository operations at the scale of large public repositories:
-//! parsing and querying a generated 15,000-entry (about 20 MB) `index.yaml`.
+//! packaging a chart of 200 templates and a subchart, and parsing and querying a generated
+//! 15,000-entry (about 17 MB) `index.yaml`.
 //!
 //! Run with `cargo bench -p capstan-chart --bench repository`.
 
 use capstan_chart::index::IndexFile;
+use capstan_chart::package::{PackageOptions, package_dir};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::fmt::Write as _;
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
@@ -84,7 +87,44 @@ fn generate_index() -> String {
     text
 }
 
+/// Writes a chart named `bench` with many templates, a README and a subchart under `root`.
+fn write_chart(root: &Path) {
+    let write = |path: &str, text: &str| {
+        let full = root.join(path);
+        std::fs::create_dir_all(full.parent().expect("chart paths have a parent"))
+            .expect("create chart directory");
+        std::fs::write(full, text).expect("write chart file");
+    };
+    write(
+        "Chart.yaml",
+        "apiVersion: v2\nname: bench\nversion: 1.0.0\ndescription: Packaging benchmark\n",
+    );
+    write("values.yaml", "replicas: 2\nimage: example/app:1.0\n");
+    write("README.md", &"Documentation line.\n".repeat(2_000));
+    for number in 0..200 {
+        write(
+            &format!("templates/configmap-{number:03}.yaml"),
+            &format!(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{{{ release.name }}}}-{number}\ndata:\n  replicas: \"{{{{ values.replicas }}}}\"\n"
+            ),
+        );
+    }
+    write(
+        "charts/sub/Chart.yaml",
+        "apiVersion: v2\nname: sub\nversion: 0.1.0\ndescription: Subchart\n",
+    );
+    write("charts/sub/values.yaml", "enabled: true\n");
+}
+
 fn main() {
+    let workspace = tempfile::tempdir().expect("temporary directory");
+    let chart_dir = workspace.path().join("bench");
+    write_chart(&chart_dir);
+    let (name, archive) = measure("package a 200-template chart", || {
+        package_dir(&chart_dir, &PackageOptions::default()).expect("benchmark chart packages")
+    });
+    println!("package: {name}, {} bytes", archive.len());
+
     let text = measure("generate index", generate_index);
     println!(
         "index: {} entries, {:.1} MB",
