@@ -5,8 +5,9 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use capstan_api::labels::FIELD_MANAGER;
-use kube::Client;
+use k8s_openapi::NamespaceResourceScope;
 use kube::runtime::events::{Recorder, Reporter};
+use kube::{Api, Client, Resource};
 
 use crate::cluster::ClusterInfo;
 use crate::index_cache::IndexCache;
@@ -17,6 +18,8 @@ pub struct Context {
     pub recorder: Recorder,
     /// Repository indexes, written by the ChartRepository controller, read by deployments.
     pub indexes: IndexCache,
+    /// Only resources in this namespace are watched (`--namespace`); all namespaces when `None`.
+    pub watch_namespace: Option<String>,
     /// Consecutive failures per object (`<namespace>/<name>`), for exponential back-off.
     failures: Mutex<HashMap<String, u32>>,
     /// When each deployment was last applied in full. A reconcile with an unchanged revision
@@ -26,7 +29,7 @@ pub struct Context {
 }
 
 impl Context {
-    pub fn new(client: Client) -> Self {
+    pub fn new(client: Client, watch_namespace: Option<String>) -> Self {
         let reporter = Reporter {
             controller: FIELD_MANAGER.into(),
             instance: std::env::var("POD_NAME").ok(),
@@ -35,9 +38,22 @@ impl Context {
             cluster: ClusterInfo::new(client.clone()),
             recorder: Recorder::new(client.clone(), reporter),
             indexes: IndexCache::default(),
+            watch_namespace,
             client,
             failures: Mutex::default(),
             applied_at: Mutex::default(),
+        }
+    }
+
+    /// An API over the watched namespace (or all namespaces), for the controllers' watches.
+    pub fn watched<K>(&self) -> Api<K>
+    where
+        K: Resource<Scope = NamespaceResourceScope>,
+        <K as Resource>::DynamicType: Default,
+    {
+        match &self.watch_namespace {
+            Some(namespace) => Api::namespaced(self.client.clone(), namespace),
+            None => Api::all(self.client.clone()),
         }
     }
 

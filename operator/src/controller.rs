@@ -39,27 +39,26 @@ type ReconcileError = kube::runtime::finalizer::Error<Error>;
 
 /// Runs the ChartDeployment controller until shutdown.
 pub async fn run(ctx: Arc<Context>) {
-    let client = ctx.client.clone();
-    let deployments: Api<ChartDeployment> = Api::all(client.clone());
+    let deployments: Api<ChartDeployment> = ctx.watched();
     let controller = Controller::new(deployments, watcher::Config::default());
     let store = controller.store();
     let config_map_store = store.clone();
     let repository_store = store.clone();
     controller
         .watches(
-            Api::<ChartRepository>::all(client.clone()),
+            ctx.watched::<ChartRepository>(),
             watcher::Config::default(),
             move |repository| using_repository(&repository_store, &repository),
         )
         .watches(
-            Api::<ConfigMap>::all(client.clone()),
+            ctx.watched::<ConfigMap>(),
             watcher::Config::default(),
             move |config_map| {
                 referencing(&config_map_store, &config_map, ValuesSourceKind::ConfigMap)
             },
         )
         .watches(
-            Api::<Secret>::all(client),
+            ctx.watched::<Secret>(),
             watcher::Config::default(),
             move |secret| referencing(&store, &secret, ValuesSourceKind::Secret),
         )

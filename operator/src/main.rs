@@ -36,23 +36,28 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the controllers (the default).
-    Run,
+    Run {
+        /// Watch only this namespace instead of the whole cluster (for namespace-scoped installs
+        /// and tests that run one operator per namespace).
+        #[arg(long, env = "CAPSTAN_WATCH_NAMESPACE")]
+        namespace: Option<String>,
+    },
     /// Print the CustomResourceDefinitions as YAML (this is how `crds/` is generated).
     Crds,
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    match cli.command.unwrap_or(Command::Run) {
+    match cli.command.unwrap_or(Command::Run { namespace: None }) {
         Command::Crds => {
             print!("{}", capstan_api::crd::crds_yaml()?);
             Ok(())
         }
-        Command::Run => run(),
+        Command::Run { namespace } => run(namespace),
     }
 }
 
-fn run() -> anyhow::Result<()> {
+fn run(namespace: Option<String>) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -65,7 +70,7 @@ fn run() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         let client = kube::Client::try_default().await?;
-        let ctx = Arc::new(context::Context::new(client));
+        let ctx = Arc::new(context::Context::new(client, namespace));
         tracing::info!("capstan-operator started");
         tokio::join!(controller::run(ctx.clone()), repository::run(ctx));
         Ok(())

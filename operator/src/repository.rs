@@ -34,7 +34,7 @@ const CA_KEY: &str = "ca.crt";
 
 /// Runs the ChartRepository controller until shutdown.
 pub async fn run(ctx: Arc<Context>) {
-    let repositories: Api<ChartRepository> = Api::all(ctx.client.clone());
+    let repositories: Api<ChartRepository> = ctx.watched();
     Controller::new(repositories, watcher::Config::default())
         .shutdown_on_signal()
         .run(reconcile, error_policy, ctx)
