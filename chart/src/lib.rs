@@ -6,6 +6,7 @@
 //! every step here is a plain function that can be tested from fixtures.
 
 pub mod catalogue;
+pub mod expand;
 pub mod http;
 pub mod index;
 pub mod kube_object;

@@ -114,3 +114,48 @@ fn missing_templates_warns() {
 fn unparsable_values_is_an_error_with_its_line() {
     expect_only("bad-values", Severity::Error, "values.yaml", Some(2));
 }
+
+fn lint_fixture_for_kube(name: &str, kube_version: &str) -> Vec<Finding> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/lint")
+        .join(name);
+    let mut options = LintOptions::default();
+    options.render.kube_version = kube_version.to_string();
+    lint_path(&path, &options).findings
+}
+
+#[test]
+fn removed_api_is_an_error_at_target_and_a_warning_before() {
+    let removed = expect_only(
+        "removed-api",
+        Severity::Error,
+        "templates/ingress.yaml",
+        None,
+    );
+    assert!(
+        removed.message.contains("removed in Kubernetes 1.22"),
+        "{removed}"
+    );
+    let findings = lint_fixture_for_kube("removed-api", "v1.20.0");
+    assert_eq!(findings.len(), 1, "{findings:#?}");
+    assert_eq!(findings[0].severity, Severity::Warning);
+    assert!(
+        findings[0].message.contains("networking.k8s.io/v1"),
+        "{}",
+        findings[0]
+    );
+}
+
+#[test]
+fn invalid_label_value_is_an_error() {
+    let finding = expect_only(
+        "bad-label",
+        Severity::Error,
+        "templates/configmap.yaml",
+        None,
+    );
+    assert!(
+        finding.message.contains("metadata.labels.chart"),
+        "{finding}"
+    );
+}

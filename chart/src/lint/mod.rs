@@ -2,17 +2,20 @@
 //!
 //! Linting never stops at the first problem: each rule adds [`Finding`]s and the caller decides
 //! what fails (errors always, warnings with `--strict`). Rules are grouped by what they read:
-//! [`metadata`] reads `Chart.yaml`, [`structure`] the chart's files, [`apis`] holds the table of
-//! retired Kubernetes APIs.
+//! [`metadata`] reads `Chart.yaml`, [`structure`] the chart's files, `manifests` what the chart
+//! renders through [`crate::expand`], and [`apis`] holds the table of retired Kubernetes APIs.
 
 pub mod apis;
 mod finding;
+mod manifests;
 pub mod metadata;
 mod structure;
 
 pub use finding::{Finding, Severity};
 
+use crate::expand::ExpandInput;
 use crate::load::load_path;
+use crate::render::RenderOptions;
 use crate::values::Values;
 use serde::Serialize;
 use std::path::Path;
@@ -22,6 +25,8 @@ use std::path::Path;
 pub struct LintOptions {
     /// Extra values layers (`-f`, `--set`), applied over the chart's `values.yaml` in order.
     pub user_values: Vec<Values>,
+    /// Release, namespace and target Kubernetes version to render with.
+    pub render: RenderOptions,
 }
 
 /// The findings for one chart directory or archive.
@@ -46,7 +51,6 @@ impl LintReport {
 
 /// Lints a chart directory or `.tgz` archive.
 pub fn lint_path(path: &Path, options: &LintOptions) -> LintReport {
-    let _ = options;
     let mut findings = Vec::new();
     let is_dir = path.is_dir();
     if is_dir {
@@ -66,6 +70,14 @@ pub fn lint_path(path: &Path, options: &LintOptions) -> LintReport {
                 metadata::check(&text, None, &mut findings);
             }
             structure::check_loaded(&chart, &mut findings);
+            if !findings.iter().any(|f| f.severity == Severity::Error) {
+                let input = ExpandInput {
+                    chart,
+                    user_values: options.user_values.clone(),
+                    opts: options.render.clone(),
+                };
+                manifests::check(&input, &mut findings);
+            }
         }
     }
     findings.sort_by(|a, b| (b.severity, &a.file, a.line).cmp(&(a.severity, &b.file, b.line)));

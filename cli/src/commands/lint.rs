@@ -2,6 +2,7 @@
 
 use super::values_args::ValuesArgs;
 use capstan_chart::lint::{LintOptions, LintReport, lint_path};
+use capstan_chart::render::RenderOptions;
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -19,6 +20,9 @@ pub struct LintArgs {
     /// `text` for people, `json` for pipelines.
     #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
+    /// Kubernetes version to check APIs and kubeVersion against (default: the renderer's).
+    #[arg(long, value_name = "VERSION")]
+    pub kube_version: Option<String>,
     #[command(flatten)]
     pub values: ValuesArgs,
 }
@@ -30,8 +34,13 @@ pub enum OutputFormat {
 }
 
 pub fn run(args: LintArgs) -> anyhow::Result<ExitCode> {
+    let mut render = RenderOptions::default();
+    if let Some(kube_version) = args.kube_version {
+        render.kube_version = kube_version;
+    }
     let options = LintOptions {
         user_values: args.values.layers()?,
+        render,
     };
     let reports: Vec<LintReport> = args
         .paths

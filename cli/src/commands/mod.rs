@@ -11,5 +11,6 @@ mod repo_source;
 pub mod search;
 pub mod show;
 pub mod signing;
+pub mod template;
 mod values_args;
 pub mod verify;
