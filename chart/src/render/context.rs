@@ -182,8 +182,9 @@ pub(crate) fn template_value(name: &str) -> Value {
 ///
 /// It is a mapping from chart-relative path to text, so it can be iterated, plus methods:
 /// `get(path)`/`as_text(path)`, `as_bytes(path)`, `exists(path)`, `lines(path)`, `glob(pattern)`
-/// (another `files` holding the matches), `as_config()` and `as_secrets()`. Asking for a file that
-/// is not there is an error rather than an empty string, so a typo cannot ship an empty config.
+/// (another `files` holding the matches), `as_config()` and `as_secrets()`. As in Helm, reading a
+/// file that is not there gives an empty result (`""`, no bytes, no lines); `exists(path)` tells the
+/// two apart, and `required` turns an empty file into an error where one is mandatory.
 #[derive(Debug, Clone)]
 pub(crate) struct Files {
     chart: String,
@@ -206,20 +207,6 @@ impl Files {
             .iter()
             .map(|&i| &self.files[i])
             .find(|f| f.path == path)
-    }
-
-    fn require(&self, path: &str) -> Result<&ChartFile, Error> {
-        self.find(path).ok_or_else(|| {
-            Error::new(
-                ErrorKind::InvalidOperation,
-                format!(
-                    "file `{path}` is not in chart `{}`; paths are relative to the chart root \
-                     (e.g. `files/app.conf`), templates and subcharts cannot be read, and \
-                     `files.exists(path)` tests for optional files",
-                    self.chart
-                ),
-            )
-        })
     }
 
     fn text(file: &ChartFile) -> Result<String, Error> {
@@ -304,25 +291,32 @@ impl Object for Files {
         args: &[Value],
     ) -> Result<Value, Error> {
         match method {
-            "get" | "as_text" => {
-                let file = self.require(one_string_arg(method, args)?)?;
-                state.consume_fuel(file.data.len() as u64 / 64)?;
-                Ok(Value::from(Self::text(file)?))
-            }
-            "as_bytes" => {
-                let file = self.require(one_string_arg(method, args)?)?;
-                state.consume_fuel(file.data.len() as u64 / 64)?;
-                Ok(Value::from_bytes(file.data.clone()))
-            }
+            // Helm's `.Files.Get`, `.GetBytes` and `.Lines` give an empty result for a missing file.
+            "get" | "as_text" => match self.find(one_string_arg(method, args)?) {
+                Some(file) => {
+                    state.consume_fuel(file.data.len() as u64 / 64)?;
+                    Ok(Value::from(Self::text(file)?))
+                }
+                None => Ok(Value::from("")),
+            },
+            "as_bytes" => match self.find(one_string_arg(method, args)?) {
+                Some(file) => {
+                    state.consume_fuel(file.data.len() as u64 / 64)?;
+                    Ok(Value::from_bytes(file.data.clone()))
+                }
+                None => Ok(Value::from_bytes(Vec::new())),
+            },
             "exists" => Ok(Value::from(
                 self.find(one_string_arg(method, args)?).is_some(),
             )),
-            "lines" => {
-                let file = self.require(one_string_arg(method, args)?)?;
-                state.consume_fuel(file.data.len() as u64 / 64)?;
-                let text = Self::text(file)?;
-                Ok(Value::from_iter(text.lines().map(Value::from)))
-            }
+            "lines" => match self.find(one_string_arg(method, args)?) {
+                Some(file) => {
+                    state.consume_fuel(file.data.len() as u64 / 64)?;
+                    let text = Self::text(file)?;
+                    Ok(Value::from_iter(text.lines().map(Value::from)))
+                }
+                None => Ok(Value::from_iter(std::iter::empty::<Value>())),
+            },
             "glob" => {
                 let pattern = one_string_arg(method, args)?;
                 let selected = self

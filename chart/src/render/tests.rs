@@ -391,14 +391,22 @@ fn files_are_readable_from_templates() {
         .find(|m| m.kind == "Secret")
         .unwrap();
     assert_eq!(secret.object["data"]["b.ini"], "eD15Cg==");
+}
 
-    let missing = render_one("{{ files.get('nope.txt') }}", json!({})).unwrap_err();
-    assert!(
-        missing
-            .to_string()
-            .contains("`nope.txt` is not in chart `app`"),
-        "{missing}"
-    );
+#[test]
+fn missing_files_read_as_empty_like_helm() {
+    // Helm's `.Files.Get` of a missing file is "", `.GetBytes` is empty and `.Lines` has no lines.
+    let rendered = render_one(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: missing\ndata:\n  get: {{ files.get('nope.txt') | quote }}\n  text: {{ files.as_text('nope.txt') | quote }}\n  bytes: \"{{ files.as_bytes('nope.txt') | length }}\"\n  lines: \"{{ files.lines('nope.txt') | length }}\"\n  fallback: {{ files.get('nope.txt') | default('none') | quote }}\n",
+        json!({}),
+    )
+    .unwrap();
+    let object = &rendered.manifests[0].object;
+    assert_eq!(object["data"]["get"], "");
+    assert_eq!(object["data"]["text"], "");
+    assert_eq!(object["data"]["bytes"], "0");
+    assert_eq!(object["data"]["lines"], "0");
+    assert_eq!(object["data"]["fallback"], "none");
 }
 
 #[test]
