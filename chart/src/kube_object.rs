@@ -6,6 +6,8 @@
 
 use serde_json::Value;
 
+use crate::names::{check_dns_label, check_dns_subdomain};
+
 /// The identity of an object: what an apply needs to address it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectIdentity {
@@ -18,11 +20,6 @@ pub struct ObjectIdentity {
 /// Kinds whose names are path segments rather than DNS subdomains (RBAC allows `system:foo`).
 const PATH_SEGMENT_NAMED_KINDS: &[&str] =
     &["Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"];
-
-/// Longest DNS-1123 subdomain (object names).
-const MAX_SUBDOMAIN_LEN: usize = 253;
-/// Longest DNS-1123 label (namespace names).
-const MAX_LABEL_LEN: usize = 63;
 
 /// Reads and validates the identity of `object`; the error says which field is wrong and how.
 pub fn identify(object: &Value) -> Result<ObjectIdentity, String> {
@@ -52,13 +49,12 @@ pub fn identify(object: &Value) -> Result<ObjectIdentity, String> {
     if PATH_SEGMENT_NAMED_KINDS.contains(&kind.as_str()) {
         check_path_segment_name(&name)?;
     } else {
-        check_dns_subdomain(&name).map_err(|why| format!("metadata.name `{name}` {why}"))?;
+        check_dns_subdomain(&name).map_err(|why| format!("metadata.name {why}"))?;
     }
     let namespace = match metadata.get("namespace") {
         None | Some(Value::Null) => None,
         Some(Value::String(namespace)) => {
-            check_dns_label(namespace)
-                .map_err(|why| format!("metadata.namespace `{namespace}` {why}"))?;
+            check_dns_label(namespace).map_err(|why| format!("metadata.namespace {why}"))?;
             Some(namespace.clone())
         }
         Some(other) => {
@@ -87,49 +83,6 @@ fn required_string(value: Option<&Value>, field: &str, example: &str) -> Result<
             json_kind(other)
         )),
     }
-}
-
-/// Checks a DNS-1123 subdomain: at most 253 characters of lowercase letters, digits, `-` and `.`,
-/// starting and ending with a letter or digit.
-pub fn check_dns_subdomain(name: &str) -> Result<(), String> {
-    if name.len() > MAX_SUBDOMAIN_LEN {
-        return Err(format!(
-            "is {} characters long; names are limited to {MAX_SUBDOMAIN_LEN}",
-            name.len()
-        ));
-    }
-    for label in name.split('.') {
-        check_label_characters(label)?;
-    }
-    Ok(())
-}
-
-/// Checks a DNS-1123 label: at most 63 lowercase letters, digits and `-`, starting and ending with
-/// a letter or digit.
-pub fn check_dns_label(name: &str) -> Result<(), String> {
-    if name.len() > MAX_LABEL_LEN {
-        return Err(format!(
-            "is {} characters long; labels are limited to {MAX_LABEL_LEN}",
-            name.len()
-        ));
-    }
-    check_label_characters(name)
-}
-
-fn check_label_characters(label: &str) -> Result<(), String> {
-    let is_alnum = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
-    if label.is_empty() {
-        return Err("has an empty part; it must be lowercase letters, digits, `-` and `.`".into());
-    }
-    if let Some(bad) = label.chars().find(|&c| !is_alnum(c) && c != '-') {
-        return Err(format!(
-            "contains `{bad}`; only lowercase letters, digits, `-` and `.` are allowed"
-        ));
-    }
-    if !label.starts_with(is_alnum) || !label.ends_with(is_alnum) {
-        return Err("must start and end with a lowercase letter or digit".into());
-    }
-    Ok(())
 }
 
 fn check_path_segment_name(name: &str) -> Result<(), String> {
@@ -174,7 +127,7 @@ mod tests {
         assert!(missing_kind.unwrap_err().contains("kind is missing"));
         let upper =
             identify(&json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "Bad"}}));
-        assert!(upper.unwrap_err().contains("contains `B`"));
+        assert!(upper.unwrap_err().contains("\"Bad\" contains 'B'"));
         let dash =
             identify(&json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "x-"}}));
         assert!(dash.unwrap_err().contains("start and end"));
