@@ -1,6 +1,6 @@
 //! `ChartDeployment`: a chart, its values and where its objects go.
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::core::Duration;
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
@@ -113,9 +113,16 @@ pub struct RepositoryChart {
     /// Name of the chart in the repository's index.
     pub name: String,
     /// Version constraint in Helm's syntax (`1.2.3`, `^1.2`, `>=1.0.0 <2.0.0`). The highest
-    /// matching version wins; empty means the latest stable version.
+    /// matching version wins; empty means the latest stable version. A constraint that is not a
+    /// single exact version follows the repository: when its index gains a newer matching
+    /// version, the deployment upgrades to it without a change here.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
+    /// Provenance verification for this deployment, replacing the repository's `spec.verify`
+    /// (for example `mode: Required` for one deployment of a repository that only asks for
+    /// `IfPresent`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify: Option<VerificationPolicy>,
 }
 
 /// A reference to a ChartRepository in the same namespace.
@@ -259,9 +266,29 @@ pub struct ChartDeploymentStatus {
     /// The revision that was last applied completely.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_applied_revision: Option<Revision>,
+    /// When `lastAppliedRevision` last changed: the time the current chart version (or values)
+    /// was rolled out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_applied_time: Option<Time>,
+    /// Who signed the chart of `lastAppliedRevision`, when its provenance was verified; absent
+    /// when verification was not asked for or the chart had no provenance under `IfPresent`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<ProvenanceStatus>,
     /// Every object applied by the last successful reconcile, in install order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub inventory: Vec<InventoryEntry>,
+}
+
+/// The verified signature of a chart archive.
+#[derive(JsonSchema, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProvenanceStatus {
+    /// The signing key's primary user ID, e.g. `Name (comment) <email>`.
+    pub signer: String,
+    /// Fingerprint of the signing key (its primary key), upper-case hex.
+    pub key_fingerprint: String,
+    /// `sha256:<hex>` of the archive the provenance file vouches for.
+    pub archive_digest: String,
 }
 
 /// Schema of a free-form object: any keys, any values, kept as given

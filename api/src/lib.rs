@@ -17,7 +17,7 @@ pub mod validate;
 pub use common::{ConditionStatus, Revision, SecretReference};
 pub use deployment::{
     ChartDeployment, ChartDeploymentSpec, ChartDeploymentStatus, ChartSource, InventoryEntry,
-    PackageSource, RepositoryChart, ValuesReference,
+    PackageSource, ProvenanceStatus, RepositoryChart, ValuesReference,
 };
 pub use repository::{
     ChartRepository, ChartRepositorySpec, ChartRepositoryStatus, VerificationMode,

@@ -8,12 +8,13 @@ use capstan_api::deployment::ValuesSourceKind;
 use capstan_api::labels::FINALIZER;
 use capstan_api::{
     ChartDeployment, ChartDeploymentStatus, ChartRepository, ChartRepositoryStatus, InventoryEntry,
-    Revision, VerificationMode, VerificationPolicy,
+    ProvenanceStatus, Revision, VerificationMode, VerificationPolicy,
 };
 use capstan_chart::index::ChartVersion;
 use capstan_chart::render::RenderOptions;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::Api;
 use kube::runtime::controller::{Action, Controller};
@@ -188,6 +189,8 @@ enum Attempt {
         revision: Revision,
         inventory: Vec<InventoryEntry>,
         pruned: Vec<String>,
+        /// The verified signature, when provenance was checked.
+        provenance: Option<ProvenanceStatus>,
     },
 }
 
@@ -207,6 +210,7 @@ async fn reconcile_apply(deployment: Arc<ChartDeployment>, ctx: &Context) -> Res
             revision,
             inventory,
             pruned,
+            provenance,
         }) => {
             ctx.clear_failures(&key(&deployment));
             ctx.mark_applied(&key(&deployment));
@@ -225,16 +229,26 @@ async fn reconcile_apply(deployment: Arc<ChartDeployment>, ctx: &Context) -> Res
                 reason: "Applied".into(),
                 message: message.clone(),
             };
+            let now = Timestamp::now();
+            // The time moves only when the revision does, so re-applying the same revision (to
+            // undo drift) writes nothing new.
+            let last_applied_time = if previous.last_applied_revision.as_ref() == Some(&revision) {
+                previous.last_applied_time.clone()
+            } else {
+                Some(Time(now))
+            };
             let status = ChartDeploymentStatus {
                 conditions: conditions(
                     &previous.conditions,
                     &outcome,
                     deployment.meta().generation,
-                    Timestamp::now(),
+                    now,
                 ),
                 observed_generation: deployment.meta().generation,
                 last_attempted_revision: Some(revision.clone()),
                 last_applied_revision: Some(revision),
+                last_applied_time: last_applied_time.or(Some(Time(now))),
+                provenance,
                 inventory,
             };
             if status != previous {
@@ -364,13 +378,18 @@ async fn attempt(
         return Ok(Attempt::Unchanged);
     }
 
+    let mut provenance = None;
     if verify::decide(policy.mode, package.provenance.is_some())? == verify::Check::Verify {
         let keyring = fetch_keyring(ctx, &namespace, policy.keyring_secret.as_deref()).await?;
-        let provenance = package.provenance.as_deref().unwrap_or_default();
+        let signed = package.provenance.as_deref().unwrap_or_default();
         let archive_name = format!("{}-{}.tgz", revision.chart, revision.version);
-        let verified =
-            verify::verify_signature(&archive_name, &package.archive, provenance, &keyring)?;
+        let verified = verify::verify_signature(&archive_name, &package.archive, signed, &keyring)?;
         info!(deployment = %key(deployment), signer = %verified.signer, fingerprint = %verified.fingerprint, "provenance verified");
+        provenance = Some(ProvenanceStatus {
+            signer: verified.signer,
+            key_fingerprint: verified.fingerprint,
+            archive_digest: verified.hash,
+        });
     }
 
     let target_namespace = deployment
@@ -421,6 +440,7 @@ async fn attempt(
         revision,
         inventory,
         pruned,
+        provenance,
     })
 }
 
@@ -484,7 +504,8 @@ async fn resolve_source(
                 ),
             })?;
         let entry = index.resolve(&wanted.name, wanted.version.as_deref().unwrap_or_default())?;
-        let policy = Policy::from(repository.spec.verify.as_ref());
+        // The deployment's own policy, when it sets one, replaces the repository's.
+        let policy = Policy::from(wanted.verify.as_ref().or(repository.spec.verify.as_ref()));
         return Ok((
             Source::Repository {
                 index,

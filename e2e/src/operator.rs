@@ -1,0 +1,288 @@
+//! Running the operator against the real control plane: each test gets its own namespace, its
+//! own chart repository directory on the HTTP test peer and its own operator process watching
+//! only that namespace (killed when the test ends, pass or fail).
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use capstan_api::{ChartDeployment, ChartRepository};
+use capstan_chart::index::index_directory;
+use capstan_chart::package::{PackageOptions, package_dir};
+use kube::api::{Patch, PatchParams, PostParams};
+use kube::runtime::wait::Condition;
+use serde_json::json;
+use tokio::process::{Child, Command};
+
+use crate::wait::wait_for;
+use crate::{Cluster, TestNamespace};
+
+/// What the operator tests return: any error fails the test with its message.
+pub type TestResult<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+/// How long a test waits for the operator to reach a state.
+pub const WAIT: Duration = Duration::from_secs(90);
+
+/// The operator binary: `CAPSTAN_OPERATOR_BIN`, else the workspace's debug build (built by
+/// `cargo build -p capstan-operator`).
+pub fn operator_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("CAPSTAN_OPERATOR_BIN") {
+        return path.into();
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    target.join("debug/capstan-operator")
+}
+
+/// One test's world: namespace, repository directory and operator process.
+pub struct Setup {
+    pub namespace: TestNamespace,
+    /// This test's directory on the shared chart server.
+    pub repo_dir: PathBuf,
+    /// URL of [`Setup::repo_dir`] on the plain-HTTP chart server.
+    pub repo_url: String,
+    charts: tempfile::TempDir,
+    _operator: Child,
+}
+
+impl Setup {
+    /// Creates the namespace and starts an operator for it, with the operator's default flags.
+    pub async fn new(prefix: &str) -> TestResult<Self> {
+        Self::with_operator_env(prefix, &[]).await
+    }
+
+    /// Like [`Setup::new`], with extra environment variables for the operator process.
+    pub async fn with_operator_env(prefix: &str, env: &[(&str, &str)]) -> TestResult<Self> {
+        let cluster = Cluster::shared()?;
+        install_crds(cluster).await?;
+        let namespace = TestNamespace::create(cluster, prefix).await?;
+        let repo_dir = cluster.env().charts_dir.join(namespace.name());
+        std::fs::create_dir_all(&repo_dir)?;
+        let repo_url = format!("{}/{}", cluster.env().charts, namespace.name());
+        let binary = operator_binary();
+        let operator = Command::new(&binary)
+            .args(["run", "--namespace", namespace.name()])
+            .env("KUBECONFIG", &cluster.env().kubeconfig)
+            .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| {
+                format!(
+                    "starting {}: {e}; build it with `cargo build -p capstan-operator` or set CAPSTAN_OPERATOR_BIN",
+                    binary.display()
+                )
+            })?;
+        Ok(Setup {
+            namespace,
+            repo_dir,
+            repo_url,
+            charts: tempfile::tempdir()?,
+            _operator: operator,
+        })
+    }
+
+    /// Writes a chart (`files` relative to its directory) and packages it into `<name>-<version>.tgz`
+    /// in the scratch directory, returning its path; nothing is published yet.
+    pub fn package(
+        &self,
+        name: &str,
+        version: &str,
+        files: &[(&str, &str)],
+    ) -> TestResult<PathBuf> {
+        let dir = self.charts.path().join(version).join(name);
+        std::fs::create_dir_all(dir.join("templates"))?;
+        std::fs::write(
+            dir.join("Chart.yaml"),
+            format!("apiVersion: v2\nname: {name}\nversion: {version}\n"),
+        )?;
+        for (path, content) in files {
+            std::fs::write(dir.join(path), content)?;
+        }
+        let (file_name, bytes) = package_dir(&dir, &PackageOptions::default())?;
+        let archive = self.charts.path().join(version).join(file_name);
+        std::fs::write(&archive, bytes)?;
+        Ok(archive)
+    }
+
+    /// Packages a chart into the repository and re-indexes it; returns the archive's path there.
+    pub fn publish(
+        &self,
+        name: &str,
+        version: &str,
+        files: &[(&str, &str)],
+    ) -> TestResult<PathBuf> {
+        let packaged = self.package(name, version, files)?;
+        let published = self
+            .repo_dir
+            .join(packaged.file_name().ok_or("the package has no file name")?);
+        std::fs::copy(&packaged, &published)?;
+        self.reindex()?;
+        Ok(published)
+    }
+
+    /// Rewrites the repository's `index.yaml` from the archives in it.
+    pub fn reindex(&self) -> TestResult {
+        let index = index_directory(&self.repo_dir, &self.repo_url)?;
+        // Write then rename, so the server never serves a half-written index.
+        let partial = self.repo_dir.join(".index.yaml.partial");
+        std::fs::write(&partial, index.index.to_yaml()?)?;
+        std::fs::rename(&partial, self.repo_dir.join("index.yaml"))?;
+        Ok(())
+    }
+
+    /// Creates the ChartRepository `charts` for this test's directory, polled every 5s.
+    pub async fn apply_repository(&self) -> TestResult {
+        self.apply_repository_with("charts", json!({"url": self.repo_url, "interval": "5s"}))
+            .await
+    }
+
+    /// Creates a ChartRepository with the given spec.
+    pub async fn apply_repository_with(&self, name: &str, spec: serde_json::Value) -> TestResult {
+        let repository: ChartRepository = serde_json::from_value(json!({
+            "apiVersion": "capstan.dev/v1alpha1", "kind": "ChartRepository",
+            "metadata": {"name": name},
+            "spec": spec,
+        }))?;
+        self.namespace
+            .api::<ChartRepository>()
+            .create(&PostParams::default(), &repository)
+            .await?;
+        Ok(())
+    }
+
+    /// Creates a ChartDeployment of `chart` at `version` from the repository `charts`.
+    pub async fn apply_deployment(
+        &self,
+        name: &str,
+        chart: &str,
+        version: &str,
+        values: serde_json::Value,
+    ) -> TestResult {
+        let spec = json!({"chart": {"repository": {
+            "repositoryRef": {"name": "charts"}, "name": chart, "version": version}},
+            "values": values});
+        self.apply_deployment_with(name, spec).await
+    }
+
+    /// Creates a ChartDeployment with the given spec.
+    pub async fn apply_deployment_with(&self, name: &str, spec: serde_json::Value) -> TestResult {
+        let deployment: ChartDeployment = serde_json::from_value(json!({
+            "apiVersion": "capstan.dev/v1alpha1", "kind": "ChartDeployment",
+            "metadata": {"name": name},
+            "spec": spec,
+        }))?;
+        self.namespace
+            .api::<ChartDeployment>()
+            .create(&PostParams::default(), &deployment)
+            .await?;
+        Ok(())
+    }
+
+    /// Merges `spec` into the ChartDeployment's spec.
+    pub async fn patch_spec(&self, name: &str, spec: serde_json::Value) -> TestResult {
+        self.namespace
+            .api::<ChartDeployment>()
+            .patch(
+                name,
+                &PatchParams::default(),
+                &Patch::Merge(json!({ "spec": spec })),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Waits up to [`WAIT`] until the ChartDeployment meets `condition`.
+    pub async fn wait_deployment(
+        &self,
+        name: &str,
+        condition: impl Condition<ChartDeployment>,
+    ) -> TestResult<ChartDeployment> {
+        let api = self.namespace.api::<ChartDeployment>();
+        Ok(wait_for(&api, name, "ChartDeployment", WAIT, condition)
+            .await?
+            .ok_or("the ChartDeployment disappeared")?)
+    }
+
+    /// Waits up to [`WAIT`] until the ChartRepository meets `condition`.
+    pub async fn wait_repository(
+        &self,
+        name: &str,
+        condition: impl Condition<ChartRepository>,
+    ) -> TestResult<ChartRepository> {
+        let api = self.namespace.api::<ChartRepository>();
+        Ok(wait_for(&api, name, "ChartRepository", WAIT, condition)
+            .await?
+            .ok_or("the ChartRepository disappeared")?)
+    }
+
+    /// Removes the repository directory and the namespace (waiting until it is gone).
+    pub async fn finish(self) -> TestResult {
+        std::fs::remove_dir_all(&self.repo_dir).ok();
+        self.namespace.delete().await?;
+        Ok(())
+    }
+}
+
+/// Applies `crds/` (server-side, so concurrent tests agree) and waits until they are Established.
+pub async fn install_crds(cluster: &Cluster) -> TestResult {
+    let crds = concat!(env!("CARGO_MANIFEST_DIR"), "/../crds/capstan.dev.yaml");
+    cluster
+        .kubectl()
+        .args(["apply", "--server-side", "--force-conflicts", "-f", crds])
+        .run()
+        .await?;
+    cluster
+        .kubectl()
+        .args([
+            "wait",
+            "--for=condition=Established",
+            "--timeout=60s",
+            "crd/chartrepositories.capstan.dev",
+            "crd/chartdeployments.capstan.dev",
+        ])
+        .run()
+        .await?;
+    Ok(())
+}
+
+/// `Ready` has `status` and its reason satisfies `reason`.
+pub fn ready_is(
+    status: &'static str,
+    reason: impl Fn(&str) -> bool,
+) -> impl Condition<ChartDeployment> {
+    move |object: Option<&ChartDeployment>| {
+        object
+            .and_then(|d| d.status.as_ref())
+            .into_iter()
+            .flat_map(|s| &s.conditions)
+            .any(|c| c.type_ == "Ready" && c.status == status && reason(&c.reason))
+    }
+}
+
+/// Ready with `version` applied.
+pub fn applied(version: &'static str) -> impl Condition<ChartDeployment> {
+    move |object: Option<&ChartDeployment>| {
+        let status = object.and_then(|d| d.status.as_ref());
+        ready_is("True", |_| true).matches_object(object)
+            && status
+                .and_then(|s| s.last_applied_revision.as_ref())
+                .is_some_and(|r| r.version == version)
+    }
+}
+
+const CONFIG_MAP: &str = "apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ release.name }}-{{ name }}
+data:
+  greeting: {{ values.greeting }}
+";
+
+/// A template of a ConfigMap `<release>-<name>` with `data.greeting` from `values.greeting`.
+pub fn config_map(name: &str) -> String {
+    CONFIG_MAP.replace("{{ name }}", name)
+}

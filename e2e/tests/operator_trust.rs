@@ -1,0 +1,342 @@
+//! What the operator trusts and when it moves by itself: provenance policies with keys made by
+//! real GnuPG, and versions published to a repository rolling out without a spec change.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use capstan_api::{ChartDeployment, ChartRepository};
+use capstan_chart::load::load_archive;
+use capstan_chart::provenance::message_block;
+use capstan_e2e::Cluster;
+use capstan_e2e::operator::{Setup, TestResult, applied, config_map, ready_is};
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::api::{ObjectMeta, PostParams};
+use serde_json::json;
+
+/// A throw-away GnuPG home with one signing key. Dropping it stops the agent gpg started for it.
+struct GnuPg {
+    gpg: PathBuf,
+    home: tempfile::TempDir,
+    user_id: String,
+}
+
+impl GnuPg {
+    fn new(gpg: &Path, user_id: &str) -> TestResult<Self> {
+        let gnupg = GnuPg {
+            gpg: gpg.to_path_buf(),
+            home: tempfile::tempdir()?,
+            user_id: user_id.to_string(),
+        };
+        gnupg.run(&["--quick-generate-key", user_id, "rsa3072", "sign", "never"])?;
+        Ok(gnupg)
+    }
+
+    fn run(&self, args: &[&str]) -> TestResult<Vec<u8>> {
+        let output = Command::new(&self.gpg)
+            .env("GNUPGHOME", self.home.path())
+            .args(["--batch", "--pinentry-mode", "loopback", "--passphrase", ""])
+            .args(args)
+            .output()?;
+        if !output.status.success() {
+            return Err(format!(
+                "gpg {args:?} failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            )
+            .into());
+        }
+        Ok(output.stdout)
+    }
+
+    /// The public key, as `gpg --export` writes it.
+    fn public_key(&self) -> TestResult<Vec<u8>> {
+        self.run(&["--export", &self.user_id])
+    }
+
+    /// The primary key's fingerprint, from `gpg --with-colons`.
+    fn fingerprint(&self) -> TestResult<String> {
+        let listing = self.run(&["--with-colons", "--fingerprint", &self.user_id])?;
+        let listing = String::from_utf8(listing)?;
+        let fingerprint = listing
+            .lines()
+            .find_map(|line| line.strip_prefix("fpr:"))
+            .and_then(|rest| rest.split(':').find(|field| !field.is_empty()))
+            .ok_or("gpg listed no fingerprint")?;
+        Ok(fingerprint.to_string())
+    }
+
+    /// Writes `<archive>.prov` next to the archive: Helm's provenance block, clear-signed by gpg
+    /// with SHA-512.
+    fn sign(&self, archive: &Path) -> TestResult {
+        let bytes = std::fs::read(archive)?;
+        let chart = load_archive(&bytes)?;
+        let name = archive
+            .file_name()
+            .and_then(|name| name.to_str())
+            .ok_or("archive without a file name")?;
+        let block = self.home.path().join("block.yaml");
+        std::fs::write(&block, message_block(&chart.metadata, name, &bytes))?;
+        let prov = format!("{}.prov", archive.display());
+        self.run(&[
+            "--digest-algo",
+            "SHA512",
+            "--clearsign",
+            "-u",
+            &self.user_id,
+            "--yes",
+            "-o",
+            &prov,
+            block.to_str().ok_or("non-UTF-8 path")?,
+        ])?;
+        Ok(())
+    }
+}
+
+impl Drop for GnuPg {
+    fn drop(&mut self) {
+        let gpgconf = self.gpg.with_file_name("gpgconf");
+        let _ = Command::new(gpgconf)
+            .env("GNUPGHOME", self.home.path())
+            .args(["--kill", "all"])
+            .output();
+    }
+}
+
+fn greeting_chart(name: &str, greeting: &str) -> [(&'static str, String); 2] {
+    [
+        ("values.yaml", format!("greeting: {greeting}\n")),
+        ("templates/main.yaml", config_map(name)),
+    ]
+}
+
+fn files(chart: &[(&'static str, String)]) -> Vec<(&'static str, &str)> {
+    chart
+        .iter()
+        .map(|(path, text)| (*path, text.as_str()))
+        .collect()
+}
+
+async fn create_keyring_secret(setup: &Setup, name: &str, keyring: Vec<u8>) -> TestResult {
+    let secret = Secret {
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            ..ObjectMeta::default()
+        },
+        data: Some([("keyring.gpg".to_string(), ByteString(keyring))].into()),
+        ..Secret::default()
+    };
+    setup
+        .namespace
+        .api::<Secret>()
+        .create(&PostParams::default(), &secret)
+        .await?;
+    Ok(())
+}
+
+fn deployment_spec(
+    repository: &str,
+    chart: &str,
+    verify: Option<serde_json::Value>,
+) -> serde_json::Value {
+    let mut source =
+        json!({"repositoryRef": {"name": repository}, "name": chart, "version": "1.0.0"});
+    if let Some(verify) = verify {
+        source["verify"] = verify;
+    }
+    json!({"chart": {"repository": source}})
+}
+
+fn ready_message(deployment: &ChartDeployment) -> String {
+    deployment
+        .status
+        .iter()
+        .flat_map(|s| &s.conditions)
+        .find(|c| c.type_ == "Ready")
+        .map(|c| c.message.clone())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn required_provenance_installs_signed_charts_and_refuses_the_rest() -> TestResult {
+    let cluster = Cluster::shared()?;
+    let Some(gpg) = cluster.env().gpg.clone() else {
+        return Err("GnuPG is missing; install it (apt-get install gnupg)".into());
+    };
+    let setup = Setup::new("op-trust-verify").await?;
+    let signer = GnuPg::new(&gpg, "Capstan Release <release@example.com>")?;
+    let stranger = GnuPg::new(&gpg, "Someone Else <else@example.com>")?;
+
+    // Signed by the trusted key.
+    let signed = setup.publish("signed", "1.0.0", &files(&greeting_chart("main", "signed")))?;
+    signer.sign(&signed)?;
+    // Signed, then the archive replaced and re-indexed: the index digest matches, the .prov not.
+    let tampered = setup.publish("tampered", "1.0.0", &files(&greeting_chart("main", "good")))?;
+    signer.sign(&tampered)?;
+    let changed = setup.package("tampered", "1.0.0", &files(&greeting_chart("main", "evil")))?;
+    std::fs::copy(&changed, &tampered)?;
+    setup.reindex()?;
+    // Signed by a key nobody trusts.
+    let foreign = setup.publish(
+        "foreign",
+        "1.0.0",
+        &files(&greeting_chart("main", "foreign")),
+    )?;
+    stranger.sign(&foreign)?;
+    // Not signed at all.
+    setup.publish("plain", "1.0.0", &files(&greeting_chart("main", "plain")))?;
+
+    create_keyring_secret(&setup, "trusted-keys", signer.public_key()?).await?;
+    let required = json!({"mode": "Required", "keyringSecretRef": {"name": "trusted-keys"}});
+    setup
+        .apply_repository_with(
+            "strict",
+            json!({"url": setup.repo_url, "interval": "5s", "verify": required}),
+        )
+        .await?;
+    // The same charts without a policy, for the per-deployment override.
+    setup
+        .apply_repository_with("open", json!({"url": setup.repo_url, "interval": "5s"}))
+        .await?;
+
+    setup
+        .apply_deployment_with("signed", deployment_spec("strict", "signed", None))
+        .await?;
+    for chart in ["tampered", "foreign", "plain"] {
+        setup
+            .apply_deployment_with(chart, deployment_spec("strict", chart, None))
+            .await?;
+    }
+    // The deployment's policy replaces the repository's, in both directions.
+    setup
+        .apply_deployment_with(
+            "relaxed",
+            deployment_spec("strict", "plain", Some(json!({"mode": "Ignore"}))),
+        )
+        .await?;
+    setup
+        .apply_deployment_with(
+            "tightened",
+            deployment_spec("open", "plain", Some(required.clone())),
+        )
+        .await?;
+
+    let installed = setup.wait_deployment("signed", applied("1.0.0")).await?;
+    let status = installed.status.unwrap_or_default();
+    let provenance = status
+        .provenance
+        .ok_or("status.provenance is missing for a verified chart")?;
+    assert_eq!(provenance.signer, "Capstan Release <release@example.com>");
+    assert_eq!(provenance.key_fingerprint, signer.fingerprint()?);
+    let revision = status.last_applied_revision.ok_or("no applied revision")?;
+    assert_eq!(provenance.archive_digest, revision.archive_digest);
+
+    let refused = [
+        ("tampered", "tampered-1.0.0.tgz"),
+        ("foreign", "foreign-1.0.0.tgz"),
+        ("plain", "no provenance"),
+        ("tightened", "no provenance"),
+    ];
+    for (name, expected) in refused {
+        let failed = setup
+            .wait_deployment(name, ready_is("False", |r| r == "VerificationFailed"))
+            .await?;
+        let message = ready_message(&failed);
+        assert!(message.contains(expected), "{name}: {message}");
+        let status = failed.status.unwrap_or_default();
+        assert!(status.last_applied_revision.is_none(), "{name}: {status:?}");
+        assert!(status.inventory.is_empty(), "{name}: {status:?}");
+    }
+
+    let relaxed = setup.wait_deployment("relaxed", applied("1.0.0")).await?;
+    assert!(relaxed.status.unwrap_or_default().provenance.is_none());
+
+    // Only the signed chart and the explicitly relaxed one created anything.
+    let config_maps = setup.namespace.api::<ConfigMap>();
+    let greeting = |cm: ConfigMap| cm.data.unwrap_or_default().remove("greeting");
+    assert_eq!(
+        greeting(config_maps.get("signed-main").await?).as_deref(),
+        Some("signed")
+    );
+    assert!(config_maps.get_opt("relaxed-main").await?.is_some());
+    for name in ["tampered", "foreign", "plain", "tightened"] {
+        let made = config_maps.get_opt(&format!("{name}-main")).await?;
+        assert!(made.is_none(), "{name} applied {made:?}");
+    }
+    drop((signer, stranger));
+    setup.finish().await
+}
+
+#[tokio::test]
+async fn a_published_version_rolls_out_by_itself_and_a_pin_stays() -> TestResult {
+    let setup = Setup::new("op-trust-upgrade").await?;
+    setup.publish("greet", "1.0.0", &files(&greeting_chart("main", "hello")))?;
+    setup.apply_repository().await?;
+    setup
+        .apply_deployment("floating", "greet", ">=1.0.0 <2.0.0", json!({}))
+        .await?;
+    setup
+        .apply_deployment("pinned", "greet", "1.0.0", json!({}))
+        .await?;
+    let before = setup.wait_deployment("floating", applied("1.0.0")).await?;
+    setup.wait_deployment("pinned", applied("1.0.0")).await?;
+    let generation = before.metadata.generation;
+    let first_time = before
+        .status
+        .and_then(|s| s.last_applied_time)
+        .ok_or("status.lastAppliedTime is missing")?;
+
+    // A new release in the repository, and a major version outside the constraint.
+    setup.publish("greet", "1.1.0", &files(&greeting_chart("main", "bonjour")))?;
+    setup.publish("greet", "2.0.0", &files(&greeting_chart("main", "hola")))?;
+    let after = setup.wait_deployment("floating", applied("1.1.0")).await?;
+    assert_eq!(
+        after.metadata.generation, generation,
+        "the spec did not change"
+    );
+    let status = after.status.unwrap_or_default();
+    let rolled_at = status
+        .last_applied_time
+        .ok_or("status.lastAppliedTime is missing")?;
+    assert!(
+        rolled_at.0 > first_time.0,
+        "{rolled_at:?} after {first_time:?}"
+    );
+
+    // The repository reports the new index: three versions.
+    let repository = setup
+        .wait_repository("charts", |r: Option<&ChartRepository>| {
+            r.and_then(|r| r.status.as_ref())
+                .is_some_and(|s| s.chart_count == Some(3))
+        })
+        .await?;
+    assert!(
+        repository
+            .status
+            .unwrap_or_default()
+            .next_fetch_time
+            .is_some()
+    );
+
+    let config_maps = setup.namespace.api::<ConfigMap>();
+    let greeting = |cm: ConfigMap| cm.data.unwrap_or_default().remove("greeting");
+    assert_eq!(
+        greeting(config_maps.get("floating-main").await?).as_deref(),
+        Some("bonjour")
+    );
+    // The pinned deployment saw the same index change and stayed where it was.
+    let pinned = setup
+        .namespace
+        .api::<ChartDeployment>()
+        .get("pinned")
+        .await?;
+    let pinned_revision = pinned
+        .status
+        .and_then(|s| s.last_applied_revision)
+        .ok_or("pinned lost its revision")?;
+    assert_eq!(pinned_revision.version, "1.0.0");
+    assert_eq!(
+        greeting(config_maps.get("pinned-main").await?).as_deref(),
+        Some("hello")
+    );
+    setup.finish().await
+}
