@@ -109,7 +109,7 @@ fn greeting_chart(name: &str, greeting: &str) -> [(&'static str, String); 2] {
     ]
 }
 
-fn files(chart: &[(&'static str, String)]) -> Vec<(&'static str, &str)> {
+fn files<'a>(chart: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
     chart
         .iter()
         .map(|(path, text)| (*path, text.as_str()))

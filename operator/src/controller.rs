@@ -190,7 +190,7 @@ enum Attempt {
         inventory: Vec<InventoryEntry>,
         pruned: Vec<String>,
         /// The verified signature, when provenance was checked.
-        provenance: Option<ProvenanceStatus>,
+        provenance: Option<Box<ProvenanceStatus>>,
     },
 }
 
@@ -248,7 +248,7 @@ async fn reconcile_apply(deployment: Arc<ChartDeployment>, ctx: &Context) -> Res
                 last_attempted_revision: Some(revision.clone()),
                 last_applied_revision: Some(revision),
                 last_applied_time: last_applied_time.or(Some(Time(now))),
-                provenance,
+                provenance: provenance.map(|boxed| *boxed),
                 inventory,
             };
             if status != previous {
@@ -385,11 +385,11 @@ async fn attempt(
         let archive_name = format!("{}-{}.tgz", revision.chart, revision.version);
         let verified = verify::verify_signature(&archive_name, &package.archive, signed, &keyring)?;
         info!(deployment = %key(deployment), signer = %verified.signer, fingerprint = %verified.fingerprint, "provenance verified");
-        provenance = Some(ProvenanceStatus {
+        provenance = Some(Box::new(ProvenanceStatus {
             signer: verified.signer,
             key_fingerprint: verified.fingerprint,
             archive_digest: verified.hash,
-        });
+        }));
     }
 
     let target_namespace = deployment

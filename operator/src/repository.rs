@@ -6,11 +6,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use capstan_api::{ChartRepository, ChartRepositorySpec, ChartRepositoryStatus};
-use capstan_chart::http::{Credentials, Fetched, HttpClient, HttpOptions};
+use capstan_chart::http::{Credentials, Fetched, HttpClient, HttpOptions, Validators};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use k8s_openapi::jiff::Timestamp;
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::api::Api;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::EventType;
@@ -213,11 +213,37 @@ async fn refresh(
                 generation,
                 catalogue: Arc::new(catalogue),
                 digest: sha256(&bytes),
-                validators,
+                validators: strong_validators(validators, Timestamp::now()),
                 checked_at: Instant::now(),
                 http,
             })
         }
+    }
+}
+
+/// How long before the download a `Last-Modified` date must lie to be trusted for the next
+/// conditional request.
+const WEAK_DATE_SECONDS: i64 = 2;
+
+/// The validators to send next time. A `Last-Modified` date less than a moment old is weak
+/// (RFC 9110, section 8.8.2.2): dates have whole seconds, so the index may change again within
+/// the same second and a server would answer 304 to that change forever. Such a date (or one
+/// that does not parse) is dropped; the next fetch then downloads the index, and a repeated
+/// download with the same digest is not parsed again.
+fn strong_validators(validators: Validators, now: Timestamp) -> Validators {
+    let last_modified = validators.last_modified.filter(|date| {
+        let Some(rest) = date.strip_suffix(" GMT") else {
+            return false;
+        };
+        k8s_openapi::jiff::fmt::strtime::parse("%a, %d %b %Y %H:%M:%S %z", format!("{rest} +0000"))
+            .and_then(|parsed| parsed.to_timestamp())
+            .is_ok_and(|modified| {
+                now.duration_since(modified) >= SignedDuration::from_secs(WEAK_DATE_SECONDS)
+            })
+    });
+    Validators {
+        etag: validators.etag,
+        last_modified,
     }
 }
 
@@ -319,6 +345,30 @@ mod tests {
         let error = credentials(&secret(&[("username", "u")]), "auth").unwrap_err();
         assert!(error.to_string().contains("Secret auth"), "{error}");
         assert!(!error.to_string().contains(": u"), "{error}");
+    }
+
+    #[test]
+    fn fresh_or_unreadable_modification_dates_are_not_sent_back() {
+        let now = Timestamp::from_second(1_764_675_936).unwrap(); // Tue, 02 Dec 2025 11:45:36 GMT
+        let with = |date: &str| Validators {
+            etag: Some("\"e\"".into()),
+            last_modified: Some(date.into()),
+        };
+        let old = strong_validators(with("Tue, 02 Dec 2025 11:45:30 GMT"), now);
+        assert_eq!(
+            old.last_modified.as_deref(),
+            Some("Tue, 02 Dec 2025 11:45:30 GMT")
+        );
+        for weak in [
+            "Tue, 02 Dec 2025 11:45:36 GMT",
+            "Tue, 02 Dec 2025 11:45:35 GMT",
+            "Tue, 02 Dec 2025 11:46:00 GMT",
+            "yesterday",
+        ] {
+            let kept = strong_validators(with(weak), now);
+            assert_eq!(kept.last_modified, None, "{weak}");
+            assert_eq!(kept.etag.as_deref(), Some("\"e\""));
+        }
     }
 
     #[test]
