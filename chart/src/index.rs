@@ -9,6 +9,8 @@
 //! Writing follows `helm repo index`: keys in alphabetical order (Helm marshals through JSON),
 //! entries newest first, `digest` as the bare sha256 hex of the archive.
 
+mod block_yaml;
+
 use crate::load::load_archive;
 use crate::model::{ChartMetadata, Dependency, Maintainer};
 use crate::provenance::archive_digest;
@@ -22,6 +24,9 @@ pub const INDEX_API_VERSION: &str = "v1";
 
 /// Largest index accepted. Large public repositories publish indexes of a few tens of MiB.
 pub const MAX_INDEX_BYTES: usize = 256 * 1024 * 1024;
+
+/// Most YAML nodes an index may hold (a 20 MB index has about two million).
+const MAX_INDEX_NODES: usize = 20_000_000;
 
 /// Why an index could not be read, written or queried.
 #[derive(Debug, thiserror::Error)]
@@ -354,8 +359,13 @@ impl IndexFile {
         let raw: RawIndex = match serde_json::from_slice::<serde_json::Value>(data) {
             Ok(json) => serde_json::from_value(drop_unknown_json_keys(json))
                 .map_err(|e| parse_error(e.to_string()))?,
-            Err(_) => serde_saphyr::from_slice_with_options(data, index_yaml_options())
-                .map_err(|e| parse_error(e.to_string()))?,
+            // Most indexes are plain block YAML that the fast reader takes whole; anything else
+            // (and every error) goes through the general parser.
+            Err(_) => match block_yaml::parse_index(data) {
+                Some(raw) => raw,
+                None => serde_saphyr::from_slice_with_options(data, index_yaml_options())
+                    .map_err(|e| parse_error(e.to_string()))?,
+            },
         };
         let mut warnings = Vec::new();
         let mut entries = BTreeMap::new();
@@ -592,7 +602,7 @@ fn index_yaml_options() -> serde_saphyr::Options {
     let mut budget = serde_saphyr::Budget::default();
     budget.max_reader_input_bytes = Some(MAX_INDEX_BYTES);
     budget.max_events = 50_000_000;
-    budget.max_nodes = 20_000_000;
+    budget.max_nodes = MAX_INDEX_NODES;
     budget.max_total_scalar_bytes = MAX_INDEX_BYTES;
     budget.max_depth = 32;
     let mut options = serde_saphyr::Options::default();
