@@ -11,7 +11,9 @@ pub mod common;
 pub mod crd;
 pub mod deployment;
 pub mod labels;
+pub mod located;
 pub mod repository;
+pub mod schema;
 pub mod validate;
 
 pub use common::{ConditionStatus, Revision, SecretReference};
@@ -19,11 +21,13 @@ pub use deployment::{
     ChartDeployment, ChartDeploymentSpec, ChartDeploymentStatus, ChartSource, InventoryEntry,
     PackageSource, ProvenanceStatus, RepositoryChart, ValuesReference,
 };
+/// Go-style durations (`10m`, `1h30m`) as `interval` and `timeout` hold them.
+pub use kube::core::Duration;
 pub use repository::{
     ChartRepository, ChartRepositorySpec, ChartRepositoryStatus, VerificationMode,
     VerificationPolicy,
 };
-pub use validate::{ValidationError, validate};
+pub use validate::{Problem, Report, check};
 
 /// The API group of every Capstan resource.
 pub const GROUP: &str = "capstan.dev";

@@ -29,6 +29,7 @@ enum Command {
     Repo(commands::repo::RepoArgs),
     Search(commands::search::SearchArgs),
     Pull(commands::pull::PullArgs),
+    Write(commands::write::WriteArgs),
 }
 
 fn main() -> ExitCode {
@@ -44,6 +45,7 @@ fn main() -> ExitCode {
         Command::Repo(args) => commands::repo::run(args),
         Command::Search(args) => commands::search::run(args),
         Command::Pull(args) => commands::pull::run(args),
+        Command::Write(args) => commands::write::run(args),
     };
     match outcome {
         Ok(code) => code,

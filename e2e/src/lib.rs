@@ -22,4 +22,4 @@ pub use cluster::Cluster;
 pub use env::{Credentials, E2eEnv};
 pub use error::{E2eError, Result};
 pub use namespace::TestNamespace;
-pub use tools::{CommandOutput, ToolCommand};
+pub use tools::{CommandOutput, ToolCommand, workspace_binary};

@@ -2,7 +2,7 @@
 //! own chart repository directory on the HTTP test peer and its own operator process watching
 //! only that namespace (killed when the test ends, pass or fail).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -26,13 +26,7 @@ pub const WAIT: Duration = Duration::from_secs(90);
 /// The operator binary: `CAPSTAN_OPERATOR_BIN`, else the workspace's debug build (built by
 /// `cargo build -p capstan-operator`).
 pub fn operator_binary() -> PathBuf {
-    if let Some(path) = std::env::var_os("CAPSTAN_OPERATOR_BIN") {
-        return path.into();
-    }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    target.join("debug/capstan-operator")
+    crate::tools::workspace_binary("CAPSTAN_OPERATOR_BIN", "capstan-operator")
 }
 
 /// One test's world: namespace, repository directory and operator process.

@@ -1,7 +1,7 @@
 //! Running the peer command-line tools (kubectl, helm, crane, gpg) with bounded time.
 
 use std::ffi::{OsStr, OsString};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
@@ -11,6 +11,18 @@ use crate::error::{E2eError, Result};
 
 /// Long enough for a chart push or a `kubectl wait`; short enough that a stuck tool fails the test.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// A binary of this workspace: the path in `env_var` when set, else the debug build named `name`
+/// under `CARGO_TARGET_DIR` (or the workspace's `target/`). `make test` builds them first.
+pub fn workspace_binary(env_var: &str, name: &str) -> PathBuf {
+    if let Some(path) = std::env::var_os(env_var) {
+        return path.into();
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    target.join("debug").join(name)
+}
 
 /// A command to run: program, arguments, extra environment, optional standard input and a time limit.
 #[derive(Clone, Debug)]

@@ -2,7 +2,7 @@
 
 use capstan_api::ValuesReference;
 use capstan_api::deployment::ValuesSourceKind;
-use capstan_chart::values::{Values, merge, parse_values_file};
+use capstan_chart::values::{Values, combine_user_layers, parse_values_file};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -12,14 +12,15 @@ use crate::error::{Error, Result};
 pub type Fetched = Option<Vec<u8>>;
 
 /// Merges the `valuesFrom` contents (`fetched[i]` belongs to `references[i]`) and then the inline
-/// `values`. Missing inputs are skipped when marked optional and are an error otherwise. Error
+/// `values`, as `capstan template` merges `-f` files and `--set`: a `null` is kept so that it
+/// deletes the chart default it names. Missing inputs are skipped when marked optional and are an error otherwise. Error
 /// messages name the object and key, never the content, which may be secret.
 pub fn merge_user_values(
     references: &[ValuesReference],
     fetched: Vec<Fetched>,
     inline: Option<&Values>,
 ) -> Result<Values> {
-    let mut merged = Values::new();
+    let mut layers = Vec::with_capacity(references.len() + 1);
     for (reference, content) in references.iter().zip(fetched) {
         let source = describe(reference);
         let Some(content) = content else {
@@ -41,12 +42,12 @@ pub fn merge_user_values(
             Some(path) => at_path(path, scalar_or_string(&content))
                 .map_err(|message| Error::InvalidSpec(format!("valuesFrom {source}: {message}")))?,
         };
-        merge(&mut merged, layer);
+        layers.push(layer);
     }
     if let Some(inline) = inline {
-        merge(&mut merged, inline.clone());
+        layers.push(inline.clone());
     }
-    Ok(merged)
+    Ok(combine_user_layers(&layers))
 }
 
 /// `ConfigMap name key values.yaml`, for messages.
@@ -112,6 +113,22 @@ mod tests {
 
     fn map(value: Value) -> Values {
         value.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn nulls_survive_to_delete_chart_defaults() {
+        let references = [reference("base", None, false)];
+        let fetched = vec![Some(
+            b"service: {port: 80}
+"
+            .to_vec(),
+        )];
+        let inline = map(json!({"service": {"port": null}, "ingress": null}));
+        let merged = merge_user_values(&references, fetched, Some(&inline)).unwrap();
+        assert_eq!(
+            Value::Object(merged),
+            json!({"service": {"port": null}, "ingress": null})
+        );
     }
 
     #[test]

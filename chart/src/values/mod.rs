@@ -7,7 +7,7 @@
 mod resolve;
 mod set;
 
-pub use resolve::{GLOBAL_KEY, resolve};
+pub use resolve::{GLOBAL_KEY, combine_user_layers, resolve};
 pub use set::{MAX_INDEX, MAX_NESTING, MAX_SET_FILE_BYTES, SetKind, apply_set};
 
 use crate::schema::{SchemaError, SchemaViolation};

@@ -24,10 +24,7 @@ pub const GLOBAL_KEY: &str = "global";
 /// (`user`, lowest priority first). Returns the chart as it will render (disabled subcharts
 /// removed, aliased ones renamed) and the full values tree.
 pub fn resolve(chart: &Chart, user: &[Values]) -> Result<(Chart, Values), ValuesError> {
-    let mut user_values = Values::new();
-    for layer in user {
-        overlay_keeping_nulls(&mut user_values, layer.clone());
-    }
+    let user_values = combine_user_layers(user);
     let mut chart = chart.clone();
     enable_dependencies(&mut chart, &user_values, "")?;
     import_values(&mut chart)?;
@@ -37,6 +34,19 @@ pub fn resolve(chart: &Chart, user: &[Values]) -> Result<(Chart, Values), Values
         return Err(ValuesError::Schema { violations });
     }
     Ok((chart, values))
+}
+
+/// The user's values layers (`-f` files, then `--set`), lowest priority first, as one layer:
+/// maps merge, other values replace, and `null`s are kept so that they still delete the chart
+/// defaults they name when the result is laid over the chart. This is what `capstan write
+/// deployment` puts in `spec.values`, so the operator renders exactly what `capstan template`
+/// renders with the same flags.
+pub fn combine_user_layers(user: &[Values]) -> Values {
+    let mut combined = Values::new();
+    for layer in user {
+        overlay_keeping_nulls(&mut combined, layer.clone());
+    }
+    combined
 }
 
 /// Lays `overlay` over `base` like Helm's merge of `-f` files: maps merge, other values replace,

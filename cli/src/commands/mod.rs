@@ -14,3 +14,4 @@ pub mod signing;
 pub mod template;
 mod values_args;
 pub mod verify;
+pub mod write;
