@@ -59,7 +59,11 @@ impl Setup {
 
     /// Like [`Setup::new`], with the repository served from `repo_dir` at `repo_url` by the test
     /// itself (e.g. a server it can take down) instead of the shared chart server.
-    pub async fn serving_from(prefix: &str, repo_dir: PathBuf, repo_url: String) -> TestResult<Self> {
+    pub async fn serving_from(
+        prefix: &str,
+        repo_dir: PathBuf,
+        repo_url: String,
+    ) -> TestResult<Self> {
         Self::start(prefix, &[], None, Some((repo_dir, repo_url))).await
     }
 

@@ -10,16 +10,14 @@ use std::time::Duration;
 
 use capstan_api::ChartDeployment;
 use capstan_e2e::Cluster;
+use capstan_e2e::operator::{Setup, WAIT, applied, ready_is};
 use capstan_e2e::wait::wait_for;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::ResourceExt;
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::runtime::wait::Condition;
 use serde_json::json;
-use capstan_e2e::operator::{Setup, WAIT, applied, ready_is};
-use support::{
-    AuditLog, ChartServer, Outcome, TestResult, ready_message, repository_ready_is,
-};
+use support::{AuditLog, ChartServer, Outcome, TestResult, ready_message, repository_ready_is};
 
 const GREETING: &str = "apiVersion: v1
 kind: ConfigMap
@@ -160,7 +158,10 @@ async fn a_repository_that_goes_down_is_reported_retried_and_recovers_by_itself(
     // Down: the port refuses connections.
     server.stop();
     let down = setup
-        .wait_repository("charts", repository_ready_is("False", |r| r == "FetchFailed"))
+        .wait_repository(
+            "charts",
+            repository_ready_is("False", |r| r == "FetchFailed"),
+        )
         .await?;
     let conditions = down.status.unwrap_or_default().conditions;
     assert!(
