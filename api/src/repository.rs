@@ -117,10 +117,9 @@ pub struct ChartRepositoryStatus {
     /// Number of chart versions in the last index fetched.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chart_count: Option<i64>,
-    /// When the index was last fetched successfully.
+    /// When the index in `indexDigest` was fetched (or the spec last changed). The index is
+    /// fetched again every `interval`, but a fetch that finds it unchanged writes no status, so an
+    /// idle repository costs the API server nothing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_fetch_time: Option<Time>,
-    /// When the next fetch is due.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub next_fetch_time: Option<Time>,
 }

@@ -6,6 +6,33 @@ ETCD_BIN="$BIN_CACHE/etcd-$ETCD_VERSION"
 KWOK_BIN="$BIN_CACHE/kwok-$KWOK_VERSION"
 KUBECONFIG_ADMIN="$STATE/kubeconfig"
 SERVICE_CIDR=10.0.0.0/24
+AUDIT_LOG="$STATE/apiserver/audit.log"
+
+# The API server's audit log records, at Metadata level (who, what, when: never bodies), every write
+# to capstan.dev, core, apps and event objects by anyone but the control plane's own components, so
+# tests can show that a reconcile that changes nothing sends no write request.
+audit_policy() {
+	cat <<'YAML'
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  - level: None
+    users: [system:kube-controller-manager, system:kube-scheduler, capstan-e2e-kwok]
+  - level: None
+    userGroups: [system:serviceaccounts:kube-system, system:nodes]
+  - level: Metadata
+    verbs: [create, update, patch, delete, deletecollection]
+    resources:
+      - group: capstan.dev
+      - group: ""
+      - group: apps
+      - group: events.k8s.io
+      - group: apiextensions.k8s.io
+      - group: rbac.authorization.k8s.io
+  - level: None
+YAML
+}
 
 # The controllers the tests rely on: workloads, ServiceAccounts and their tokens, garbage collection,
 # namespace deletion, RBAC aggregation, and node lifecycle, which lifts the not-ready taint the API
@@ -43,6 +70,7 @@ start_etcd() {
 
 start_apiserver() {
 	mkdir -p "$STATE/apiserver"
+	audit_policy >"$STATE/apiserver/audit-policy.yaml"
 	start_process kube-apiserver "$K8S_BIN/kube-apiserver" \
 		--etcd-servers="http://$HOST:$ETCD_PORT" \
 		--bind-address="$HOST" --advertise-address="$HOST" --secure-port="$APISERVER_PORT" \
@@ -55,7 +83,9 @@ start_apiserver() {
 		--service-account-signing-key-file="$PKI/serviceaccount.key" \
 		--service-cluster-ip-range="$SERVICE_CIDR" \
 		--endpoint-reconciler-type=none \
-		--allow-privileged=true --profiling=false
+		--allow-privileged=true --profiling=false \
+		--audit-policy-file="$STATE/apiserver/audit-policy.yaml" --audit-log-path="$AUDIT_LOG" \
+		--audit-log-format=json --audit-log-maxsize=100 --audit-log-maxbackup=1
 	wait_until 120 kube-apiserver curl_admin "https://$HOST:$APISERVER_PORT/readyz"
 }
 

@@ -38,6 +38,9 @@ pub struct E2eEnv {
     pub apiserver: String,
     /// The Kubernetes release the control plane was built from, e.g. `v1.36.3`.
     pub k8s_version: String,
+    /// The API server's audit log (JSON lines, Metadata level, writes only); `None` when the
+    /// cluster was started by a version of `e2e/cluster` without it.
+    pub audit_log: Option<PathBuf>,
     /// PEM file of the local CA that signed the API server's and the TLS peers' certificates.
     pub ca: PathBuf,
     pub kubectl: PathBuf,
@@ -109,6 +112,10 @@ impl E2eEnv {
             kubeconfig: get("CAPSTAN_E2E_KUBECONFIG")?.into(),
             apiserver: get("CAPSTAN_E2E_APISERVER")?,
             k8s_version: get("CAPSTAN_E2E_K8S_VERSION")?,
+            audit_log: variables
+                .get("CAPSTAN_E2E_AUDIT_LOG")
+                .filter(|path| !path.is_empty())
+                .map(PathBuf::from),
             ca: get("CAPSTAN_E2E_CA")?.into(),
             kubectl: get("CAPSTAN_E2E_KUBECTL")?.into(),
             helm: get("CAPSTAN_E2E_HELM")?.into(),
@@ -199,6 +206,10 @@ export CAPSTAN_E2E_PASSWORD='s3cret'
         assert_eq!(env.registry_tls, "127.0.0.1:25002");
         assert_eq!(env.gpg, None);
         assert_eq!(env.credentials.password, "s3cret");
+        assert_eq!(env.audit_log, None);
+        let with_audit = format!("{SAMPLE}export CAPSTAN_E2E_AUDIT_LOG='/s/audit.log'\n");
+        let env = E2eEnv::parse(Path::new("env"), &with_audit).unwrap();
+        assert_eq!(env.audit_log, Some(PathBuf::from("/s/audit.log")));
     }
 
     #[test]

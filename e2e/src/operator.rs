@@ -48,16 +48,49 @@ impl Setup {
 
     /// Like [`Setup::new`], with extra environment variables for the operator process.
     pub async fn with_operator_env(prefix: &str, env: &[(&str, &str)]) -> TestResult<Self> {
+        Self::start(prefix, env, None, None).await
+    }
+
+    /// Like [`Setup::new`], with the repository served from `repo_dir` at `repo_url` by the test
+    /// itself (e.g. a server it can take down) instead of the shared chart server.
+    pub async fn serving_from(
+        prefix: &str,
+        repo_dir: PathBuf,
+        repo_url: String,
+    ) -> TestResult<Self> {
+        Self::start(prefix, &[], None, Some((repo_dir, repo_url))).await
+    }
+
+    /// Like [`Setup::new`], with the operator authenticating with `kubeconfig` instead of as the
+    /// cluster admin.
+    pub async fn with_kubeconfig(prefix: &str, kubeconfig: &Path) -> TestResult<Self> {
+        Self::start(prefix, &[], Some(kubeconfig), None).await
+    }
+
+    async fn start(
+        prefix: &str,
+        env: &[(&str, &str)],
+        kubeconfig: Option<&Path>,
+        repository: Option<(PathBuf, String)>,
+    ) -> TestResult<Self> {
         let cluster = Cluster::shared()?;
         install_crds(cluster).await?;
         let namespace = TestNamespace::create(cluster, prefix).await?;
-        let repo_dir = cluster.env().charts_dir.join(namespace.name());
+        let (repo_dir, repo_url) = match repository {
+            Some(repository) => repository,
+            None => (
+                cluster.env().charts_dir.join(namespace.name()),
+                format!("{}/{}", cluster.env().charts, namespace.name()),
+            ),
+        };
         std::fs::create_dir_all(&repo_dir)?;
-        let repo_url = format!("{}/{}", cluster.env().charts, namespace.name());
         let binary = operator_binary();
         let operator = Command::new(&binary)
             .args(["run", "--namespace", namespace.name()])
-            .env("KUBECONFIG", &cluster.env().kubeconfig)
+            .env(
+                "KUBECONFIG",
+                kubeconfig.unwrap_or(cluster.env().kubeconfig.as_path()),
+            )
             .env("RUST_LOG", "info")
             .envs(env.iter().copied())
             .stdout(Stdio::null())
@@ -195,8 +228,18 @@ impl Setup {
         name: &str,
         condition: impl Condition<ChartDeployment>,
     ) -> TestResult<ChartDeployment> {
+        self.wait_deployment_for(name, WAIT, condition).await
+    }
+
+    /// Waits up to `timeout` until the ChartDeployment meets `condition`.
+    pub async fn wait_deployment_for(
+        &self,
+        name: &str,
+        timeout: Duration,
+        condition: impl Condition<ChartDeployment>,
+    ) -> TestResult<ChartDeployment> {
         let api = self.namespace.api::<ChartDeployment>();
-        Ok(wait_for(&api, name, "ChartDeployment", WAIT, condition)
+        Ok(wait_for(&api, name, "ChartDeployment", timeout, condition)
             .await?
             .ok_or("the ChartDeployment disappeared")?)
     }
@@ -207,8 +250,18 @@ impl Setup {
         name: &str,
         condition: impl Condition<ChartRepository>,
     ) -> TestResult<ChartRepository> {
+        self.wait_repository_for(name, WAIT, condition).await
+    }
+
+    /// Waits up to `timeout` until the ChartRepository meets `condition`.
+    pub async fn wait_repository_for(
+        &self,
+        name: &str,
+        timeout: Duration,
+        condition: impl Condition<ChartRepository>,
+    ) -> TestResult<ChartRepository> {
         let api = self.namespace.api::<ChartRepository>();
-        Ok(wait_for(&api, name, "ChartRepository", WAIT, condition)
+        Ok(wait_for(&api, name, "ChartRepository", timeout, condition)
             .await?
             .ok_or("the ChartRepository disappeared")?)
     }

@@ -313,7 +313,7 @@ async fn a_published_version_rolls_out_by_itself_and_a_pin_stays() -> TestResult
         repository
             .status
             .unwrap_or_default()
-            .next_fetch_time
+            .last_fetch_time
             .is_some()
     );
 

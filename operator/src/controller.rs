@@ -188,6 +188,8 @@ enum Attempt {
     Applied {
         revision: Revision,
         inventory: Vec<InventoryEntry>,
+        /// How many objects were written (all of a new revision; drifted ones of the same).
+        patched: usize,
         pruned: Vec<String>,
         /// The verified signature, when provenance was checked.
         provenance: Option<Box<ProvenanceStatus>>,
@@ -209,11 +211,33 @@ async fn reconcile_apply(deployment: Arc<ChartDeployment>, ctx: &Context) -> Res
         Ok(Attempt::Applied {
             revision,
             inventory,
+            patched,
             pruned,
             provenance,
         }) => {
             ctx.clear_failures(&key(&deployment));
             ctx.mark_applied(&key(&deployment));
+            if is_current(&deployment, &revision, &inventory) && pruned.is_empty() {
+                // The same revision re-checked: the status stays as it is (no write); only a
+                // correction of drift is worth an event.
+                if patched > 0 {
+                    let message = format!(
+                        "Re-applied {patched} of {} objects that had drifted from {} {}",
+                        inventory.len(),
+                        revision.chart,
+                        revision.version
+                    );
+                    report::publish(
+                        ctx,
+                        &*deployment,
+                        EventType::Normal,
+                        "DriftCorrected",
+                        message,
+                    )
+                    .await;
+                }
+                return Ok(Action::requeue(interval(&deployment)));
+            }
             let message = format!(
                 "Applied {} {}: {} objects{}",
                 revision.chart,
@@ -315,9 +339,8 @@ impl Policy {
     }
 }
 
-/// Whether `revision` is what was last applied, this process applied it less than an interval
-/// ago and the spec has not changed since: then nothing needs writing.
-fn is_unchanged(deployment: &ChartDeployment, ctx: &Context, revision: &Revision) -> bool {
+/// Whether the status reports `revision` applied and Ready for the current generation.
+fn reports_applied(deployment: &ChartDeployment, revision: &Revision) -> bool {
     let Some(status) = deployment.status.as_ref() else {
         return false;
     };
@@ -328,6 +351,25 @@ fn is_unchanged(deployment: &ChartDeployment, ctx: &Context, revision: &Revision
     ready
         && status.last_applied_revision.as_ref() == Some(revision)
         && status.observed_generation == deployment.meta().generation
+}
+
+/// Whether the status already says all there is to say: `revision` applied with `inventory`.
+fn is_current(
+    deployment: &ChartDeployment,
+    revision: &Revision,
+    inventory: &[InventoryEntry],
+) -> bool {
+    reports_applied(deployment, revision)
+        && deployment
+            .status
+            .as_ref()
+            .is_some_and(|status| status.inventory == inventory)
+}
+
+/// Whether `revision` is what was last applied, this process applied it less than an interval
+/// ago and the spec has not changed since: then nothing needs writing.
+fn is_unchanged(deployment: &ChartDeployment, ctx: &Context, revision: &Revision) -> bool {
+    reports_applied(deployment, revision)
         && ctx.applied_within(&key(deployment), interval(deployment))
 }
 
@@ -427,7 +469,17 @@ async fn attempt(
         &target_namespace,
         scopes,
     )?;
-    let inventory = apply::apply_all(&ctx.cluster, &owner, &objects).await?;
+    let previous_revision = deployment
+        .status
+        .as_ref()
+        .and_then(|status| status.last_applied_revision.as_ref());
+    let mode = if previous_revision == Some(&revision) {
+        apply::Mode::OnlyDrifted
+    } else {
+        apply::Mode::All
+    };
+    let apply::Applied { inventory, patched } =
+        apply::apply_all(&ctx.cluster, &owner, &objects, mode).await?;
     let previous_inventory = deployment
         .status
         .as_ref()
@@ -435,10 +487,11 @@ async fn attempt(
         .unwrap_or_default();
     let stale = prune::to_prune(previous_inventory, &inventory);
     let pruned = prune::delete_all(&ctx.cluster, &owner, &stale).await?;
-    info!(deployment = %key(deployment), chart = %revision.chart, version = %revision.version, objects = inventory.len(), pruned = pruned.len(), "applied");
+    info!(deployment = %key(deployment), chart = %revision.chart, version = %revision.version, objects = inventory.len(), patched, pruned = pruned.len(), "applied");
     Ok(Attempt::Applied {
         revision,
         inventory,
+        patched,
         pruned,
         provenance,
     })

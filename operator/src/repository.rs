@@ -92,8 +92,10 @@ async fn reconcile(repository: Arc<ChartRepository>, ctx: Arc<Context>) -> Resul
             let digest = entry.digest.clone();
             let changed = previous.index_digest.as_deref() != Some(digest.as_str());
             ctx.indexes.insert(key, entry);
-            let status = fetched_status(&previous, generation, &digest, count, interval);
-            report::write_status(&ctx, &*repository, &status).await?;
+            let status = fetched_status(&previous, generation, &digest, count);
+            if !same_apart_from_time(&previous, &status) {
+                report::write_status(&ctx, &*repository, &status).await?;
+            }
             if changed {
                 info!(repository = %failure_key(&repository), %digest, charts = count, "index changed");
                 report::publish(
@@ -125,13 +127,21 @@ async fn reconcile(repository: Arc<ChartRepository>, ctx: Arc<Context>) -> Resul
     }
 }
 
+/// Whether two statuses differ at most in `lastFetchTime` and transition times: then a fetch
+/// that found the same index writes nothing.
+fn same_apart_from_time(previous: &ChartRepositoryStatus, next: &ChartRepositoryStatus) -> bool {
+    same(&previous.conditions, &next.conditions)
+        && previous.observed_generation == next.observed_generation
+        && previous.index_digest == next.index_digest
+        && previous.chart_count == next.chart_count
+}
+
 /// Status after a successful fetch (or a 304 confirming the cached index).
 fn fetched_status(
     previous: &ChartRepositoryStatus,
     generation: Option<i64>,
     digest: &str,
     count: usize,
-    interval: Duration,
 ) -> ChartRepositoryStatus {
     let now = Timestamp::now();
     let outcome = Outcome::Ready {
@@ -144,7 +154,6 @@ fn fetched_status(
         index_digest: Some(digest.to_string()),
         chart_count: Some(i64::try_from(count).unwrap_or(i64::MAX)),
         last_fetch_time: Some(Time(now)),
-        next_fetch_time: now.checked_add(interval).ok().map(Time),
     }
 }
 
@@ -373,17 +382,9 @@ mod tests {
 
     #[test]
     fn a_failed_fetch_keeps_the_last_index_in_status() {
-        let fetched = fetched_status(
-            &ChartRepositoryStatus::default(),
-            Some(3),
-            "sha256:ab",
-            7,
-            Duration::from_secs(60),
-        );
+        let fetched = fetched_status(&ChartRepositoryStatus::default(), Some(3), "sha256:ab", 7);
         assert_eq!(fetched.chart_count, Some(7));
-        let next = fetched.next_fetch_time.as_ref().unwrap().0;
-        let last = fetched.last_fetch_time.as_ref().unwrap().0;
-        assert_eq!(next.duration_since(last).as_secs(), 60);
+        assert!(fetched.last_fetch_time.is_some());
         let error = Error::Fetch {
             what: "the index".into(),
             message: "connection refused".into(),
@@ -393,5 +394,16 @@ mod tests {
         assert_eq!(failed.conditions[0].status, "False");
         assert_eq!(failed.conditions[0].reason, "FetchFailed");
         assert_eq!(failed.conditions[1].type_, "Reconciling");
+    }
+
+    #[test]
+    fn refetching_the_same_index_changes_nothing_worth_writing() {
+        let first = fetched_status(&ChartRepositoryStatus::default(), Some(1), "sha256:ab", 2);
+        let again = fetched_status(&first, Some(1), "sha256:ab", 2);
+        assert!(same_apart_from_time(&first, &again));
+        let new_index = fetched_status(&first, Some(1), "sha256:cd", 3);
+        assert!(!same_apart_from_time(&first, &new_index));
+        let new_spec = fetched_status(&first, Some(2), "sha256:ab", 2);
+        assert!(!same_apart_from_time(&first, &new_spec));
     }
 }

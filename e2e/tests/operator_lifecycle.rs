@@ -1,0 +1,581 @@
+//! The operator's remaining guarantees against the real control plane: upgrades triggered by a
+//! change in a valuesFrom ConfigMap or Secret, a repository that goes down and comes back, two
+//! deployments claiming one object, a steady state that sends no write request (shown by the API
+//! server's audit log), and the kustomize install with least-privilege RBAC.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use capstan_api::ChartDeployment;
+use capstan_e2e::Cluster;
+use capstan_e2e::operator::{Setup, WAIT, applied, ready_is};
+use capstan_e2e::wait::wait_for;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::ResourceExt;
+use kube::api::{Patch, PatchParams, PostParams};
+use kube::runtime::wait::Condition;
+use serde_json::json;
+use support::{AuditLog, ChartServer, Outcome, TestResult, ready_message, repository_ready_is};
+
+const GREETING: &str = "apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ release.name }}-main
+data:
+  greeting: {{ values.greeting }}
+  word: {{ values.word }}
+";
+
+fn publish_greet(setup: &Setup) -> TestResult {
+    setup.publish(
+        "greet",
+        "1.0.0",
+        &[
+            ("values.yaml", "greeting: hello\nword: none\n"),
+            ("templates/main.yaml", GREETING),
+        ],
+    )?;
+    Ok(())
+}
+
+/// Waits until ConfigMap `name` has `key: value`.
+async fn wait_data(setup: &Setup, name: &str, key: &str, value: &str) -> Outcome<ConfigMap> {
+    let api = setup.namespace.api::<ConfigMap>();
+    let found = wait_for(&api, name, "ConfigMap", WAIT, |cm: Option<&ConfigMap>| {
+        cm.and_then(|cm| cm.data.as_ref())
+            .and_then(|data| data.get(key))
+            .is_some_and(|found| found == value)
+    })
+    .await?;
+    Ok(found.ok_or("the ConfigMap disappeared")?)
+}
+
+fn values_digest(deployment: &ChartDeployment) -> String {
+    deployment
+        .status
+        .as_ref()
+        .and_then(|s| s.last_applied_revision.as_ref())
+        .map(|r| r.values_digest.clone())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_change_in_a_values_from_config_map_or_secret_upgrades_without_touching_the_spec()
+-> TestResult {
+    let setup = Setup::new("op-valuesfrom").await?;
+    publish_greet(&setup)?;
+    let config_maps = setup.namespace.api::<ConfigMap>();
+    let secrets = setup.namespace.api::<Secret>();
+    let values_config_map: ConfigMap = serde_json::from_value(json!({
+        "metadata": {"name": "web-values"},
+        "data": {"values.yaml": "greeting: hi\n"},
+    }))?;
+    config_maps
+        .create(&PostParams::default(), &values_config_map)
+        .await?;
+    let values_secret: Secret = serde_json::from_value(json!({
+        "metadata": {"name": "web-secret-values"},
+        "stringData": {"values.yaml": "word: alpha\n"},
+    }))?;
+    secrets
+        .create(&PostParams::default(), &values_secret)
+        .await?;
+    setup.apply_repository().await?;
+    // A long interval: only the watches on the ConfigMap and the Secret can explain an upgrade
+    // within the test's time.
+    setup
+        .apply_deployment_with(
+            "web",
+            json!({
+                "chart": {"repository": {"repositoryRef": {"name": "charts"}, "name": "greet",
+                                         "version": "1.0.0"}},
+                "valuesFrom": [
+                    {"kind": "ConfigMap", "name": "web-values"},
+                    {"kind": "Secret", "name": "web-secret-values"},
+                ],
+                "interval": "1h",
+            }),
+        )
+        .await?;
+    let installed = setup.wait_deployment("web", applied("1.0.0")).await?;
+    let generation = installed.metadata.generation;
+    let first_digest = values_digest(&installed);
+    let main = wait_data(&setup, "web-main", "greeting", "hi").await?;
+    assert_eq!(main.data.unwrap_or_default()["word"], "alpha");
+
+    // Edit the ConfigMap only.
+    config_maps
+        .patch(
+            "web-values",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"data": {"values.yaml": "greeting: hey\n"}})),
+        )
+        .await?;
+    wait_data(&setup, "web-main", "greeting", "hey").await?;
+    let digest_changed =
+        |old: String| move |d: Option<&ChartDeployment>| d.is_some_and(|d| values_digest(d) != old);
+    let upgraded = setup
+        .wait_deployment("web", digest_changed(first_digest.clone()))
+        .await?;
+    let second_digest = values_digest(&upgraded);
+    assert_eq!(upgraded.metadata.generation, generation, "the spec changed");
+    assert!(
+        ready_is("True", |r| r == "Applied").matches_object(Some(&upgraded)),
+        "{:?}",
+        upgraded.status
+    );
+
+    // Edit the Secret only.
+    secrets
+        .patch(
+            "web-secret-values",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"stringData": {"values.yaml": "word: beta\n"}})),
+        )
+        .await?;
+    let main = wait_data(&setup, "web-main", "word", "beta").await?;
+    assert_eq!(main.data.unwrap_or_default()["greeting"], "hey");
+    let upgraded = setup
+        .wait_deployment("web", digest_changed(second_digest.clone()))
+        .await?;
+    assert_ne!(values_digest(&upgraded), first_digest);
+    assert_eq!(upgraded.metadata.generation, generation, "the spec changed");
+    setup.finish().await
+}
+
+#[tokio::test]
+async fn a_repository_that_goes_down_is_reported_retried_and_recovers_by_itself() -> TestResult {
+    let mut server = ChartServer::start().await?;
+    let setup = Setup::serving_from("op-down", server.dir().to_path_buf(), server.url()).await?;
+    publish_greet(&setup)?;
+    setup.apply_repository().await?;
+    setup
+        .wait_repository("charts", repository_ready_is("True", |_| true))
+        .await?;
+
+    // Down: the port refuses connections.
+    server.stop();
+    let down = setup
+        .wait_repository(
+            "charts",
+            repository_ready_is("False", |r| r == "FetchFailed"),
+        )
+        .await?;
+    let conditions = down.status.unwrap_or_default().conditions;
+    assert!(
+        conditions[0]
+            .message
+            .contains("index of ChartRepository charts"),
+        "{conditions:?}"
+    );
+    assert!(
+        conditions
+            .iter()
+            .any(|c| c.type_ == "Reconciling" && c.status == "True"),
+        "a retryable failure is Reconciling: {conditions:?}"
+    );
+
+    // A deployment created meanwhile resolves the chart from the last index but cannot download it.
+    setup
+        .apply_deployment("web", "greet", "1.0.0", json!({}))
+        .await?;
+    let failed = setup
+        .wait_deployment("web", ready_is("False", |r| r == "FetchFailed"))
+        .await?;
+    assert!(
+        ready_message(&failed).contains("chart greet"),
+        "{}",
+        ready_message(&failed)
+    );
+    let config_maps = setup.namespace.api::<ConfigMap>();
+    assert!(config_maps.get_opt("web-main").await?.is_none());
+
+    // Still down, but answering 503: every attempt is counted. Retries keep coming by
+    // themselves, spaced by the back-off rather than in a hot loop.
+    server.set_unavailable(true);
+    server.resume().await?;
+    let unavailable = setup
+        .wait_deployment("web", |d: Option<&ChartDeployment>| {
+            d.is_some_and(|d| ready_message(d).contains("503"))
+        })
+        .await?;
+    assert!(ready_is("False", |r| r == "FetchFailed").matches_object(Some(&unavailable)));
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    let (index_attempts, archive_attempts) =
+        (server.requests("/index.yaml"), server.requests(".tgz"));
+    assert!(
+        index_attempts >= 1 && archive_attempts >= 1,
+        "retried by themselves: index {index_attempts}, archive {archive_attempts}"
+    );
+    // Back-off from 5s doubling allows a handful of attempts in this window (plus one per
+    // status change that wakes the deployment); a hot loop would make hundreds.
+    assert!(
+        index_attempts <= 8 && archive_attempts <= 8,
+        "retries back off: index {index_attempts}, archive {archive_attempts}"
+    );
+
+    // Back up: both recover without anything being touched.
+    server.set_unavailable(false);
+    let recovery = Duration::from_secs(400);
+    setup
+        .wait_repository_for("charts", recovery, repository_ready_is("True", |_| true))
+        .await?;
+    setup
+        .wait_deployment_for("web", recovery, applied("1.0.0"))
+        .await?;
+    wait_data(&setup, "web-main", "greeting", "hello").await?;
+    setup.finish().await
+}
+
+const SHARED: &str = "apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: common
+data:
+  greeting: {{ values.greeting }}
+";
+
+const OWN: &str = "apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ release.name }}-own
+data:
+  greeting: {{ values.greeting }}
+";
+
+#[tokio::test]
+async fn the_first_deployment_keeps_an_object_two_of_them_render() -> TestResult {
+    let setup = Setup::new("op-conflict").await?;
+    setup.publish(
+        "pair",
+        "1.0.0",
+        &[
+            ("values.yaml", "greeting: hello\n"),
+            ("templates/own.yaml", OWN),
+            ("templates/shared.yaml", SHARED),
+        ],
+    )?;
+    setup.apply_repository().await?;
+    setup
+        .apply_deployment("first", "pair", "1.0.0", json!({"greeting": "from-first"}))
+        .await?;
+    setup.wait_deployment("first", applied("1.0.0")).await?;
+    setup
+        .apply_deployment(
+            "second",
+            "pair",
+            "1.0.0",
+            json!({"greeting": "from-second"}),
+        )
+        .await?;
+    let refused = setup
+        .wait_deployment("second", ready_is("False", |r| r == "OwnershipConflict"))
+        .await?;
+    let namespace = setup.namespace.name();
+    let message = ready_message(&refused);
+    assert!(
+        message.contains(&format!("ConfigMap {namespace}/common")),
+        "names the object: {message}"
+    );
+    assert!(
+        message.contains(&format!("ChartDeployment {namespace}/first")),
+        "names the owner: {message}"
+    );
+    let status = refused.status.unwrap_or_default();
+    assert!(status.last_applied_revision.is_none());
+    assert!(status.inventory.is_empty());
+    assert!(
+        status
+            .conditions
+            .iter()
+            .any(|c| c.type_ == "Stalled" && c.status == "True"),
+        "a conflict waits for a change: {:?}",
+        status.conditions
+    );
+
+    // The first keeps the object, and nothing of the second's was applied.
+    let config_maps = setup.namespace.api::<ConfigMap>();
+    let common = config_maps.get("common").await?;
+    assert_eq!(
+        common.data.clone().unwrap_or_default()["greeting"],
+        "from-first"
+    );
+    assert_eq!(
+        common.annotations().get("capstan.dev/deployment"),
+        Some(&format!("{namespace}/first"))
+    );
+    assert!(config_maps.get_opt("second-own").await?.is_none());
+    let first = setup.wait_deployment("first", applied("1.0.0")).await?;
+    assert_eq!(first.status.unwrap_or_default().inventory.len(), 2);
+    setup.finish().await
+}
+
+#[tokio::test]
+async fn a_reconcile_that_changes_nothing_sends_no_write_request() -> TestResult {
+    let audit = AuditLog::of(Cluster::shared()?)?;
+    let start = audit.position()?;
+    let server = ChartServer::start().await?;
+    let setup = Setup::serving_from("op-quiet", server.dir().to_path_buf(), server.url()).await?;
+    publish_greet(&setup)?;
+    setup
+        .apply_repository_with("charts", json!({"url": setup.repo_url, "interval": "2s"}))
+        .await?;
+    setup
+        .apply_deployment_with(
+            "web",
+            json!({
+                "chart": {"repository": {"repositoryRef": {"name": "charts"}, "name": "greet",
+                                         "version": "1.0.0"}},
+                "interval": "3s",
+            }),
+        )
+        .await?;
+    setup.wait_deployment("web", applied("1.0.0")).await?;
+    wait_data(&setup, "web-main", "greeting", "hello").await?;
+    let namespace = setup.namespace.name().to_string();
+
+    // The audit log does record the operator's writes: the apply of the ConfigMap and the status.
+    let install = audit.writes_since(start, &namespace)?;
+    let wrote = |resource: &str, name: &str| {
+        install
+            .iter()
+            .any(|w| w.verb == "patch" && w.resource == resource && w.name == name)
+    };
+    assert!(wrote("configmaps", "web-main"), "{install:#?}");
+    assert!(wrote("chartdeployments", "web"), "{install:#?}");
+
+    // Let the last writes of the install land, then watch several intervals of both resources.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let quiet_from = audit.position()?;
+    let (index_before, archive_before) = (server.requests("/index.yaml"), server.requests(".tgz"));
+    tokio::time::sleep(Duration::from_secs(15)).await;
+    let writes = audit.writes_since(quiet_from, &namespace)?;
+    let index_fetches = server.requests("/index.yaml") - index_before;
+    let archive_fetches = server.requests(".tgz") - archive_before;
+    // The interval-driven reconciles did run: the repository re-fetched its index and the
+    // deployment downloaded, rendered and compared its chart again.
+    assert!(index_fetches >= 2, "index fetched {index_fetches} times");
+    assert!(
+        archive_fetches >= 2,
+        "archive fetched {archive_fetches} times"
+    );
+    assert!(
+        writes.is_empty(),
+        "writes while nothing changed: {writes:#?}"
+    );
+
+    // A change is still applied: drift in an applied object is corrected on the next interval.
+    setup
+        .namespace
+        .api::<ConfigMap>()
+        .patch(
+            "web-main",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"data": {"greeting": "drifted"}})),
+        )
+        .await?;
+    wait_data(&setup, "web-main", "greeting", "hello").await?;
+    setup.finish().await
+}
+
+/// Removes what `kubectl apply -k config/` created, except the CRDs other tests share.
+struct Installed {
+    cluster: &'static Cluster,
+}
+
+impl Drop for Installed {
+    fn drop(&mut self) {
+        let env = self.cluster.env();
+        for args in [
+            &[
+                "delete",
+                "clusterrolebinding,clusterrole",
+                "capstan-operator",
+            ][..],
+            &["delete", "namespace", "capstan-system", "--wait=false"][..],
+        ] {
+            let _ = std::process::Command::new(&env.kubectl)
+                .env("KUBECONFIG", &env.kubeconfig)
+                .args(args)
+                .args(["--ignore-not-found", "--request-timeout=20s"])
+                .stdout(std::process::Stdio::null())
+                .status();
+        }
+    }
+}
+
+const SERVICE_ACCOUNT: &str = "system:serviceaccount:capstan-system:capstan-operator";
+
+/// `kubectl auth can-i` as the operator's ServiceAccount.
+async fn operator_can(cluster: &Cluster, verb: &str, resource: &str, scope: &[&str]) -> bool {
+    let output = cluster
+        .kubectl()
+        .args(["auth", "can-i", verb, resource, "--as", SERVICE_ACCOUNT])
+        .args(scope)
+        .output()
+        .await;
+    matches!(output, Ok(output) if output.status.success())
+}
+
+#[tokio::test]
+async fn the_kustomize_base_installs_a_least_privilege_operator() -> TestResult {
+    let cluster = Cluster::shared()?;
+    let _installed = Installed { cluster };
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/../config");
+    cluster
+        .kubectl()
+        .args(["apply", "-k", config])
+        .run()
+        .await?;
+    for object in [
+        "crd/chartrepositories.capstan.dev",
+        "crd/chartdeployments.capstan.dev",
+        "namespace/capstan-system",
+        "clusterrole/capstan-operator",
+        "clusterrolebinding/capstan-operator",
+    ] {
+        cluster.kubectl().args(["get", object]).run().await?;
+    }
+    for object in [
+        "serviceaccount/capstan-operator",
+        "deployment/capstan-operator",
+    ] {
+        cluster
+            .kubectl()
+            .args(["get", object, "--namespace", "capstan-system"])
+            .run()
+            .await?;
+    }
+    // The Deployment was accepted and its Pod admitted (KWOK plays the kubelet).
+    cluster
+        .kubectl()
+        .args([
+            "wait",
+            "--for=condition=Available",
+            "--timeout=90s",
+            "--namespace",
+            "capstan-system",
+            "deployment/capstan-operator",
+        ])
+        .run()
+        .await?;
+
+    let all = ["--all-namespaces"];
+    let elsewhere = ["--namespace", "some-app"];
+    let exec = ["--namespace", "some-app", "--subresource=exec"];
+    let token_request = ["--namespace", "some-app", "--subresource=token"];
+    let needed: [(&str, &str, &[&str]); 13] = [
+        ("watch", "chartdeployments.capstan.dev", &all),
+        ("watch", "chartrepositories.capstan.dev", &all),
+        ("patch", "chartdeployments.capstan.dev/status", &elsewhere),
+        ("patch", "chartrepositories.capstan.dev/status", &elsewhere),
+        (
+            "update",
+            "chartdeployments.capstan.dev/finalizers",
+            &elsewhere,
+        ),
+        ("patch", "chartdeployments.capstan.dev", &elsewhere),
+        ("watch", "configmaps", &all),
+        ("watch", "secrets", &all),
+        ("create", "events.events.k8s.io", &elsewhere),
+        ("patch", "configmaps", &elsewhere),
+        ("delete", "services", &elsewhere),
+        ("patch", "deployments.apps", &elsewhere),
+        (
+            "watch",
+            "customresourcedefinitions.apiextensions.k8s.io",
+            &[],
+        ),
+    ];
+    for (verb, resource, scope) in needed {
+        assert!(
+            operator_can(cluster, verb, resource, scope).await,
+            "the operator needs to {verb} {resource} {scope:?}"
+        );
+    }
+    let forbidden: [(&str, &str, &[&str]); 14] = [
+        ("delete", "namespaces", &[]),
+        ("create", "namespaces", &[]),
+        ("create", "clusterroles.rbac.authorization.k8s.io", &[]),
+        (
+            "create",
+            "rolebindings.rbac.authorization.k8s.io",
+            &elsewhere,
+        ),
+        ("escalate", "clusterroles.rbac.authorization.k8s.io", &[]),
+        ("bind", "clusterroles.rbac.authorization.k8s.io", &[]),
+        ("impersonate", "users", &[]),
+        ("impersonate", "serviceaccounts", &elsewhere),
+        ("create", "pods", &exec),
+        ("create", "serviceaccounts", &token_request),
+        ("update", "secrets", &elsewhere),
+        ("delete", "secrets", &elsewhere),
+        ("delete", "chartdeployments.capstan.dev", &elsewhere),
+        ("delete", "nodes", &[]),
+    ];
+    for (verb, resource, scope) in forbidden {
+        assert!(
+            !operator_can(cluster, verb, resource, scope).await,
+            "the operator must not {verb} {resource} {scope:?}"
+        );
+    }
+
+    // Those permissions are enough: the operator, authenticated as its ServiceAccount, takes a
+    // chart all the way to Ready.
+    let token = cluster
+        .kubectl()
+        .args([
+            "create",
+            "token",
+            "capstan-operator",
+            "--namespace",
+            "capstan-system",
+        ])
+        .args(["--duration=1h"])
+        .run()
+        .await?
+        .stdout
+        .trim()
+        .to_string();
+    let home = tempfile::tempdir()?;
+    let kubeconfig = home.path().join("kubeconfig");
+    let config = json!({
+        "apiVersion": "v1", "kind": "Config",
+        "clusters": [{"name": "e2e", "cluster": {
+            "server": cluster.env().apiserver,
+            "certificate-authority": cluster.env().ca}}],
+        "users": [{"name": "operator", "user": {"token": token}}],
+        "contexts": [{"name": "operator", "context": {"cluster": "e2e", "user": "operator"}}],
+        "current-context": "operator",
+    });
+    std::fs::write(&kubeconfig, serde_json::to_vec(&config)?)?;
+    let setup = Setup::with_kubeconfig("op-rbac", &kubeconfig).await?;
+    publish_greet(&setup)?;
+    let values: ConfigMap = serde_json::from_value(json!({
+        "metadata": {"name": "web-values"},
+        "data": {"values.yaml": "greeting: least-privilege\n"},
+    }))?;
+    setup
+        .namespace
+        .api::<ConfigMap>()
+        .create(&PostParams::default(), &values)
+        .await?;
+    setup.apply_repository().await?;
+    setup
+        .apply_deployment_with(
+            "web",
+            json!({
+                "chart": {"repository": {"repositoryRef": {"name": "charts"}, "name": "greet",
+                                         "version": "1.0.0"}},
+                "valuesFrom": [{"kind": "ConfigMap", "name": "web-values"}],
+            }),
+        )
+        .await?;
+    setup.wait_deployment("web", applied("1.0.0")).await?;
+    let main = wait_data(&setup, "web-main", "greeting", "least-privilege").await?;
+    let labels: BTreeMap<String, String> = main.labels().clone();
+    assert!(labels.contains_key("capstan.dev/deployment"), "{labels:?}");
+    setup.finish().await
+}
