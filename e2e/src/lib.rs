@@ -14,6 +14,7 @@ mod cluster;
 mod env;
 mod error;
 mod namespace;
+pub mod operator;
 mod tools;
 pub mod wait;
 

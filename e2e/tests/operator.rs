@@ -2,13 +2,13 @@
 //! repository directory on the HTTP test peer and its own operator process watching only that
 //! namespace (killed when the test ends, pass or fail).
 
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use capstan_api::{ChartDeployment, ChartRepository};
 use capstan_chart::index::index_directory;
 use capstan_chart::package::{PackageOptions, package_dir};
+use capstan_e2e::operator::{OperatorProcess, applied, install_crds, ready_is};
 use capstan_e2e::wait::{wait_for, wait_for_deletion};
 use capstan_e2e::{Cluster, TestNamespace};
 use k8s_openapi::api::core::v1::ConfigMap;
@@ -16,23 +16,10 @@ use kube::ResourceExt;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::wait::Condition;
 use serde_json::json;
-use tokio::process::{Child, Command};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 const WAIT: Duration = Duration::from_secs(90);
-
-/// The operator binary: `CAPSTAN_OPERATOR_BIN`, else the workspace's debug build (built by
-/// `cargo build -p capstan-operator`).
-fn operator_binary() -> PathBuf {
-    if let Some(path) = std::env::var_os("CAPSTAN_OPERATOR_BIN") {
-        return path.into();
-    }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    target.join("debug/capstan-operator")
-}
 
 /// One test's world: namespace, repository directory and operator process.
 struct Setup {
@@ -40,7 +27,7 @@ struct Setup {
     repo_dir: PathBuf,
     repo_url: String,
     charts: tempfile::TempDir,
-    _operator: Child,
+    _operator: OperatorProcess,
 }
 
 impl Setup {
@@ -51,21 +38,7 @@ impl Setup {
         let repo_dir = cluster.env().charts_dir.join(namespace.name());
         std::fs::create_dir_all(&repo_dir)?;
         let repo_url = format!("{}/{}", cluster.env().charts, namespace.name());
-        let binary = operator_binary();
-        let operator = Command::new(&binary)
-            .args(["run", "--namespace", namespace.name()])
-            .env("KUBECONFIG", &cluster.env().kubeconfig)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|e| {
-                format!(
-                    "starting {}: {e}; build it with `cargo build -p capstan-operator` or set CAPSTAN_OPERATOR_BIN",
-                    binary.display()
-                )
-            })?;
+        let operator = OperatorProcess::start(cluster, namespace.name(), None)?;
         Ok(Setup {
             namespace,
             repo_dir,
@@ -159,52 +132,6 @@ impl Setup {
         std::fs::remove_dir_all(&self.repo_dir).ok();
         self.namespace.delete().await?;
         Ok(())
-    }
-}
-
-async fn install_crds(cluster: &Cluster) -> TestResult {
-    let crds = concat!(env!("CARGO_MANIFEST_DIR"), "/../crds/capstan.dev.yaml");
-    cluster
-        .kubectl()
-        .args(["apply", "--server-side", "--force-conflicts", "-f", crds])
-        .run()
-        .await?;
-    cluster
-        .kubectl()
-        .args([
-            "wait",
-            "--for=condition=Established",
-            "--timeout=60s",
-            "crd/chartrepositories.capstan.dev",
-            "crd/chartdeployments.capstan.dev",
-        ])
-        .run()
-        .await?;
-    Ok(())
-}
-
-/// `Ready` has `status` and its reason satisfies `reason`.
-fn ready_is(
-    status: &'static str,
-    reason: impl Fn(&str) -> bool,
-) -> impl Condition<ChartDeployment> {
-    move |object: Option<&ChartDeployment>| {
-        object
-            .and_then(|d| d.status.as_ref())
-            .into_iter()
-            .flat_map(|s| &s.conditions)
-            .any(|c| c.type_ == "Ready" && c.status == status && reason(&c.reason))
-    }
-}
-
-/// Ready with `version` applied.
-fn applied(version: &'static str) -> impl Condition<ChartDeployment> {
-    move |object: Option<&ChartDeployment>| {
-        let status = object.and_then(|d| d.status.as_ref());
-        ready_is("True", |_| true).matches_object(object)
-            && status
-                .and_then(|s| s.last_applied_revision.as_ref())
-                .is_some_and(|r| r.version == version)
     }
 }
 

@@ -526,7 +526,8 @@ async fn resolve_source(
                 Access::read(ctx, namespace, &repository::access_spec(&repository.spec)).await?;
             if wanted.name.is_empty()
                 || wanted.name.starts_with('.')
-                || wanted.name.contains([':', '@', '/']) {
+                || wanted.name.contains([':', '@', '/'])
+            {
                 return Err(Error::InvalidSpec(format!(
                     "spec.chart.repository.name {:?}: a chart name in an oci:// repository is \
                      one path segment, without tag or digest (set them in version)",
@@ -574,7 +575,8 @@ fn oci_source(
     access: &Access,
     plain_http: bool,
 ) -> Result<OciSource> {
-    let host = capstan_chart::oci::registry_host(reference)
+    let (chart_url, _) = capstan_chart::oci::split_chart_reference(reference);
+    let host = capstan_chart::oci::registry_host(&chart_url)
         .map_err(|error| Error::InvalidSpec(error.to_string()))?;
     OciSource::new(
         reference,
