@@ -55,4 +55,8 @@ pub struct Revision {
     /// `sha256:<hex>` of the merged values (values from `values` and `valuesFrom`); the values
     /// themselves are never written to status because they may hold secrets.
     pub values_digest: String,
+    /// `sha256:<hex>` of the OCI manifest the chart was pulled from (OCI sources only): the tag
+    /// or constraint resolved to this digest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest_digest: Option<String>,
 }

@@ -6,7 +6,7 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::common::Revision;
+use crate::common::{Revision, SecretReference};
 use crate::repository::VerificationPolicy;
 
 /// A chart deployed into the cluster. The operator renders the chart with the given values and
@@ -99,7 +99,7 @@ pub struct ChartSource {
     /// `capstan write deployment --from-package` writes both).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub package: Option<PackageSource>,
-    /// A chart in an OCI registry (reserved; not yet reconciled).
+    /// A chart in an OCI registry, stored as Helm stores it (`helm push`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oci: Option<OciChart>,
 }
@@ -180,12 +180,36 @@ impl PackageSource {
 #[derive(KubeSchema, Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OciChart {
-    /// The chart's reference, without a tag.
+    /// The chart's reference: `oci://host[:port]/path/chart`, optionally with a tag
+    /// (`:1.2.3`, `_` standing for `+`) or a digest (`@sha256:<hex>`).
     #[x_kube(validation = Rule::new("self.startsWith('oci://')").message("reference must start with oci://"))]
     pub reference: String,
-    /// Version constraint; the highest matching tag wins.
+    /// Version constraint in Helm's syntax (`^1.2`, `>=1.0.0 <2.0.0`), resolved over the
+    /// repository's tags (the highest matching version wins), an exact version, or a digest
+    /// (`sha256:<hex>`). Empty means the latest stable version. Not allowed when `reference`
+    /// carries a tag or digest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
+    /// Secret with credentials for the registry: `username` and `password` (exchanged for a
+    /// token when the registry asks), `token` for a bearer token, or a
+    /// `kubernetes.io/dockerconfigjson` Secret whose `auths` entry for the registry's host is used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_ref: Option<SecretReference>,
+    /// Secret with a `ca.crt` (PEM) to trust for the registry's TLS certificate, in addition to
+    /// the system roots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert_secret_ref: Option<SecretReference>,
+    /// Speak plain HTTP to the registry instead of HTTPS (`helm --plain-http`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub plain_http: bool,
+    /// Accept any TLS certificate from the registry. Only for test registries: it gives up the
+    /// protection TLS offers.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub insecure_skip_tls_verify: bool,
+    /// Provenance verification of the chart, with the provenance layer of the manifest.
+    /// Defaults to `mode: Ignore`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify: Option<VerificationPolicy>,
 }
 
 /// A reference to an object in the same namespace.

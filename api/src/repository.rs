@@ -8,8 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::common::SecretReference;
 
-/// A Helm-compatible chart repository (an HTTP server with an `index.yaml`). The operator fetches
-/// its index once per interval and shares it with every ChartDeployment that uses it.
+/// A Helm-compatible chart repository (an HTTP server with an `index.yaml`) or an OCI registry
+/// path. The operator fetches an HTTP repository's index once per interval and shares it with
+/// every ChartDeployment that uses it; charts in a registry resolve over their tags.
 // Each printcolumn repeats keys such as `type_`, which clippy mistakes for duplicated attributes.
 #[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, KubeSchema, Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -43,7 +44,8 @@ use crate::common::SecretReference;
 #[serde(rename_all = "camelCase")]
 pub struct ChartRepositorySpec {
     /// URL of the repository: `https://` or `http://` for a Helm HTTP repository (the operator
-    /// reads `<url>/index.yaml`). `oci://` is reserved for registries.
+    /// reads `<url>/index.yaml`), or `oci://host[:port]/path` for charts in an OCI registry (a
+    /// chart `name` is the repository `host/path/name`, its versions are its tags).
     #[x_kube(validation = Rule::new("self.startsWith('https://') || self.startsWith('http://') || self.startsWith('oci://')").message("url must start with https://, http:// or oci://"))]
     pub url: String,
 
@@ -56,14 +58,30 @@ pub struct ChartRepositorySpec {
     pub timeout: Option<Duration>,
 
     /// Secret with credentials for the repository: `username` and `password` for basic auth, or
-    /// `token` for a bearer token.
+    /// `token` for a bearer token; for `oci://` also a `kubernetes.io/dockerconfigjson` Secret.
+    /// Credentials go only to the repository's own host (scheme, host and port).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_ref: Option<SecretReference>,
 
     /// Secret with a `ca.crt` (PEM) to trust for this repository's TLS certificate, in addition to
-    /// the system roots.
+    /// the system roots, and optionally `tls.crt` and `tls.key` (PEM) as a client certificate
+    /// (HTTP repositories only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cert_secret_ref: Option<SecretReference>,
+
+    /// Accept any TLS certificate from the repository. Only for test servers: it gives up the
+    /// protection TLS offers.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub insecure_skip_tls_verify: bool,
+
+    /// Send the credentials also to other hosts the index points chart downloads at (Helm's
+    /// `--pass-credentials`). Off by default: only the repository's own host receives them.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pass_credentials: bool,
+
+    /// Speak plain HTTP to an `oci://` registry instead of HTTPS (`helm --plain-http`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub plain_http: bool,
 
     /// Whether chart archives must come with a valid provenance (`.prov`) file. Defaults to
     /// `mode: Ignore`.

@@ -432,6 +432,15 @@ pub fn display_url(url: &Url) -> String {
 }
 
 /// [`display_url`] for text that may not parse: drops everything between `://` and `@`.
+/// Whether two URLs share scheme, host and port: the origin credentials are scoped to. URLs
+/// that do not parse share nothing.
+pub fn same_origin(a: &str, b: &str) -> bool {
+    match (Url::parse(a), Url::parse(b)) {
+        (Ok(a), Ok(b)) => a.origin() == b.origin(),
+        _ => false,
+    }
+}
+
 pub fn redact_url(url: &str) -> String {
     match Url::parse(url) {
         Ok(parsed) => display_url(&parsed),

@@ -36,6 +36,10 @@ pub enum OciError {
     InvalidArchive(String),
     #[error("registry request for {reference} failed: {message}")]
     Registry { reference: String, message: String },
+    #[error(
+        "the registry refused the credentials for {reference} ({message}); check the username, password or token"
+    )]
+    Unauthorized { reference: String, message: String },
     #[error("{reference} has no chart version matching {constraint:?} (tags found: {available})")]
     NoMatchingVersion {
         reference: String,
@@ -66,6 +70,8 @@ pub struct RegistryOptions {
     pub plain_http: bool,
     /// PEM certificate authorities to trust in addition to the system's.
     pub ca_pem: Option<Vec<u8>>,
+    /// Accept any certificate (test registries only).
+    pub insecure_skip_tls_verify: bool,
     pub auth: Auth,
 }
 
@@ -79,6 +85,10 @@ pub enum Auth {
         username: String,
         password: String,
     },
+    /// A bearer token sent as is.
+    Bearer {
+        token: String,
+    },
 }
 
 impl std::fmt::Debug for Auth {
@@ -86,6 +96,7 @@ impl std::fmt::Debug for Auth {
         match self {
             Auth::Anonymous => f.write_str("Anonymous"),
             Auth::Basic { username, .. } => write!(f, "Basic({username}, <redacted>)"),
+            Auth::Bearer { .. } => f.write_str("Bearer(<redacted>)"),
         }
     }
 }
@@ -184,6 +195,7 @@ fn client(options: &RegistryOptions) -> Client {
                 data: pem.clone(),
             })
             .collect(),
+        accept_invalid_certificates: options.insecure_skip_tls_verify,
         ..ClientConfig::default()
     };
     Client::new(config)
@@ -195,6 +207,7 @@ fn registry_auth(auth: &Auth) -> RegistryAuth {
         Auth::Basic { username, password } => {
             RegistryAuth::Basic(username.clone(), password.clone())
         }
+        Auth::Bearer { token } => RegistryAuth::Bearer(token.clone()),
     }
 }
 
@@ -202,9 +215,33 @@ fn registry_error(
     reference: &Reference,
 ) -> impl Fn(oci_client::errors::OciDistributionError) -> OciError {
     let reference = reference.whole();
-    move |e| OciError::Registry {
-        reference: reference.clone(),
-        message: e.to_string(),
+    move |e| {
+        let message = e.to_string();
+        if is_unauthorized(&e) {
+            OciError::Unauthorized {
+                reference: reference.clone(),
+                message,
+            }
+        } else {
+            OciError::Registry {
+                reference: reference.clone(),
+                message,
+            }
+        }
+    }
+}
+
+/// Whether the registry refused the credentials (or their absence).
+fn is_unauthorized(error: &oci_client::errors::OciDistributionError) -> bool {
+    use oci_client::errors::{OciDistributionError as E, OciErrorCode};
+    match error {
+        E::AuthenticationFailure(_) | E::UnauthorizedError { .. } => true,
+        E::ServerError { code, .. } => matches!(code, 401 | 403),
+        E::RegistryError { envelope, .. } => envelope
+            .errors
+            .iter()
+            .any(|e| matches!(e.code, OciErrorCode::Unauthorized | OciErrorCode::Denied)),
+        _ => false,
     }
 }
 
@@ -313,8 +350,67 @@ pub async fn pull(
     options: &RegistryOptions,
     limits: PullLimits,
 ) -> Result<Pulled, OciError> {
+    let reference = choose_reference(chart_url, version, options).await?;
+    pull_reference(&reference, options, limits).await
+}
+
+/// A chart reference resolved to the digest of its manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    /// `host/path/name:tag` or `host/path/name@sha256:...`, as asked for.
+    pub reference: String,
+    /// The manifest's digest, `sha256:...`.
+    pub digest: String,
+}
+
+/// Resolves `version` (as [`pull`] reads it) to a manifest digest without downloading any layer,
+/// so a caller can tell whether it already has the chart. Pull it with `pull(chart_url,
+/// Some(&resolved.digest), ..)`.
+pub async fn resolve_digest(
+    chart_url: &str,
+    version: Option<&str>,
+    options: &RegistryOptions,
+) -> Result<Resolved, OciError> {
+    let reference = choose_reference(chart_url, version, options).await?;
+    let digest = client(options)
+        .fetch_manifest_digest(&reference, &registry_auth(&options.auth))
+        .await
+        .map_err(registry_error(&reference))?;
+    Ok(Resolved {
+        reference: reference.whole(),
+        digest,
+    })
+}
+
+/// Splits a chart reference that may carry a tag or digest (`oci://host:port/path/chart:1.0.0`,
+/// `oci://host/path/chart@sha256:...`) into the chart URL and that version (a tag read back as a
+/// version, `_` as `+`).
+pub fn split_chart_reference(reference: &str) -> (String, Option<String>) {
+    if let Some((url, digest)) = reference.split_once('@') {
+        return (url.to_string(), Some(digest.to_string()));
+    }
+    let last_slash = reference.rfind('/').unwrap_or(0);
+    match reference[last_slash..].rfind(':') {
+        Some(colon) if last_slash > "oci://".len() => {
+            let at = last_slash + colon;
+            (
+                reference[..at].to_string(),
+                Some(tag_to_version(&reference[at + 1..])),
+            )
+        }
+        _ => (reference.to_string(), None),
+    }
+}
+
+/// The reference `version` names: a digest, an exact version's tag, or the newest tag that
+/// matches a constraint.
+async fn choose_reference(
+    chart_url: &str,
+    version: Option<&str>,
+    options: &RegistryOptions,
+) -> Result<Reference, OciError> {
     let (registry, path) = parse_oci_url(chart_url)?;
-    let reference = match version {
+    Ok(match version {
         Some(digest) if digest.starts_with("sha256:") => {
             Reference::with_digest(registry, path, digest.to_string())
         }
@@ -346,8 +442,7 @@ pub async fn pull(
             };
             Reference::with_tag(registry, path, version_to_tag(chosen))
         }
-    };
-    pull_reference(&reference, options, limits).await
+    })
 }
 
 async fn pull_reference(
@@ -485,8 +580,14 @@ pub fn docker_config_auth(config_path: &Path, registry: &str) -> Result<Auth, Oc
         reason,
     };
     let text = std::fs::read_to_string(config_path).map_err(|e| failure(e.to_string()))?;
-    let config: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| failure(format!("not JSON: {e}")))?;
+    docker_config_auth_json(&text, registry).map_err(failure)
+}
+
+/// [`docker_config_auth`] for the JSON text itself (a `kubernetes.io/dockerconfigjson` Secret's
+/// `.dockerconfigjson`). Errors name what is wrong, never the credentials.
+pub fn docker_config_auth_json(text: &str, registry: &str) -> Result<Auth, String> {
+    let config: serde_json::Value = serde_json::from_str(text)
+        .map_err(|e| format!("not JSON (line {}, column {})", e.line(), e.column()))?;
     let Some(auths) = config.get("auths").and_then(|a| a.as_object()) else {
         return Ok(Auth::Anonymous);
     };
@@ -509,13 +610,11 @@ pub fn docker_config_auth(config_path: &Path, registry: &str) -> Result<Auth, Oc
     {
         let decoded = base64::engine::general_purpose::STANDARD
             .decode(encoded)
-            .map_err(|_| failure(format!("the `auth` for {registry} is not base64")))?;
+            .map_err(|_| format!("the `auth` for {registry} is not base64"))?;
         let decoded = String::from_utf8(decoded)
-            .map_err(|_| failure(format!("the `auth` for {registry} is not UTF-8")))?;
+            .map_err(|_| format!("the `auth` for {registry} is not UTF-8"))?;
         let Some((username, password)) = decoded.split_once(':') else {
-            return Err(failure(format!(
-                "the `auth` for {registry} is not `user:password`"
-            )));
+            return Err(format!("the `auth` for {registry} is not `user:password`"));
         };
         return Ok(Auth::Basic {
             username: username.to_string(),
@@ -542,6 +641,52 @@ pub fn registry_host(reference: &str) -> Result<String, OciError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chart_references_split_into_url_and_pin() {
+        assert_eq!(
+            split_chart_reference("oci://127.0.0.1:5000/charts/greet"),
+            ("oci://127.0.0.1:5000/charts/greet".to_string(), None)
+        );
+        assert_eq!(
+            split_chart_reference("oci://127.0.0.1:5000/charts/greet:1.0.0_build.2"),
+            (
+                "oci://127.0.0.1:5000/charts/greet".to_string(),
+                Some("1.0.0+build.2".to_string())
+            )
+        );
+        assert_eq!(
+            split_chart_reference("oci://reg.example/greet@sha256:abc"),
+            (
+                "oci://reg.example/greet".to_string(),
+                Some("sha256:abc".to_string())
+            )
+        );
+        assert_eq!(
+            split_chart_reference("oci://reg.example:5000"),
+            ("oci://reg.example:5000".to_string(), None)
+        );
+    }
+
+    #[test]
+    fn docker_config_json_errors_never_show_credentials() {
+        let error =
+            docker_config_auth_json(r#"{"auths":{"r:1":{"auth":"not base64 s3cret"}}}"#, "r:1")
+                .unwrap_err();
+        assert!(
+            error.contains("not base64") && !error.contains("s3cret"),
+            "{error}"
+        );
+        let error = docker_config_auth_json("{s3cret", "r:1").unwrap_err();
+        assert!(!error.contains("s3cret"), "{error}");
+        let bearer = format!(
+            "{:?}",
+            Auth::Bearer {
+                token: "s3cret".into()
+            }
+        );
+        assert!(!bearer.contains("s3cret"), "{bearer}");
+    }
 
     #[test]
     fn tags_round_trip_build_metadata() {

@@ -175,7 +175,7 @@ async fn basic_auth_registry_needs_credentials() {
     let archive = read("repo/repository/sprocket-1.1.0.tgz");
     let anonymous = push(&archive, None, &base, &plain()).await.unwrap_err();
     assert!(
-        matches!(anonymous, OciError::Registry { .. }),
+        matches!(anonymous, OciError::Unauthorized { .. }),
         "{anonymous}"
     );
     let options = RegistryOptions {

@@ -2,7 +2,7 @@
 //! own chart repository directory on the HTTP test peer and its own operator process watching
 //! only that namespace (killed when the test ends, pass or fail).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -14,6 +14,7 @@ use kube::runtime::wait::Condition;
 use serde_json::json;
 use tokio::process::{Child, Command};
 
+use crate::error::{E2eError, Result};
 use crate::wait::wait_for;
 use crate::{Cluster, TestNamespace};
 
@@ -29,6 +30,58 @@ pub fn operator_binary() -> PathBuf {
     crate::tools::workspace_binary("CAPSTAN_OPERATOR_BIN", "capstan-operator")
 }
 
+/// A running operator; dropping it kills the process.
+pub struct OperatorProcess {
+    _child: Child,
+}
+
+impl OperatorProcess {
+    /// Starts the operator watching `namespace` with the admin kubeconfig. Its output goes
+    /// to `log` when given (tests read it back), else to the test's stderr.
+    pub fn start(cluster: &Cluster, namespace: &str, log: Option<&Path>) -> Result<Self> {
+        Self::launch(namespace, &cluster.env().kubeconfig, &[], log)
+    }
+
+    /// Starts the operator watching `namespace` as `kubeconfig`'s user, with extra environment.
+    pub fn launch(
+        namespace: &str,
+        kubeconfig: &Path,
+        env: &[(&str, &str)],
+        log: Option<&Path>,
+    ) -> Result<Self> {
+        let binary = operator_binary();
+        let (stdout, stderr) = match log {
+            Some(path) => {
+                let io_error = |source| E2eError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                };
+                let file = std::fs::File::create(path).map_err(io_error)?;
+                let copy = file.try_clone().map_err(io_error)?;
+                (Stdio::from(file), Stdio::from(copy))
+            }
+            None => (Stdio::null(), Stdio::inherit()),
+        };
+        let child = Command::new(&binary)
+            .args(["run", "--namespace", namespace])
+            .env("KUBECONFIG", kubeconfig)
+            .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
+            .stdout(stdout)
+            .stderr(stderr)
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| {
+                E2eError::Unavailable(format!(
+                    "starting {}: {e}; build it with `cargo build -p capstan-operator` or set \
+                     CAPSTAN_OPERATOR_BIN",
+                    binary.display()
+                ))
+            })?;
+        Ok(OperatorProcess { _child: child })
+    }
+}
+
 /// One test's world: namespace, repository directory and operator process.
 pub struct Setup {
     pub namespace: TestNamespace,
@@ -37,7 +90,7 @@ pub struct Setup {
     /// URL of [`Setup::repo_dir`] on the plain-HTTP chart server.
     pub repo_url: String,
     charts: tempfile::TempDir,
-    _operator: Child,
+    _operator: OperatorProcess,
 }
 
 impl Setup {
@@ -84,25 +137,12 @@ impl Setup {
             ),
         };
         std::fs::create_dir_all(&repo_dir)?;
-        let binary = operator_binary();
-        let operator = Command::new(&binary)
-            .args(["run", "--namespace", namespace.name()])
-            .env(
-                "KUBECONFIG",
-                kubeconfig.unwrap_or(cluster.env().kubeconfig.as_path()),
-            )
-            .env("RUST_LOG", "info")
-            .envs(env.iter().copied())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|e| {
-                format!(
-                    "starting {}: {e}; build it with `cargo build -p capstan-operator` or set CAPSTAN_OPERATOR_BIN",
-                    binary.display()
-                )
-            })?;
+        // The operator's log outlives the test in the state directory, for reading after a failure.
+        let log_dir = cluster.env().state_dir.join("logs");
+        std::fs::create_dir_all(&log_dir)?;
+        let log = log_dir.join(format!("operator-{}.log", namespace.name()));
+        let kubeconfig = kubeconfig.unwrap_or(cluster.env().kubeconfig.as_path());
+        let operator = OperatorProcess::launch(namespace.name(), kubeconfig, env, Some(&log))?;
         Ok(Setup {
             namespace,
             repo_dir,

@@ -10,6 +10,7 @@ use kube::runtime::events::{Recorder, Reporter};
 use kube::{Api, Client, Resource};
 
 use crate::cluster::ClusterInfo;
+use crate::fetch::oci::OciCache;
 use crate::index_cache::IndexCache;
 
 pub struct Context {
@@ -18,6 +19,8 @@ pub struct Context {
     pub recorder: Recorder,
     /// Repository indexes, written by the ChartRepository controller, read by deployments.
     pub indexes: IndexCache,
+    /// Charts pulled from registries, by manifest digest: an unchanged digest is not pulled again.
+    pub oci_charts: OciCache,
     /// Only resources in this namespace are watched (`--namespace`); all namespaces when `None`.
     pub watch_namespace: Option<String>,
     /// Consecutive failures per object (`<namespace>/<name>`), for exponential back-off.
@@ -38,6 +41,7 @@ impl Context {
             cluster: ClusterInfo::new(client.clone()),
             recorder: Recorder::new(client.clone(), reporter),
             indexes: IndexCache::default(),
+            oci_charts: OciCache::default(),
             watch_namespace,
             client,
             failures: Mutex::default(),

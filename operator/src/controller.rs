@@ -25,13 +25,15 @@ use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
 use tracing::{info, warn};
 
+use crate::access::{Access, AccessSpec};
 use crate::context::Context;
 use crate::error::{Error, Result};
+use crate::fetch::oci::OciSource;
 use crate::fetch::{Package, package_from_config_map, package_from_secret};
 use crate::index_cache::CachedIndex;
 use crate::owner::Owner;
 use crate::status::{Outcome, conditions, same};
-use crate::{apply, desired, expand, fetch, prune, report, values, verify};
+use crate::{apply, desired, expand, fetch, prune, report, repository, values, verify};
 
 /// Default `spec.interval`.
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(600);
@@ -98,7 +100,19 @@ fn referencing<K: Resource>(
                 ValuesSourceKind::Secret => package.and_then(|p| p.secret_ref.as_ref()),
             }
             .is_some_and(|reference| reference.name == name);
-            in_values || in_package
+            // The credentials and certificates of an OCI source: a fixed Secret retries at once.
+            let oci = spec
+                .chart
+                .oci
+                .as_ref()
+                .filter(|_| kind == ValuesSourceKind::Secret);
+            let in_oci = oci.is_some_and(|oci| {
+                [&oci.secret_ref, &oci.cert_secret_ref]
+                    .into_iter()
+                    .flatten()
+                    .any(|reference| reference.name == name)
+            });
+            in_values || in_package || in_oci
         })
         .map(|deployment| ObjectRef::from_obj(&*deployment))
         .collect()
@@ -315,6 +329,8 @@ async fn reconcile_apply(deployment: Arc<ChartDeployment>, ctx: &Context) -> Res
 enum Source {
     /// Already in hand, read from a ConfigMap or Secret.
     Package(Package),
+    /// In a registry: resolved to a manifest digest, pulled unless that digest is cached.
+    Oci(Box<OciSource>),
     /// In a repository: downloaded only when the revision it names is not already applied.
     Repository {
         index: Arc<CachedIndex>,
@@ -395,16 +411,23 @@ async fn attempt(
                 version: entry.version.clone(),
                 archive_digest,
                 values_digest: values_digest.clone(),
+                manifest_digest: None,
             },
         )
     {
         return Ok(Attempt::Unchanged);
     }
+    let mut manifest_digest = None;
     let package = match source {
-        Source::Package(package) => package,
+        Source::Package(package) => Arc::new(package),
         Source::Repository { index, entry } => {
             let wants_provenance = policy.mode != VerificationMode::Ignore;
-            fetch::download_package(&index, &entry, wants_provenance).await?
+            Arc::new(fetch::download_package(&index, &entry, wants_provenance).await?)
+        }
+        Source::Oci(source) => {
+            let (package, digest) = fetch::oci::fetch(&ctx.oci_charts, &source).await?;
+            manifest_digest = Some(digest);
+            package
         }
     };
     let chart = capstan_chart::load::load_archive(&package.archive)
@@ -414,6 +437,7 @@ async fn attempt(
         version: chart.metadata.version.clone(),
         archive_digest: package.digest(),
         values_digest,
+        manifest_digest,
     };
     *attempted = Some(revision.clone());
     if is_unchanged(deployment, ctx, &revision) {
@@ -534,6 +558,29 @@ async fn resolve_source(
         };
         return Ok((Source::Package(package), policy));
     }
+    if let Some(oci) = &chart.oci {
+        let access = Access::read(
+            ctx,
+            namespace,
+            &AccessSpec {
+                field: "spec.chart.oci.secretRef",
+                secret_ref: oci.secret_ref.as_ref(),
+                cert_secret_ref: oci.cert_secret_ref.as_ref(),
+                insecure_skip_tls_verify: oci.insecure_skip_tls_verify,
+            },
+        )
+        .await?;
+        let source = oci_source(
+            &oci.reference,
+            oci.version.as_deref(),
+            &access,
+            oci.plain_http,
+        )?;
+        return Ok((
+            Source::Oci(Box::new(source)),
+            Policy::from(oci.verify.as_ref()),
+        ));
+    }
     if let Some(wanted) = &chart.repository {
         let name = &wanted.repository_ref.name;
         let cache_key = (namespace.to_string(), name.clone());
@@ -545,6 +592,30 @@ async fn resolve_source(
                 message: "not found; create it in the namespace of this ChartDeployment".into(),
             });
         };
+        let policy = Policy::from(repository.spec.verify.as_ref());
+        if repository.spec.url.starts_with("oci://") {
+            // A registry path: the chart is the repository `<path>/<name>`, its versions its tags.
+            let access =
+                Access::read(ctx, namespace, &repository::access_spec(&repository.spec)).await?;
+            if wanted.name.is_empty()
+                || wanted.name.starts_with('.')
+                || wanted.name.contains([':', '@', '/'])
+            {
+                return Err(Error::InvalidSpec(format!(
+                    "spec.chart.repository.name {:?}: a chart name in an oci:// repository is \
+                     one path segment, without tag or digest (set them in version)",
+                    wanted.name
+                )));
+            }
+            let reference = capstan_chart::index::join_url(&repository.spec.url, &wanted.name);
+            let source = oci_source(
+                &reference,
+                wanted.version.as_deref(),
+                &access,
+                repository.spec.plain_http,
+            )?;
+            return Ok((Source::Oci(Box::new(source)), policy));
+        }
         let index = ctx
             .indexes
             .get(&cache_key)
@@ -568,10 +639,25 @@ async fn resolve_source(
         ));
     }
     Err(Error::InvalidSpec(
-        "spec.chart: OCI charts are not supported yet; use spec.chart.repository or \
-         spec.chart.package"
-            .into(),
+        "spec.chart: set one of repository, package or oci".into(),
     ))
+}
+
+/// The registry source for `reference` (with an optional tag or digest) and `version`.
+fn oci_source(
+    reference: &str,
+    version: Option<&str>,
+    access: &Access,
+    plain_http: bool,
+) -> Result<OciSource> {
+    let (chart_url, _) = capstan_chart::oci::split_chart_reference(reference);
+    let host = capstan_chart::oci::registry_host(&chart_url)
+        .map_err(|error| Error::InvalidSpec(error.to_string()))?;
+    OciSource::new(
+        reference,
+        version,
+        access.registry_options(&host, plain_http)?,
+    )
 }
 
 /// `: <message>` of a repository's failing Ready condition, so a deployment says why its

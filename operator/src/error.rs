@@ -38,6 +38,11 @@ pub enum Error {
     #[error("fetching {what} failed: {message}")]
     Fetch { what: String, message: String },
 
+    /// The server refused the credentials (or their absence). The message comes from the
+    /// clients, which never include credentials.
+    #[error("authentication for {what} failed: {message}")]
+    Authentication { what: String, message: String },
+
     #[error("loading the chart archive failed: {0}")]
     Load(String),
 
@@ -63,6 +68,19 @@ pub enum Error {
 }
 
 impl Error {
+    /// A failed download of `what`: refused credentials become [`Error::Authentication`].
+    pub fn from_http(what: String, error: capstan_chart::http::HttpError) -> Self {
+        use capstan_chart::http::HttpError;
+        // HttpError never shows credentials or query strings.
+        let message = error.to_string();
+        match error {
+            HttpError::Status {
+                status: 401 | 403, ..
+            } => Error::Authentication { what, message },
+            _ => Error::Fetch { what, message },
+        }
+    }
+
     /// The `reason` of the `Ready=False` condition and of the Warning event.
     pub fn reason(&self) -> &'static str {
         match self {
@@ -72,6 +90,7 @@ impl Error {
             Error::Verification(_) | Error::DigestMismatch { .. } => "VerificationFailed",
             Error::ChartNotFound(_) => "ChartNotFound",
             Error::Fetch { .. } => "FetchFailed",
+            Error::Authentication { .. } => "AuthenticationFailed",
             Error::Load(_) => "LoadFailed",
             Error::Render(_) => "RenderFailed",
             Error::Conflict(_) => "OwnershipConflict",
@@ -126,6 +145,27 @@ mod tests {
         let waits: Vec<u64> = (1..=8).map(|n| error.retry_after(n).as_secs()).collect();
         assert_eq!(waits, [5, 10, 20, 40, 80, 160, 300, 300]);
         assert_eq!(error.retry_after(u32::MAX).as_secs(), 300);
+    }
+
+    #[test]
+    fn refused_credentials_are_an_authentication_failure() {
+        let error = Error::from_http(
+            "the index".into(),
+            capstan_chart::http::HttpError::Status {
+                url: "http://repo/index.yaml".into(),
+                status: 401,
+            },
+        );
+        assert_eq!(error.reason(), "AuthenticationFailed");
+        assert!(!error.is_stalled());
+        let error = Error::from_http(
+            "the index".into(),
+            capstan_chart::http::HttpError::Status {
+                url: "http://repo/index.yaml".into(),
+                status: 500,
+            },
+        );
+        assert_eq!(error.reason(), "FetchFailed");
     }
 
     #[test]

@@ -1,5 +1,8 @@
-//! Getting the chart archive: from a package stored in a ConfigMap or Secret, or downloaded
-//! from a chart repository and checked against the digest its index lists.
+//! Getting the chart archive: from a package stored in a ConfigMap or Secret, downloaded from a
+//! chart repository and checked against the digest its index lists, or pulled from an OCI
+//! registry ([`oci`]).
+
+pub mod oci;
 
 use capstan_api::PackageSource;
 use capstan_chart::http::HttpError;
@@ -104,14 +107,14 @@ pub async fn download_package(
     with_provenance: bool,
 ) -> Result<Package> {
     let url = repository.archive_url(entry)?;
-    let archive = repository
-        .http
+    let http = repository.client_for(&url);
+    let archive = http
         .get(&url)
         .await
         .map_err(|error| download_error(&entry.name, error))?;
     check_digest(&url, &archive, indexed_digest(entry).as_deref())?;
     let provenance = if with_provenance {
-        match repository.http.get(&format!("{url}.prov")).await {
+        match http.get(&format!("{url}.prov")).await {
             Ok(bytes) => Some(bytes),
             Err(HttpError::Status { status: 404, .. }) => None,
             Err(error) => return Err(download_error(&entry.name, error)),
@@ -126,11 +129,7 @@ pub async fn download_package(
 }
 
 fn download_error(chart: &str, error: HttpError) -> Error {
-    Error::Fetch {
-        what: format!("chart {chart}"),
-        // HttpError never shows credentials or query strings.
-        message: error.to_string(),
-    }
+    Error::from_http(format!("chart {chart}"), error)
 }
 
 /// Compares the archive's digest with the index's (`sha256:<hex>`); without an indexed digest

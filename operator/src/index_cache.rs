@@ -44,8 +44,12 @@ pub struct CachedIndex {
     pub validators: Validators,
     /// When the index was last confirmed current (downloaded or answered 304).
     pub checked_at: Instant,
-    /// A client with the repository's credentials and CA, for archive downloads.
+    /// A client with the repository's credentials and CA, for archive downloads from the
+    /// repository's own origin.
     pub http: HttpClient,
+    /// The same client without credentials (unless `passCredentials`), for archives the index
+    /// places on other hosts.
+    pub http_elsewhere: HttpClient,
 }
 
 impl CachedIndex {
@@ -53,6 +57,15 @@ impl CachedIndex {
     /// `interval`, so no fetch is needed yet.
     pub fn is_fresh(&self, url: &str, generation: Option<i64>, interval: Duration) -> bool {
         self.url == url && self.generation == generation && self.checked_at.elapsed() < interval
+    }
+
+    /// The client for downloading `url`: credentials go only to the repository's own origin.
+    pub fn client_for(&self, url: &str) -> &HttpClient {
+        if capstan_chart::http::same_origin(url, &self.url) {
+            &self.http
+        } else {
+            &self.http_elsewhere
+        }
     }
 
     /// The version of `chart` that `constraint` selects. An unknown chart or an unmatched
@@ -114,7 +127,7 @@ impl IndexCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use capstan_chart::http::HttpOptions;
+    use capstan_chart::http::{Credentials, HttpOptions};
 
     const INDEX: &str = "apiVersion: v1
 entries:
@@ -142,7 +155,12 @@ generated: \"2026-01-01T00:00:00Z\"
             digest: "sha256:00".into(),
             validators: Validators::default(),
             checked_at: Instant::now(),
-            http: HttpClient::new(HttpOptions::default()).unwrap(),
+            http: HttpClient::new(HttpOptions {
+                credentials: Some(Credentials::Bearer { token: "t".into() }),
+                ..HttpOptions::default()
+            })
+            .unwrap(),
+            http_elsewhere: HttpClient::new(HttpOptions::default()).unwrap(),
         }
     }
 
@@ -165,6 +183,17 @@ generated: \"2026-01-01T00:00:00Z\"
             index.archive_url(&old).unwrap(),
             "https://cdn.example.com/hello-0.1.0.tgz"
         );
+    }
+
+    #[test]
+    fn credentials_go_only_to_the_repository_origin() {
+        let index = cached();
+        let own = index.client_for("http://127.0.0.1:8080/charts/hello-0.2.0.tgz");
+        assert!(own.options().credentials.is_some());
+        let cdn = index.client_for("https://cdn.example.com/hello-0.1.0.tgz");
+        assert!(cdn.options().credentials.is_none());
+        let other_port = index.client_for("http://127.0.0.1:9090/charts/hello-0.2.0.tgz");
+        assert!(other_port.options().credentials.is_none());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The Capstan operator. The reconcile pipeline (fetch, verify, expand, apply, prune, status)
 //! lives in modules of those names; `controller` wires them to the cluster.
 
+mod access;
 mod apply;
 mod cluster;
 mod context;

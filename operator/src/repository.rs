@@ -6,9 +6,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use capstan_api::{ChartRepository, ChartRepositorySpec, ChartRepositoryStatus};
-use capstan_chart::http::{Credentials, Fetched, HttpClient, HttpOptions, Validators};
+use capstan_chart::http::{Fetched, Validators};
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::api::Api;
@@ -18,6 +17,7 @@ use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
 use tracing::{info, warn};
 
+use crate::access::{Access, AccessSpec};
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::fetch::sha256;
@@ -29,8 +29,6 @@ use crate::status::{Outcome, conditions, same};
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(600);
 /// Default `spec.timeout`.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
-/// Key of the CA bundle in the `certSecretRef` Secret.
-const CA_KEY: &str = "ca.crt";
 
 /// Runs the ChartRepository controller until shutdown.
 pub async fn run(ctx: Arc<Context>) {
@@ -73,6 +71,10 @@ async fn reconcile(repository: Arc<ChartRepository>, ctx: Arc<Context>) -> Resul
     }
     let key = key(&repository);
     let spec = &repository.spec;
+    if spec.url.starts_with("oci://") {
+        ctx.indexes.remove(&key);
+        return reconcile_registry(&repository, &ctx).await;
+    }
     let interval = interval(spec);
     let generation = repository.meta().generation;
     let cached = ctx.indexes.get(&key);
@@ -136,6 +138,56 @@ fn same_apart_from_time(previous: &ChartRepositoryStatus, next: &ChartRepository
         && previous.chart_count == next.chart_count
 }
 
+/// An `oci://` repository has no index: its charts resolve over their tags when a deployment
+/// needs them. Its status says whether the URL and the Secrets it names are usable.
+async fn reconcile_registry(repository: &ChartRepository, ctx: &Context) -> Result<Action> {
+    let spec = &repository.spec;
+    let generation = repository.meta().generation;
+    let previous = repository.status.clone().unwrap_or_default();
+    let checked = check_registry(repository, ctx).await;
+    let outcome = match &checked {
+        Ok(()) => Outcome::Ready {
+            reason: "RegistryConfigured".into(),
+            message: format!(
+                "OCI registry: chart versions resolve over the tags under {}",
+                spec.url
+            ),
+        },
+        Err(error) => Outcome::from_error(error),
+    };
+    let status = ChartRepositoryStatus {
+        conditions: conditions(&previous.conditions, &outcome, generation, Timestamp::now()),
+        observed_generation: generation,
+        ..ChartRepositoryStatus::default()
+    };
+    if previous != status {
+        report::write_status(ctx, repository, &status).await?;
+        if let Err(error) = &checked {
+            report::publish(
+                ctx,
+                repository,
+                EventType::Warning,
+                error.reason(),
+                error.to_string(),
+            )
+            .await;
+        }
+    }
+    checked?;
+    ctx.clear_failures(&failure_key(repository));
+    Ok(Action::requeue(interval(spec)))
+}
+
+async fn check_registry(repository: &ChartRepository, ctx: &Context) -> Result<()> {
+    let spec = &repository.spec;
+    let host = capstan_chart::oci::registry_host(&spec.url)
+        .map_err(|error| Error::InvalidSpec(format!("spec.url: {error}")))?;
+    let namespace = repository.namespace().unwrap_or_default();
+    let access = Access::read(ctx, &namespace, &access_spec(spec)).await?;
+    access.registry_options(&host, spec.plain_http)?;
+    Ok(())
+}
+
 /// Status after a successful fetch (or a 304 confirming the cached index).
 fn fetched_status(
     previous: &ChartRepositoryStatus,
@@ -171,6 +223,16 @@ fn failed_status(
     }
 }
 
+/// The spec fields that say how to reach the repository.
+pub fn access_spec(spec: &ChartRepositorySpec) -> AccessSpec<'_> {
+    AccessSpec {
+        field: "spec.secretRef",
+        secret_ref: spec.secret_ref.as_ref(),
+        cert_secret_ref: spec.cert_secret_ref.as_ref(),
+        insecure_skip_tls_verify: spec.insecure_skip_tls_verify,
+    }
+}
+
 /// Fetches the index, conditionally when the cached entry is for the same URL.
 async fn refresh(
     repository: &ChartRepository,
@@ -186,20 +248,24 @@ async fn refresh(
         )));
     }
     let namespace = repository.namespace().unwrap_or_default();
-    let http = http_client(ctx, &namespace, spec).await?;
+    let access = Access::read(ctx, &namespace, &access_spec(spec)).await?;
+    let timeout = spec.timeout.map(Into::into).unwrap_or(DEFAULT_TIMEOUT);
+    let http = access.http_client(timeout)?;
+    let http_elsewhere = if spec.pass_credentials {
+        http.clone()
+    } else {
+        access.without_credentials().http_client(timeout)?
+    };
     let index_url = capstan_chart::index::join_url(&spec.url, "index.yaml");
     let validators = cached
         .filter(|cached| cached.url == spec.url)
         .map(|cached| cached.validators.clone())
         .unwrap_or_default();
-    let fetch_error = |message: String| Error::Fetch {
-        what: format!("the index of ChartRepository {}", repository.name_any()),
-        message,
-    };
+    let what = || format!("the index of ChartRepository {}", repository.name_any());
     let fetched = http
         .get_conditional(&index_url, &validators)
         .await
-        .map_err(|error| fetch_error(error.to_string()))?;
+        .map_err(|error| Error::from_http(what(), error))?;
     let generation = repository.meta().generation;
     match (fetched, cached) {
         (Fetched::NotModified, Some(cached)) => Ok(CachedIndex {
@@ -210,10 +276,12 @@ async fn refresh(
             validators: cached.validators.clone(),
             checked_at: Instant::now(),
             http,
+            http_elsewhere,
         }),
-        (Fetched::NotModified, None) => Err(fetch_error(
-            "the server answered 304 Not Modified to an unconditional request".into(),
-        )),
+        (Fetched::NotModified, None) => Err(Error::Fetch {
+            what: what(),
+            message: "the server answered 304 Not Modified to an unconditional request".into(),
+        }),
         (Fetched::Body { bytes, validators }, _) => {
             let catalogue = parse_catalogue(&bytes, &index_url)
                 .map_err(|error| Error::InvalidSpec(error.to_string()))?;
@@ -225,136 +293,15 @@ async fn refresh(
                 validators: strong_validators(validators, Timestamp::now()),
                 checked_at: Instant::now(),
                 http,
+                http_elsewhere,
             })
         }
-    }
-}
-
-/// How long before the download a `Last-Modified` date must lie to be trusted for the next
-/// conditional request.
-const WEAK_DATE_SECONDS: i64 = 2;
-
-/// The validators to send next time. A `Last-Modified` date less than a moment old is weak
-/// (RFC 9110, section 8.8.2.2): dates have whole seconds, so the index may change again within
-/// the same second and a server would answer 304 to that change forever. Such a date (or one
-/// that does not parse) is dropped; the next fetch then downloads the index, and a repeated
-/// download with the same digest is not parsed again.
-fn strong_validators(validators: Validators, now: Timestamp) -> Validators {
-    let last_modified = validators.last_modified.filter(|date| {
-        let Some(rest) = date.strip_suffix(" GMT") else {
-            return false;
-        };
-        k8s_openapi::jiff::fmt::strtime::parse("%a, %d %b %Y %H:%M:%S %z", format!("{rest} +0000"))
-            .and_then(|parsed| parsed.to_timestamp())
-            .is_ok_and(|modified| {
-                now.duration_since(modified) >= SignedDuration::from_secs(WEAK_DATE_SECONDS)
-            })
-    });
-    Validators {
-        etag: validators.etag,
-        last_modified,
-    }
-}
-
-/// An HTTP client with the repository's timeout, credentials and CA.
-async fn http_client(
-    ctx: &Context,
-    namespace: &str,
-    spec: &ChartRepositorySpec,
-) -> Result<HttpClient> {
-    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
-    let mut options = HttpOptions {
-        total_timeout: spec.timeout.map(Into::into).unwrap_or(DEFAULT_TIMEOUT),
-        ..HttpOptions::default()
-    };
-    if let Some(reference) = &spec.secret_ref {
-        let secret = get_secret(&secrets, &reference.name, "spec.secretRef").await?;
-        options.credentials = Some(credentials(&secret, &reference.name)?);
-    }
-    if let Some(reference) = &spec.cert_secret_ref {
-        let secret = get_secret(&secrets, &reference.name, "spec.certSecretRef").await?;
-        let ca = secret_value(&secret, CA_KEY).ok_or_else(|| Error::InputMissing {
-            what: format!("Secret {} key {CA_KEY}", reference.name),
-            message: "not found; spec.certSecretRef must name a Secret with a PEM ca.crt".into(),
-        })?;
-        options.ca_pem = Some(ca.to_vec());
-    }
-    HttpClient::new(options).map_err(|error| Error::InvalidSpec(error.to_string()))
-}
-
-async fn get_secret(secrets: &Api<Secret>, name: &str, field: &str) -> Result<Secret> {
-    secrets
-        .get_opt(name)
-        .await?
-        .ok_or_else(|| Error::InputMissing {
-            what: format!("Secret {name} ({field})"),
-            message: "not found; create it in the namespace of the ChartRepository".into(),
-        })
-}
-
-fn secret_value<'a>(secret: &'a Secret, key: &str) -> Option<&'a [u8]> {
-    secret
-        .data
-        .as_ref()
-        .and_then(|data| data.get(key))
-        .map(|bytes| bytes.0.as_slice())
-}
-
-/// Basic credentials from `username` + `password`, or a bearer `token`. Messages name the keys,
-/// never their values.
-pub fn credentials(secret: &Secret, name: &str) -> Result<Credentials> {
-    let text = |key: &str| -> Result<Option<String>> {
-        secret_value(secret, key)
-            .map(|bytes| {
-                String::from_utf8(bytes.to_vec()).map_err(|_| {
-                    Error::InvalidSpec(format!("Secret {name} key {key} is not UTF-8 text"))
-                })
-            })
-            .transpose()
-    };
-    match (text("username")?, text("password")?, text("token")?) {
-        (Some(username), Some(password), _) => Ok(Credentials::Basic { username, password }),
-        (None, None, Some(token)) => Ok(Credentials::Bearer { token }),
-        _ => Err(Error::InvalidSpec(format!(
-            "Secret {name} (spec.secretRef) must hold `username` and `password`, or `token`"
-        ))),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use k8s_openapi::ByteString;
-    use std::collections::BTreeMap;
-
-    fn secret(pairs: &[(&str, &str)]) -> Secret {
-        Secret {
-            data: Some(
-                pairs
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), ByteString(v.as_bytes().to_vec())))
-                    .collect::<BTreeMap<_, _>>(),
-            ),
-            ..Secret::default()
-        }
-    }
-
-    #[test]
-    fn credentials_come_from_username_password_or_token() {
-        let basic = credentials(&secret(&[("username", "u"), ("password", "p")]), "auth");
-        assert_eq!(
-            basic.unwrap(),
-            Credentials::Basic {
-                username: "u".into(),
-                password: "p".into()
-            }
-        );
-        let bearer = credentials(&secret(&[("token", "t")]), "auth").unwrap();
-        assert_eq!(bearer, Credentials::Bearer { token: "t".into() });
-        let error = credentials(&secret(&[("username", "u")]), "auth").unwrap_err();
-        assert!(error.to_string().contains("Secret auth"), "{error}");
-        assert!(!error.to_string().contains(": u"), "{error}");
-    }
 
     #[test]
     fn fresh_or_unreadable_modification_dates_are_not_sent_back() {
