@@ -20,6 +20,8 @@ pub struct Context {
     pub indexes: IndexCache,
     /// Only resources in this namespace are watched (`--namespace`); all namespaces when `None`.
     pub watch_namespace: Option<String>,
+    /// Largest repository index downloaded (`--max-index-bytes`).
+    pub max_index_bytes: u64,
     /// Consecutive failures per object (`<namespace>/<name>`), for exponential back-off.
     failures: Mutex<HashMap<String, u32>>,
     /// When each deployment was last applied in full. A reconcile with an unchanged revision
@@ -29,7 +31,7 @@ pub struct Context {
 }
 
 impl Context {
-    pub fn new(client: Client, watch_namespace: Option<String>) -> Self {
+    pub fn new(client: Client, watch_namespace: Option<String>, max_index_bytes: u64) -> Self {
         let reporter = Reporter {
             controller: FIELD_MANAGER.into(),
             instance: std::env::var("POD_NAME").ok(),
@@ -39,6 +41,7 @@ impl Context {
             recorder: Recorder::new(client.clone(), reporter),
             indexes: IndexCache::default(),
             watch_namespace,
+            max_index_bytes,
             client,
             failures: Mutex::default(),
             applied_at: Mutex::default(),

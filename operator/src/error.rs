@@ -38,6 +38,13 @@ pub enum Error {
     #[error("fetching {what} failed: {message}")]
     Fetch { what: String, message: String },
 
+    #[error(
+        "the index of ChartRepository {repository} is larger than the operator's limit of \
+         {limit} bytes; nothing of it was used. Raise the limit (capstan-operator run \
+         --max-index-bytes, or CAPSTAN_MAX_INDEX_BYTES) if the repository really is this large"
+    )]
+    IndexTooLarge { repository: String, limit: u64 },
+
     #[error("loading the chart archive failed: {0}")]
     Load(String),
 
@@ -72,6 +79,7 @@ impl Error {
             Error::Verification(_) | Error::DigestMismatch { .. } => "VerificationFailed",
             Error::ChartNotFound(_) => "ChartNotFound",
             Error::Fetch { .. } => "FetchFailed",
+            Error::IndexTooLarge { .. } => "IndexTooLarge",
             Error::Load(_) => "LoadFailed",
             Error::Render(_) => "RenderFailed",
             Error::Conflict(_) => "OwnershipConflict",
@@ -91,6 +99,7 @@ impl Error {
                 | Error::Verification(_)
                 | Error::DigestMismatch { .. }
                 | Error::ChartNotFound(_)
+                | Error::IndexTooLarge { .. }
                 | Error::Load(_)
                 | Error::Render(_)
                 | Error::Conflict(_)

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use capstan_api::{ChartRepository, ChartRepositorySpec, ChartRepositoryStatus};
-use capstan_chart::http::{Credentials, Fetched, HttpClient, HttpOptions, Validators};
+use capstan_chart::catalogue::CatalogueError;
+use capstan_chart::http::{Credentials, Fetched, HttpClient, HttpError, HttpOptions, Validators};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -177,20 +178,35 @@ async fn refresh(
         )));
     }
     let namespace = repository.namespace().unwrap_or_default();
-    let http = http_client(ctx, &namespace, spec).await?;
+    let options = http_options(ctx, &namespace, spec).await?;
+    let limit = ctx.max_index_bytes;
+    let index_http = client(HttpOptions {
+        max_body_bytes: limit,
+        ..options.clone()
+    })?;
+    let http = client(options)?;
     let index_url = capstan_chart::index::join_url(&spec.url, "index.yaml");
+    // Only an entry for the same URL may answer a conditional request.
+    let cached = cached.filter(|cached| cached.url == spec.url);
     let validators = cached
-        .filter(|cached| cached.url == spec.url)
         .map(|cached| cached.validators.clone())
         .unwrap_or_default();
+    let name = repository.name_any();
     let fetch_error = |message: String| Error::Fetch {
-        what: format!("the index of ChartRepository {}", repository.name_any()),
+        what: format!("the index of ChartRepository {name}"),
         message,
     };
-    let fetched = http
+    let too_large = || Error::IndexTooLarge {
+        repository: name.clone(),
+        limit,
+    };
+    let fetched = index_http
         .get_conditional(&index_url, &validators)
         .await
-        .map_err(|error| fetch_error(error.to_string()))?;
+        .map_err(|error| match error {
+            HttpError::TooLarge { .. } => too_large(),
+            other => fetch_error(other.to_string()),
+        })?;
     let generation = repository.meta().generation;
     match (fetched, cached) {
         (Fetched::NotModified, Some(cached)) => Ok(CachedIndex {
@@ -205,14 +221,26 @@ async fn refresh(
         (Fetched::NotModified, None) => Err(fetch_error(
             "the server answered 304 Not Modified to an unconditional request".into(),
         )),
-        (Fetched::Body { bytes, validators }, _) => {
-            let catalogue = parse_catalogue(&bytes, &index_url)
-                .map_err(|error| Error::InvalidSpec(error.to_string()))?;
+        (Fetched::Body { bytes, validators }, cached) => {
+            let digest = sha256(&bytes);
+            // A server without validators sends the same bytes again: keep the parsed catalogue.
+            let catalogue = match cached.filter(|cached| cached.digest == digest) {
+                Some(cached) => Arc::clone(&cached.catalogue),
+                None => {
+                    Arc::new(parse_catalogue(&bytes, &index_url, limit).map_err(
+                        |error| match error {
+                            CatalogueError::IndexTooLarge { .. } => too_large(),
+                            other => Error::InvalidSpec(other.to_string()),
+                        },
+                    )?)
+                }
+            };
+            drop(bytes);
             Ok(CachedIndex {
                 url: spec.url.clone(),
                 generation,
-                catalogue: Arc::new(catalogue),
-                digest: sha256(&bytes),
+                catalogue,
+                digest,
                 validators: strong_validators(validators, Timestamp::now()),
                 checked_at: Instant::now(),
                 http,
@@ -247,12 +275,16 @@ fn strong_validators(validators: Validators, now: Timestamp) -> Validators {
     }
 }
 
-/// An HTTP client with the repository's timeout, credentials and CA.
-async fn http_client(
+fn client(options: HttpOptions) -> Result<HttpClient> {
+    HttpClient::new(options).map_err(|error| Error::InvalidSpec(error.to_string()))
+}
+
+/// HTTP options with the repository's timeout, credentials and CA.
+async fn http_options(
     ctx: &Context,
     namespace: &str,
     spec: &ChartRepositorySpec,
-) -> Result<HttpClient> {
+) -> Result<HttpOptions> {
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
     let mut options = HttpOptions {
         total_timeout: spec.timeout.map(Into::into).unwrap_or(DEFAULT_TIMEOUT),
@@ -270,7 +302,7 @@ async fn http_client(
         })?;
         options.ca_pem = Some(ca.to_vec());
     }
-    HttpClient::new(options).map_err(|error| Error::InvalidSpec(error.to_string()))
+    Ok(options)
 }
 
 async fn get_secret(secrets: &Api<Secret>, name: &str, field: &str) -> Result<Secret> {
