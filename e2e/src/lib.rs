@@ -13,6 +13,7 @@
 mod cluster;
 mod env;
 mod error;
+pub mod file_server;
 mod namespace;
 pub mod operator;
 mod tools;

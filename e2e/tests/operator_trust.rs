@@ -1,17 +1,22 @@
 //! What the operator trusts and when it moves by itself: provenance policies with keys made by
-//! real GnuPG, and versions published to a repository rolling out without a spec change.
+//! real GnuPG, versions published to a repository rolling out without a spec change, and how it
+//! treats repository indexes (conditional requests, the index size limit).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use capstan_api::{ChartDeployment, ChartRepository};
+use capstan_chart::index::index_directory;
 use capstan_chart::load::load_archive;
 use capstan_chart::provenance::message_block;
 use capstan_e2e::Cluster;
-use capstan_e2e::operator::{Setup, TestResult, applied, config_map, ready_is};
+use capstan_e2e::file_server::{Counts, FileServer, Validation};
+use capstan_e2e::operator::{Setup, TestResult, WAIT, applied, config_map, ready_is};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::api::{ObjectMeta, PostParams};
+use kube::runtime::wait::Condition as _;
 use serde_json::json;
 
 /// A throw-away GnuPG home with one signing key. Dropping it stops the agent gpg started for it.
@@ -338,5 +343,176 @@ async fn a_published_version_rolls_out_by_itself_and_a_pin_stays() -> TestResult
         greeting(config_maps.get("pinned-main").await?).as_deref(),
         Some("hello")
     );
+    setup.finish().await
+}
+
+/// Serves `archives` under `/<prefix>/` on `server`, with an index of them at
+/// `/<prefix>/index.yaml`; returns the index's bytes.
+fn serve_repository(server: &FileServer, prefix: &str, archives: &[&Path]) -> TestResult<Vec<u8>> {
+    let dir = tempfile::tempdir()?;
+    for archive in archives {
+        let name = archive.file_name().ok_or("archive without a file name")?;
+        std::fs::copy(archive, dir.path().join(name))?;
+        let name = name.to_str().ok_or("non-UTF-8 archive name")?;
+        server.put(&format!("{prefix}/{name}"), std::fs::read(archive)?);
+    }
+    let index = index_directory(dir.path(), &format!("{}/{prefix}", server.url()))?;
+    let yaml = index.index.to_yaml()?.into_bytes();
+    server.put(&format!("{prefix}/index.yaml"), yaml.clone());
+    Ok(yaml)
+}
+
+/// Waits up to [`WAIT`] until `server` has answered at least `requests` requests for `path`.
+async fn wait_requests(server: &FileServer, path: &str, requests: usize) -> TestResult<Counts> {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let counts = server.counts(path);
+        if counts.requests >= requests {
+            return Ok(counts);
+        }
+        if tokio::time::Instant::now() > deadline {
+            return Err(format!("{path}: waited for {requests} requests, got {counts:?}").into());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+fn repository_ready(repository: &ChartRepository) -> Option<&Condition> {
+    repository
+        .status
+        .iter()
+        .flat_map(|s| &s.conditions)
+        .find(|c| c.type_ == "Ready")
+}
+
+#[tokio::test]
+async fn an_unchanged_index_is_not_downloaded_again() -> TestResult {
+    let setup = Setup::new("op-trust-cond").await?;
+    let first = setup.package("greet", "1.0.0", &files(&greeting_chart("main", "hello")))?;
+    let second = setup.package("greet", "1.1.0", &files(&greeting_chart("main", "bonjour")))?;
+    // One repository per validator, so each is shown to work alone.
+    let mut servers = Vec::new();
+    for (name, validation) in [
+        ("etag", Validation::ETag),
+        ("dated", Validation::LastModified),
+    ] {
+        let server = FileServer::start(validation).await?;
+        serve_repository(&server, "charts", &[&first])?;
+        setup
+            .apply_repository_with(
+                name,
+                json!({"url": format!("{}/charts", server.url()), "interval": "1s"}),
+            )
+            .await?;
+        setup
+            .apply_deployment_with(
+                name,
+                json!({"chart": {"repository": {
+                    "repositoryRef": {"name": name}, "name": "greet", "version": ">=1.0.0"}}}),
+            )
+            .await?;
+        servers.push((name, server));
+    }
+    for (name, server) in &servers {
+        setup.wait_deployment(name, applied("1.0.0")).await?;
+        // Several intervals later the index was downloaded once; every other request got 304.
+        let counts = wait_requests(server, "charts/index.yaml", 5).await?;
+        assert_eq!(counts.downloads, 1, "{name}: {counts:?}");
+        assert_eq!(
+            counts.not_modified,
+            counts.requests - 1,
+            "{name}: {counts:?}"
+        );
+    }
+    // A changed index is downloaded again (the validators changed) and its new version rolls out.
+    for (_, server) in &servers {
+        serve_repository(server, "charts", &[&first, &second])?;
+    }
+    for (name, server) in &servers {
+        setup.wait_deployment(name, applied("1.1.0")).await?;
+        let counts = server.counts("charts/index.yaml");
+        assert_eq!(counts.downloads, 2, "{name}: {counts:?}");
+        let repository = setup.namespace.api::<ChartRepository>().get(name).await?;
+        assert_eq!(
+            repository.status.and_then(|s| s.chart_count),
+            Some(2),
+            "{name}"
+        );
+    }
+    drop(servers);
+    setup.finish().await
+}
+
+#[tokio::test]
+async fn an_index_over_the_limit_is_refused_with_index_too_large() -> TestResult {
+    const LIMIT: usize = 4096;
+    let setup = Setup::with_operator_env(
+        "op-trust-cap",
+        &[("CAPSTAN_MAX_INDEX_BYTES", &LIMIT.to_string())],
+    )
+    .await?;
+    let archive = setup.package("greet", "1.0.0", &files(&greeting_chart("main", "hello")))?;
+    let server = FileServer::start(Validation::ETag).await?;
+    let small = serve_repository(&server, "small", &[&archive])?;
+    assert!(small.len() < LIMIT, "{} bytes", small.len());
+    // The same valid index, padded with a comment past the limit.
+    let mut big = serve_repository(&server, "big", &[&archive])?;
+    big.extend_from_slice(format!("# {}\n", "x".repeat(LIMIT)).as_bytes());
+    server.put("big/index.yaml", big);
+    for name in ["small", "big"] {
+        setup
+            .apply_repository_with(
+                name,
+                json!({"url": format!("{}/{name}", server.url()), "interval": "5s"}),
+            )
+            .await?;
+        setup
+            .apply_deployment_with(
+                name,
+                json!({"chart": {"repository": {
+                    "repositoryRef": {"name": name}, "name": "greet", "version": "1.0.0"}}}),
+            )
+            .await?;
+    }
+
+    let refused = setup
+        .wait_repository("big", |r: Option<&ChartRepository>| {
+            r.and_then(repository_ready)
+                .is_some_and(|c| c.status == "False" && c.reason == "IndexTooLarge")
+        })
+        .await?;
+    let message = repository_ready(&refused)
+        .map(|c| c.message.clone())
+        .unwrap_or_default();
+    assert!(message.contains(&format!("{LIMIT} bytes")), "{message}");
+    assert!(message.contains("--max-index-bytes"), "{message}");
+    let status = refused.status.unwrap_or_default();
+    assert!(status.chart_count.is_none(), "{status:?}");
+    assert!(status.index_digest.is_none(), "{status:?}");
+
+    // The deployment on that repository says why it has nothing to install.
+    let waiting = setup
+        .wait_deployment("big", |d: Option<&ChartDeployment>| {
+            d.is_some_and(|d| {
+                ready_is("False", |_| true).matches_object(Some(d))
+                    && ready_message(d).contains("larger than the operator's limit")
+            })
+        })
+        .await?;
+    let message = ready_message(&waiting);
+    assert!(message.contains(&format!("{LIMIT} bytes")), "{message}");
+    assert!(waiting.status.unwrap_or_default().inventory.is_empty());
+    assert!(
+        setup
+            .namespace
+            .api::<ConfigMap>()
+            .get_opt("big-main")
+            .await?
+            .is_none()
+    );
+
+    // The same operator installs from the repository under the limit.
+    setup.wait_deployment("small", applied("1.0.0")).await?;
+    drop(server);
     setup.finish().await
 }

@@ -122,6 +122,13 @@ impl Access {
     /// A bounded HTTP client for an HTTP repository. Its credentials go to the origin of each
     /// URL it is asked for, so callers use [`Access::without_credentials`] for other hosts.
     pub fn http_client(&self, total_timeout: Duration) -> Result<HttpClient> {
+        let options = self.http_options(total_timeout)?;
+        HttpClient::new(options).map_err(|error| Error::InvalidSpec(error.to_string()))
+    }
+
+    /// The options [`Access::http_client`] builds its client from, for callers that tighten them
+    /// (a smaller body limit for an index, say).
+    pub fn http_options(&self, total_timeout: Duration) -> Result<HttpOptions> {
         let credentials = match &self.credentials {
             Some(SecretCredentials::Http(credentials)) => Some(credentials.clone()),
             Some(SecretCredentials::DockerConfig { secret, .. }) => {
@@ -140,7 +147,7 @@ impl Access {
             insecure_skip_tls_verify: self.insecure_skip_tls_verify,
             ..HttpOptions::default()
         };
-        HttpClient::new(options).map_err(|error| Error::InvalidSpec(error.to_string()))
+        Ok(options)
     }
 
     /// The same settings without credentials, for hosts other than the repository's.

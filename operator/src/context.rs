@@ -23,6 +23,8 @@ pub struct Context {
     pub oci_charts: OciCache,
     /// Only resources in this namespace are watched (`--namespace`); all namespaces when `None`.
     pub watch_namespace: Option<String>,
+    /// Largest repository index downloaded (`--max-index-bytes`).
+    pub max_index_bytes: u64,
     /// Consecutive failures per object (`<namespace>/<name>`), for exponential back-off.
     failures: Mutex<HashMap<String, u32>>,
     /// When each deployment was last applied in full. A reconcile with an unchanged revision
@@ -32,7 +34,7 @@ pub struct Context {
 }
 
 impl Context {
-    pub fn new(client: Client, watch_namespace: Option<String>) -> Self {
+    pub fn new(client: Client, watch_namespace: Option<String>, max_index_bytes: u64) -> Self {
         let reporter = Reporter {
             controller: FIELD_MANAGER.into(),
             instance: std::env::var("POD_NAME").ok(),
@@ -43,6 +45,7 @@ impl Context {
             indexes: IndexCache::default(),
             oci_charts: OciCache::default(),
             watch_namespace,
+            max_index_bytes,
             client,
             failures: Mutex::default(),
             applied_at: Mutex::default(),

@@ -10,7 +10,7 @@ use capstan_api::{
     ChartDeployment, ChartDeploymentStatus, ChartRepository, ChartRepositoryStatus, InventoryEntry,
     ProvenanceStatus, Revision, VerificationMode, VerificationPolicy,
 };
-use capstan_chart::index::ChartVersion;
+use capstan_chart::catalogue::ResolvedChart;
 use capstan_chart::render::RenderOptions;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
@@ -334,7 +334,7 @@ enum Source {
     /// In a repository: downloaded only when the revision it names is not already applied.
     Repository {
         index: Arc<CachedIndex>,
-        entry: Box<ChartVersion>,
+        entry: Box<ResolvedChart>,
     },
 }
 
@@ -408,7 +408,7 @@ async fn attempt(
             ctx,
             &Revision {
                 chart: entry.name.clone(),
-                version: entry.version.clone(),
+                version: entry.entry.version().to_string(),
                 archive_digest,
                 values_digest: values_digest.clone(),
                 manifest_digest: None,

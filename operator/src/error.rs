@@ -42,6 +42,12 @@ pub enum Error {
     /// clients, which never include credentials.
     #[error("authentication for {what} failed: {message}")]
     Authentication { what: String, message: String },
+    #[error(
+        "the index of ChartRepository {repository} is larger than the operator's limit of \
+         {limit} bytes; nothing of it was used. Raise the limit (capstan-operator run \
+         --max-index-bytes, or CAPSTAN_MAX_INDEX_BYTES) if the repository really is this large"
+    )]
+    IndexTooLarge { repository: String, limit: u64 },
 
     #[error("loading the chart archive failed: {0}")]
     Load(String),
@@ -91,6 +97,7 @@ impl Error {
             Error::ChartNotFound(_) => "ChartNotFound",
             Error::Fetch { .. } => "FetchFailed",
             Error::Authentication { .. } => "AuthenticationFailed",
+            Error::IndexTooLarge { .. } => "IndexTooLarge",
             Error::Load(_) => "LoadFailed",
             Error::Render(_) => "RenderFailed",
             Error::Conflict(_) => "OwnershipConflict",
@@ -110,6 +117,7 @@ impl Error {
                 | Error::Verification(_)
                 | Error::DigestMismatch { .. }
                 | Error::ChartNotFound(_)
+                | Error::IndexTooLarge { .. }
                 | Error::Load(_)
                 | Error::Render(_)
                 | Error::Conflict(_)

@@ -5,8 +5,8 @@
 pub mod oci;
 
 use capstan_api::PackageSource;
+use capstan_chart::catalogue::ResolvedChart;
 use capstan_chart::http::HttpError;
-use capstan_chart::index::ChartVersion;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use sha2::{Digest, Sha256};
 
@@ -94,8 +94,8 @@ fn package_from(
 }
 
 /// `sha256:<hex>` the index promises for `entry`, when it lists one.
-pub fn indexed_digest(entry: &ChartVersion) -> Option<String> {
-    entry.digest_hex().map(|hex| format!("sha256:{hex}"))
+pub fn indexed_digest(chart: &ResolvedChart) -> Option<String> {
+    chart.entry.digest().map(|hex| format!("sha256:{hex}"))
 }
 
 /// Downloads `entry`'s archive from the repository and, when `with_provenance`, its `.prov`
@@ -103,7 +103,7 @@ pub fn indexed_digest(entry: &ChartVersion) -> Option<String> {
 /// index's digest: a mismatch means it changed after indexing, and nothing may be applied.
 pub async fn download_package(
     repository: &CachedIndex,
-    entry: &ChartVersion,
+    entry: &ResolvedChart,
     with_provenance: bool,
 ) -> Result<Package> {
     let url = repository.archive_url(entry)?;

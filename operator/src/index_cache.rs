@@ -8,23 +8,29 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use capstan_chart::catalogue::{Catalogue, CatalogueError, CatalogueLimits, ResolvedChart};
 use capstan_chart::http::{HttpClient, Validators};
-use capstan_chart::index::{ChartVersion, IndexError};
 
 use crate::error::{Error, Result};
 
-/// The parsed form of an index kept in memory. Swapping in a more compact representation for
-/// very large indexes is a change to this alias and to [`parse_catalogue`].
-pub type Catalogue = capstan_chart::index::IndexFile;
-
-/// Parses an index download. `source` names it in errors (the repository URL).
-pub fn parse_catalogue(bytes: &[u8], source: &str) -> Result<Catalogue, IndexError> {
-    Ok(Catalogue::parse(bytes, source)?.index)
+/// Parses an index download into the compact catalogue every deployment of the repository
+/// shares. `source` names it in errors (the repository URL); `max_bytes` is the operator's
+/// index size limit.
+pub fn parse_catalogue(
+    bytes: &[u8],
+    source: &str,
+    max_bytes: u64,
+) -> Result<Catalogue, CatalogueError> {
+    let limits = CatalogueLimits {
+        max_index_bytes: usize::try_from(max_bytes).unwrap_or(usize::MAX),
+        ..CatalogueLimits::default()
+    };
+    Catalogue::from_named_index_bytes(bytes, source, &limits)
 }
 
 /// Number of chart versions in a catalogue, for `status.chartCount`.
 pub fn chart_count(catalogue: &Catalogue) -> usize {
-    catalogue.entries.values().map(Vec::len).sum()
+    catalogue.entry_count()
 }
 
 /// Identifies a ChartRepository: `(namespace, name)`.
@@ -70,24 +76,25 @@ impl CachedIndex {
 
     /// The version of `chart` that `constraint` selects. An unknown chart or an unmatched
     /// constraint is the user's to fix (or the repository's next index), so it stalls.
-    pub fn resolve(&self, chart: &str, constraint: &str) -> Result<ChartVersion> {
+    pub fn resolve(&self, chart: &str, constraint: &str) -> Result<ResolvedChart> {
         self.catalogue
             .resolve(chart, constraint)
-            .cloned()
             .map_err(|error| Error::ChartNotFound(format!("{}: {error}", self.url)))
     }
 
     /// Absolute URL of `entry`'s archive: its first URL, joined to the repository URL when it is
     /// relative (as `capstan repo index` writes them).
-    pub fn archive_url(&self, entry: &ChartVersion) -> Result<String> {
-        let first = entry.urls.first().ok_or_else(|| {
+    pub fn archive_url(&self, chart: &ResolvedChart) -> Result<String> {
+        let first = chart.entry.urls().next().ok_or_else(|| {
             Error::ChartNotFound(format!(
                 "{}: chart {} {} has no download URL in the index",
-                self.url, entry.name, entry.version
+                self.url,
+                chart.name,
+                chart.entry.version()
             ))
         })?;
         Ok(if first.contains("://") {
-            first.clone()
+            first.to_string()
         } else {
             capstan_chart::index::join_url(&self.url, first)
         })
@@ -151,7 +158,7 @@ generated: \"2026-01-01T00:00:00Z\"
         CachedIndex {
             url: "http://127.0.0.1:8080/charts".into(),
             generation: Some(1),
-            catalogue: Arc::new(parse_catalogue(INDEX.as_bytes(), "test").unwrap()),
+            catalogue: Arc::new(parse_catalogue(INDEX.as_bytes(), "test", 1 << 20).unwrap()),
             digest: "sha256:00".into(),
             validators: Validators::default(),
             checked_at: Instant::now(),
@@ -173,7 +180,7 @@ generated: \"2026-01-01T00:00:00Z\"
     fn resolves_versions_and_archive_urls() {
         let index = cached();
         let latest = index.resolve("hello", "").unwrap();
-        assert_eq!(latest.version, "0.2.0");
+        assert_eq!(latest.entry.version(), "0.2.0");
         assert_eq!(
             index.archive_url(&latest).unwrap(),
             "http://127.0.0.1:8080/charts/hello-0.2.0.tgz"

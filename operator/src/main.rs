@@ -42,23 +42,39 @@ enum Command {
         /// and tests that run one operator per namespace).
         #[arg(long, env = "CAPSTAN_WATCH_NAMESPACE")]
         namespace: Option<String>,
+        /// Largest repository index (index.yaml) downloaded, in bytes. A larger one is refused
+        /// with the condition reason IndexTooLarge and nothing of it is used.
+        #[arg(long, env = "CAPSTAN_MAX_INDEX_BYTES", default_value_t = DEFAULT_MAX_INDEX_BYTES)]
+        max_index_bytes: u64,
     },
     /// Print the CustomResourceDefinitions as YAML (this is how `crds/` is generated).
     Crds,
 }
 
+/// Default `--max-index-bytes`: 100 MiB, twice the largest public indexes.
+const DEFAULT_MAX_INDEX_BYTES: u64 = 100 * 1024 * 1024;
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    match cli.command.unwrap_or(Command::Run { namespace: None }) {
+    let command = cli.command.unwrap_or_else(|| {
+        // `capstan-operator` alone runs with the defaults (and the environment variables).
+        Cli::parse_from(["capstan-operator", "run"])
+            .command
+            .expect("run is a command")
+    });
+    match command {
         Command::Crds => {
             print!("{}", capstan_api::crd::crds_yaml()?);
             Ok(())
         }
-        Command::Run { namespace } => run(namespace),
+        Command::Run {
+            namespace,
+            max_index_bytes,
+        } => run(namespace, max_index_bytes),
     }
 }
 
-fn run(namespace: Option<String>) -> anyhow::Result<()> {
+fn run(namespace: Option<String>, max_index_bytes: u64) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -71,7 +87,7 @@ fn run(namespace: Option<String>) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         let client = kube::Client::try_default().await?;
-        let ctx = Arc::new(context::Context::new(client, namespace));
+        let ctx = Arc::new(context::Context::new(client, namespace, max_index_bytes));
         tracing::info!("capstan-operator started");
         tokio::join!(controller::run(ctx.clone()), repository::run(ctx));
         Ok(())

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use capstan_api::{ChartRepository, ChartRepositorySpec, ChartRepositoryStatus};
-use capstan_chart::http::{Fetched, Validators};
+use capstan_chart::catalogue::CatalogueError;
+use capstan_chart::http::{Fetched, HttpClient, HttpError, HttpOptions, Validators};
 use futures::StreamExt;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
@@ -250,22 +251,40 @@ async fn refresh(
     let namespace = repository.namespace().unwrap_or_default();
     let access = Access::read(ctx, &namespace, &access_spec(spec)).await?;
     let timeout = spec.timeout.map(Into::into).unwrap_or(DEFAULT_TIMEOUT);
-    let http = access.http_client(timeout)?;
+    let options = access.http_options(timeout)?;
     let http_elsewhere = if spec.pass_credentials {
-        http.clone()
+        client(options.clone())?
     } else {
         access.without_credentials().http_client(timeout)?
     };
+    let limit = ctx.max_index_bytes;
+    let index_http = client(HttpOptions {
+        max_body_bytes: limit,
+        ..options.clone()
+    })?;
+    let http = client(options)?;
     let index_url = capstan_chart::index::join_url(&spec.url, "index.yaml");
+    // Only an entry for the same URL may answer a conditional request.
+    let cached = cached.filter(|cached| cached.url == spec.url);
     let validators = cached
-        .filter(|cached| cached.url == spec.url)
         .map(|cached| cached.validators.clone())
         .unwrap_or_default();
-    let what = || format!("the index of ChartRepository {}", repository.name_any());
-    let fetched = http
+    let name = repository.name_any();
+    let fetch_error = |message: String| Error::Fetch {
+        what: format!("the index of ChartRepository {name}"),
+        message,
+    };
+    let too_large = || Error::IndexTooLarge {
+        repository: name.clone(),
+        limit,
+    };
+    let fetched = index_http
         .get_conditional(&index_url, &validators)
         .await
-        .map_err(|error| Error::from_http(what(), error))?;
+        .map_err(|error| match error {
+            HttpError::TooLarge { .. } => too_large(),
+            other => Error::from_http(format!("the index of ChartRepository {name}"), other),
+        })?;
     let generation = repository.meta().generation;
     match (fetched, cached) {
         (Fetched::NotModified, Some(cached)) => Ok(CachedIndex {
@@ -282,14 +301,29 @@ async fn refresh(
             what: what(),
             message: "the server answered 304 Not Modified to an unconditional request".into(),
         }),
-        (Fetched::Body { bytes, validators }, _) => {
-            let catalogue = parse_catalogue(&bytes, &index_url)
-                .map_err(|error| Error::InvalidSpec(error.to_string()))?;
+        (Fetched::NotModified, None) => Err(fetch_error(
+            "the server answered 304 Not Modified to an unconditional request".into(),
+        )),
+        (Fetched::Body { bytes, validators }, cached) => {
+            let digest = sha256(&bytes);
+            // A server without validators sends the same bytes again: keep the parsed catalogue.
+            let catalogue = match cached.filter(|cached| cached.digest == digest) {
+                Some(cached) => Arc::clone(&cached.catalogue),
+                None => {
+                    Arc::new(parse_catalogue(&bytes, &index_url, limit).map_err(
+                        |error| match error {
+                            CatalogueError::IndexTooLarge { .. } => too_large(),
+                            other => Error::InvalidSpec(other.to_string()),
+                        },
+                    )?)
+                }
+            };
+            drop(bytes);
             Ok(CachedIndex {
                 url: spec.url.clone(),
                 generation,
-                catalogue: Arc::new(catalogue),
-                digest: sha256(&bytes),
+                catalogue,
+                digest,
                 validators: strong_validators(validators, Timestamp::now()),
                 checked_at: Instant::now(),
                 http,
@@ -297,6 +331,36 @@ async fn refresh(
             })
         }
     }
+}
+
+/// How long before the download a `Last-Modified` date must lie to be trusted for the next
+/// conditional request.
+const WEAK_DATE_SECONDS: i64 = 2;
+
+/// The validators to send next time. A `Last-Modified` date less than a moment old is weak
+/// (RFC 9110, section 8.8.2.2): dates have whole seconds, so the index may change again within
+/// the same second and a server would answer 304 to that change forever. Such a date (or one
+/// that does not parse) is dropped; the next fetch then downloads the index, and a repeated
+/// download with the same digest is not parsed again.
+fn strong_validators(validators: Validators, now: Timestamp) -> Validators {
+    let last_modified = validators.last_modified.filter(|date| {
+        let Some(rest) = date.strip_suffix(" GMT") else {
+            return false;
+        };
+        k8s_openapi::jiff::fmt::strtime::parse("%a, %d %b %Y %H:%M:%S %z", format!("{rest} +0000"))
+            .and_then(|parsed| parsed.to_timestamp())
+            .is_ok_and(|modified| {
+                now.duration_since(modified) >= SignedDuration::from_secs(WEAK_DATE_SECONDS)
+            })
+    });
+    Validators {
+        etag: validators.etag,
+        last_modified,
+    }
+}
+
+fn client(options: HttpOptions) -> Result<HttpClient> {
+    HttpClient::new(options).map_err(|error| Error::InvalidSpec(error.to_string()))
 }
 
 #[cfg(test)]
