@@ -29,6 +29,7 @@ enum Command {
     Repo(commands::repo::RepoArgs),
     Search(commands::search::SearchArgs),
     Pull(commands::pull::PullArgs),
+    Push(commands::push::PushArgs),
 }
 
 fn main() -> ExitCode {
@@ -44,6 +45,7 @@ fn main() -> ExitCode {
         Command::Repo(args) => commands::repo::run(args),
         Command::Search(args) => commands::search::run(args),
         Command::Pull(args) => commands::pull::run(args),
+        Command::Push(args) => commands::push::run(args),
     };
     match outcome {
         Ok(code) => code,
