@@ -461,7 +461,7 @@ pub fn redact_url(url: &str) -> String {
 }
 
 /// The error and its causes on one line, without the URL (which may differ from the one shown).
-fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

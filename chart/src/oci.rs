@@ -25,6 +25,11 @@ pub const CHART_LAYER_MEDIA_TYPE: &str = "application/vnd.cncf.helm.chart.conten
 /// The media type of the layer holding the provenance file.
 pub const PROV_LAYER_MEDIA_TYPE: &str = "application/vnd.cncf.helm.chart.provenance.v1.prov";
 
+/// How long connecting to a registry may take.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+/// How long a registry may stay silent in the middle of a response.
+const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Errors from registry operations; messages name the reference and say what to check.
 #[derive(Debug, thiserror::Error)]
 pub enum OciError {
@@ -36,10 +41,6 @@ pub enum OciError {
     InvalidArchive(String),
     #[error("registry request for {reference} failed: {message}")]
     Registry { reference: String, message: String },
-    #[error(
-        "the registry refused the credentials for {reference} ({message}); check the username, password or token"
-    )]
-    Unauthorized { reference: String, message: String },
     #[error("{reference} has no chart version matching {constraint:?} (tags found: {available})")]
     NoMatchingVersion {
         reference: String,
@@ -56,6 +57,12 @@ pub enum OciError {
         what: &'static str,
         size: i64,
         limit: u64,
+    },
+    #[error("registry {registry} refused access to {reference}: {reason}")]
+    Unauthorized {
+        registry: String,
+        reference: String,
+        reason: String,
     },
     #[error("cannot read {path}: {reason}")]
     Credentials { path: PathBuf, reason: String },
@@ -196,6 +203,9 @@ fn client(options: &RegistryOptions) -> Client {
             })
             .collect(),
         accept_invalid_certificates: options.insecure_skip_tls_verify,
+        // A registry that stops answering fails the request instead of hanging it.
+        connect_timeout: Some(CONNECT_TIMEOUT),
+        read_timeout: Some(READ_TIMEOUT),
         ..ClientConfig::default()
     };
     Client::new(config)
@@ -213,30 +223,39 @@ fn registry_auth(auth: &Auth) -> RegistryAuth {
 
 fn registry_error(
     reference: &Reference,
+    auth: &Auth,
 ) -> impl Fn(oci_client::errors::OciDistributionError) -> OciError {
+    let registry = reference.registry().to_string();
     let reference = reference.whole();
+    // Messages name the user at most: the password never reaches an error.
+    let refused = match auth {
+        Auth::Anonymous => "it needs credentials and none were given".to_string(),
+        Auth::Basic { username, .. } => {
+            format!("the credentials of user {username:?} were rejected")
+        }
+    };
     move |e| {
-        let message = e.to_string();
         if is_unauthorized(&e) {
             OciError::Unauthorized {
+                registry: registry.clone(),
                 reference: reference.clone(),
-                message,
+                reason: refused.clone(),
             }
         } else {
             OciError::Registry {
                 reference: reference.clone(),
-                message,
+                message: crate::http::error_chain(&e),
             }
         }
     }
 }
 
-/// Whether the registry refused the credentials (or their absence).
+/// Whether the registry refused the client's identity (HTTP 401, or a 403/`DENIED` answer).
 fn is_unauthorized(error: &oci_client::errors::OciDistributionError) -> bool {
     use oci_client::errors::{OciDistributionError as E, OciErrorCode};
     match error {
-        E::AuthenticationFailure(_) | E::UnauthorizedError { .. } => true,
-        E::ServerError { code, .. } => matches!(code, 401 | 403),
+        E::UnauthorizedError { .. } | E::AuthenticationFailure(_) => true,
+        E::ServerError { code, .. } => *code == 401 || *code == 403,
         E::RegistryError { envelope, .. } => envelope
             .errors
             .iter()
@@ -306,7 +325,7 @@ pub async fn push(
     let manifest = OciImageManifest::build(&layers, &config, Some(manifest_annotations(metadata)));
     let client = client(options);
     let auth = registry_auth(&options.auth);
-    let to_error = registry_error(&reference);
+    let to_error = registry_error(&reference, &options.auth);
     client
         .push(&reference, &layers, config, &auth, Some(manifest))
         .await
@@ -332,7 +351,7 @@ pub async fn list_versions(
     let response = client(options)
         .list_tags(&reference, &registry_auth(&options.auth), None, None)
         .await
-        .map_err(registry_error(&reference))?;
+        .map_err(registry_error(&reference, &options.auth))?;
     Ok(response
         .tags
         .iter()
@@ -375,7 +394,7 @@ pub async fn resolve_digest(
     let digest = client(options)
         .fetch_manifest_digest(&reference, &registry_auth(&options.auth))
         .await
-        .map_err(registry_error(&reference))?;
+        .map_err(registry_error(&reference, &options.auth))?;
     Ok(Resolved {
         reference: reference.whole(),
         digest,
@@ -409,6 +428,25 @@ async fn choose_reference(
     version: Option<&str>,
     options: &RegistryOptions,
 ) -> Result<Reference, OciError> {
+    // `oci://host/path/name@sha256:...` names a digest in the URL itself, as Helm allows.
+    let (chart_url, version) = match chart_url.split_once('@') {
+        Some((url, digest)) => {
+            if !digest.starts_with("sha256:") {
+                return Err(OciError::InvalidReference {
+                    reference: chart_url.to_string(),
+                    reason: "only sha256: digests may follow @".to_string(),
+                });
+            }
+            if version.is_some_and(|v| v != digest) {
+                return Err(OciError::InvalidReference {
+                    reference: chart_url.to_string(),
+                    reason: "it names a digest and a different version was asked for".to_string(),
+                });
+            }
+            (url, Some(digest))
+        }
+        None => (chart_url, version),
+    };
     let (registry, path) = parse_oci_url(chart_url)?;
     Ok(match version {
         Some(digest) if digest.starts_with("sha256:") => {
@@ -452,7 +490,7 @@ async fn pull_reference(
 ) -> Result<Pulled, OciError> {
     let client = client(options);
     let auth = registry_auth(&options.auth);
-    let to_error = registry_error(reference);
+    let to_error = registry_error(reference, &options.auth);
     let (manifest, digest) = client
         .pull_image_manifest(reference, &auth)
         .await
@@ -482,6 +520,7 @@ async fn pull_reference(
     let prov_layer = of_type(PROV_LAYER_MEDIA_TYPE).first().copied();
     let archive = pull_layer(
         &client,
+        &options.auth,
         reference,
         chart_layer,
         "chart layer",
@@ -492,6 +531,7 @@ async fn pull_reference(
         Some(layer) => Some(
             pull_layer(
                 &client,
+                &options.auth,
                 reference,
                 layer,
                 "provenance layer",
@@ -514,6 +554,7 @@ async fn pull_reference(
 
 async fn pull_layer(
     client: &Client,
+    auth: &Auth,
     reference: &Reference,
     layer: &OciDescriptor,
     what: &'static str,
@@ -535,7 +576,7 @@ async fn pull_layer(
     client
         .pull_blob(reference, layer, &mut sink)
         .await
-        .map_err(registry_error(reference))?;
+        .map_err(registry_error(reference, auth))?;
     Ok(sink.bytes)
 }
 
@@ -759,6 +800,72 @@ mod tests {
             annotations["org.opencontainers.image.authors"],
             "A (a@example.com), B"
         );
+    }
+
+    #[test]
+    fn refusals_name_the_user_and_never_the_password() {
+        use oci_client::errors::OciDistributionError as E;
+        let reference = Reference::with_tag(
+            "reg.example:5000".to_string(),
+            "charts/demo".to_string(),
+            "1.0.0".to_string(),
+        );
+        let basic = Auth::Basic {
+            username: "ops".to_string(),
+            password: "hunter2-secret".to_string(),
+        };
+        let refusals = [
+            E::UnauthorizedError {
+                url: "http://reg.example:5000/v2/".to_string(),
+            },
+            E::ServerError {
+                code: 401,
+                url: "http://reg.example:5000/v2/".to_string(),
+                message: String::new(),
+            },
+            E::AuthenticationFailure("no".to_string()),
+        ];
+        for refusal in refusals {
+            let error = registry_error(&reference, &basic)(refusal);
+            let message = error.to_string();
+            assert!(matches!(error, OciError::Unauthorized { .. }), "{message}");
+            assert_eq!(
+                message,
+                "registry reg.example:5000 refused access to reg.example:5000/charts/demo:1.0.0: \
+                 the credentials of user \"ops\" were rejected"
+            );
+        }
+        let anonymous = registry_error(&reference, &Auth::Anonymous)(E::UnauthorizedError {
+            url: String::new(),
+        });
+        assert!(
+            anonymous
+                .to_string()
+                .ends_with("it needs credentials and none were given")
+        );
+        let other = registry_error(&reference, &basic)(E::ServerError {
+            code: 500,
+            url: "http://reg.example:5000/v2/".to_string(),
+            message: "boom".to_string(),
+        });
+        assert!(matches!(other, OciError::Registry { .. }), "{other}");
+    }
+
+    #[tokio::test]
+    async fn digests_in_references_are_checked_before_any_request() {
+        let options = RegistryOptions::default();
+        for (reference, version) in [
+            ("oci://127.0.0.1:9/charts/demo@md5:abc", None),
+            ("oci://127.0.0.1:9/charts/demo@sha256:aa", Some("sha256:bb")),
+        ] {
+            let error = pull(reference, version, &options, PullLimits::default())
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(error, OciError::InvalidReference { .. }),
+                "{reference}: {error}"
+            );
+        }
     }
 
     #[test]

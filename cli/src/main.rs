@@ -30,6 +30,7 @@ enum Command {
     Search(commands::search::SearchArgs),
     Pull(commands::pull::PullArgs),
     Write(commands::write::WriteArgs),
+    Push(commands::push::PushArgs),
 }
 
 fn main() -> ExitCode {
@@ -46,6 +47,7 @@ fn main() -> ExitCode {
         Command::Search(args) => commands::search::run(args),
         Command::Pull(args) => commands::pull::run(args),
         Command::Write(args) => commands::write::run(args),
+        Command::Push(args) => commands::push::run(args),
     };
     match outcome {
         Ok(code) => code,

@@ -6,6 +6,8 @@ pub mod create;
 pub mod lint;
 pub mod package;
 pub mod pull;
+pub mod push;
+mod registry;
 pub mod repo;
 mod repo_source;
 pub mod search;

@@ -1,23 +1,30 @@
-//! `capstan pull URL/CHART`: download a chart archive from an HTTP repository.
+//! `capstan pull URL/CHART|oci://HOST/PATH/CHART`: download a chart archive from a repository
+//! over HTTP or from an OCI registry.
 
+use super::registry::RegistryArgs;
 use super::repo_source::{RepoConnectionArgs, load_index, runtime};
 use anyhow::{Context, bail};
 use capstan_chart::http::{HttpClient, HttpError, redact_url};
 use capstan_chart::index::{ChartVersion, join_url};
+use capstan_chart::oci;
 use capstan_chart::provenance::{Keyring, archive_digest, verify_archive};
 use clap::Args;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-/// Download a chart archive (and its .prov when the repository has one) from a repository
-/// served over HTTP. The archive's sha256 must match the digest in the repository index; on a
-/// mismatch nothing is written.
+/// Download a chart archive (and its .prov when there is one) from a repository served over HTTP
+/// or from an OCI registry. Over HTTP the archive's sha256 must match the digest in the
+/// repository index; on a mismatch nothing is written. From a registry, --version is a tag, a
+/// constraint over the registry's tags (`_` read as `+`) or a sha256: digest, and
+/// oci://HOST/PATH/CHART@sha256:... names a digest directly.
 #[derive(Debug, Args)]
 pub struct PullArgs {
-    /// Repository base URL and chart name, e.g. https://charts.example.com/stable/nginx.
+    /// Repository base URL and chart name, e.g. https://charts.example.com/stable/nginx, or
+    /// oci://HOST[:PORT]/PATH/CHART.
     #[arg(value_name = "URL/CHART")]
     pub reference: String,
-    /// Version constraint (Helm syntax); the newest release when omitted.
+    /// Version or constraint (Helm syntax), or a sha256: digest for oci://; the newest release
+    /// when omitted.
     #[arg(long, value_name = "CONSTRAINT", default_value = "")]
     pub version: String,
     /// Directory to write the archive to.
@@ -31,26 +38,16 @@ pub struct PullArgs {
     pub keyring: Option<PathBuf>,
     #[command(flatten)]
     pub connection: RepoConnectionArgs,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
 }
 
 pub fn run(args: PullArgs) -> anyhow::Result<ExitCode> {
-    let Some((repository, chart)) = args.reference.trim_end_matches('/').rsplit_once('/') else {
-        bail!(
-            "{:?} is not URL/CHART; give the repository URL followed by /<chart name>",
-            redact_url(&args.reference)
-        );
+    let (download, description) = if args.reference.starts_with("oci://") {
+        pull_oci(&args)?
+    } else {
+        pull_http(&args)?
     };
-    if !repository.contains("://") || chart.is_empty() {
-        bail!(
-            "{:?} is not URL/CHART; give the repository URL followed by /<chart name>",
-            redact_url(&args.reference)
-        );
-    }
-    let client = args.connection.client()?;
-    let runtime = runtime()?;
-    let index = runtime.block_on(load_index(repository, Some(&client)))?;
-    let entry = index.resolve(chart, &args.version)?;
-    let download = runtime.block_on(download(&client, repository, entry))?;
     if args.verify {
         let Some(provenance) = &download.provenance else {
             bail!(
@@ -72,12 +69,53 @@ pub fn run(args: PullArgs) -> anyhow::Result<ExitCode> {
     }
     write_files(&args.destination, &download)?;
     println!(
-        "Pulled {} {} to {}",
-        entry.name,
-        entry.version,
+        "Pulled {description} to {}",
         args.destination.join(&download.file_name).display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// From a repository over HTTP: the index picks the version and holds the digest to check.
+fn pull_http(args: &PullArgs) -> anyhow::Result<(Download, String)> {
+    let Some((repository, chart)) = args.reference.trim_end_matches('/').rsplit_once('/') else {
+        bail!(
+            "{:?} is not URL/CHART; give the repository URL followed by /<chart name>",
+            redact_url(&args.reference)
+        );
+    };
+    if !repository.contains("://") || chart.is_empty() {
+        bail!(
+            "{:?} is not URL/CHART; give the repository URL followed by /<chart name>",
+            redact_url(&args.reference)
+        );
+    }
+    let client = args.connection.client()?;
+    let runtime = runtime()?;
+    let index = runtime.block_on(load_index(repository, Some(&client)))?;
+    let entry = index.resolve(chart, &args.version)?;
+    let download = runtime.block_on(download(&client, repository, entry))?;
+    Ok((download, format!("{} {}", entry.name, entry.version)))
+}
+
+/// From an OCI registry: the version is a tag, a constraint over the tags, or a digest.
+fn pull_oci(args: &PullArgs) -> anyhow::Result<(Download, String)> {
+    let options = args.registry.options(&args.reference, &args.connection)?;
+    let version = Some(args.version.trim()).filter(|v| !v.is_empty());
+    let pulled = runtime()?.block_on(oci::pull(
+        &args.reference,
+        version,
+        &options,
+        oci::PullLimits::default(),
+    ))?;
+    let description = format!("{} {} ({})", pulled.name, pulled.version, pulled.digest);
+    Ok((
+        Download {
+            file_name: format!("{}-{}.tgz", pulled.name, pulled.version),
+            archive: pulled.archive,
+            provenance: pulled.prov,
+        },
+        description,
+    ))
 }
 
 struct Download {

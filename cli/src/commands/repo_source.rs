@@ -7,13 +7,13 @@ use clap::Args;
 use std::io::Read;
 use std::path::PathBuf;
 
-/// Connection flags for repositories served over HTTP(S).
+/// Connection flags for repositories served over HTTP(S) and for OCI registries.
 #[derive(Debug, Args)]
 pub struct RepoConnectionArgs {
-    /// Repository username.
+    /// User name for the repository or registry (the password is read from standard input).
     #[arg(long, value_name = "NAME", requires = "password_stdin")]
     pub username: Option<String>,
-    /// Read the repository password from standard input.
+    /// Read the password from standard input.
     #[arg(long, requires = "username")]
     pub password_stdin: bool,
     /// Verify the server with this PEM CA bundle (in addition to the system roots).
@@ -30,24 +30,38 @@ impl RepoConnectionArgs {
             insecure_skip_tls_verify: self.insecure_skip_tls_verify,
             ..HttpOptions::default()
         };
-        if let Some(ca_file) = &self.ca_file {
-            options.ca_pem = Some(
-                std::fs::read(ca_file)
-                    .with_context(|| format!("cannot read CA file {}", ca_file.display()))?,
-            );
-        }
-        if let Some(username) = &self.username {
-            let mut password = String::new();
-            std::io::stdin()
-                .take(64 * 1024)
-                .read_to_string(&mut password)
-                .context("cannot read the password from standard input")?;
-            options.credentials = Some(Credentials::Basic {
-                username: username.clone(),
-                password: password.trim_end_matches(['\r', '\n']).to_string(),
-            });
+        options.ca_pem = self.ca_pem()?;
+        if let Some((username, password)) = self.credentials()? {
+            options.credentials = Some(Credentials::Basic { username, password });
         }
         Ok(HttpClient::new(options)?)
+    }
+
+    /// The user name and the password read from standard input, when `--username` is given.
+    pub fn credentials(&self) -> anyhow::Result<Option<(String, String)>> {
+        let Some(username) = &self.username else {
+            return Ok(None);
+        };
+        let mut password = String::new();
+        std::io::stdin()
+            .take(64 * 1024)
+            .read_to_string(&mut password)
+            .context("cannot read the password from standard input")?;
+        Ok(Some((
+            username.clone(),
+            password.trim_end_matches(['\r', '\n']).to_string(),
+        )))
+    }
+
+    /// The PEM CA bundle of `--ca-file`, read.
+    pub fn ca_pem(&self) -> anyhow::Result<Option<Vec<u8>>> {
+        self.ca_file
+            .as_ref()
+            .map(|ca_file| {
+                std::fs::read(ca_file)
+                    .with_context(|| format!("cannot read CA file {}", ca_file.display()))
+            })
+            .transpose()
     }
 }
 

@@ -185,8 +185,9 @@ mod tests {
         let unauthorized = oci_error(
             "chart x",
             OciError::Unauthorized {
+                registry: "r".into(),
                 reference: "r/x:1".into(),
-                message: "Not authorized: url http://r/v2/x/manifests/1".into(),
+                reason: "it needs credentials and none were given".into(),
             },
         );
         assert_eq!(unauthorized.reason(), "AuthenticationFailed");
