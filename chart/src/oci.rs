@@ -233,6 +233,7 @@ fn registry_error(
         Auth::Basic { username, .. } => {
             format!("the credentials of user {username:?} were rejected")
         }
+        Auth::Bearer { .. } => "the bearer token was rejected".to_string(),
     };
     move |e| {
         if is_unauthorized(&e) {

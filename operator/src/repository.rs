@@ -297,10 +297,6 @@ async fn refresh(
             http,
             http_elsewhere,
         }),
-        (Fetched::NotModified, None) => Err(Error::Fetch {
-            what: what(),
-            message: "the server answered 304 Not Modified to an unconditional request".into(),
-        }),
         (Fetched::NotModified, None) => Err(fetch_error(
             "the server answered 304 Not Modified to an unconditional request".into(),
         )),

@@ -195,6 +195,9 @@ pub fn repository_yaml(args: &RepositoryArgs) -> anyhow::Result<String> {
         cert_secret_ref: secret_ref(args.cert_secret_ref.as_ref()),
         verify: policy(args.verify.verify, args.verify.keyring_secret.as_ref())?,
         suspend: false,
+        plain_http: false,
+        insecure_skip_tls_verify: false,
+        pass_credentials: false,
     };
     let mut repository = ChartRepository::new(&args.name, spec);
     repository.metadata = meta(&args.name, args.common.namespace.as_ref());
@@ -205,7 +208,11 @@ pub fn repository_yaml(args: &RepositoryArgs) -> anyhow::Result<String> {
 pub fn deployment_yaml(args: &DeploymentArgs) -> anyhow::Result<String> {
     let mut documents = Vec::new();
     let chart = match (&args.chart, &args.from_package) {
-        (Some(chart), None) => chart_source(chart, args.version.as_ref())?,
+        (Some(chart), None) => chart_source(
+            chart,
+            args.version.as_ref(),
+            policy(args.verify, args.keyring_secret.as_ref())?,
+        )?,
         (None, Some(archive)) => {
             let holder = format!("{}-chart", args.name);
             let (document, reference) = package_object(
@@ -245,7 +252,11 @@ pub fn deployment_yaml(args: &DeploymentArgs) -> anyhow::Result<String> {
 }
 
 /// `REPO/CHART` or `oci://REGISTRY/PATH/CHART` as a chart source.
-fn chart_source(chart: &str, version: Option<&String>) -> anyhow::Result<ChartSource> {
+fn chart_source(
+    chart: &str,
+    version: Option<&String>,
+    verify: Option<VerificationPolicy>,
+) -> anyhow::Result<ChartSource> {
     if chart.starts_with("oci://") {
         let last = chart.rsplit('/').next().unwrap_or_default();
         if chart.len() <= "oci://".len() || last.is_empty() || last.contains([':', '@']) {
@@ -257,6 +268,11 @@ fn chart_source(chart: &str, version: Option<&String>) -> anyhow::Result<ChartSo
             oci: Some(OciChart {
                 reference: chart.to_string(),
                 version: version.cloned(),
+                secret_ref: None,
+                cert_secret_ref: None,
+                plain_http: false,
+                insecure_skip_tls_verify: false,
+                verify,
             }),
             ..ChartSource::default()
         });
@@ -277,6 +293,7 @@ fn chart_source(chart: &str, version: Option<&String>) -> anyhow::Result<ChartSo
             },
             name: name.to_string(),
             version: version.cloned(),
+            verify,
         }),
         ..ChartSource::default()
     })
