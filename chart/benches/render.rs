@@ -1,8 +1,12 @@
-//! Renders synthetic charts of 10 and 50 templates for about a second each and prints renders
-//! per second. Run with `cargo bench -p capstan-chart --bench render`.
+//! Renders the `capstan create` scaffold chart (loaded from disk, values resolved as `capstan
+//! template` and the operator resolve them) and synthetic charts of 10 and 50 templates, each for
+//! about a second, and prints renders per second. Run with
+//! `cargo bench -p capstan-chart --bench render`.
 
 use std::time::{Duration, Instant};
 
+use capstan_chart::expand::{ExpandInput, expand};
+use capstan_chart::load::load_dir;
 use capstan_chart::model::{Chart, ChartFile, ChartMetadata, ENGINE_ANNOTATION, ENGINE_JINJA};
 use capstan_chart::render::{RenderOptions, render};
 use capstan_chart::values::Values;
@@ -83,23 +87,47 @@ fn values() -> Values {
         .unwrap_or_default()
 }
 
-fn measure(templates: usize) {
-    let chart = chart_with(templates);
-    let values = values();
-    let opts = RenderOptions::default();
+/// Renders per second of `render_once` over about a second, and the objects one render gives.
+fn per_second(mut render_once: impl FnMut() -> usize) -> (f64, usize) {
     let started = Instant::now();
     let mut renders = 0u64;
     let mut objects = 0;
     while started.elapsed() < Duration::from_secs(1) {
-        let rendered = render(&chart, &values, &opts).expect("the bench chart renders");
-        objects = rendered.manifests.len();
+        objects = render_once();
         renders += 1;
     }
-    let per_second = renders as f64 / started.elapsed().as_secs_f64();
-    println!("{templates:>3} templates ({objects} objects): {per_second:>8.1} renders/s");
+    (renders as f64 / started.elapsed().as_secs_f64(), objects)
+}
+
+/// The scaffold as an author has it right after `capstan create web`, through [`expand`].
+fn measure_scaffold() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    capstan_chart::scaffold::create(&dir.path().join("web"), None).expect("the scaffold is written");
+    let input = ExpandInput {
+        chart: load_dir(dir.path().join("web")).expect("the scaffold loads"),
+        user_values: Vec::new(),
+        opts: RenderOptions::default(),
+    };
+    let (rate, objects) =
+        per_second(|| expand(&input).expect("the scaffold renders").manifests.len());
+    println!("scaffold ({objects} objects): {rate:>8.1} renders/s");
+}
+
+fn measure(templates: usize) {
+    let chart = chart_with(templates);
+    let values = values();
+    let opts = RenderOptions::default();
+    let (rate, objects) = per_second(|| {
+        render(&chart, &values, &opts)
+            .expect("the bench chart renders")
+            .manifests
+            .len()
+    });
+    println!("{templates:>3} templates ({objects} objects): {rate:>8.1} renders/s");
 }
 
 fn main() {
+    measure_scaffold();
     measure(10);
     measure(50);
 }
