@@ -102,14 +102,19 @@ fn per_second(mut render_once: impl FnMut() -> usize) -> (f64, usize) {
 /// The scaffold as an author has it right after `capstan create web`, through [`expand`].
 fn measure_scaffold() {
     let dir = tempfile::tempdir().expect("a temporary directory");
-    capstan_chart::scaffold::create(&dir.path().join("web"), None).expect("the scaffold is written");
+    capstan_chart::scaffold::create(&dir.path().join("web"), None)
+        .expect("the scaffold is written");
     let input = ExpandInput {
         chart: load_dir(dir.path().join("web")).expect("the scaffold loads"),
         user_values: Vec::new(),
         opts: RenderOptions::default(),
     };
-    let (rate, objects) =
-        per_second(|| expand(&input).expect("the scaffold renders").manifests.len());
+    let (rate, objects) = per_second(|| {
+        expand(&input)
+            .expect("the scaffold renders")
+            .manifests
+            .len()
+    });
     println!("scaffold ({objects} objects): {rate:>8.1} renders/s");
 }
 
