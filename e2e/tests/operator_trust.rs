@@ -15,7 +15,7 @@ use capstan_e2e::operator::{Setup, TestResult, WAIT, applied, config_map, ready_
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
-use kube::api::{ObjectMeta, PostParams};
+use kube::api::{ObjectMeta, Patch, PatchParams, PostParams};
 use kube::runtime::wait::Condition as _;
 use serde_json::json;
 
@@ -267,6 +267,27 @@ async fn required_provenance_installs_signed_charts_and_refuses_the_rest() -> Te
         let made = config_maps.get_opt(&format!("{name}-main")).await?;
         assert!(made.is_none(), "{name} applied {made:?}");
     }
+    // A repository that starts asking for provenance has what it already applied checked again at
+    // once, not at the deployment's next interval (an hour here): the unsigned chart is refused.
+    let mut hourly = deployment_spec("open", "plain", None);
+    hourly["interval"] = json!("1h");
+    setup.apply_deployment_with("later", hourly).await?;
+    setup.wait_deployment("later", applied("1.0.0")).await?;
+    setup
+        .namespace
+        .api::<ChartRepository>()
+        .patch(
+            "open",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"verify": required}})),
+        )
+        .await?;
+    let rechecked = setup
+        .wait_deployment("later", ready_is("False", |r| r == "VerificationFailed"))
+        .await?;
+    let message = ready_message(&rechecked);
+    assert!(message.contains("no provenance"), "later: {message}");
+
     drop((signer, stranger));
     setup.finish().await
 }

@@ -30,7 +30,9 @@ pub struct Context {
     /// When each deployment was last applied in full. A reconcile with an unchanged revision
     /// writes nothing until its interval has passed since then; then it applies again to undo
     /// drift.
-    applied_at: Mutex<HashMap<String, Instant>>,
+    /// When each deployment was last applied in full, and under which verification policy (see
+    /// [`Context::applied_within`]).
+    applied_at: Mutex<HashMap<String, (Instant, String)>>,
 }
 
 impl Context {
@@ -82,11 +84,12 @@ impl Context {
             .remove(key);
     }
 
-    pub fn mark_applied(&self, key: &str) {
+    /// Records that `key` was applied in full just now, verified under `policy` (an opaque tag).
+    pub fn mark_applied(&self, key: &str, policy: &str) {
         self.applied_at
             .lock()
             .unwrap_or_else(|poison| poison.into_inner())
-            .insert(key.to_string(), Instant::now());
+            .insert(key.to_string(), (Instant::now(), policy.to_string()));
     }
 
     pub fn forget(&self, key: &str) {
@@ -97,12 +100,15 @@ impl Context {
             .remove(key);
     }
 
-    /// Whether `key` was applied in full less than `interval` ago by this process.
-    pub fn applied_within(&self, key: &str, interval: Duration) -> bool {
+    /// Whether `key` was applied in full less than `interval` ago by this process, under the
+    /// same verification `policy`. A policy that changed (a repository or deployment now asking
+    /// for provenance, or another keyring) must be checked against the applied chart at once,
+    /// not at the next interval.
+    pub fn applied_within(&self, key: &str, interval: Duration, policy: &str) -> bool {
         self.applied_at
             .lock()
             .unwrap_or_else(|poison| poison.into_inner())
             .get(key)
-            .is_some_and(|at| at.elapsed() < interval)
+            .is_some_and(|(at, applied_policy)| at.elapsed() < interval && applied_policy == policy)
     }
 }

@@ -207,6 +207,8 @@ enum Attempt {
         pruned: Vec<String>,
         /// The verified signature, when provenance was checked.
         provenance: Option<Box<ProvenanceStatus>>,
+        /// The verification policy the revision was checked under ([`Policy::tag`]).
+        policy: String,
     },
 }
 
@@ -228,9 +230,10 @@ async fn reconcile_apply(deployment: Arc<ChartDeployment>, ctx: &Context) -> Res
             patched,
             pruned,
             provenance,
+            policy,
         }) => {
             ctx.clear_failures(&key(&deployment));
-            ctx.mark_applied(&key(&deployment));
+            ctx.mark_applied(&key(&deployment), &policy);
             if is_current(&deployment, &revision, &inventory) && pruned.is_empty() {
                 // The same revision re-checked: the status stays as it is (no write); only a
                 // correction of drift is worth an event.
@@ -345,6 +348,15 @@ struct Policy {
 }
 
 impl Policy {
+    /// Tells policies apart, so a revision applied under one is checked again under another.
+    fn tag(&self) -> String {
+        format!(
+            "{:?}/{}",
+            self.mode,
+            self.keyring_secret.as_deref().unwrap_or_default()
+        )
+    }
+
     fn from(policy: Option<&VerificationPolicy>) -> Self {
         Policy {
             mode: policy.map_or(VerificationMode::Ignore, |p| p.mode),
@@ -383,10 +395,16 @@ fn is_current(
 }
 
 /// Whether `revision` is what was last applied, this process applied it less than an interval
-/// ago and the spec has not changed since: then nothing needs writing.
-fn is_unchanged(deployment: &ChartDeployment, ctx: &Context, revision: &Revision) -> bool {
+/// ago under the same verification policy, and the spec has not changed since: then nothing
+/// needs writing.
+fn is_unchanged(
+    deployment: &ChartDeployment,
+    ctx: &Context,
+    revision: &Revision,
+    policy: &Policy,
+) -> bool {
     reports_applied(deployment, revision)
-        && ctx.applied_within(&key(deployment), interval(deployment))
+        && ctx.applied_within(&key(deployment), interval(deployment), &policy.tag())
 }
 
 /// Fetch, verify, expand, apply and prune. `attempted` is set once the revision is known.
@@ -413,6 +431,7 @@ async fn attempt(
                 values_digest: values_digest.clone(),
                 manifest_digest: None,
             },
+            &policy,
         )
     {
         return Ok(Attempt::Unchanged);
@@ -440,7 +459,7 @@ async fn attempt(
         manifest_digest,
     };
     *attempted = Some(revision.clone());
-    if is_unchanged(deployment, ctx, &revision) {
+    if is_unchanged(deployment, ctx, &revision, &policy) {
         return Ok(Attempt::Unchanged);
     }
 
@@ -518,6 +537,7 @@ async fn attempt(
         patched,
         pruned,
         provenance,
+        policy: policy.tag(),
     })
 }
 
