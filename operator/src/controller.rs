@@ -200,7 +200,7 @@ enum Attempt {
     /// The revision and inventory are as last applied: nothing was written.
     Unchanged,
     Applied {
-        revision: Revision,
+        revision: Box<Revision>,
         inventory: Vec<InventoryEntry>,
         /// How many objects were written (all of a new revision; drifted ones of the same).
         patched: usize,
@@ -286,8 +286,8 @@ async fn reconcile_apply(deployment: Arc<ChartDeployment>, ctx: &Context) -> Res
                     now,
                 ),
                 observed_generation: deployment.meta().generation,
-                last_attempted_revision: Some(revision.clone()),
-                last_applied_revision: Some(revision),
+                last_attempted_revision: Some((*revision).clone()),
+                last_applied_revision: Some(*revision),
                 last_applied_time: last_applied_time.or(Some(Time(now))),
                 provenance: provenance.map(|boxed| *boxed),
                 inventory,
@@ -532,7 +532,7 @@ async fn attempt(
     let pruned = prune::delete_all(&ctx.cluster, &owner, &stale).await?;
     info!(deployment = %key(deployment), chart = %revision.chart, version = %revision.version, objects = inventory.len(), patched, pruned = pruned.len(), "applied");
     Ok(Attempt::Applied {
-        revision,
+        revision: Box::new(revision),
         inventory,
         patched,
         pruned,
