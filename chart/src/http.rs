@@ -255,7 +255,7 @@ impl HttpClient {
             let response = request
                 .send()
                 .await
-                .map_err(|e| self.transport_error(&current, &e))?;
+                .map_err(|e| self.transport_error(&current, e))?;
             let status = response.status();
             if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
                 current = redirect_target(&current, response.headers())?;
@@ -302,7 +302,7 @@ impl HttpClient {
         while let Some(chunk) = response
             .chunk()
             .await
-            .map_err(|e| self.transport_error(url, &e))?
+            .map_err(|e| self.transport_error(url, e))?
         {
             if body.len() as u64 + chunk.len() as u64 > limit {
                 return Err(too_large());
@@ -312,8 +312,11 @@ impl HttpClient {
         Ok(body)
     }
 
-    fn transport_error(&self, url: &Url, error: &reqwest::Error) -> HttpError {
+    /// The error for a failed request. reqwest's own message ends with the full URL, query
+    /// string included, which for a presigned URL is its signature: it is dropped here.
+    fn transport_error(&self, url: &Url, error: reqwest::Error) -> HttpError {
         let url = display_url(url);
+        let error = error.without_url();
         if error.is_timeout() {
             let what = if error.is_connect() {
                 format!(
@@ -330,7 +333,7 @@ impl HttpClient {
         }
         HttpError::Request {
             url,
-            cause: error_chain(error),
+            cause: error_chain(&error),
         }
     }
 }
@@ -359,7 +362,7 @@ fn parse_url(url: &str) -> Result<(Url, Option<Credentials>), HttpError> {
 }
 
 /// Decodes `%XX` escapes, as URL user info is percent-encoded.
-fn percent_decode(text: &str) -> String {
+pub(crate) fn percent_decode(text: &str) -> String {
     fn hex_value(byte: u8) -> Option<u8> {
         (byte as char).to_digit(16).map(|d| d as u8)
     }
@@ -684,6 +687,25 @@ mod tests {
         );
         assert!(text.contains("404"), "{text}");
         assert!(!text.contains("hunter2") && !text.contains("alice") && !text.contains("secret"));
+    }
+
+    #[test]
+    fn transport_errors_drop_the_query_string() {
+        // A port nothing listens on: the connection is refused.
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let err = runtime()
+            .block_on(client(HttpOptions::default()).get(&format!(
+                "http://127.0.0.1:{port}/b/index.yaml?X-Amz-Signature=feedbeef"
+            )))
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(matches!(err, HttpError::Request { .. }), "{text}");
+        assert!(text.contains("/b/index.yaml"), "{text}");
+        assert!(!text.contains("feedbeef") && !text.contains("X-Amz"), "{text}");
     }
 
     #[test]

@@ -10,7 +10,7 @@
 //! [`crate::http`]) has its query string removed; the secret key itself is never printed, not even
 //! by `Debug`.
 
-use crate::http::{HttpClient, HttpError, display_url};
+use crate::http::{Fetched, HttpClient, HttpError, Validators, display_url, percent_decode};
 use reqwest::Url;
 use rusty_s3::{Bucket, S3Action, UrlStyle};
 use std::fmt;
@@ -75,6 +75,14 @@ pub enum S3Error {
         url: String,
         bucket: String,
         status: u16,
+    },
+    #[error(
+        "GET {url}: s3://{bucket}/{key} does not exist (HTTP 404); check that the bucket s3://{bucket} exists at this endpoint and that the object was uploaded under this key"
+    )]
+    NotFound {
+        url: String,
+        bucket: String,
+        key: String,
     },
     #[error(transparent)]
     Http(HttpError),
@@ -197,11 +205,78 @@ impl S3Repository {
             .sign(PRESIGNED_URL_LIFETIME))
     }
 
+    /// The same repository, downloading through `http` (a tighter body limit for the index,
+    /// say).
+    pub fn with_http(&self, http: HttpClient) -> Self {
+        S3Repository {
+            http,
+            ..self.clone()
+        }
+    }
+
+    /// The bucket's name.
+    pub fn bucket(&self) -> &str {
+        self.bucket.name()
+    }
+
+    /// `s3://bucket/prefix` as written, for messages.
+    pub fn location(&self) -> String {
+        if self.prefix.is_empty() {
+            format!("s3://{}", self.bucket.name())
+        } else {
+            format!("s3://{}/{}", self.bucket.name(), self.prefix)
+        }
+    }
+
+    /// Whether `url`, a download URL from the repository's index, names an object of this
+    /// bucket, and if so the path [`Self::get`] takes for it. Relative paths and `s3://` URLs
+    /// qualify (an `s3://` URL of another bucket too, so that [`Self::get`] refuses it by name
+    /// rather than it being sent elsewhere), and so do `http(s)` URLs under the bucket's own
+    /// base URL, which publishing tools write. Any other URL is `None`: it is another host's,
+    /// to be fetched without the bucket's credentials.
+    pub fn bucket_path(&self, url: &str) -> Option<String> {
+        if !url.contains("://") || url.starts_with("s3://") {
+            return Some(url.to_string());
+        }
+        let parsed = Url::parse(url).ok()?;
+        let base = self.bucket.base_url();
+        if parsed.origin() != base.origin()
+            || parsed.query().is_some()
+            || !parsed.username().is_empty()
+        {
+            return None;
+        }
+        let key = parsed.path().strip_prefix(base.path())?;
+        Some(format!("s3://{}/{}", self.bucket.name(), percent_decode(key)))
+    }
+
     /// Downloads the object at `path` (see [`Self::object_key`]) within the HTTP client's bounds.
     pub async fn get(&self, path: &str) -> Result<Vec<u8>, S3Error> {
-        let url = self.presigned_get(path)?;
+        match self.get_conditional(path, &Validators::default()).await? {
+            Fetched::Body { bytes, .. } => Ok(bytes),
+            // Without validators a compliant server never answers 304.
+            Fetched::NotModified => Err(S3Error::Http(HttpError::Status {
+                url: display_url(&self.bucket.object_url(&self.object_key(path)?)),
+                status: 304,
+            })),
+        }
+    }
+
+    /// Downloads the object at `path` unless it is unchanged since `validators` were recorded.
+    /// The conditional headers are not part of the signature (it covers the host only), so a
+    /// presigned URL carries them as any GET does.
+    pub async fn get_conditional(
+        &self,
+        path: &str,
+        validators: &Validators,
+    ) -> Result<Fetched, S3Error> {
+        let key = self.object_key(path)?;
+        let url = self
+            .bucket
+            .get_object(Some(&self.credentials), &key)
+            .sign(PRESIGNED_URL_LIFETIME);
         self.http
-            .get(url.as_str())
+            .get_conditional(url.as_str(), validators)
             .await
             .map_err(|error| match error {
                 HttpError::Status { status, .. } if matches!(status, 401 | 403) => {
@@ -211,6 +286,11 @@ impl S3Repository {
                         status,
                     }
                 }
+                HttpError::Status { status: 404, .. } => S3Error::NotFound {
+                    url: display_url(&url),
+                    bucket: self.bucket.name().into(),
+                    key: key.clone(),
+                },
                 other => S3Error::Http(other),
             })
     }
@@ -218,6 +298,11 @@ impl S3Repository {
     /// Downloads the repository's `index.yaml`.
     pub async fn get_index(&self) -> Result<Vec<u8>, S3Error> {
         self.get("index.yaml").await
+    }
+
+    /// Downloads the repository's `index.yaml` unless it is unchanged since `validators`.
+    pub async fn get_index_conditional(&self, validators: &Validators) -> Result<Fetched, S3Error> {
+        self.get_conditional("index.yaml", validators).await
     }
 }
 
@@ -309,7 +394,44 @@ mod tests {
             let err = repo.object_key(bad).unwrap_err().to_string();
             assert!(err.contains("s3://charts"), "{bad}: {err}");
         }
+        assert_eq!(repo.location(), "s3://charts/stable");
+        for (url, path) in [
+            ("app-1.0.0.tgz", Some("app-1.0.0.tgz")),
+            ("s3://charts/a.tgz", Some("s3://charts/a.tgz")),
+            ("s3://elsewhere/a.tgz", Some("s3://elsewhere/a.tgz")),
+            (
+                "http://127.0.0.1:9000/charts/stable/a%20b.tgz",
+                Some("s3://charts/stable/a b.tgz"),
+            ),
+            ("http://127.0.0.1:9000/other/a.tgz", None),
+            ("http://127.0.0.1:9001/charts/a.tgz", None),
+            ("https://127.0.0.1:9000/charts/a.tgz", None),
+            ("http://127.0.0.1:9000/charts/a.tgz?x=1", None),
+            ("https://cdn.example.com/charts/a.tgz", None),
+        ] {
+            assert_eq!(repo.bucket_path(url).as_deref(), path, "{url}");
+        }
+        let virtual_host = repository(
+            "s3://charts",
+            &S3Config {
+                endpoint: "https://s3.example.com".into(),
+                path_style: false,
+                ..settings.clone()
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            virtual_host
+                .bucket_path("https://charts.s3.example.com/app.tgz")
+                .as_deref(),
+            Some("s3://charts/app.tgz")
+        );
+        assert_eq!(
+            virtual_host.bucket_path("https://s3.example.com/charts/app.tgz"),
+            None
+        );
         let root = repository("s3://charts", &settings).unwrap();
+        assert_eq!(root.location(), "s3://charts");
         assert_eq!(root.object_key("/index.yaml").unwrap(), "index.yaml");
         for bad in [
             "https://charts",
@@ -490,10 +612,28 @@ mod tests {
             }
 
             let err = repo.get("missing.tgz").await.unwrap_err();
+            assert!(matches!(err, S3Error::NotFound { .. }), "{err}");
+            let message = err.to_string();
             assert!(
-                matches!(err, S3Error::Http(HttpError::Status { status: 404, .. })),
-                "{err}"
+                message.contains("s3://capstan-charts/stable/missing.tgz does not exist"),
+                "{message}"
             );
+            assert!(!message.contains("X-Amz-Signature"), "{message}");
+
+            // The peer answers a conditional GET of an unchanged object with 304, or sends it
+            // again; either way a changed ETag is never confused with the old one.
+            let first = repo
+                .get_index_conditional(&Validators::default())
+                .await
+                .unwrap();
+            let Fetched::Body { bytes, validators } = first else {
+                panic!("an unconditional GET returned 304");
+            };
+            assert_eq!(bytes, index);
+            match repo.get_index_conditional(&validators).await.unwrap() {
+                Fetched::NotModified => {}
+                Fetched::Body { bytes, .. } => assert_eq!(bytes, index),
+            }
         });
     }
 }
