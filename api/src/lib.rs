@@ -24,7 +24,7 @@ pub use deployment::{
 /// Go-style durations (`10m`, `1h30m`) as `interval` and `timeout` hold them.
 pub use kube::core::Duration;
 pub use repository::{
-    ChartRepository, ChartRepositorySpec, ChartRepositoryStatus, VerificationMode,
+    ChartRepository, ChartRepositorySpec, ChartRepositoryStatus, S3Settings, VerificationMode,
     VerificationPolicy,
 };
 pub use validate::{Problem, Report, check};

@@ -8,9 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::common::SecretReference;
 
-/// A Helm-compatible chart repository (an HTTP server with an `index.yaml`) or an OCI registry
-/// path. The operator fetches an HTTP repository's index once per interval and shares it with
-/// every ChartDeployment that uses it; charts in a registry resolve over their tags.
+/// A Helm-compatible chart repository (an HTTP server or an S3 bucket with an `index.yaml`) or an
+/// OCI registry path. The operator fetches a repository's index once per interval and shares it
+/// with every ChartDeployment that uses it; charts in a registry resolve over their tags.
 // Each printcolumn repeats keys such as `type_`, which clippy mistakes for duplicated attributes.
 #[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, KubeSchema, Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -41,13 +41,24 @@ use crate::common::SecretReference;
         json_path = ".metadata.creationTimestamp"
     )
 )]
+#[x_kube(
+    validation = Rule::new("!has(self.s3) || self.url.startsWith('s3://')").message("s3 is only for s3:// URLs"),
+    validation = Rule::new("!self.url.startsWith('s3://') || has(self.secretRef)").message("an s3:// repository needs secretRef, a Secret with accessKeyID and secretAccessKey")
+)]
 #[serde(rename_all = "camelCase")]
 pub struct ChartRepositorySpec {
     /// URL of the repository: `https://` or `http://` for a Helm HTTP repository (the operator
-    /// reads `<url>/index.yaml`), or `oci://host[:port]/path` for charts in an OCI registry (a
-    /// chart `name` is the repository `host/path/name`, its versions are its tags).
-    #[x_kube(validation = Rule::new("self.startsWith('https://') || self.startsWith('http://') || self.startsWith('oci://')").message("url must start with https://, http:// or oci://"))]
+    /// reads `<url>/index.yaml`), `s3://BUCKET[/PREFIX]` for one in a private S3-compatible
+    /// bucket (the operator reads `PREFIX/index.yaml`; see `s3`), or `oci://host[:port]/path`
+    /// for charts in an OCI registry (a chart `name` is the repository `host/path/name`, its
+    /// versions are its tags).
+    #[x_kube(validation = Rule::new("self.startsWith('https://') || self.startsWith('http://') || self.startsWith('s3://') || self.startsWith('oci://')").message("url must start with https://, http://, s3:// or oci://"))]
     pub url: String,
+
+    /// Where and how to reach the S3-compatible service of an `s3://` URL (only for those).
+    /// Without it, AWS S3 in us-east-1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub s3: Option<S3Settings>,
 
     /// How often to fetch the index, as a Go duration (`10m`, `1h`). Defaults to 10m.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -58,8 +69,10 @@ pub struct ChartRepositorySpec {
     pub timeout: Option<Duration>,
 
     /// Secret with credentials for the repository: `username` and `password` for basic auth, or
-    /// `token` for a bearer token; for `oci://` also a `kubernetes.io/dockerconfigjson` Secret.
-    /// Credentials go only to the repository's own host (scheme, host and port).
+    /// `token` for a bearer token; for `oci://` also a `kubernetes.io/dockerconfigjson` Secret;
+    /// for `s3://` (where it is required) `accessKeyID` and `secretAccessKey`, the keys Flux's
+    /// Bucket reads. Credentials go only to the repository's own host (scheme, host and port),
+    /// or for `s3://` only to its bucket.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_ref: Option<SecretReference>,
 
@@ -91,6 +104,33 @@ pub struct ChartRepositorySpec {
     /// Stop fetching the index; deployments keep using the last index fetched.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub suspend: bool,
+}
+
+/// The S3-compatible service an `s3://` repository lives on. Requests are signed with AWS
+/// Signature Version 4 in the query string (presigned URLs), which AWS, MinIO, Ceph and most
+/// other S3-compatible servers accept.
+#[derive(KubeSchema, Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct S3Settings {
+    /// Base URL of the S3 API, e.g. `https://s3.eu-west-1.amazonaws.com` or
+    /// `http://minio.storage:9000`. Defaults to `https://s3.<region>.amazonaws.com`. A CA for
+    /// it goes in `certSecretRef` as for HTTP repositories.
+    #[x_kube(validation = Rule::new("self.startsWith('https://') || self.startsWith('http://')").message("endpoint must start with https:// or http://"))]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+
+    /// The region signatures name. Defaults to `us-east-1`, which most self-hosted servers
+    /// expect.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+
+    /// Address objects as `ENDPOINT/BUCKET/KEY` (path style, what AWS SDKs call
+    /// `forcePathStyle`) instead of `BUCKET.ENDPOINT-HOST/KEY` (virtual-host style). Defaults to
+    /// path style for endpoints that are an IP address or `localhost`, which have no bucket
+    /// subdomains, and to virtual-host style otherwise; set it to `true` for servers such as
+    /// MinIO that serve every bucket under one host name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_style: Option<bool>,
 }
 
 /// Provenance verification of chart archives, with the keys that may sign them.

@@ -368,13 +368,40 @@ fn check_duration(text: &str, pointer: &str) -> Option<(String, String)> {
 fn repository_rules(repository: &ChartRepository) -> Vec<(String, String)> {
     let spec = &repository.spec;
     let mut problems = Vec::new();
-    if !["https://", "http://", "oci://"]
+    if !["https://", "http://", "s3://", "oci://"]
         .iter()
         .any(|scheme| spec.url.starts_with(scheme))
     {
         problems.push((
             "/spec/url".into(),
-            format!("{:?} must start with https://, http:// or oci://", spec.url),
+            format!(
+                "{:?} must start with https://, http://, s3:// or oci://",
+                spec.url
+            ),
+        ));
+    }
+    let s3_url = spec.url.starts_with("s3://");
+    if let Some(s3) = &spec.s3 {
+        if !s3_url {
+            problems.push((
+                "/spec/s3".into(),
+                format!("only for s3:// URLs (url is {:?})", spec.url),
+            ));
+        }
+        if let Some(endpoint) = &s3.endpoint
+            && !(endpoint.starts_with("https://") || endpoint.starts_with("http://"))
+        {
+            problems.push((
+                "/spec/s3/endpoint".into(),
+                format!("{endpoint:?} must start with https:// or http://"),
+            ));
+        }
+    }
+    if s3_url && spec.secret_ref.is_none() {
+        problems.push((
+            "/spec/secretRef".into(),
+            "required for an s3:// repository: a Secret with accessKeyID and secretAccessKey"
+                .into(),
         ));
     }
     problems.extend(policy_rules(spec.verify.as_ref(), "/spec/verify"));
@@ -548,9 +575,32 @@ spec:
         assert_eq!(
             problems(&bad_url),
             [
-                "4: document 1 (ChartRepository charts): spec.url: \"ftp://charts.example.com\" must start with https://, http:// or oci://"
+                "4: document 1 (ChartRepository charts): spec.url: \"ftp://charts.example.com\" must start with https://, http://, s3:// or oci://"
             ]
         );
+        let s3_without_keys = REPOSITORY.replace(
+            "url: 'https://charts.example.com'",
+            "url: 's3://charts', s3: {endpoint: 'minio:9000'}",
+        );
+        assert_eq!(
+            problems(&s3_without_keys),
+            [
+                "4: document 1 (ChartRepository charts): spec.s3.endpoint: \"minio:9000\" must start with https:// or http://",
+                "4: document 1 (ChartRepository charts): spec.secretRef: required for an s3:// repository: a Secret with accessKeyID and secretAccessKey",
+            ]
+        );
+        let s3_on_http = REPOSITORY.replace("interval: 5m", "s3: {region: eu-west-1}");
+        assert_eq!(
+            problems(&s3_on_http),
+            [
+                "4: document 1 (ChartRepository charts): spec.s3: only for s3:// URLs (url is \"https://charts.example.com\")"
+            ]
+        );
+        let s3 = REPOSITORY.replace(
+            "url: 'https://charts.example.com'",
+            "url: 's3://charts/stable', secretRef: {name: keys}, s3: {endpoint: 'http://10.0.0.1:9000', pathStyle: true}",
+        );
+        assert!(problems(&s3).is_empty(), "{:?}", problems(&s3));
         let bad_interval = REPOSITORY.replace("5m", "soon");
         let found = problems(&bad_interval);
         assert_eq!(found.len(), 1);

@@ -705,7 +705,10 @@ mod tests {
         let text = err.to_string();
         assert!(matches!(err, HttpError::Request { .. }), "{text}");
         assert!(text.contains("/b/index.yaml"), "{text}");
-        assert!(!text.contains("feedbeef") && !text.contains("X-Amz"), "{text}");
+        assert!(
+            !text.contains("feedbeef") && !text.contains("X-Amz"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -50,6 +50,26 @@ impl fmt::Debug for S3Config {
     }
 }
 
+/// The URL style to use when none is configured: path style for endpoints that are an IP
+/// address or `localhost` (they have no bucket subdomains), virtual-host style otherwise, as AWS
+/// prefers. An endpoint that does not parse gets path style; [`S3Repository::new`] rejects it
+/// anyway.
+pub fn default_path_style(endpoint: &str) -> bool {
+    let Some(host) = Url::parse(endpoint)
+        .ok()
+        .and_then(|url| url.host_str().map(str::to_string))
+    else {
+        return true;
+    };
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    bare.parse::<std::net::IpAddr>().is_ok() || bare.eq_ignore_ascii_case("localhost")
+}
+
+/// The endpoint of AWS S3 in `region`, for repositories that name none.
+pub fn aws_endpoint(region: &str) -> String {
+    format!("https://s3.{region}.amazonaws.com")
+}
+
 /// Why an S3 repository could not be set up or read. No message carries the secret key or a
 /// signature.
 #[derive(Debug, thiserror::Error)]
@@ -247,7 +267,11 @@ impl S3Repository {
             return None;
         }
         let key = parsed.path().strip_prefix(base.path())?;
-        Some(format!("s3://{}/{}", self.bucket.name(), percent_decode(key)))
+        Some(format!(
+            "s3://{}/{}",
+            self.bucket.name(),
+            percent_decode(key)
+        ))
     }
 
     /// Downloads the object at `path` (see [`Self::object_key`]) within the HTTP client's bounds.
@@ -454,6 +478,23 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("secret key is empty"), "{err}");
+    }
+
+    #[test]
+    fn path_style_is_the_default_for_addresses_without_subdomains() {
+        for (endpoint, path_style) in [
+            ("http://127.0.0.1:9000", true),
+            ("http://[::1]:9000", true),
+            ("http://localhost:9000", true),
+            ("https://s3.eu-west-1.amazonaws.com", false),
+            ("http://minio.storage:9000", false),
+        ] {
+            assert_eq!(default_path_style(endpoint), path_style, "{endpoint}");
+        }
+        assert_eq!(
+            aws_endpoint("eu-west-1"),
+            "https://s3.eu-west-1.amazonaws.com"
+        );
     }
 
     #[test]

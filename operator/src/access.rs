@@ -203,7 +203,7 @@ impl Access {
     }
 }
 
-async fn get_secret(secrets: &Api<Secret>, name: &str, field: &str) -> Result<Secret> {
+pub async fn get_secret(secrets: &Api<Secret>, name: &str, field: &str) -> Result<Secret> {
     secrets
         .get_opt(name)
         .await?

@@ -87,6 +87,28 @@ impl Error {
         }
     }
 
+    /// A failed read of `what` from an S3 bucket: a refused signature becomes
+    /// [`Error::Authentication`], a missing bucket or object [`Error::Fetch`] naming both.
+    pub fn from_s3(what: String, error: capstan_chart::s3::S3Error) -> Self {
+        use capstan_chart::s3::S3Error;
+        // S3Error never shows the secret key, a signature or a query string.
+        match error {
+            S3Error::Refused { .. } => Error::Authentication {
+                what,
+                message: error.to_string(),
+            },
+            S3Error::NotFound { .. } => Error::Fetch {
+                what,
+                message: error.to_string(),
+            },
+            S3Error::Http(error) => Error::from_http(what, error),
+            S3Error::InvalidLocation { .. }
+            | S3Error::InvalidEndpoint { .. }
+            | S3Error::InvalidConfig { .. }
+            | S3Error::InvalidKey { .. } => Error::InvalidSpec(format!("{what}: {error}")),
+        }
+    }
+
     /// The `reason` of the `Ready=False` condition and of the Warning event.
     pub fn reason(&self) -> &'static str {
         match self {
@@ -174,6 +196,39 @@ mod tests {
             },
         );
         assert_eq!(error.reason(), "FetchFailed");
+    }
+
+    #[test]
+    fn s3_refusals_and_missing_objects_keep_their_reasons() {
+        use capstan_chart::s3::S3Error;
+        let refused = Error::from_s3(
+            "the index".into(),
+            S3Error::Refused {
+                url: "http://127.0.0.1:9000/charts/index.yaml".into(),
+                bucket: "charts".into(),
+                status: 403,
+            },
+        );
+        assert_eq!(refused.reason(), "AuthenticationFailed");
+        let missing = Error::from_s3(
+            "the index".into(),
+            S3Error::NotFound {
+                url: "http://127.0.0.1:9000/nope/index.yaml".into(),
+                bucket: "nope".into(),
+                key: "index.yaml".into(),
+            },
+        );
+        assert_eq!(missing.reason(), "FetchFailed");
+        assert!(missing.to_string().contains("s3://nope"), "{missing}");
+        let invalid = Error::from_s3(
+            "chart app".into(),
+            S3Error::InvalidKey {
+                bucket: "charts".into(),
+                path: "s3://other/a.tgz".into(),
+                reason: "another bucket".into(),
+            },
+        );
+        assert!(invalid.is_stalled());
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod oci;
 use capstan_api::PackageSource;
 use capstan_chart::catalogue::ResolvedChart;
 use capstan_chart::http::HttpError;
+use capstan_chart::s3::{S3Error, S3Repository};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use sha2::{Digest, Sha256};
 
@@ -107,6 +108,11 @@ pub async fn download_package(
     with_provenance: bool,
 ) -> Result<Package> {
     let url = repository.archive_url(entry)?;
+    if let Some(s3) = &repository.s3
+        && let Some(path) = s3.bucket_path(&url)
+    {
+        return download_from_bucket(s3, &path, &url, entry, with_provenance).await;
+    }
     let http = repository.client_for(&url);
     let archive = http
         .get(&url)
@@ -118,6 +124,36 @@ pub async fn download_package(
             Ok(bytes) => Some(bytes),
             Err(HttpError::Status { status: 404, .. }) => None,
             Err(error) => return Err(download_error(&entry.name, error)),
+        }
+    } else {
+        None
+    };
+    Ok(Package {
+        archive,
+        provenance,
+    })
+}
+
+/// [`download_package`] for an archive in the repository's own bucket: signed GETs of `path`
+/// (and `path.prov`); `url` names it in messages.
+async fn download_from_bucket(
+    s3: &S3Repository,
+    path: &str,
+    url: &str,
+    entry: &ResolvedChart,
+    with_provenance: bool,
+) -> Result<Package> {
+    let what = || format!("chart {}", entry.name);
+    let archive = s3
+        .get(path)
+        .await
+        .map_err(|error| Error::from_s3(what(), error))?;
+    check_digest(url, &archive, indexed_digest(entry).as_deref())?;
+    let provenance = if with_provenance {
+        match s3.get(&format!("{path}.prov")).await {
+            Ok(bytes) => Some(bytes),
+            Err(S3Error::NotFound { .. }) => None,
+            Err(error) => return Err(Error::from_s3(what(), error)),
         }
     } else {
         None

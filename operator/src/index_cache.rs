@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use capstan_chart::catalogue::{Catalogue, CatalogueError, CatalogueLimits, ResolvedChart};
 use capstan_chart::http::{HttpClient, Validators};
+use capstan_chart::s3::S3Repository;
 
 use crate::error::{Error, Result};
 
@@ -56,6 +57,9 @@ pub struct CachedIndex {
     /// The same client without credentials (unless `passCredentials`), for archives the index
     /// places on other hosts.
     pub http_elsewhere: HttpClient,
+    /// For an `s3://` repository: the bucket, whose objects are downloaded with signed URLs.
+    /// Archive URLs that point elsewhere go through `http_elsewhere`, without the keys.
+    pub s3: Option<S3Repository>,
 }
 
 impl CachedIndex {
@@ -168,6 +172,7 @@ generated: \"2026-01-01T00:00:00Z\"
             })
             .unwrap(),
             http_elsewhere: HttpClient::new(HttpOptions::default()).unwrap(),
+            s3: None,
         }
     }
 

@@ -15,6 +15,7 @@ mod owner;
 mod prune;
 mod report;
 mod repository;
+mod s3;
 mod status;
 mod values;
 mod verify;

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use capstan_api::{ChartRepository, ChartRepositorySpec, ChartRepositoryStatus};
 use capstan_chart::catalogue::CatalogueError;
 use capstan_chart::http::{Fetched, HttpClient, HttpError, HttpOptions, Validators};
+use capstan_chart::s3::S3Error;
 use futures::StreamExt;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
@@ -234,57 +235,81 @@ pub fn access_spec(spec: &ChartRepositorySpec) -> AccessSpec<'_> {
     }
 }
 
-/// Fetches the index, conditionally when the cached entry is for the same URL.
+/// Fetches the index, conditionally when the cached entry is for the same URL: over HTTP, or
+/// with a signed GET from an `s3://` bucket (S3 answers conditional requests too).
 async fn refresh(
     repository: &ChartRepository,
     ctx: &Context,
     cached: Option<&CachedIndex>,
 ) -> Result<CachedIndex> {
     let spec = &repository.spec;
-    if !(spec.url.starts_with("https://") || spec.url.starts_with("http://")) {
+    let is_s3 = spec.url.starts_with("s3://");
+    if !(is_s3 || spec.url.starts_with("https://") || spec.url.starts_with("http://")) {
         return Err(Error::InvalidSpec(format!(
-            "spec.url {}: only https:// and http:// repositories are supported by this operator \
-             build; use a ChartDeployment with spec.chart.package for other sources",
+            "spec.url {}: only https://, http://, s3:// and oci:// repositories are supported \
+             by this operator build; use a ChartDeployment with spec.chart.package for other \
+             sources",
             spec.url
         )));
     }
     let namespace = repository.namespace().unwrap_or_default();
-    let access = Access::read(ctx, &namespace, &access_spec(spec)).await?;
     let timeout = spec.timeout.map(Into::into).unwrap_or(DEFAULT_TIMEOUT);
-    let options = access.http_options(timeout)?;
-    let http_elsewhere = if spec.pass_credentials {
-        client(options.clone())?
-    } else {
-        access.without_credentials().http_client(timeout)?
-    };
     let limit = ctx.max_index_bytes;
-    let index_http = client(HttpOptions {
-        max_body_bytes: limit,
-        ..options.clone()
-    })?;
-    let http = client(options)?;
-    let index_url = capstan_chart::index::join_url(&spec.url, "index.yaml");
     // Only an entry for the same URL may answer a conditional request.
     let cached = cached.filter(|cached| cached.url == spec.url);
     let validators = cached
         .map(|cached| cached.validators.clone())
         .unwrap_or_default();
     let name = repository.name_any();
+    let what = format!("the index of ChartRepository {name}");
     let fetch_error = |message: String| Error::Fetch {
-        what: format!("the index of ChartRepository {name}"),
+        what: what.clone(),
         message,
     };
     let too_large = || Error::IndexTooLarge {
         repository: name.clone(),
         limit,
     };
-    let fetched = index_http
-        .get_conditional(&index_url, &validators)
-        .await
-        .map_err(|error| match error {
-            HttpError::TooLarge { .. } => too_large(),
-            other => Error::from_http(format!("the index of ChartRepository {name}"), other),
+    let (fetched, index_url, http, http_elsewhere, s3) = if is_s3 {
+        let (bucket, options) = crate::s3::repository(ctx, &namespace, spec, timeout).await?;
+        let index_bucket = bucket.with_http(client(HttpOptions {
+            max_body_bytes: limit,
+            ..options.clone()
+        })?);
+        let fetched = index_bucket
+            .get_index_conditional(&validators)
+            .await
+            .map_err(|error| match error {
+                S3Error::Http(HttpError::TooLarge { .. }) => too_large(),
+                other => Error::from_s3(what.clone(), other),
+            })?;
+        // No request outside the bucket carries its keys: one client without credentials.
+        let plain = client(options)?;
+        let index_url = format!("{}/index.yaml", bucket.location());
+        (fetched, index_url, plain.clone(), plain, Some(bucket))
+    } else {
+        let access = Access::read(ctx, &namespace, &access_spec(spec)).await?;
+        let options = access.http_options(timeout)?;
+        let http_elsewhere = if spec.pass_credentials {
+            client(options.clone())?
+        } else {
+            access.without_credentials().http_client(timeout)?
+        };
+        let index_http = client(HttpOptions {
+            max_body_bytes: limit,
+            ..options.clone()
         })?;
+        let http = client(options)?;
+        let index_url = capstan_chart::index::join_url(&spec.url, "index.yaml");
+        let fetched = index_http
+            .get_conditional(&index_url, &validators)
+            .await
+            .map_err(|error| match error {
+                HttpError::TooLarge { .. } => too_large(),
+                other => Error::from_http(what.clone(), other),
+            })?;
+        (fetched, index_url, http, http_elsewhere, None)
+    };
     let generation = repository.meta().generation;
     match (fetched, cached) {
         (Fetched::NotModified, Some(cached)) => Ok(CachedIndex {
@@ -296,6 +321,7 @@ async fn refresh(
             checked_at: Instant::now(),
             http,
             http_elsewhere,
+            s3,
         }),
         (Fetched::NotModified, None) => Err(fetch_error(
             "the server answered 304 Not Modified to an unconditional request".into(),
@@ -324,6 +350,7 @@ async fn refresh(
                 checked_at: Instant::now(),
                 http,
                 http_elsewhere,
+                s3,
             })
         }
     }
