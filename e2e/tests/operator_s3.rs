@@ -1,0 +1,329 @@
+//! ChartRepositories in a private S3-compatible bucket (`s3://BUCKET/PREFIX`), against the S3
+//! test peer (gofakes3 behind a real SigV4 check, `e2e/peers/s3/peer.sh`) started on a free
+//! loopback port for this test alone. Charts and the index are uploaded with presigned PUTs; the
+//! operator reads them with presigned GETs using keys from a Secret. A wrong secret key must give
+//! `AuthenticationFailed` without the key, a signature or a presigned query string showing up in
+//! any status, event or operator log line.
+//!
+//! The peer speaks plain HTTP only: TLS towards S3 goes through the same client and `certSecretRef`
+//! handling as HTTP repositories, which `operator_sources` covers against the TLS chart server.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use capstan_api::{ChartDeployment, ChartRepository};
+use capstan_chart::http::{HttpClient, HttpOptions};
+use capstan_chart::index::index_directory;
+use capstan_chart::s3::{S3Config, S3Repository};
+use capstan_e2e::Cluster;
+use capstan_e2e::operator::{Setup, TestResult, applied, config_map};
+use k8s_openapi::api::core::v1::{ConfigMap, Event, Secret};
+use kube::api::{ListParams, PostParams};
+use serde_json::json;
+
+const ACCESS_KEY: &str = "capstan-e2e";
+const BUCKET: &str = "capstan-charts";
+
+/// The S3 peer process, stopped by its pid file when dropped, so also when the test fails.
+struct S3Peer {
+    script: PathBuf,
+    pid_file: PathBuf,
+    endpoint: String,
+    _state: tempfile::TempDir,
+}
+
+impl S3Peer {
+    /// Starts the peer (building it once if needed) on a free loopback port with `secret_key`.
+    fn start(secret_key: &str) -> TestResult<Self> {
+        let script = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/peers/s3/peer.sh"));
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let state = tempfile::tempdir()?;
+        let pid_file = state.path().join("s3-peer.pid");
+        // The guard exists before the process does: a start that fails half-way is cleaned up.
+        let peer = S3Peer {
+            script: script.clone(),
+            pid_file: pid_file.clone(),
+            endpoint: format!("http://127.0.0.1:{port}"),
+            _state: state,
+        };
+        let status = Command::new(&script)
+            .arg("start")
+            .arg(port.to_string())
+            .arg(&pid_file)
+            .env("S3_PEER_ACCESS_KEY", ACCESS_KEY)
+            .env("S3_PEER_SECRET_KEY", secret_key)
+            .status()
+            .map_err(|e| format!("running {}: {e}", script.display()))?;
+        if !status.success() {
+            return Err(format!(
+                "the S3 peer did not start ({status}); `{} build` needs Go",
+                script.display()
+            )
+            .into());
+        }
+        Ok(peer)
+    }
+}
+
+impl Drop for S3Peer {
+    fn drop(&mut self) {
+        let _ = Command::new(&self.script)
+            .arg("stop")
+            .arg(&self.pid_file)
+            .status();
+    }
+}
+
+/// A key no server knows, unique per run, so finding it anywhere means it leaked.
+fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_nanos())
+        .unwrap_or_default();
+    format!("{prefix}-{nanos}")
+}
+
+/// The Ready condition of a repository: `(status, reason, message)`.
+fn repository_ready(repository: Option<&ChartRepository>) -> Option<(String, String, String)> {
+    repository
+        .and_then(|r| r.status.as_ref())
+        .into_iter()
+        .flat_map(|s| &s.conditions)
+        .find(|c| c.type_ == "Ready")
+        .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
+}
+
+async fn create_secret(setup: &Setup, name: &str, secret_key: &str) -> TestResult {
+    let secret: Secret = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": name},
+        "stringData": {"accessKeyID": ACCESS_KEY, "secretAccessKey": secret_key},
+    }))?;
+    setup
+        .namespace
+        .api::<Secret>()
+        .create(&PostParams::default(), &secret)
+        .await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn charts_from_a_private_s3_bucket_and_wrong_keys_never_leak() -> TestResult {
+    let secret_key = unique("capstan-e2e-secret");
+    let peer = S3Peer::start(&secret_key)?;
+    let setup = Setup::new("s3").await?;
+    let prefix = setup.namespace.name().to_string();
+    let location = format!("s3://{BUCKET}/{prefix}");
+    let bucket = S3Repository::new(
+        &location,
+        &S3Config {
+            endpoint: peer.endpoint.clone(),
+            region: "us-east-1".into(),
+            access_key: ACCESS_KEY.into(),
+            secret_key: secret_key.clone(),
+            path_style: true,
+        },
+        HttpClient::new(HttpOptions::default())?,
+    )?;
+
+    // `greet` lives in the bucket (a relative URL in the index: fetched signed); `public` lives on
+    // the shared plain chart server (an absolute URL to another host: fetched without the keys).
+    let template = config_map("cm");
+    let files = [
+        ("templates/cm.yaml", template.as_str()),
+        ("values.yaml", "greeting: hello\n"),
+    ];
+    let greet = setup.package("greet", "1.0.0", &files)?;
+    let public = setup.publish("public", "2.0.0", &files)?;
+    let bucket_dir = greet.parent().ok_or("the package has no directory")?;
+    let mut index = index_directory(bucket_dir, "")?.index;
+    let elsewhere = index_directory(&setup.repo_dir, &setup.repo_url)?.index;
+    index.entries.extend(elsewhere.entries);
+    assert_eq!(
+        index.entries["public"][0].urls,
+        [format!("{}/public-2.0.0.tgz", setup.repo_url)]
+    );
+    assert!(public.exists());
+
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let uploader = reqwest::Client::new();
+    for (path, body) in [
+        ("greet-1.0.0.tgz", std::fs::read(&greet)?),
+        ("index.yaml", index.to_yaml()?.into_bytes()),
+    ] {
+        let response = uploader
+            .put(bucket.presigned_put(path)?)
+            .body(body)
+            .send()
+            .await?;
+        assert!(
+            response.status().is_success(),
+            "PUT {path}: {}",
+            response.status()
+        );
+    }
+
+    create_secret(&setup, "s3-keys", &secret_key).await?;
+    let s3 = json!({"endpoint": peer.endpoint, "region": "us-east-1"});
+    setup
+        .apply_repository_with(
+            "charts",
+            json!({"url": location, "interval": "5s", "s3": s3, "secretRef": {"name": "s3-keys"}}),
+        )
+        .await?;
+    setup
+        .apply_deployment("greet", "greet", "1.0.0", json!({"greeting": "from-s3"}))
+        .await?;
+    setup
+        .apply_deployment(
+            "public",
+            "public",
+            "2.0.0",
+            json!({"greeting": "elsewhere"}),
+        )
+        .await?;
+    let repository = setup
+        .wait_repository("charts", |r: Option<&ChartRepository>| {
+            repository_ready(r).is_some_and(|(status, _, _)| status == "True")
+        })
+        .await?;
+    assert_eq!(
+        repository.status.as_ref().and_then(|s| s.chart_count),
+        Some(2)
+    );
+    let deployed = setup.wait_deployment("greet", applied("1.0.0")).await?;
+    let digest = deployed
+        .status
+        .and_then(|s| s.last_applied_revision)
+        .map(|r| r.archive_digest)
+        .ok_or("no applied revision")?;
+    assert_eq!(
+        digest,
+        format!("sha256:{}", index.entries["greet"][0].digest)
+    );
+    setup.wait_deployment("public", applied("2.0.0")).await?;
+    let config_maps = setup.namespace.api::<ConfigMap>();
+    let greeting = |name: &str| {
+        let config_maps = config_maps.clone();
+        let name = name.to_string();
+        async move {
+            config_maps
+                .get(&name)
+                .await
+                .map(|cm| cm.data.unwrap_or_default().remove("greeting"))
+        }
+    };
+    assert_eq!(greeting("greet-cm").await?.as_deref(), Some("from-s3"));
+    assert_eq!(greeting("public-cm").await?.as_deref(), Some("elsewhere"));
+
+    // The right access key with the wrong secret key: refused, and said so without the key.
+    let wrong_key = unique("not-the-secret-key");
+    create_secret(&setup, "wrong-keys", &wrong_key).await?;
+    setup
+        .apply_repository_with(
+            "denied",
+            json!({"url": location, "interval": "5s", "s3": s3, "secretRef": {"name": "wrong-keys"}}),
+        )
+        .await?;
+    let denied = setup
+        .wait_repository("denied", |r: Option<&ChartRepository>| {
+            repository_ready(r).is_some_and(|(status, _, _)| status == "False")
+        })
+        .await?;
+    let (_, reason, message) = repository_ready(Some(&denied)).ok_or("no Ready condition")?;
+    assert_eq!(reason, "AuthenticationFailed", "{message}");
+    assert!(message.contains("HTTP 403"), "{message}");
+    assert!(message.contains(&format!("s3://{BUCKET}")), "{message}");
+
+    // A bucket that holds no repository: FetchFailed, naming the bucket.
+    setup
+        .apply_repository_with(
+            "missing",
+            json!({"url": "s3://capstan-no-such-bucket/charts", "interval": "5s", "s3": s3,
+                   "secretRef": {"name": "s3-keys"}}),
+        )
+        .await?;
+    let missing = setup
+        .wait_repository("missing", |r: Option<&ChartRepository>| {
+            repository_ready(r).is_some_and(|(status, _, _)| status == "False")
+        })
+        .await?;
+    let (_, reason, message) = repository_ready(Some(&missing)).ok_or("no Ready condition")?;
+    assert_eq!(reason, "FetchFailed", "{message}");
+    assert!(message.contains("s3://capstan-no-such-bucket"), "{message}");
+
+    // The Warning events are written right after the status; wait until the denial's is there.
+    let events = setup.namespace.api::<Event>();
+    let mut seen = Vec::new();
+    for _ in 0..50 {
+        seen = events.list(&ListParams::default()).await?.items;
+        if seen
+            .iter()
+            .any(|e| e.reason.as_deref() == Some("AuthenticationFailed"))
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(
+        seen.iter()
+            .any(|e| e.reason.as_deref() == Some("AuthenticationFailed")),
+        "no AuthenticationFailed event"
+    );
+    let repositories = setup
+        .namespace
+        .api::<ChartRepository>()
+        .list(&ListParams::default())
+        .await?;
+    let deployments = setup
+        .namespace
+        .api::<ChartDeployment>()
+        .list(&ListParams::default())
+        .await?;
+    let shown = serde_json::to_string(&(
+        repositories
+            .items
+            .iter()
+            .map(|r| &r.status)
+            .collect::<Vec<_>>(),
+        deployments
+            .items
+            .iter()
+            .map(|d| &d.status)
+            .collect::<Vec<_>>(),
+        seen.iter().map(|e| &e.message).collect::<Vec<_>>(),
+    ))?;
+    let log_path = Cluster::shared()?
+        .env()
+        .state_dir
+        .join("logs")
+        .join(format!("operator-{}.log", setup.namespace.name()));
+    let log = std::fs::read_to_string(&log_path)?;
+    assert!(
+        log.contains("AuthenticationFailed") || log.contains("authentication"),
+        "the operator log has no word of the refusal: {}",
+        log_path.display()
+    );
+    for secret in [
+        wrong_key.as_str(),
+        secret_key.as_str(),
+        "X-Amz-Signature",
+        "X-Amz-Credential",
+    ] {
+        assert!(
+            !shown.contains(secret),
+            "{secret:?} is in a status or event"
+        );
+        assert!(
+            !log.contains(secret),
+            "{secret:?} is in the operator log {}",
+            log_path.display()
+        );
+    }
+
+    setup.finish().await?;
+    drop(peer);
+    Ok(())
+}
