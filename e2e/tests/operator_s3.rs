@@ -165,6 +165,22 @@ async fn charts_from_a_private_s3_bucket_and_wrong_keys_never_leak() -> TestResu
         );
     }
 
+    // The apiserver's own rules: an s3:// repository needs its keys, and `s3` needs s3://.
+    for (spec, rule) in [
+        (json!({"url": location}), "needs secretRef"),
+        (
+            json!({"url": "https://charts.example.com", "s3": {"region": "eu-west-1"}}),
+            "s3 is only for s3:// URLs",
+        ),
+    ] {
+        let error = setup
+            .apply_repository_with("refused", spec)
+            .await
+            .err()
+            .ok_or("the apiserver accepted an invalid ChartRepository")?;
+        assert!(error.to_string().contains(rule), "{error}");
+    }
+
     create_secret(&setup, "s3-keys", &secret_key).await?;
     let s3 = json!({"endpoint": peer.endpoint, "region": "us-east-1"});
     setup

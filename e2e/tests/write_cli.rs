@@ -127,6 +127,26 @@ async fn check_every_shape(cluster: &Cluster, namespace: &str) -> TestResult {
     .await?;
     apply_and_compare(cluster, namespace, &repository).await?;
 
+    let bucket = capstan(&[
+        "write",
+        "repository",
+        "bucket",
+        "--url",
+        "s3://charts/stable",
+        "--namespace",
+        namespace,
+        "--secret-ref",
+        "s3-keys",
+        "--s3-endpoint",
+        "http://minio.storage:9000",
+        "--s3-region",
+        "eu-west-1",
+        "--s3-path-style",
+        "true",
+    ])
+    .await?;
+    apply_and_compare(cluster, namespace, &bucket).await?;
+
     let deployment = capstan(&[
         "write",
         "deployment",

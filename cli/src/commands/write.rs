@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use capstan_api::deployment::{LocalReference, OciChart, RepositoryReference};
 use capstan_api::{
     ChartDeployment, ChartDeploymentSpec, ChartRepository, ChartRepositorySpec, ChartSource,
-    Duration, PackageSource, RepositoryChart, SecretReference, VerificationMode,
+    Duration, PackageSource, RepositoryChart, S3Settings, SecretReference, VerificationMode,
     VerificationPolicy,
 };
 use capstan_chart::values::combine_user_layers;
@@ -46,14 +46,19 @@ pub enum WriteCommand {
 pub struct RepositoryArgs {
     /// Name of the ChartRepository.
     pub name: String,
-    /// URL of the repository (`https://` or `http://`; the operator reads `<url>/index.yaml`).
+    /// URL of the repository: `https://` or `http://` (the operator reads `<url>/index.yaml`),
+    /// `s3://BUCKET[/PREFIX]` for a private S3-compatible bucket (see --s3-endpoint), or
+    /// `oci://REGISTRY/PATH`.
     #[arg(long, value_name = "URL")]
     pub url: String,
     #[command(flatten)]
     pub common: CommonArgs,
-    /// Secret with `username` and `password` (basic auth) or `token` for the repository.
+    /// Secret with `username` and `password` (basic auth) or `token` for the repository; for
+    /// `s3://`, with `accessKeyID` and `secretAccessKey`.
     #[arg(long, value_name = "SECRET")]
     pub secret_ref: Option<String>,
+    #[command(flatten)]
+    pub s3: S3Args,
     /// Secret with a `ca.crt` to trust for the repository's TLS certificate.
     #[arg(long, value_name = "SECRET")]
     pub cert_secret_ref: Option<String>,
@@ -116,6 +121,33 @@ pub struct CommonArgs {
     /// How long one fetch (repository) or reconcile (deployment) may take, as a Go duration.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<Duration>,
+}
+
+/// Where an `s3://` repository's bucket is served. Without any of these: AWS S3 in us-east-1.
+#[derive(Debug, Args)]
+pub struct S3Args {
+    /// Base URL of the S3 API (`https://s3.eu-west-1.amazonaws.com`, `http://minio.storage:9000`).
+    #[arg(long, value_name = "URL")]
+    pub s3_endpoint: Option<String>,
+    /// Region the requests are signed for (default us-east-1).
+    #[arg(long, value_name = "REGION")]
+    pub s3_region: Option<String>,
+    /// Path-style object URLs (`ENDPOINT/BUCKET/KEY`), as MinIO needs. Default: true for IP
+    /// address and localhost endpoints, false otherwise.
+    #[arg(long, value_name = "BOOL")]
+    pub s3_path_style: Option<bool>,
+}
+
+impl S3Args {
+    /// `spec.s3`, when any flag is given.
+    fn settings(&self) -> Option<S3Settings> {
+        (self.s3_endpoint.is_some() || self.s3_region.is_some() || self.s3_path_style.is_some())
+            .then(|| S3Settings {
+                endpoint: self.s3_endpoint.clone(),
+                region: self.s3_region.clone(),
+                path_style: self.s3_path_style,
+            })
+    }
 }
 
 /// Provenance verification of a repository's charts.
@@ -189,6 +221,7 @@ fn meta(name: &str, namespace: Option<&String>) -> ObjectMeta {
 pub fn repository_yaml(args: &RepositoryArgs) -> anyhow::Result<String> {
     let spec = ChartRepositorySpec {
         url: args.url.clone(),
+        s3: args.s3.settings(),
         interval: args.common.interval,
         timeout: args.common.timeout,
         secret_ref: secret_ref(args.secret_ref.as_ref()),
@@ -487,6 +520,49 @@ mod tests {
         );
         let parsed: ChartRepository = serde_saphyr::from_str(&yaml).unwrap();
         assert_eq!(parsed.spec.interval, Some("5m".parse().unwrap()));
+    }
+
+    #[test]
+    fn s3_repositories_with_their_endpoint() {
+        let yaml = write(&[
+            "repository",
+            "bucket",
+            "--url",
+            "s3://charts/stable",
+            "--secret-ref",
+            "s3-keys",
+            "--s3-endpoint",
+            "http://minio.storage:9000",
+            "--s3-path-style",
+            "true",
+        ])
+        .unwrap();
+        assert_eq!(
+            documents(&yaml)[0]["spec"],
+            json!({
+                "url": "s3://charts/stable",
+                "s3": {"endpoint": "http://minio.storage:9000", "pathStyle": true},
+                "secretRef": {"name": "s3-keys"},
+            })
+        );
+        let error = write(&["repository", "bucket", "--url", "s3://charts"]).unwrap_err();
+        assert!(
+            format!("{error:#}").contains("spec.secretRef: required for an s3:// repository"),
+            "{error:#}"
+        );
+        let error = write(&[
+            "repository",
+            "bucket",
+            "--url",
+            "https://charts.example.com",
+            "--s3-region",
+            "eu-west-1",
+        ])
+        .unwrap_err();
+        assert!(
+            format!("{error:#}").contains("spec.s3: only for s3:// URLs"),
+            "{error:#}"
+        );
     }
 
     #[test]
