@@ -7,13 +7,16 @@
 // way AWS does. Requests signed in the Authorization header are refused: Capstan does not send
 // them and this peer does not check them.
 //
-// Usage: capstan-s3-peer -addr 127.0.0.1:PORT [-region us-east-1]
-// with S3_PEER_ACCESS_KEY and S3_PEER_SECRET_KEY in the environment.
+// Usage: capstan-s3-peer -addr 127.0.0.1:PORT [-region us-east-1] [-tls-cert FILE -tls-key FILE]
+// with S3_PEER_ACCESS_KEY and S3_PEER_SECRET_KEY in the environment. With -tls-cert and -tls-key
+// (PEM) it serves HTTPS only, so a client that does not trust the certificate's CA cannot fall
+// back to plain HTTP on the same port.
 package main
 
 import (
 	"context"
 	"crypto/hmac"
+	"crypto/tls"
 	"encoding/xml"
 	"flag"
 	"fmt"
@@ -127,7 +130,13 @@ func (v *verifier) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func main() {
 	addr := flag.String("addr", "127.0.0.1:9000", "loopback address to listen on")
 	region := flag.String("region", "us-east-1", "region the signatures must name")
+	tlsCert := flag.String("tls-cert", "", "PEM server certificate; with -tls-key, serve HTTPS instead of HTTP")
+	tlsKey := flag.String("tls-key", "", "PEM private key of -tls-cert")
 	flag.Parse()
+
+	if (*tlsCert == "") != (*tlsKey == "") {
+		log.Fatal("-tls-cert and -tls-key go together: give both to serve HTTPS, or neither for plain HTTP")
+	}
 
 	accessKey, secretKey := os.Getenv("S3_PEER_ACCESS_KEY"), os.Getenv("S3_PEER_SECRET_KEY")
 	if accessKey == "" || secretKey == "" {
@@ -143,7 +152,17 @@ func main() {
 	}
 	fake := gofakes3.New(s3mem.New(), gofakes3.WithAutoBucket(true))
 	handler := &verifier{accessKey: accessKey, secretKey: secretKey, region: *region, signer: v4.NewSigner(), next: fake.Server()}
+	scheme := "http"
+	if *tlsCert != "" {
+		scheme = "https"
+		// Load the pair before announcing the port, so a bad file fails the start, not the first request.
+		pair, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey)
+		if err != nil {
+			log.Fatalf("loading -tls-cert %s / -tls-key %s: %v", *tlsCert, *tlsKey, err)
+		}
+		listener = tls.NewListener(listener, &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12})
+	}
 	// The start script waits for this line.
-	fmt.Printf("listening on %s\n", listener.Addr())
+	fmt.Printf("listening on %s (%s)\n", listener.Addr(), scheme)
 	log.Fatal(http.Serve(listener, handler))
 }

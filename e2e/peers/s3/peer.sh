@@ -6,7 +6,8 @@
 #   peer.sh stop PIDFILE               stop the peer started with that pid file
 #
 # Keys come from S3_PEER_ACCESS_KEY / S3_PEER_SECRET_KEY (test defaults below); the region
-# from S3_PEER_REGION (default us-east-1).
+# from S3_PEER_REGION (default us-east-1). With S3_PEER_TLS_CERT and S3_PEER_TLS_KEY (PEM files)
+# the peer serves HTTPS instead of HTTP.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 bin_dir="${HOME}/.cache/capstan/bin/gofakes3-v1.2.0"
@@ -29,7 +30,11 @@ case "${1:-}" in
     build >/dev/null
     export S3_PEER_ACCESS_KEY="${S3_PEER_ACCESS_KEY:-capstan-test}"
     export S3_PEER_SECRET_KEY="${S3_PEER_SECRET_KEY:-capstan-test-secret}"
-    "$binary" -addr "127.0.0.1:${port}" -region "${S3_PEER_REGION:-us-east-1}" >"$log" 2>&1 &
+    tls=()
+    if [[ -n "${S3_PEER_TLS_CERT:-}${S3_PEER_TLS_KEY:-}" ]]; then
+      tls=(-tls-cert "${S3_PEER_TLS_CERT:-}" -tls-key "${S3_PEER_TLS_KEY:-}")
+    fi
+    "$binary" -addr "127.0.0.1:${port}" -region "${S3_PEER_REGION:-us-east-1}" "${tls[@]}" >"$log" 2>&1 &
     echo $! >"$pidfile"
     for _ in $(seq 1 100); do
       grep -q '^listening on' "$log" 2>/dev/null && exit 0
@@ -45,5 +50,5 @@ case "${1:-}" in
     [[ -f "$pidfile" ]] && kill "$(cat "$pidfile")" 2>/dev/null || true
     rm -f "$pidfile"
     ;;
-  *) sed -n '2,9p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,10p' "$0" >&2; exit 2 ;;
 esac
