@@ -331,10 +331,26 @@ impl HttpClient {
             };
             return HttpError::Timeout { url, what };
         }
-        HttpError::Request {
-            url,
-            cause: error_chain(&error),
-        }
+        let mut cause = error_chain(&error);
+        cause.push_str(hint_for_transport(&cause));
+        HttpError::Request { url, cause }
+    }
+}
+
+/// What to do about a TLS failure, from rustls' words in the error chain: its own names for
+/// certificate problems (`UnknownIssuer`, `NotValidForName`) mean little to whoever set up the
+/// repository.
+fn hint_for_transport(cause: &str) -> &'static str {
+    if cause.contains("UnknownIssuer") {
+        " (the server's TLS certificate is not signed by a trusted CA; trust the CA that signed it, \
+         e.g. ca.crt in the repository's certSecretRef)"
+    } else if cause.contains("NotValidForName") {
+        " (the server's TLS certificate does not name this host; use a URL with a name or address \
+         the certificate lists)"
+    } else if cause.contains("Expired") && cause.contains("certificate") {
+        " (the server's TLS certificate has expired; it must be renewed on the server)"
+    } else {
+        ""
     }
 }
 
@@ -486,6 +502,18 @@ mod tests {
     use std::sync::mpsc;
     use std::thread;
     use std::time::Instant;
+
+    #[test]
+    fn certificate_failures_say_what_to_do() {
+        let unknown = "error sending request: client error (Connect): invalid peer certificate: UnknownIssuer";
+        assert!(hint_for_transport(unknown).contains("certSecretRef"));
+        let name = "client error (Connect): invalid peer certificate: NotValidForName";
+        assert!(hint_for_transport(name).contains("does not name this host"));
+        assert_eq!(
+            hint_for_transport("tcp connect error: Connection refused"),
+            ""
+        );
+    }
 
     /// A one-thread HTTP server that answers `connections` connections with `respond`, reporting
     /// each request head on the returned channel. The thread ends after the last connection.
