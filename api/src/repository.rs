@@ -43,7 +43,8 @@ use crate::common::SecretReference;
 )]
 #[x_kube(
     validation = Rule::new("!has(self.s3) || self.url.startsWith('s3://')").message("s3 is only for s3:// URLs"),
-    validation = Rule::new("!self.url.startsWith('s3://') || has(self.secretRef)").message("an s3:// repository needs secretRef, a Secret with accessKeyID and secretAccessKey")
+    validation = Rule::new("!self.url.startsWith('s3://') || has(self.secretRef)").message("an s3:// repository needs secretRef, a Secret with accessKeyID and secretAccessKey"),
+    validation = Rule::new("!self.url.startsWith('s3://') || !((has(self.passCredentials) && self.passCredentials) || (has(self.plainHttp) && self.plainHttp))").message("passCredentials and plainHttp have no effect on s3:// repositories: the keys only sign requests to the bucket, and an http:// s3.endpoint gives plain HTTP")
 )]
 #[serde(rename_all = "camelCase")]
 pub struct ChartRepositorySpec {

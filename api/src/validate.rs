@@ -404,6 +404,23 @@ fn repository_rules(repository: &ChartRepository) -> Vec<(String, String)> {
                 .into(),
         ));
     }
+    // Neither has an effect on s3:// (keys only sign requests to the bucket; the endpoint's
+    // scheme decides HTTP or HTTPS), so setting one is a misunderstanding worth saying.
+    if s3_url {
+        for (set, field) in [
+            (spec.pass_credentials, "passCredentials"),
+            (spec.plain_http, "plainHttp"),
+        ] {
+            if set {
+                problems.push((
+                    format!("/spec/{field}"),
+                    "has no effect on s3:// repositories: the keys only sign requests to the \
+                     bucket, and an http:// s3.endpoint gives plain HTTP"
+                        .into(),
+                ));
+            }
+        }
+    }
     problems.extend(policy_rules(spec.verify.as_ref(), "/spec/verify"));
     problems
 }
@@ -601,6 +618,17 @@ spec:
             "url: 's3://charts/stable', secretRef: {name: keys}, s3: {endpoint: 'http://10.0.0.1:9000', pathStyle: true}",
         );
         assert!(problems(&s3).is_empty(), "{:?}", problems(&s3));
+        let s3_with_http_flags = REPOSITORY.replace(
+            "url: 'https://charts.example.com'",
+            "url: 's3://charts', secretRef: {name: keys}, passCredentials: true, plainHttp: true",
+        );
+        assert_eq!(
+            problems(&s3_with_http_flags),
+            [
+                "4: document 1 (ChartRepository charts): spec.passCredentials: has no effect on s3:// repositories: the keys only sign requests to the bucket, and an http:// s3.endpoint gives plain HTTP",
+                "4: document 1 (ChartRepository charts): spec.plainHttp: has no effect on s3:// repositories: the keys only sign requests to the bucket, and an http:// s3.endpoint gives plain HTTP",
+            ]
+        );
         let bad_interval = REPOSITORY.replace("5m", "soon");
         let found = problems(&bad_interval);
         assert_eq!(found.len(), 1);
