@@ -5,10 +5,11 @@
 //! `AuthenticationFailed` without the key, a signature or a presigned query string showing up in
 //! any status, event or operator log line.
 //!
-//! The peer speaks plain HTTP only: TLS towards S3 goes through the same client and `certSecretRef`
-//! handling as HTTP repositories, which `operator_sources` covers against the TLS chart server.
+//! A second peer serves HTTPS with the local CA's loopback certificate: with the CA from
+//! `certSecretRef` the repository is Ready and its chart deploys; without it the repository says the
+//! certificate is not trusted, again without keys or signatures.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use capstan_api::{ChartDeployment, ChartRepository};
@@ -33,8 +34,18 @@ struct S3Peer {
 }
 
 impl S3Peer {
-    /// Starts the peer (building it once if needed) on a free loopback port with `secret_key`.
+    /// Starts the peer (building it once if needed) on a free loopback port with `secret_key`,
+    /// serving plain HTTP.
     fn start(secret_key: &str) -> TestResult<Self> {
+        Self::start_with(secret_key, None)
+    }
+
+    /// Like [`S3Peer::start`], serving HTTPS with the PEM certificate and key in `tls`.
+    fn start_tls(secret_key: &str, certificate: &Path, key: &Path) -> TestResult<Self> {
+        Self::start_with(secret_key, Some((certificate, key)))
+    }
+
+    fn start_with(secret_key: &str, tls: Option<(&Path, &Path)>) -> TestResult<Self> {
         let script = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/peers/s3/peer.sh"));
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
@@ -45,15 +56,27 @@ impl S3Peer {
         let peer = S3Peer {
             script: script.clone(),
             pid_file: pid_file.clone(),
-            endpoint: format!("http://127.0.0.1:{port}"),
+            endpoint: format!(
+                "{}://127.0.0.1:{port}",
+                if tls.is_some() { "https" } else { "http" }
+            ),
             _state: state,
         };
-        let status = Command::new(&script)
+        let mut command = Command::new(&script);
+        command
             .arg("start")
             .arg(port.to_string())
             .arg(&pid_file)
             .env("S3_PEER_ACCESS_KEY", ACCESS_KEY)
             .env("S3_PEER_SECRET_KEY", secret_key)
+            .env_remove("S3_PEER_TLS_CERT")
+            .env_remove("S3_PEER_TLS_KEY");
+        if let Some((certificate, key)) = tls {
+            command
+                .env("S3_PEER_TLS_CERT", certificate)
+                .env("S3_PEER_TLS_KEY", key);
+        }
+        let status = command
             .status()
             .map_err(|e| format!("running {}: {e}", script.display()))?;
         if !status.success() {
@@ -171,6 +194,10 @@ async fn charts_from_a_private_s3_bucket_and_wrong_keys_never_leak() -> TestResu
         (
             json!({"url": "https://charts.example.com", "s3": {"region": "eu-west-1"}}),
             "s3 is only for s3:// URLs",
+        ),
+        (
+            json!({"url": location, "secretRef": {"name": "s3-keys"}, "plainHttp": true}),
+            "passCredentials and plainHttp have no effect on s3:// repositories",
         ),
     ] {
         let error = setup
@@ -337,6 +364,153 @@ async fn charts_from_a_private_s3_bucket_and_wrong_keys_never_leak() -> TestResu
             "{secret:?} is in the operator log {}",
             log_path.display()
         );
+    }
+
+    setup.finish().await?;
+    drop(peer);
+    Ok(())
+}
+
+#[tokio::test]
+async fn charts_from_an_s3_bucket_over_tls_trusted_through_cert_secret_ref() -> TestResult {
+    let env = Cluster::shared()?.env().clone();
+    // The local CA's serving certificate for 127.0.0.1, made by `e2e/lib/pki.sh` next to the CA.
+    let pki = env.ca.parent().ok_or("CAPSTAN_E2E_CA has no directory")?;
+    let (certificate, key) = (pki.join("peers.crt"), pki.join("peers.key"));
+    for file in [&certificate, &key] {
+        if !file.is_file() {
+            return Err(format!(
+                "{} is missing; `e2e/cluster up` writes it with the local CA",
+                file.display()
+            )
+            .into());
+        }
+    }
+    let secret_key = unique("capstan-e2e-secret");
+    let peer = S3Peer::start_tls(&secret_key, &certificate, &key)?;
+    assert!(peer.endpoint.starts_with("https://"), "{}", peer.endpoint);
+    let setup = Setup::new("s3tls").await?;
+    let ca_pem = std::fs::read(&env.ca)?;
+    let location = format!("s3://{BUCKET}/{}", setup.namespace.name());
+    let bucket = S3Repository::new(
+        &location,
+        &S3Config {
+            endpoint: peer.endpoint.clone(),
+            region: "us-east-1".into(),
+            access_key: ACCESS_KEY.into(),
+            secret_key: secret_key.clone(),
+            path_style: true,
+        },
+        HttpClient::new(HttpOptions {
+            ca_pem: Some(ca_pem.clone()),
+            ..HttpOptions::default()
+        })?,
+    )?;
+
+    let template = config_map("cm");
+    let files = [
+        ("templates/cm.yaml", template.as_str()),
+        ("values.yaml", "greeting: hello\n"),
+    ];
+    let greet = setup.package("greet", "1.0.0", &files)?;
+    let index = index_directory(greet.parent().ok_or("the package has no directory")?, "")?.index;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let uploader = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&ca_pem)?)
+        .build()?;
+    for (path, body) in [
+        ("greet-1.0.0.tgz", std::fs::read(&greet)?),
+        ("index.yaml", index.to_yaml()?.into_bytes()),
+    ] {
+        let response = uploader
+            .put(bucket.presigned_put(path)?)
+            .body(body)
+            .send()
+            .await?;
+        assert!(
+            response.status().is_success(),
+            "PUT {path}: {}",
+            response.status()
+        );
+    }
+    // A signed GET through the library client that trusts the CA reads back what was uploaded.
+    assert_eq!(bucket.get_index().await?, index.to_yaml()?.into_bytes());
+
+    create_secret(&setup, "s3-keys", &secret_key).await?;
+    let ca: Secret = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "s3-ca"},
+        "stringData": {"ca.crt": String::from_utf8(ca_pem)?},
+    }))?;
+    setup
+        .namespace
+        .api::<Secret>()
+        .create(&PostParams::default(), &ca)
+        .await?;
+    let s3 = json!({"endpoint": peer.endpoint, "region": "us-east-1"});
+    setup
+        .apply_repository_with(
+            "secure",
+            json!({"url": location, "interval": "5s", "s3": s3,
+                   "secretRef": {"name": "s3-keys"}, "certSecretRef": {"name": "s3-ca"}}),
+        )
+        .await?;
+    // The same bucket without the CA: the peer's certificate is not trusted by default.
+    setup
+        .apply_repository_with(
+            "untrusted",
+            json!({"url": location, "interval": "5s", "s3": s3,
+                   "secretRef": {"name": "s3-keys"}}),
+        )
+        .await?;
+    setup
+        .apply_deployment_with(
+            "greet",
+            json!({"chart": {"repository": {"repositoryRef": {"name": "secure"},
+                                            "name": "greet", "version": "1.0.0"}},
+                   "values": {"greeting": "over-tls"}}),
+        )
+        .await?;
+
+    let secure = setup
+        .wait_repository("secure", |r: Option<&ChartRepository>| {
+            repository_ready(r).is_some_and(|(status, _, _)| status == "True")
+        })
+        .await?;
+    assert_eq!(secure.status.as_ref().and_then(|s| s.chart_count), Some(1));
+    let deployed = setup.wait_deployment("greet", applied("1.0.0")).await?;
+    assert_eq!(
+        deployed
+            .status
+            .and_then(|s| s.last_applied_revision)
+            .map(|r| r.archive_digest),
+        Some(format!("sha256:{}", index.entries["greet"][0].digest))
+    );
+    let greeting = setup
+        .namespace
+        .api::<ConfigMap>()
+        .get("greet-cm")
+        .await?
+        .data
+        .unwrap_or_default()
+        .remove("greeting");
+    assert_eq!(greeting.as_deref(), Some("over-tls"));
+
+    let untrusted = setup
+        .wait_repository("untrusted", |r: Option<&ChartRepository>| {
+            repository_ready(r).is_some_and(|(status, _, _)| status == "False")
+        })
+        .await?;
+    let (_, reason, message) = repository_ready(Some(&untrusted)).ok_or("no Ready condition")?;
+    assert_eq!(reason, "FetchFailed", "{message}");
+    assert!(
+        message.to_lowercase().contains("certificate"),
+        "the message should say the server certificate is not trusted: {message}"
+    );
+    assert!(message.contains("certSecretRef"), "{message}");
+    assert!(message.contains(&peer.endpoint), "{message}");
+    for secret in [secret_key.as_str(), "X-Amz-Signature", "X-Amz-Credential"] {
+        assert!(!message.contains(secret), "{secret:?} is in: {message}");
     }
 
     setup.finish().await?;
