@@ -119,11 +119,43 @@ impl TestNamespace {
     }
 }
 
+impl TestNamespace {
+    /// A test that failed drops its namespace while (or after) its operator process is killed, so
+    /// nothing would remove the operator's finalizers and the namespace would stay Terminating in
+    /// a long-lived development cluster. Clearing them first lets the namespace go; the namespace
+    /// deletion removes the objects the finalizer would have.
+    fn release_finalizers(&self) {
+        let kubectl = || {
+            let mut command = std::process::Command::new(&self.kubectl);
+            command
+                .env("KUBECONFIG", &self.kubeconfig)
+                .args(["--namespace", &self.name, "--request-timeout=10s"])
+                .stderr(std::process::Stdio::null());
+            command
+        };
+        // Fails harmlessly where the capstan CRDs are not installed.
+        let Ok(listed) = kubectl()
+            .args(["get", "chartdeployments.capstan.dev", "--output=name"])
+            .output()
+        else {
+            return;
+        };
+        for object in String::from_utf8_lossy(&listed.stdout).lines() {
+            let _ = kubectl()
+                .args(["patch", object, "--type=merge"])
+                .args(["--patch", r#"{"metadata":{"finalizers":null}}"#])
+                .stdout(std::process::Stdio::null())
+                .status();
+        }
+    }
+}
+
 impl Drop for TestNamespace {
     fn drop(&mut self) {
         if self.deleted {
             return;
         }
+        self.release_finalizers();
         let outcome = std::process::Command::new(&self.kubectl)
             .env("KUBECONFIG", &self.kubeconfig)
             .args(["delete", "namespace", &self.name])
