@@ -32,7 +32,7 @@ pub fn operator_binary() -> PathBuf {
 
 /// A running operator; dropping it kills the process.
 pub struct OperatorProcess {
-    _child: Child,
+    child: Child,
 }
 
 impl OperatorProcess {
@@ -56,7 +56,12 @@ impl OperatorProcess {
                     path: path.to_path_buf(),
                     source,
                 };
-                let file = std::fs::File::create(path).map_err(io_error)?;
+                // Appended to, so an operator restarted by a test keeps its earlier lines.
+                let file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .map_err(io_error)?;
                 let copy = file.try_clone().map_err(io_error)?;
                 (Stdio::from(file), Stdio::from(copy))
             }
@@ -78,7 +83,15 @@ impl OperatorProcess {
                     binary.display()
                 ))
             })?;
-        Ok(OperatorProcess { _child: child })
+        Ok(OperatorProcess { child })
+    }
+
+    /// Kills the operator and waits until it is gone.
+    pub async fn stop(mut self) -> Result<()> {
+        self.child
+            .kill()
+            .await
+            .map_err(|e| E2eError::Unavailable(format!("stopping the operator: {e}")))
     }
 }
 
@@ -90,7 +103,27 @@ pub struct Setup {
     /// URL of [`Setup::repo_dir`] on the plain-HTTP chart server.
     pub repo_url: String,
     charts: tempfile::TempDir,
-    _operator: OperatorProcess,
+    operator: Option<OperatorProcess>,
+    launch: Launch,
+}
+
+/// How [`Setup`] starts its operator, kept to start it again after [`Setup::stop_operator`].
+struct Launch {
+    namespace: String,
+    kubeconfig: PathBuf,
+    env: Vec<(String, String)>,
+    log: PathBuf,
+}
+
+impl Launch {
+    fn start(&self) -> Result<OperatorProcess> {
+        let env: Vec<(&str, &str)> = self
+            .env
+            .iter()
+            .map(|(key, value)| (key.as_str(), value.as_str()))
+            .collect();
+        OperatorProcess::launch(&self.namespace, &self.kubeconfig, &env, Some(&self.log))
+    }
 }
 
 impl Setup {
@@ -141,15 +174,43 @@ impl Setup {
         let log_dir = cluster.env().state_dir.join("logs");
         std::fs::create_dir_all(&log_dir)?;
         let log = log_dir.join(format!("operator-{}.log", namespace.name()));
-        let kubeconfig = kubeconfig.unwrap_or(cluster.env().kubeconfig.as_path());
-        let operator = OperatorProcess::launch(namespace.name(), kubeconfig, env, Some(&log))?;
+        let launch = Launch {
+            namespace: namespace.name().to_string(),
+            kubeconfig: kubeconfig
+                .unwrap_or(cluster.env().kubeconfig.as_path())
+                .to_path_buf(),
+            env: env
+                .iter()
+                .map(|(key, value)| (key.to_string(), value.to_string()))
+                .collect(),
+            log,
+        };
+        let operator = launch.start()?;
         Ok(Setup {
             namespace,
             repo_dir,
             repo_url,
             charts: tempfile::tempdir()?,
-            _operator: operator,
+            operator: Some(operator),
+            launch,
         })
+    }
+
+    /// Stops this test's operator (killed, as a crash or a node loss would), until
+    /// [`Setup::start_operator`].
+    pub async fn stop_operator(&mut self) -> TestResult {
+        if let Some(operator) = self.operator.take() {
+            operator.stop().await?;
+        }
+        Ok(())
+    }
+
+    /// Starts this test's operator again, with the same settings and log file.
+    pub fn start_operator(&mut self) -> TestResult {
+        if self.operator.is_none() {
+            self.operator = Some(self.launch.start()?);
+        }
+        Ok(())
     }
 
     /// Writes a chart (`files` relative to its directory) and packages it into `<name>-<version>.tgz`

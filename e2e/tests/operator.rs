@@ -95,6 +95,41 @@ async fn install_upgrade_prune_and_delete() -> TestResult {
 }
 
 #[tokio::test]
+async fn a_deletion_while_the_operator_is_down_finishes_when_it_returns() -> TestResult {
+    let mut setup = Setup::new("op-down-delete").await?;
+    setup.publish(
+        "greet",
+        "1.0.0",
+        &[
+            ("values.yaml", "greeting: hello\n"),
+            ("templates/main.yaml", &config_map("main")),
+        ],
+    )?;
+    setup.apply_repository().await?;
+    setup
+        .apply_deployment("web", "greet", "1.0.0", json!({}))
+        .await?;
+    setup.wait_deployment("web", applied("1.0.0")).await?;
+    let config_maps = setup.namespace.api::<ConfigMap>();
+    let main_uid = config_maps.get("web-main").await?.uid().unwrap_or_default();
+
+    // Deleted while no operator runs: the finalizer holds the deployment, and what it applied
+    // stays until an operator handles the deletion.
+    setup.stop_operator().await?;
+    let deployments = setup.namespace.api::<ChartDeployment>();
+    deployments.delete("web", &DeleteParams::default()).await?;
+    let pending = deployments.get("web").await?;
+    assert!(pending.metadata.deletion_timestamp.is_some());
+    let deployment_uid = pending.uid().unwrap_or_default();
+    assert!(config_maps.get_opt("web-main").await?.is_some());
+
+    setup.start_operator()?;
+    wait_for_deletion(&config_maps, "web-main", &main_uid, WAIT).await?;
+    wait_for_deletion(&deployments, "web", &deployment_uid, WAIT).await?;
+    setup.finish().await
+}
+
+#[tokio::test]
 async fn a_digest_mismatch_applies_nothing() -> TestResult {
     let setup = Setup::new("op-digest").await?;
     setup.publish(
