@@ -288,6 +288,39 @@ async fn required_provenance_installs_signed_charts_and_refuses_the_rest() -> Te
     let message = ready_message(&rechecked);
     assert!(message.contains("no provenance"), "later: {message}");
 
+    // A key revoked from the keyring Secret a deployment's own policy names re-checks the applied
+    // chart at once (again an hourly interval): the Secret now trusts only a stranger's key.
+    create_keyring_secret(&setup, "pinned-keys", signer.public_key()?).await?;
+    let pinned_policy = json!({"mode": "Required", "keyringSecretRef": {"name": "pinned-keys"}});
+    let mut pinned = deployment_spec("open", "signed", Some(pinned_policy));
+    pinned["interval"] = json!("1h");
+    setup.apply_deployment_with("pinned", pinned).await?;
+    setup.wait_deployment("pinned", applied("1.0.0")).await?;
+    let revoked = Secret {
+        data: Some(
+            [(
+                "keyring.gpg".to_string(),
+                ByteString(stranger.public_key()?),
+            )]
+            .into(),
+        ),
+        ..Secret::default()
+    };
+    setup
+        .namespace
+        .api::<Secret>()
+        .patch(
+            "pinned-keys",
+            &PatchParams::default(),
+            &Patch::Merge(&revoked),
+        )
+        .await?;
+    let refused = setup
+        .wait_deployment("pinned", ready_is("False", |r| r == "VerificationFailed"))
+        .await?;
+    let message = ready_message(&refused);
+    assert!(message.contains("signed-1.0.0.tgz"), "pinned: {message}");
+
     drop((signer, stranger));
     setup.finish().await
 }

@@ -112,7 +112,23 @@ fn referencing<K: Resource>(
                     .flatten()
                     .any(|reference| reference.name == name)
             });
-            in_values || in_package || in_oci
+            // A keyring the deployment's own verification policy names: a key added or revoked
+            // re-checks the applied chart at once.
+            let keyrings = [
+                spec.chart
+                    .repository
+                    .as_ref()
+                    .and_then(|r| r.verify.as_ref()),
+                package.and_then(|p| p.verify.as_ref()),
+                spec.chart.oci.as_ref().and_then(|o| o.verify.as_ref()),
+            ];
+            let in_keyring = kind == ValuesSourceKind::Secret
+                && keyrings
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|policy| policy.keyring_secret_ref.as_ref())
+                    .any(|reference| reference.name == name);
+            in_values || in_package || in_oci || in_keyring
         })
         .map(|deployment| ObjectRef::from_obj(&*deployment))
         .collect()
@@ -348,13 +364,23 @@ struct Policy {
 }
 
 impl Policy {
-    /// Tells policies apart, so a revision applied under one is checked again under another.
-    fn tag(&self) -> String {
-        format!(
-            "{:?}/{}",
+    /// Tells policies apart, so a revision applied under one is checked again under another:
+    /// the mode, the keyring Secret and that Secret's version (a key added or revoked). Reads
+    /// only the Secret's metadata, and only when provenance is checked at all.
+    async fn tag(&self, ctx: &Context, namespace: &str) -> Result<String> {
+        let keyring_version = match (&self.mode, &self.keyring_secret) {
+            (VerificationMode::Ignore, _) | (_, None) => String::new(),
+            (_, Some(name)) => Api::<Secret>::namespaced(ctx.client.clone(), namespace)
+                .get_metadata_opt(name)
+                .await?
+                .and_then(|secret| secret.metadata.resource_version)
+                .unwrap_or_default(),
+        };
+        Ok(format!(
+            "{:?}/{}@{keyring_version}",
             self.mode,
             self.keyring_secret.as_deref().unwrap_or_default()
-        )
+        ))
     }
 
     fn from(policy: Option<&VerificationPolicy>) -> Self {
@@ -401,10 +427,10 @@ fn is_unchanged(
     deployment: &ChartDeployment,
     ctx: &Context,
     revision: &Revision,
-    policy: &Policy,
+    policy_tag: &str,
 ) -> bool {
     reports_applied(deployment, revision)
-        && ctx.applied_within(&key(deployment), interval(deployment), &policy.tag())
+        && ctx.applied_within(&key(deployment), interval(deployment), policy_tag)
 }
 
 /// Fetch, verify, expand, apply and prune. `attempted` is set once the revision is known.
@@ -415,6 +441,7 @@ async fn attempt(
 ) -> Result<Attempt> {
     let namespace = deployment.namespace().unwrap_or_default();
     let (source, policy) = resolve_source(deployment, ctx, &namespace).await?;
+    let policy_tag = policy.tag(ctx, &namespace).await?;
     let user_values = fetch_values(deployment, ctx, &namespace).await?;
     let values_digest = values::digest(&user_values);
     // A repository's index names the archive's digest, so an unchanged revision is known
@@ -431,7 +458,7 @@ async fn attempt(
                 values_digest: values_digest.clone(),
                 manifest_digest: None,
             },
-            &policy,
+            &policy_tag,
         )
     {
         return Ok(Attempt::Unchanged);
@@ -459,7 +486,7 @@ async fn attempt(
         manifest_digest,
     };
     *attempted = Some(revision.clone());
-    if is_unchanged(deployment, ctx, &revision, &policy) {
+    if is_unchanged(deployment, ctx, &revision, &policy_tag) {
         return Ok(Attempt::Unchanged);
     }
 
@@ -537,7 +564,7 @@ async fn attempt(
         patched,
         pruned,
         provenance,
-        policy: policy.tag(),
+        policy: policy_tag,
     })
 }
 
