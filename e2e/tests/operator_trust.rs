@@ -321,6 +321,23 @@ async fn required_provenance_installs_signed_charts_and_refuses_the_rest() -> Te
     let message = ready_message(&refused);
     assert!(message.contains("signed-1.0.0.tgz"), "pinned: {message}");
 
+    // The same through a keyring the repository's policy names: `signed`, from `strict`, whose
+    // interval is the default ten minutes, is refused once `trusted-keys` no longer holds its key.
+    setup
+        .namespace
+        .api::<Secret>()
+        .patch(
+            "trusted-keys",
+            &PatchParams::default(),
+            &Patch::Merge(&revoked),
+        )
+        .await?;
+    let refused = setup
+        .wait_deployment("signed", ready_is("False", |r| r == "VerificationFailed"))
+        .await?;
+    let message = ready_message(&refused);
+    assert!(message.contains("signed-1.0.0.tgz"), "signed: {message}");
+
     drop((signer, stranger));
     setup.finish().await
 }

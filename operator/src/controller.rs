@@ -20,8 +20,8 @@ use kube::api::Api;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::EventType;
 use kube::runtime::finalizer::{Event, finalizer};
-use kube::runtime::reflector::{ObjectRef, Store};
-use kube::runtime::watcher;
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
 use tracing::{info, warn};
 
@@ -47,6 +47,17 @@ pub async fn run(ctx: Arc<Context>) {
     let store = controller.store();
     let config_map_store = store.clone();
     let repository_store = store.clone();
+    // The repositories' specs, for the Secret watch below: a repository's keyring Secret is read
+    // on behalf of the deployments that use the repository.
+    let (repositories, repository_writer) = reflector::store::<ChartRepository>();
+    tokio::spawn(
+        reflector::reflector(
+            repository_writer,
+            watcher::watcher(ctx.watched::<ChartRepository>(), watcher::Config::default()),
+        )
+        .default_backoff()
+        .for_each(|_| std::future::ready(())),
+    );
     controller
         .watches(
             ctx.watched::<ChartRepository>(),
@@ -63,7 +74,11 @@ pub async fn run(ctx: Arc<Context>) {
         .watches(
             ctx.watched::<Secret>(),
             watcher::Config::default(),
-            move |secret| referencing(&store, &secret, ValuesSourceKind::Secret),
+            move |secret| {
+                let mut triggered = referencing(&store, &secret, ValuesSourceKind::Secret);
+                triggered.extend(using_repository_keyring(&store, &repositories, &secret));
+                triggered
+            },
         )
         .shutdown_on_signal()
         .run(reconcile, error_policy, ctx)
@@ -129,6 +144,48 @@ fn referencing<K: Resource>(
                     .filter_map(|policy| policy.keyring_secret_ref.as_ref())
                     .any(|reference| reference.name == name);
             in_values || in_package || in_oci || in_keyring
+        })
+        .map(|deployment| ObjectRef::from_obj(&*deployment))
+        .collect()
+}
+
+/// The deployments whose ChartRepository's verification policy names `secret` as its keyring, so
+/// a key added or revoked there re-checks what they applied.
+fn using_repository_keyring(
+    deployments: &Store<ChartDeployment>,
+    repositories: &Store<ChartRepository>,
+    secret: &Secret,
+) -> Vec<ObjectRef<ChartDeployment>> {
+    let namespace = secret.namespace();
+    let name = secret.name_any();
+    let keyed: Vec<String> = repositories
+        .state()
+        .into_iter()
+        .filter(|repository| repository.namespace() == namespace)
+        .filter(|repository| {
+            repository
+                .spec
+                .verify
+                .as_ref()
+                .and_then(|policy| policy.keyring_secret_ref.as_ref())
+                .is_some_and(|reference| reference.name == name)
+        })
+        .map(|repository| repository.name_any())
+        .collect();
+    if keyed.is_empty() {
+        return Vec::new();
+    }
+    deployments
+        .state()
+        .into_iter()
+        .filter(|deployment| deployment.namespace() == namespace)
+        .filter(|deployment| {
+            deployment
+                .spec
+                .chart
+                .repository
+                .as_ref()
+                .is_some_and(|source| keyed.contains(&source.repository_ref.name))
         })
         .map(|deployment| ObjectRef::from_obj(&*deployment))
         .collect()
