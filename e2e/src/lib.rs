@@ -14,6 +14,7 @@ mod cluster;
 mod env;
 mod error;
 pub mod file_server;
+pub mod gnupg;
 mod namespace;
 pub mod operator;
 mod tools;

@@ -9,6 +9,7 @@ use std::time::Duration;
 use capstan_api::{ChartDeployment, ChartRepository};
 use capstan_chart::index::index_directory;
 use capstan_chart::package::{PackageOptions, package_dir};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition as MetaCondition;
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::runtime::wait::Condition;
 use serde_json::json;
@@ -409,6 +410,38 @@ pub fn ready_is(
             .flat_map(|s| &s.conditions)
             .any(|c| c.type_ == "Ready" && c.status == status && reason(&c.reason))
     }
+}
+
+/// The repository's `Ready` has `status` and its reason satisfies `reason`.
+pub fn repository_ready_is(
+    status: &'static str,
+    reason: impl Fn(&str) -> bool,
+) -> impl Condition<ChartRepository> {
+    move |object: Option<&ChartRepository>| {
+        object
+            .and_then(repository_ready)
+            .is_some_and(|c| c.status == status && reason(&c.reason))
+    }
+}
+
+/// The repository's `Ready` condition.
+pub fn repository_ready(repository: &ChartRepository) -> Option<&MetaCondition> {
+    repository
+        .status
+        .iter()
+        .flat_map(|s| &s.conditions)
+        .find(|c| c.type_ == "Ready")
+}
+
+/// The message of `deployment`'s `Ready` condition.
+pub fn ready_message(deployment: &ChartDeployment) -> String {
+    deployment
+        .status
+        .iter()
+        .flat_map(|s| &s.conditions)
+        .find(|c| c.type_ == "Ready")
+        .map(|c| c.message.clone())
+        .unwrap_or_default()
 }
 
 /// Ready with `version` applied.

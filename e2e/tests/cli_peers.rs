@@ -6,6 +6,7 @@
 //! `e2e/cluster up` (or run `make test`).
 
 use base64::Engine;
+use capstan_e2e::gnupg::GnuPg;
 use capstan_e2e::{Cluster, CommandOutput, ToolCommand};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -104,7 +105,7 @@ impl Work {
         name: &str,
         version: &str,
         dest: &Path,
-        signer: Option<&GnuPg>,
+        signer: Option<&Signer>,
     ) -> Fallible<PathBuf> {
         let chart = self.chart(name, version)?;
         let mut command = self
@@ -123,64 +124,28 @@ impl Work {
     }
 }
 
-/// A throw-away GnuPG home with one unprotected signing key, exported as a public and a secret
-/// keyring. Dropping it stops the agent gpg started for it.
-struct GnuPg {
-    gpg: PathBuf,
-    home: TempDir,
+/// The signing key of these tests in a throw-away GnuPG home, exported as a public and a secret
+/// keyring for the tools that take keyring files.
+struct Signer {
+    _gnupg: GnuPg,
     public_ring: PathBuf,
     secret_ring: PathBuf,
 }
 
-impl GnuPg {
+impl Signer {
     async fn new(cluster: &Cluster) -> Fallible<Self> {
         let gpg = cluster
             .env()
             .gpg
             .clone()
             .ok_or("CAPSTAN_E2E_GPG is empty: install gnupg and re-run `e2e/cluster up`")?;
-        let home = TempDir::new()?;
-        let public_ring = home.path().join("pubring.gpg");
-        let secret_ring = home.path().join("secring.gpg");
-        let made = GnuPg {
-            gpg,
-            home,
+        let gnupg = GnuPg::new(&gpg, SIGNER)?;
+        let (public_ring, secret_ring) = gnupg.export_keyrings()?;
+        Ok(Signer {
+            _gnupg: gnupg,
             public_ring,
             secret_ring,
-        };
-        made.run(&["--quick-generate-key", SIGNER, "rsa3072", "sign", "never"])
-            .await?;
-        let public = made.run(&["--export", SIGNER]).await?;
-        std::fs::write(&made.public_ring, public)?;
-        let secret = made.run(&["--export-secret-keys", SIGNER]).await?;
-        std::fs::write(&made.secret_ring, secret)?;
-        Ok(made)
-    }
-
-    /// Runs gpg in this home and returns its standard output as bytes.
-    async fn run(&self, args: &[&str]) -> Fallible<Vec<u8>> {
-        let output = std::process::Command::new(&self.gpg)
-            .env("GNUPGHOME", self.home.path())
-            .args(["--batch", "--pinentry-mode", "loopback", "--passphrase", ""])
-            .args(args)
-            .output()?;
-        if !output.status.success() {
-            return Err(format!(
-                "gpg {args:?} failed: {}",
-                String::from_utf8_lossy(&output.stderr)
-            )
-            .into());
-        }
-        Ok(output.stdout)
-    }
-}
-
-impl Drop for GnuPg {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("gpgconf")
-            .env("GNUPGHOME", self.home.path())
-            .args(["--kill", "all"])
-            .output();
+        })
     }
 }
 
@@ -227,7 +192,7 @@ fn read(path: &Path) -> Fallible<Vec<u8>> {
 async fn helm_pulls_verifies_and_shows_what_capstan_pushes() -> TestResult {
     let work = Work::new()?;
     let env = work.cluster.env();
-    let gpg = GnuPg::new(work.cluster).await?;
+    let gpg = Signer::new(work.cluster).await?;
     let dist = work.path().join("dist");
     let archive = work
         .package("pushed", "1.4.0+build.7", &dist, Some(&gpg))
@@ -325,7 +290,7 @@ async fn helm_pulls_verifies_and_shows_what_capstan_pushes() -> TestResult {
     assert_eq!(chart["annotations"]["capstan.dev/engine"], "jinja");
 
     // A key Helm does not know makes its verification fail: the check above meant something.
-    let stranger = GnuPg::new(work.cluster).await?;
+    let stranger = Signer::new(work.cluster).await?;
     let refused = work
         .helm()
         .arg("pull")
@@ -348,7 +313,7 @@ async fn helm_pulls_verifies_and_shows_what_capstan_pushes() -> TestResult {
 async fn capstan_pulls_what_helm_pushes_by_version_constraint_and_digest() -> TestResult {
     let work = Work::new()?;
     let env = work.cluster.env();
-    let gpg = GnuPg::new(work.cluster).await?;
+    let gpg = Signer::new(work.cluster).await?;
     let base = format!("oci://{}/{}", env.registry, unique("helm"));
     let packaged = work.path().join("helm-packaged");
     let mut digests = BTreeMap::new();
@@ -720,7 +685,7 @@ async fn helm_and_capstan_repo_index_agree_entry_for_entry() -> TestResult {
 async fn capstan_searches_and_pulls_from_chart_servers_with_a_helm_index() -> TestResult {
     let work = Work::new()?;
     let env = work.cluster.env();
-    let gpg = GnuPg::new(work.cluster).await?;
+    let gpg = Signer::new(work.cluster).await?;
     let served = Served::new(work.cluster)?;
     for version in ["1.0.0", "1.1.0", "2.0.0-rc.1"] {
         work.package("served", version, &served.dir, Some(&gpg))

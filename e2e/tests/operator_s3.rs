@@ -111,10 +111,7 @@ fn unique(prefix: &str) -> String {
 /// The Ready condition of a repository: `(status, reason, message)`.
 fn repository_ready(repository: Option<&ChartRepository>) -> Option<(String, String, String)> {
     repository
-        .and_then(|r| r.status.as_ref())
-        .into_iter()
-        .flat_map(|s| &s.conditions)
-        .find(|c| c.type_ == "Ready")
+        .and_then(capstan_e2e::operator::repository_ready)
         .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
 }
 

@@ -10,7 +10,10 @@ use std::time::Duration;
 use capstan_api::{ChartDeployment, ChartRepository};
 use capstan_chart::index::index_directory;
 use capstan_chart::package::{PackageOptions, package_dir};
-use capstan_e2e::operator::{OperatorProcess, applied, install_crds, ready_is};
+use capstan_e2e::operator::{
+    OperatorProcess, applied, install_crds, ready_is, ready_message, repository_ready,
+    repository_ready_is,
+};
 use capstan_e2e::wait::wait_for;
 use capstan_e2e::{Cluster, TestNamespace, ToolCommand};
 use k8s_openapi::api::core::v1::{ConfigMap, Event, Secret};
@@ -266,17 +269,6 @@ impl Setup {
     }
 }
 
-/// The Ready condition's message.
-fn ready_message(deployment: &ChartDeployment) -> String {
-    deployment
-        .status
-        .iter()
-        .flat_map(|s| &s.conditions)
-        .find(|c| c.type_ == "Ready")
-        .map(|c| c.message.clone())
-        .unwrap_or_default()
-}
-
 /// A password no server knows, unique per run.
 fn wrong_password() -> String {
     let nanos = std::time::SystemTime::now()
@@ -472,20 +464,11 @@ async fn http_repositories_with_basic_auth_and_a_ca_from_secrets() -> TestResult
         "denied",
         "ChartRepository",
         WAIT,
-        |r: Option<&ChartRepository>| {
-            r.and_then(|r| r.status.as_ref())
-                .into_iter()
-                .flat_map(|s| &s.conditions)
-                .any(|c| c.type_ == "Ready" && c.status == "False")
-        },
+        repository_ready_is("False", |_| true),
     )
     .await?
     .ok_or("the ChartRepository disappeared")?;
-    let condition = denied
-        .status
-        .iter()
-        .flat_map(|s| &s.conditions)
-        .find(|c| c.type_ == "Ready")
+    let condition = repository_ready(&denied)
         .cloned()
         .ok_or("no Ready condition")?;
     assert_eq!(

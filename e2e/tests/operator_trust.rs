@@ -2,110 +2,21 @@
 //! real GnuPG, versions published to a repository rolling out without a spec change, and how it
 //! treats repository indexes (conditional requests, the index size limit).
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
 use capstan_api::{ChartDeployment, ChartRepository};
 use capstan_chart::index::index_directory;
-use capstan_chart::load::load_archive;
-use capstan_chart::provenance::message_block;
 use capstan_e2e::Cluster;
 use capstan_e2e::file_server::{Counts, FileServer, Validation};
-use capstan_e2e::operator::{Setup, TestResult, WAIT, applied, config_map, ready_is};
+use capstan_e2e::gnupg::GnuPg;
+use capstan_e2e::operator::{
+    Setup, TestResult, WAIT, applied, config_map, ready_is, ready_message, repository_ready,
+};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::api::{ObjectMeta, Patch, PatchParams, PostParams};
 use kube::runtime::wait::Condition as _;
 use serde_json::json;
-
-/// A throw-away GnuPG home with one signing key. Dropping it stops the agent gpg started for it.
-struct GnuPg {
-    gpg: PathBuf,
-    home: tempfile::TempDir,
-    user_id: String,
-}
-
-impl GnuPg {
-    fn new(gpg: &Path, user_id: &str) -> TestResult<Self> {
-        let gnupg = GnuPg {
-            gpg: gpg.to_path_buf(),
-            home: tempfile::tempdir()?,
-            user_id: user_id.to_string(),
-        };
-        gnupg.run(&["--quick-generate-key", user_id, "rsa3072", "sign", "never"])?;
-        Ok(gnupg)
-    }
-
-    fn run(&self, args: &[&str]) -> TestResult<Vec<u8>> {
-        let output = Command::new(&self.gpg)
-            .env("GNUPGHOME", self.home.path())
-            .args(["--batch", "--pinentry-mode", "loopback", "--passphrase", ""])
-            .args(args)
-            .output()?;
-        if !output.status.success() {
-            return Err(format!(
-                "gpg {args:?} failed: {}",
-                String::from_utf8_lossy(&output.stderr)
-            )
-            .into());
-        }
-        Ok(output.stdout)
-    }
-
-    /// The public key, as `gpg --export` writes it.
-    fn public_key(&self) -> TestResult<Vec<u8>> {
-        self.run(&["--export", &self.user_id])
-    }
-
-    /// The primary key's fingerprint, from `gpg --with-colons`.
-    fn fingerprint(&self) -> TestResult<String> {
-        let listing = self.run(&["--with-colons", "--fingerprint", &self.user_id])?;
-        let listing = String::from_utf8(listing)?;
-        let fingerprint = listing
-            .lines()
-            .find_map(|line| line.strip_prefix("fpr:"))
-            .and_then(|rest| rest.split(':').find(|field| !field.is_empty()))
-            .ok_or("gpg listed no fingerprint")?;
-        Ok(fingerprint.to_string())
-    }
-
-    /// Writes `<archive>.prov` next to the archive: Helm's provenance block, clear-signed by gpg
-    /// with SHA-512.
-    fn sign(&self, archive: &Path) -> TestResult {
-        let bytes = std::fs::read(archive)?;
-        let chart = load_archive(&bytes)?;
-        let name = archive
-            .file_name()
-            .and_then(|name| name.to_str())
-            .ok_or("archive without a file name")?;
-        let block = self.home.path().join("block.yaml");
-        std::fs::write(&block, message_block(&chart.metadata, name, &bytes))?;
-        let prov = format!("{}.prov", archive.display());
-        self.run(&[
-            "--digest-algo",
-            "SHA512",
-            "--clearsign",
-            "-u",
-            &self.user_id,
-            "--yes",
-            "-o",
-            &prov,
-            block.to_str().ok_or("non-UTF-8 path")?,
-        ])?;
-        Ok(())
-    }
-}
-
-impl Drop for GnuPg {
-    fn drop(&mut self) {
-        let gpgconf = self.gpg.with_file_name("gpgconf");
-        let _ = Command::new(gpgconf)
-            .env("GNUPGHOME", self.home.path())
-            .args(["--kill", "all"])
-            .output();
-    }
-}
 
 fn greeting_chart(name: &str, greeting: &str) -> [(&'static str, String); 2] {
     [
@@ -149,16 +60,6 @@ fn deployment_spec(
         source["verify"] = verify;
     }
     json!({"chart": {"repository": source}})
-}
-
-fn ready_message(deployment: &ChartDeployment) -> String {
-    deployment
-        .status
-        .iter()
-        .flat_map(|s| &s.conditions)
-        .find(|c| c.type_ == "Ready")
-        .map(|c| c.message.clone())
-        .unwrap_or_default()
 }
 
 #[tokio::test]
@@ -446,14 +347,6 @@ async fn wait_requests(server: &FileServer, path: &str, requests: usize) -> Test
         }
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
-}
-
-fn repository_ready(repository: &ChartRepository) -> Option<&Condition> {
-    repository
-        .status
-        .iter()
-        .flat_map(|s| &s.conditions)
-        .find(|c| c.type_ == "Ready")
 }
 
 #[tokio::test]

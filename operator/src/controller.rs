@@ -172,23 +172,13 @@ fn using_repository_keyring(
         })
         .map(|repository| repository.name_any())
         .collect();
+    // Most Secrets are nobody's keyring: skip the scan of deployments for them.
     if keyed.is_empty() {
         return Vec::new();
     }
-    deployments
-        .state()
-        .into_iter()
-        .filter(|deployment| deployment.namespace() == namespace)
-        .filter(|deployment| {
-            deployment
-                .spec
-                .chart
-                .repository
-                .as_ref()
-                .is_some_and(|source| keyed.contains(&source.repository_ref.name))
-        })
-        .map(|deployment| ObjectRef::from_obj(&*deployment))
-        .collect()
+    deployments_using(deployments, &namespace, |used| {
+        keyed.iter().any(|name| name == used)
+    })
 }
 
 /// The deployments that take their chart from `repository`, so a new index (the repository's
@@ -197,19 +187,27 @@ fn using_repository(
     store: &Store<ChartDeployment>,
     repository: &ChartRepository,
 ) -> Vec<ObjectRef<ChartDeployment>> {
-    let namespace = repository.namespace();
     let name = repository.name_any();
+    deployments_using(store, &repository.namespace(), |used| used == name)
+}
+
+/// The deployments in `namespace` whose chart comes from a ChartRepository `uses` accepts.
+fn deployments_using(
+    store: &Store<ChartDeployment>,
+    namespace: &Option<String>,
+    uses: impl Fn(&str) -> bool,
+) -> Vec<ObjectRef<ChartDeployment>> {
     store
         .state()
         .into_iter()
-        .filter(|deployment| deployment.namespace() == namespace)
+        .filter(|deployment| deployment.namespace() == *namespace)
         .filter(|deployment| {
             deployment
                 .spec
                 .chart
                 .repository
                 .as_ref()
-                .is_some_and(|chart| chart.repository_ref.name == name)
+                .is_some_and(|chart| uses(&chart.repository_ref.name))
         })
         .map(|deployment| ObjectRef::from_obj(&*deployment))
         .collect()

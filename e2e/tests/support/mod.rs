@@ -13,9 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use capstan_api::{ChartDeployment, ChartRepository};
 use capstan_e2e::Cluster;
-use kube::runtime::wait::Condition;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::{JoinHandle, JoinSet};
@@ -23,30 +21,7 @@ use tokio::task::{JoinHandle, JoinSet};
 pub type Outcome<T> = capstan_e2e::operator::TestResult<T>;
 pub type TestResult = capstan_e2e::operator::TestResult;
 
-/// The repository's `Ready` has `status` and its reason satisfies `reason`.
-pub fn repository_ready_is(
-    status: &'static str,
-    reason: impl Fn(&str) -> bool,
-) -> impl Condition<ChartRepository> {
-    move |object: Option<&ChartRepository>| {
-        object
-            .and_then(|r| r.status.as_ref())
-            .into_iter()
-            .flat_map(|s| &s.conditions)
-            .any(|c| c.type_ == "Ready" && c.status == status && reason(&c.reason))
-    }
-}
-
-/// The message of `deployment`'s Ready condition.
-pub fn ready_message(deployment: &ChartDeployment) -> String {
-    deployment
-        .status
-        .iter()
-        .flat_map(|s| &s.conditions)
-        .find(|c| c.type_ == "Ready")
-        .map(|c| c.message.clone())
-        .unwrap_or_default()
-}
+pub use capstan_e2e::operator::{ready_message, repository_ready_is};
 
 /// A chart repository served over plain HTTP from a temporary directory by this test process,
 /// so a test can make it unavailable or stop it without touching the shared peers. It counts
