@@ -36,6 +36,11 @@ use crate::common::SecretReference;
         json_path = ".status.conditions[?(@.type==\"Ready\")].message"
     ),
     printcolumn(
+        name = "Last Fetch",
+        type_ = "date",
+        json_path = ".status.lastFetchTime"
+    ),
+    printcolumn(
         name = "Age",
         type_ = "date",
         json_path = ".metadata.creationTimestamp"
@@ -176,9 +181,15 @@ pub struct ChartRepositoryStatus {
     /// Number of chart versions in the last index fetched.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chart_count: Option<i64>,
-    /// When the index in `indexDigest` was fetched (or the spec last changed). The index is
-    /// fetched again every `interval`, but a fetch that finds it unchanged writes no status, so an
-    /// idle repository costs the API server nothing.
+    /// When the operator last fetched the index successfully: downloaded it, or was told by the
+    /// server that it had not changed since. Not set for `oci://` registries, which have no
+    /// index.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_fetch_time: Option<Time>,
+    /// When the operator will fetch the index next: `interval` after the last fetch, or after a
+    /// failed one when the back-off ends. Unset while the repository is suspended. Each fetch
+    /// records these two times, one status write per repository per interval; the deployments
+    /// that use the repository are woken only when the index or the conditions change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_fetch_time: Option<Time>,
 }

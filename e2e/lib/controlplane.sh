@@ -10,7 +10,8 @@ AUDIT_LOG="$STATE/apiserver/audit.log"
 
 # The API server's audit log records, at Metadata level (who, what, when: never bodies), every write
 # to capstan.dev, core, apps and event objects by anyone but the control plane's own components, so
-# tests can show that a reconcile that changes nothing sends no write request.
+# tests can show that a reconcile that changes nothing sends no write request; and reads of single
+# ConfigMaps, so they can show that a deployment reading its values from one was not reconciled.
 audit_policy() {
 	cat <<'YAML'
 apiVersion: audit.k8s.io/v1
@@ -30,6 +31,11 @@ rules:
       - group: events.k8s.io
       - group: apiextensions.k8s.io
       - group: rbac.authorization.k8s.io
+  - level: Metadata
+    verbs: [get]
+    resources:
+      - group: ""
+        resources: [configmaps]
   - level: None
 YAML
 }

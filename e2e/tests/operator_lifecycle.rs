@@ -1,18 +1,20 @@
 //! The operator's remaining guarantees against the real control plane: upgrades triggered by a
 //! change in a valuesFrom ConfigMap or Secret, a repository that goes down and comes back, two
 //! deployments claiming one object, a steady state that sends no write request (shown by the API
-//! server's audit log), and the kustomize install with least-privilege RBAC.
+//! server's audit log), a repository recording its last and next fetch without waking the
+//! deployments that use it, and the kustomize install with least-privilege RBAC.
 
 mod support;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use capstan_api::ChartDeployment;
+use capstan_api::{ChartDeployment, ChartRepository};
 use capstan_e2e::Cluster;
 use capstan_e2e::operator::{Setup, WAIT, applied, ready_is};
 use capstan_e2e::wait::wait_for;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::ResourceExt;
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::runtime::wait::Condition;
@@ -37,6 +39,20 @@ fn publish_greet(setup: &Setup) -> TestResult {
             ("templates/main.yaml", GREETING),
         ],
     )?;
+    Ok(())
+}
+
+/// Creates ConfigMap `name` with `values_yaml` under `values.yaml`, for `valuesFrom`.
+async fn create_values(setup: &Setup, name: &str, values_yaml: &str) -> TestResult {
+    let config_map: ConfigMap = serde_json::from_value(json!({
+        "metadata": {"name": name},
+        "data": {"values.yaml": values_yaml},
+    }))?;
+    setup
+        .namespace
+        .api::<ConfigMap>()
+        .create(&PostParams::default(), &config_map)
+        .await?;
     Ok(())
 }
 
@@ -68,13 +84,7 @@ async fn a_change_in_a_values_from_config_map_or_secret_upgrades_without_touchin
     publish_greet(&setup)?;
     let config_maps = setup.namespace.api::<ConfigMap>();
     let secrets = setup.namespace.api::<Secret>();
-    let values_config_map: ConfigMap = serde_json::from_value(json!({
-        "metadata": {"name": "web-values"},
-        "data": {"values.yaml": "greeting: hi\n"},
-    }))?;
-    config_maps
-        .create(&PostParams::default(), &values_config_map)
-        .await?;
+    create_values(&setup, "web-values", "greeting: hi\n").await?;
     let values_secret: Secret = serde_json::from_value(json!({
         "metadata": {"name": "web-secret-values"},
         "stringData": {"values.yaml": "word: alpha\n"},
@@ -319,8 +329,11 @@ async fn a_reconcile_that_changes_nothing_sends_no_write_request() -> TestResult
     let server = ChartServer::start().await?;
     let setup = Setup::serving_from("op-quiet", server.dir().to_path_buf(), server.url()).await?;
     publish_greet(&setup)?;
+    // The repository keeps its default interval: each fetch records its time in status (see
+    // `a_repository_records_each_fetch_and_an_unchanged_index_wakes_no_deployment`), so only
+    // the deployment is re-checked here, every few seconds.
     setup
-        .apply_repository_with("charts", json!({"url": setup.repo_url, "interval": "2s"}))
+        .apply_repository_with("charts", json!({"url": setup.repo_url}))
         .await?;
     setup
         .apply_deployment_with(
@@ -346,17 +359,15 @@ async fn a_reconcile_that_changes_nothing_sends_no_write_request() -> TestResult
     assert!(wrote("configmaps", "web-main"), "{install:#?}");
     assert!(wrote("chartdeployments", "web"), "{install:#?}");
 
-    // Let the last writes of the install land, then watch several intervals of both resources.
+    // Let the last writes of the install land, then watch several intervals of the deployment.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let quiet_from = audit.position()?;
-    let (index_before, archive_before) = (server.requests("/index.yaml"), server.requests(".tgz"));
+    let archive_before = server.requests(".tgz");
     tokio::time::sleep(Duration::from_secs(15)).await;
     let writes = audit.writes_since(quiet_from, &namespace)?;
-    let index_fetches = server.requests("/index.yaml") - index_before;
     let archive_fetches = server.requests(".tgz") - archive_before;
-    // The interval-driven reconciles did run: the repository re-fetched its index and the
-    // deployment downloaded, rendered and compared its chart again.
-    assert!(index_fetches >= 2, "index fetched {index_fetches} times");
+    // The interval-driven reconciles did run: the deployment downloaded, rendered and compared
+    // its chart again.
     assert!(
         archive_fetches >= 2,
         "archive fetched {archive_fetches} times"
@@ -377,6 +388,134 @@ async fn a_reconcile_that_changes_nothing_sends_no_write_request() -> TestResult
         )
         .await?;
     wait_data(&setup, "web-main", "greeting", "hello").await?;
+    setup.finish().await
+}
+
+/// `status.lastFetchTime` and `status.nextFetchTime` of a repository.
+fn fetch_times(repository: &ChartRepository) -> Outcome<(Timestamp, Option<Timestamp>)> {
+    let status = repository
+        .status
+        .as_ref()
+        .ok_or("the repository has no status")?;
+    let last = status
+        .last_fetch_time
+        .as_ref()
+        .ok_or("status.lastFetchTime is missing")?;
+    Ok((last.0, status.next_fetch_time.as_ref().map(|next| next.0)))
+}
+
+#[tokio::test]
+async fn a_repository_records_each_fetch_and_an_unchanged_index_wakes_no_deployment() -> TestResult
+{
+    let audit = AuditLog::of(Cluster::shared()?)?;
+    let server = ChartServer::start().await?;
+    let setup =
+        Setup::serving_from("op-fetchtimes", server.dir().to_path_buf(), server.url()).await?;
+    publish_greet(&setup)?;
+    let namespace = setup.namespace.name().to_string();
+    // The deployment reads its values from this ConfigMap whenever it is reconciled, so the
+    // audit log's reads of it show when that happened. Its own interval is long: in this test
+    // only the repository can wake it.
+    create_values(&setup, "web-values", "greeting: hi\n").await?;
+    setup
+        .apply_repository_with("charts", json!({"url": setup.repo_url, "interval": "2s"}))
+        .await?;
+    setup
+        .apply_deployment_with(
+            "web",
+            json!({
+                "chart": {"repository": {"repositoryRef": {"name": "charts"}, "name": "greet",
+                                         "version": "^1.0.0"}},
+                "valuesFrom": [{"kind": "ConfigMap", "name": "web-values"}],
+                "interval": "1h",
+            }),
+        )
+        .await?;
+    setup.wait_deployment("web", applied("1.0.0")).await?;
+    let repositories = setup.namespace.api::<ChartRepository>();
+    let first = repositories.get("charts").await?;
+    let (first_last, first_next) = fetch_times(&first)?;
+    assert_eq!(
+        first_next.map(|next| next.duration_since(first_last)),
+        Some(SignedDuration::from_secs(2)),
+        "{:?}",
+        first.status
+    );
+
+    // Let the install settle, then watch several fetches of the same index.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let quiet_from = audit.position()?;
+    let index_before = server.requests("/index.yaml");
+    tokio::time::sleep(Duration::from_secs(9)).await;
+    let index_fetches = server.requests("/index.yaml") - index_before;
+    let later = repositories.get("charts").await?;
+    let (last, next) = fetch_times(&later)?;
+    assert!(index_fetches >= 3, "index fetched {index_fetches} times");
+    // Each fetch moved the times, and only them.
+    assert!(last > first_last, "{last} after {first_last}");
+    assert_eq!(
+        next.map(|next| next.duration_since(last)),
+        Some(SignedDuration::from_secs(2))
+    );
+    let (first_status, later_status) = (first.status.clone(), later.status.clone());
+    let (first_status, later_status) = (first_status.unwrap(), later_status.unwrap());
+    assert_eq!(later_status.index_digest, first_status.index_digest);
+    assert_eq!(later_status.chart_count, first_status.chart_count);
+    assert_eq!(later_status.conditions, first_status.conditions);
+    // The only writes were the repository's status, at most one per fetch...
+    let writes = audit.writes_since(quiet_from, &namespace)?;
+    assert!(!writes.is_empty(), "no fetch was recorded");
+    assert!(writes.len() <= index_fetches, "{writes:#?}");
+    assert!(
+        writes.iter().all(|write| write.verb == "patch"
+            && write.resource == "chartrepositories"
+            && write.name == "charts"
+            && write.uri.contains("/charts/status")),
+        "{writes:#?}"
+    );
+    // ...and none of them woke the deployment: it did not read its values.
+    let reads = audit.config_map_reads_since(quiet_from, &namespace)?;
+    assert!(
+        !reads.iter().any(|read| read.name == "web-values"),
+        "{reads:#?}"
+    );
+
+    // A new version in the index does wake it, long before its own interval.
+    let upgrade_from = audit.position()?;
+    setup.publish(
+        "greet",
+        "1.1.0",
+        &[
+            ("values.yaml", "greeting: hello\nword: new\n"),
+            ("templates/main.yaml", GREETING),
+        ],
+    )?;
+    setup.wait_deployment("web", applied("1.1.0")).await?;
+    wait_data(&setup, "web-main", "word", "new").await?;
+    let reads = audit.config_map_reads_since(upgrade_from, &namespace)?;
+    assert!(
+        reads.iter().any(|read| read.name == "web-values"),
+        "{reads:#?}"
+    );
+
+    // Suspended, the repository has no next fetch and is not fetched; the last one stays listed.
+    repositories
+        .patch(
+            "charts",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"suspend": true}})),
+        )
+        .await?;
+    let suspended = setup
+        .wait_repository("charts", |r: Option<&ChartRepository>| {
+            r.and_then(|r| r.status.as_ref())
+                .is_some_and(|s| s.next_fetch_time.is_none())
+        })
+        .await?;
+    assert!(fetch_times(&suspended)?.0 >= last);
+    let index_before = server.requests("/index.yaml");
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(server.requests("/index.yaml"), index_before);
     setup.finish().await
 }
 
@@ -553,15 +692,7 @@ async fn the_kustomize_base_installs_a_least_privilege_operator() -> TestResult 
     std::fs::write(&kubeconfig, serde_json::to_vec(&config)?)?;
     let setup = Setup::with_kubeconfig("op-rbac", &kubeconfig).await?;
     publish_greet(&setup)?;
-    let values: ConfigMap = serde_json::from_value(json!({
-        "metadata": {"name": "web-values"},
-        "data": {"values.yaml": "greeting: least-privilege\n"},
-    }))?;
-    setup
-        .namespace
-        .api::<ConfigMap>()
-        .create(&PostParams::default(), &values)
-        .await?;
+    create_values(&setup, "web-values", "greeting: least-privilege\n").await?;
     setup.apply_repository().await?;
     setup
         .apply_deployment_with(

@@ -11,6 +11,7 @@ use kube::{Api, Client, Resource};
 
 use crate::cluster::ClusterInfo;
 use crate::fetch::oci::OciCache;
+use crate::fetch_schedule::FetchSchedule;
 use crate::index_cache::IndexCache;
 
 pub struct Context {
@@ -19,6 +20,8 @@ pub struct Context {
     pub recorder: Recorder,
     /// Repository indexes, written by the ChartRepository controller, read by deployments.
     pub indexes: IndexCache,
+    /// When each repository's index is due to be fetched again.
+    pub fetch_schedule: FetchSchedule,
     /// Charts pulled from registries, by manifest digest: an unchanged digest is not pulled again.
     pub oci_charts: OciCache,
     /// Only resources in this namespace are watched (`--namespace`); all namespaces when `None`.
@@ -45,6 +48,7 @@ impl Context {
             cluster: ClusterInfo::new(client.clone()),
             recorder: Recorder::new(client.clone(), reporter),
             indexes: IndexCache::default(),
+            fetch_schedule: FetchSchedule::default(),
             oci_charts: OciCache::default(),
             watch_namespace,
             max_index_bytes,

@@ -1,7 +1,8 @@
 //! The ChartDeployment controller: watches, the finalizer, and the reconcile pipeline
 //! (fetch, verify, expand, apply, prune, status) in order.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use capstan_api::deployment::ValuesSourceKind;
@@ -47,6 +48,7 @@ pub async fn run(ctx: Arc<Context>) {
     let store = controller.store();
     let config_map_store = store.clone();
     let repository_store = store.clone();
+    let repository_changes = RepositoryChanges::default();
     // The repositories' specs, for the Secret watch below: a repository's keyring Secret is read
     // on behalf of the deployments that use the repository.
     let (repositories, repository_writer) = reflector::store::<ChartRepository>();
@@ -62,7 +64,13 @@ pub async fn run(ctx: Arc<Context>) {
         .watches(
             ctx.watched::<ChartRepository>(),
             watcher::Config::default(),
-            move |repository| using_repository(&repository_store, &repository),
+            move |repository| {
+                if repository_changes.changed(&repository) {
+                    using_repository(&repository_store, &repository)
+                } else {
+                    Vec::new()
+                }
+            },
         )
         .watches(
             ctx.watched::<ConfigMap>(),
@@ -179,6 +187,30 @@ fn using_repository_keyring(
     deployments_using(deployments, &namespace, |used| {
         keyed.iter().any(|name| name == used)
     })
+}
+
+/// What the deployments last saw of each repository ([`repository::seen_by_deployments`]), so
+/// a status write that only records another fetch of the same index wakes none of them.
+///
+/// The watch hands over a deleted repository as it was last seen, so a deletion alone wakes no
+/// deployment either: they notice it at their next interval, keeping what they applied, and a
+/// repository created again under the same name (a new uid) wakes them at once.
+#[derive(Default)]
+struct RepositoryChanges {
+    seen: Mutex<HashMap<(Option<String>, String), u64>>,
+}
+
+impl RepositoryChanges {
+    /// Whether `repository` differs, for its deployments, from when it was last seen.
+    fn changed(&self, repository: &ChartRepository) -> bool {
+        let fingerprint = repository::seen_by_deployments(repository);
+        let key = (repository.namespace(), repository.name_any());
+        self.seen
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .insert(key, fingerprint)
+            != Some(fingerprint)
+    }
 }
 
 /// The deployments that take their chart from `repository`, so a new index (the repository's

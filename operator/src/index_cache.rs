@@ -6,7 +6,6 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
 
 use capstan_chart::catalogue::{Catalogue, CatalogueError, CatalogueLimits, ResolvedChart};
 use capstan_chart::http::{HttpClient, Validators};
@@ -41,16 +40,12 @@ pub type RepositoryKey = (String, String);
 pub struct CachedIndex {
     /// `spec.url` the index was fetched from; a changed URL invalidates the entry.
     pub url: String,
-    /// `metadata.generation` of the ChartRepository when this was fetched.
-    pub generation: Option<i64>,
     /// Shared: a 304 answer keeps the same parsed index without copying it.
     pub catalogue: Arc<Catalogue>,
     /// `sha256:<hex>` of the index as downloaded.
     pub digest: String,
     /// ETag and Last-Modified of the download, for the next conditional request.
     pub validators: Validators,
-    /// When the index was last confirmed current (downloaded or answered 304).
-    pub checked_at: Instant,
     /// A client with the repository's credentials and CA, for archive downloads from the
     /// repository's own origin.
     pub http: HttpClient,
@@ -63,12 +58,6 @@ pub struct CachedIndex {
 }
 
 impl CachedIndex {
-    /// Whether the entry still describes the repository at `generation` and is younger than
-    /// `interval`, so no fetch is needed yet.
-    pub fn is_fresh(&self, url: &str, generation: Option<i64>, interval: Duration) -> bool {
-        self.url == url && self.generation == generation && self.checked_at.elapsed() < interval
-    }
-
     /// The client for downloading `url`: credentials go only to the repository's own origin.
     pub fn client_for(&self, url: &str) -> &HttpClient {
         if capstan_chart::http::same_origin(url, &self.url) {
@@ -161,11 +150,9 @@ generated: \"2026-01-01T00:00:00Z\"
     fn cached() -> CachedIndex {
         CachedIndex {
             url: "http://127.0.0.1:8080/charts".into(),
-            generation: Some(1),
             catalogue: Arc::new(parse_catalogue(INDEX.as_bytes(), "test", 1 << 20).unwrap()),
             digest: "sha256:00".into(),
             validators: Validators::default(),
-            checked_at: Instant::now(),
             http: HttpClient::new(HttpOptions {
                 credentials: Some(Credentials::Bearer { token: "t".into() }),
                 ..HttpOptions::default()
@@ -222,22 +209,12 @@ generated: \"2026-01-01T00:00:00Z\"
     }
 
     #[test]
-    fn freshness_depends_on_url_generation_and_age() {
-        let index = cached();
-        let url = index.url.clone();
-        assert!(index.is_fresh(&url, Some(1), Duration::from_secs(60)));
-        assert!(!index.is_fresh(&url, Some(2), Duration::from_secs(60)));
-        assert!(!index.is_fresh("http://other", Some(1), Duration::from_secs(60)));
-        assert!(!index.is_fresh(&url, Some(1), Duration::ZERO));
-    }
-
-    #[test]
     fn the_cache_replaces_and_forgets_entries() {
         let cache = IndexCache::default();
         let key = ("apps".to_string(), "charts".to_string());
         assert!(cache.get(&key).is_none());
         cache.insert(key.clone(), cached());
-        assert_eq!(cache.get(&key).unwrap().generation, Some(1));
+        assert_eq!(cache.get(&key).unwrap().digest, "sha256:00");
         cache.remove(&key);
         assert!(cache.get(&key).is_none());
     }

@@ -10,6 +10,7 @@ mod desired;
 mod error;
 mod expand;
 mod fetch;
+mod fetch_schedule;
 mod index_cache;
 mod owner;
 mod prune;

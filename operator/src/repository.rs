@@ -2,6 +2,7 @@
 //! shared [`IndexCache`](crate::index_cache::IndexCache) and reports it in status. The status
 //! write is also what wakes the ChartDeployments of the repository (they watch it).
 
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -62,44 +63,56 @@ fn interval(spec: &ChartRepositorySpec) -> Duration {
     spec.interval.map(Into::into).unwrap_or(DEFAULT_INTERVAL)
 }
 
+/// A failed fetch is handled in the reconcile (status, event, the retry scheduled); what lands
+/// here is a failure to write the status, retried with back-off.
 fn error_policy(repository: Arc<ChartRepository>, error: &Error, ctx: Arc<Context>) -> Action {
     let failures = ctx.record_failure(&failure_key(&repository));
     Action::requeue(error.retry_after(failures))
 }
 
 async fn reconcile(repository: Arc<ChartRepository>, ctx: Arc<Context>) -> Result<Action> {
-    if repository.spec.suspend {
-        return Ok(Action::await_change());
-    }
     let key = key(&repository);
     let spec = &repository.spec;
+    let previous = repository.status.clone().unwrap_or_default();
+    if spec.suspend {
+        ctx.fetch_schedule.forget(&key);
+        if previous.next_fetch_time.is_some() {
+            let status = ChartRepositoryStatus {
+                next_fetch_time: None,
+                ..previous
+            };
+            report::write_status(&ctx, &*repository, &status).await?;
+        }
+        return Ok(Action::await_change());
+    }
     if spec.url.starts_with("oci://") {
         ctx.indexes.remove(&key);
+        ctx.fetch_schedule.forget(&key);
         return reconcile_registry(&repository, &ctx).await;
     }
-    let interval = interval(spec);
     let generation = repository.meta().generation;
-    let cached = ctx.indexes.get(&key);
-    if let Some(cached) = &cached
-        && cached.is_fresh(&spec.url, generation, interval)
+    if let Some(wait) = ctx
+        .fetch_schedule
+        .wait(&key, &spec.url, generation, Instant::now())
     {
-        // Woken by our own status write or a resync: the index is still current.
-        return Ok(Action::requeue(
-            interval.saturating_sub(cached.checked_at.elapsed()),
-        ));
+        // Woken by our own status write, a relist or a resync: the next fetch is not due yet.
+        return Ok(Action::requeue(wait));
     }
-    let previous = repository.status.clone().unwrap_or_default();
-    match refresh(&repository, &ctx, cached.as_deref()).await {
+    let cached = ctx.indexes.get(&key);
+    let fetched = refresh(&repository, &ctx, cached.as_deref()).await;
+    let (fetched_at, now) = (Instant::now(), Timestamp::now());
+    match fetched {
         Ok(entry) => {
-            ctx.clear_failures(&failure_key(&repository));
+            let interval = interval(spec);
             let count = chart_count(&entry.catalogue);
             let digest = entry.digest.clone();
             let changed = previous.index_digest.as_deref() != Some(digest.as_str());
-            ctx.indexes.insert(key, entry);
-            let status = fetched_status(&previous, generation, &digest, count);
-            if !same_apart_from_time(&previous, &status) {
-                report::write_status(&ctx, &*repository, &status).await?;
-            }
+            ctx.indexes.insert(key.clone(), entry);
+            let status = fetched_status(&previous, generation, &digest, count, now, interval);
+            report::write_status(&ctx, &*repository, &status).await?;
+            ctx.fetch_schedule
+                .set(key, &spec.url, generation, fetched_at + interval);
+            ctx.clear_failures(&failure_key(&repository));
             if changed {
                 info!(repository = %failure_key(&repository), %digest, charts = count, "index changed");
                 report::publish(
@@ -114,9 +127,14 @@ async fn reconcile(repository: Arc<ChartRepository>, ctx: Arc<Context>) -> Resul
             Ok(Action::requeue(interval))
         }
         Err(error) => {
-            let status = failed_status(&previous, generation, &error);
+            let failures = ctx.record_failure(&failure_key(&repository));
+            let retry = error.retry_after(failures);
+            let status = failed_status(&previous, generation, &error, now, retry);
+            report::write_status(&ctx, &*repository, &status).await?;
+            ctx.fetch_schedule
+                .set(key, &spec.url, generation, fetched_at + retry);
+            warn!(repository = %failure_key(&repository), %error, retry_in = ?retry, "fetching the index failed");
             if !same(&previous.conditions, &status.conditions) {
-                report::write_status(&ctx, &*repository, &status).await?;
                 report::publish(
                     &ctx,
                     &*repository,
@@ -126,18 +144,36 @@ async fn reconcile(repository: Arc<ChartRepository>, ctx: Arc<Context>) -> Resul
                 )
                 .await;
             }
-            Err(error)
+            Ok(Action::requeue(retry))
         }
     }
 }
 
-/// Whether two statuses differ at most in `lastFetchTime` and transition times: then a fetch
-/// that found the same index writes nothing.
-fn same_apart_from_time(previous: &ChartRepositoryStatus, next: &ChartRepositoryStatus) -> bool {
-    same(&previous.conditions, &next.conditions)
-        && previous.observed_generation == next.observed_generation
-        && previous.index_digest == next.index_digest
-        && previous.chart_count == next.chart_count
+/// What the deployments that use a repository act on: which object it is, its spec, its index
+/// and its conditions. The fetch times move with every fetch and wake nobody.
+pub fn seen_by_deployments(repository: &ChartRepository) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    repository.metadata.uid.hash(&mut hasher);
+    repository.metadata.generation.hash(&mut hasher);
+    if let Some(status) = &repository.status {
+        status.observed_generation.hash(&mut hasher);
+        status.index_digest.hash(&mut hasher);
+        status.chart_count.hash(&mut hasher);
+        for condition in &status.conditions {
+            condition.type_.hash(&mut hasher);
+            condition.status.hash(&mut hasher);
+            condition.reason.hash(&mut hasher);
+            condition.message.hash(&mut hasher);
+            condition.observed_generation.hash(&mut hasher);
+        }
+    }
+    hasher.finish()
+}
+
+/// `now + wait`, for the status's `nextFetchTime`.
+fn time_after(now: Timestamp, wait: Duration) -> Option<Time> {
+    let wait = SignedDuration::try_from(wait).ok()?;
+    now.checked_add(wait).ok().map(Time)
 }
 
 /// An `oci://` repository has no index: its charts resolve over their tags when a deployment
@@ -190,14 +226,16 @@ async fn check_registry(repository: &ChartRepository, ctx: &Context) -> Result<(
     Ok(())
 }
 
-/// Status after a successful fetch (or a 304 confirming the cached index).
+/// Status after a successful fetch (or a 304 confirming the cached index) at `now`; the next
+/// one is `interval` later.
 fn fetched_status(
     previous: &ChartRepositoryStatus,
     generation: Option<i64>,
     digest: &str,
     count: usize,
+    now: Timestamp,
+    interval: Duration,
 ) -> ChartRepositoryStatus {
-    let now = Timestamp::now();
     let outcome = Outcome::Ready {
         reason: "IndexFetched".into(),
         message: format!("Fetched index with {count} chart versions"),
@@ -208,19 +246,24 @@ fn fetched_status(
         index_digest: Some(digest.to_string()),
         chart_count: Some(i64::try_from(count).unwrap_or(i64::MAX)),
         last_fetch_time: Some(Time(now)),
+        next_fetch_time: time_after(now, interval),
     }
 }
 
-/// Status after a failed fetch: the last good index (still served to deployments) stays listed.
+/// Status after a fetch that failed at `now`, to be retried `retry` later: the last good index
+/// (still served to deployments) stays listed, with the time it was fetched.
 fn failed_status(
     previous: &ChartRepositoryStatus,
     generation: Option<i64>,
     error: &Error,
+    now: Timestamp,
+    retry: Duration,
 ) -> ChartRepositoryStatus {
     let outcome = Outcome::from_error(error);
     ChartRepositoryStatus {
-        conditions: conditions(&previous.conditions, &outcome, generation, Timestamp::now()),
+        conditions: conditions(&previous.conditions, &outcome, generation, now),
         observed_generation: generation,
+        next_fetch_time: time_after(now, retry),
         ..previous.clone()
     }
 }
@@ -310,15 +353,12 @@ async fn refresh(
             })?;
         (fetched, index_url, http, http_elsewhere, None)
     };
-    let generation = repository.meta().generation;
     match (fetched, cached) {
         (Fetched::NotModified, Some(cached)) => Ok(CachedIndex {
             url: spec.url.clone(),
-            generation,
             catalogue: Arc::clone(&cached.catalogue),
             digest: cached.digest.clone(),
             validators: cached.validators.clone(),
-            checked_at: Instant::now(),
             http,
             http_elsewhere,
             s3,
@@ -343,11 +383,9 @@ async fn refresh(
             drop(bytes);
             Ok(CachedIndex {
                 url: spec.url.clone(),
-                generation,
                 catalogue,
                 digest,
                 validators: strong_validators(validators, Timestamp::now()),
-                checked_at: Instant::now(),
                 http,
                 http_elsewhere,
                 s3,
@@ -414,30 +452,95 @@ mod tests {
         }
     }
 
+    fn at(second: i64) -> Timestamp {
+        Timestamp::from_second(second).unwrap()
+    }
+
     #[test]
-    fn a_failed_fetch_keeps_the_last_index_in_status() {
-        let fetched = fetched_status(&ChartRepositoryStatus::default(), Some(3), "sha256:ab", 7);
-        assert_eq!(fetched.chart_count, Some(7));
-        assert!(fetched.last_fetch_time.is_some());
+    fn a_fetch_records_when_it_happened_and_when_the_next_is_due() {
+        let interval = Duration::from_secs(600);
+        let first = fetched_status(
+            &ChartRepositoryStatus::default(),
+            Some(3),
+            "sha256:ab",
+            7,
+            at(1_000),
+            interval,
+        );
+        assert_eq!(first.chart_count, Some(7));
+        assert_eq!(first.last_fetch_time, Some(Time(at(1_000))));
+        assert_eq!(first.next_fetch_time, Some(Time(at(1_600))));
+        // The same index again: only the times move, the condition keeps its transition time.
+        let again = fetched_status(&first, Some(3), "sha256:ab", 7, at(1_600), interval);
+        assert_eq!(again.last_fetch_time, Some(Time(at(1_600))));
+        assert_eq!(again.next_fetch_time, Some(Time(at(2_200))));
+        assert_eq!(
+            again.conditions[0].last_transition_time,
+            first.conditions[0].last_transition_time
+        );
+    }
+
+    #[test]
+    fn a_failed_fetch_keeps_the_last_index_and_schedules_the_retry() {
+        let interval = Duration::from_secs(600);
+        let fetched = fetched_status(
+            &ChartRepositoryStatus::default(),
+            Some(3),
+            "sha256:ab",
+            7,
+            at(1_000),
+            interval,
+        );
         let error = Error::Fetch {
             what: "the index".into(),
             message: "connection refused".into(),
         };
-        let failed = failed_status(&fetched, Some(3), &error);
+        let failed = failed_status(&fetched, Some(3), &error, at(1_600), Duration::from_secs(5));
         assert_eq!(failed.index_digest.as_deref(), Some("sha256:ab"));
+        assert_eq!(failed.chart_count, Some(7));
+        assert_eq!(failed.last_fetch_time, Some(Time(at(1_000))));
+        assert_eq!(failed.next_fetch_time, Some(Time(at(1_605))));
         assert_eq!(failed.conditions[0].status, "False");
         assert_eq!(failed.conditions[0].reason, "FetchFailed");
         assert_eq!(failed.conditions[1].type_, "Reconciling");
     }
 
+    fn repository(uid: &str, status: ChartRepositoryStatus) -> ChartRepository {
+        let spec: ChartRepositorySpec =
+            serde_json::from_value(serde_json::json!({"url": "https://charts.example"})).unwrap();
+        let mut repository = ChartRepository::new("charts", spec);
+        repository.metadata.uid = Some(uid.into());
+        repository.metadata.generation = Some(1);
+        repository.status = Some(status);
+        repository
+    }
+
     #[test]
-    fn refetching_the_same_index_changes_nothing_worth_writing() {
-        let first = fetched_status(&ChartRepositoryStatus::default(), Some(1), "sha256:ab", 2);
-        let again = fetched_status(&first, Some(1), "sha256:ab", 2);
-        assert!(same_apart_from_time(&first, &again));
-        let new_index = fetched_status(&first, Some(1), "sha256:cd", 3);
-        assert!(!same_apart_from_time(&first, &new_index));
-        let new_spec = fetched_status(&first, Some(2), "sha256:ab", 2);
-        assert!(!same_apart_from_time(&first, &new_spec));
+    fn deployments_see_a_new_index_or_condition_but_not_another_fetch_of_the_same() {
+        let interval = Duration::from_secs(60);
+        let first = fetched_status(
+            &ChartRepositoryStatus::default(),
+            Some(1),
+            "sha256:ab",
+            2,
+            at(1_000),
+            interval,
+        );
+        let seen = seen_by_deployments(&repository("u1", first.clone()));
+        let refetched = fetched_status(&first, Some(1), "sha256:ab", 2, at(1_060), interval);
+        assert_eq!(seen, seen_by_deployments(&repository("u1", refetched)));
+
+        let new_index = fetched_status(&first, Some(1), "sha256:cd", 3, at(1_060), interval);
+        assert_ne!(seen, seen_by_deployments(&repository("u1", new_index)));
+        let error = Error::Fetch {
+            what: "the index".into(),
+            message: "connection refused".into(),
+        };
+        let failed = failed_status(&first, Some(1), &error, at(1_060), interval);
+        assert_ne!(seen, seen_by_deployments(&repository("u1", failed)));
+        assert_ne!(seen, seen_by_deployments(&repository("u2", first.clone())));
+        let mut new_spec = repository("u1", first);
+        new_spec.metadata.generation = Some(2);
+        assert_ne!(seen, seen_by_deployments(&new_spec));
     }
 }

@@ -194,9 +194,9 @@ pub struct AuditLog {
     path: PathBuf,
 }
 
-/// One audited write.
+/// One audited request (a write, or a read of a ConfigMap).
 #[derive(Debug)]
-pub struct AuditedWrite {
+pub struct AuditedRequest {
     pub verb: String,
     pub user: String,
     pub resource: String,
@@ -221,7 +221,36 @@ impl AuditLog {
     }
 
     /// Writes (create, update, patch, delete) to objects in `namespace` logged after `position`.
-    pub fn writes_since(&self, position: u64, namespace: &str) -> Outcome<Vec<AuditedWrite>> {
+    pub fn writes_since(&self, position: u64, namespace: &str) -> Outcome<Vec<AuditedRequest>> {
+        self.requests_since(position, namespace, |verb| {
+            matches!(
+                verb,
+                "create" | "update" | "patch" | "delete" | "deletecollection"
+            )
+        })
+    }
+
+    /// Reads of single ConfigMaps in `namespace` logged after `position` (the only reads the
+    /// cluster's audit policy records).
+    pub fn config_map_reads_since(
+        &self,
+        position: u64,
+        namespace: &str,
+    ) -> Outcome<Vec<AuditedRequest>> {
+        let reads = self.requests_since(position, namespace, |verb| verb == "get")?;
+        Ok(reads
+            .into_iter()
+            .filter(|read| read.resource == "configmaps")
+            .collect())
+    }
+
+    /// Requests whose verb `wanted` accepts, to objects in `namespace`, logged after `position`.
+    fn requests_since(
+        &self,
+        position: u64,
+        namespace: &str,
+        wanted: impl Fn(&str) -> bool,
+    ) -> Outcome<Vec<AuditedRequest>> {
         let mut file = std::fs::File::open(&self.path)?;
         let length = file.metadata()?.len();
         // A rotated log starts again from the beginning.
@@ -246,15 +275,11 @@ impl AuditLog {
                     .to_string()
             };
             let verb = field("/verb");
-            let is_write = matches!(
-                verb.as_str(),
-                "create" | "update" | "patch" | "delete" | "deletecollection"
-            );
-            if is_write
+            if wanted(&verb)
                 && field("/stage") == "ResponseComplete"
                 && field("/objectRef/namespace") == namespace
             {
-                writes.push(AuditedWrite {
+                writes.push(AuditedRequest {
                     verb,
                     user: field("/user/username"),
                     resource: field("/objectRef/resource"),

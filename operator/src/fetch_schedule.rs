@@ -1,0 +1,115 @@
+//! When each repository's index is due to be fetched again.
+//!
+//! A ChartRepository is reconciled far more often than its index needs fetching: its own status
+//! write, a relist of the watch or a restart of the watch all wake it. The schedule tells those
+//! wakes apart from a fetch that is due, after a success (`interval` later) and after a failure
+//! (when the back-off ends) alike, so neither a good nor a failing repository is fetched, or its
+//! status written, more than once per period.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::index_cache::RepositoryKey;
+
+#[derive(Default)]
+pub struct FetchSchedule {
+    due: Mutex<HashMap<RepositoryKey, Due>>,
+}
+
+/// The next fetch of one repository, valid while its URL and generation stay the same.
+struct Due {
+    url: String,
+    generation: Option<i64>,
+    at: Instant,
+}
+
+impl FetchSchedule {
+    /// How long to wait before fetching the index of `key` (at `url`, spec `generation`), or
+    /// `None` when a fetch is due now: the time has come, nothing was scheduled (a new repository,
+    /// or a restarted operator), or the spec changed since.
+    pub fn wait(
+        &self,
+        key: &RepositoryKey,
+        url: &str,
+        generation: Option<i64>,
+        now: Instant,
+    ) -> Option<Duration> {
+        let due = self.lock();
+        let due = due.get(key)?;
+        if due.url != url || due.generation != generation {
+            return None;
+        }
+        due.at
+            .checked_duration_since(now)
+            .filter(|wait| !wait.is_zero())
+    }
+
+    /// Schedules the next fetch of `key` at `at`, for the spec (`url`, `generation`) fetched now.
+    pub fn set(&self, key: RepositoryKey, url: &str, generation: Option<i64>, at: Instant) {
+        self.lock().insert(
+            key,
+            Due {
+                url: url.to_string(),
+                generation,
+                at,
+            },
+        );
+    }
+
+    /// Forgets `key`: a suspended repository, or one that is now an OCI registry.
+    pub fn forget(&self, key: &RepositoryKey) {
+        self.lock().remove(key);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<RepositoryKey, Due>> {
+        self.due.lock().unwrap_or_else(|poison| poison.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> RepositoryKey {
+        ("apps".into(), "charts".into())
+    }
+
+    #[test]
+    fn a_fetch_is_due_only_when_its_time_has_come() {
+        let schedule = FetchSchedule::default();
+        let now = Instant::now();
+        let url = "https://charts.example";
+        assert_eq!(schedule.wait(&key(), url, Some(1), now), None);
+        schedule.set(key(), url, Some(1), now + Duration::from_secs(60));
+        assert_eq!(
+            schedule.wait(&key(), url, Some(1), now + Duration::from_secs(15)),
+            Some(Duration::from_secs(45))
+        );
+        assert_eq!(
+            schedule.wait(&key(), url, Some(1), now + Duration::from_secs(60)),
+            None
+        );
+        assert_eq!(
+            schedule.wait(&key(), url, Some(1), now + Duration::from_secs(90)),
+            None
+        );
+    }
+
+    #[test]
+    fn a_changed_spec_or_a_forgotten_repository_is_fetched_at_once() {
+        let schedule = FetchSchedule::default();
+        let now = Instant::now();
+        let url = "https://charts.example";
+        schedule.set(key(), url, Some(1), now + Duration::from_secs(60));
+        assert_eq!(schedule.wait(&key(), url, Some(2), now), None);
+        assert_eq!(
+            schedule.wait(&key(), "https://other.example", Some(1), now),
+            None
+        );
+        let other = ("apps".to_string(), "other".to_string());
+        assert_eq!(schedule.wait(&other, url, Some(1), now), None);
+        schedule.forget(&key());
+        assert_eq!(schedule.wait(&key(), url, Some(1), now), None);
+    }
+}
