@@ -98,13 +98,16 @@ impl OperatorProcess {
 
 /// One test's world: namespace, repository directory and operator process.
 pub struct Setup {
+    /// Declared (so dropped) before the namespace: a failed test's operator is killed before the
+    /// namespace releases its finalizers, or it could put them back and leave the namespace
+    /// Terminating.
+    operator: Option<OperatorProcess>,
     pub namespace: TestNamespace,
     /// This test's directory on the shared chart server.
     pub repo_dir: PathBuf,
     /// URL of [`Setup::repo_dir`] on the plain-HTTP chart server.
     pub repo_url: String,
     charts: tempfile::TempDir,
-    operator: Option<OperatorProcess>,
     launch: Launch,
 }
 

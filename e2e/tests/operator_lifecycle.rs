@@ -2,7 +2,7 @@
 //! change in a valuesFrom ConfigMap or Secret, a repository that goes down and comes back, two
 //! deployments claiming one object, a steady state that sends no write request (shown by the API
 //! server's audit log), a repository recording its last and next fetch without waking the
-//! deployments that use it, and the kustomize install with least-privilege RBAC.
+//! deployments that use it (a new index or its deletion does), and the kustomize install with least-privilege RBAC.
 
 mod support;
 
@@ -516,6 +516,21 @@ async fn a_repository_records_each_fetch_and_an_unchanged_index_wakes_no_deploym
     let index_before = server.requests("/index.yaml");
     tokio::time::sleep(Duration::from_secs(5)).await;
     assert_eq!(server.requests("/index.yaml"), index_before);
+
+    // Deleting the repository wakes the deployment at once too (its interval is an hour): it
+    // reports the repository missing and keeps what it applied.
+    repositories
+        .delete("charts", &kube::api::DeleteParams::default())
+        .await?;
+    let orphaned = setup
+        .wait_deployment("web", ready_is("False", |reason| reason == "InputMissing"))
+        .await?;
+    assert!(
+        ready_message(&orphaned).contains("ChartRepository charts"),
+        "{}",
+        ready_message(&orphaned)
+    );
+    wait_data(&setup, "web-main", "word", "new").await?;
     setup.finish().await
 }
 

@@ -39,13 +39,14 @@ data:
 /// One test's world: the cluster, a namespace, a scratch directory (charts, Helm's state, the
 /// operator log) and the operator process.
 struct Setup {
+    /// Dropped (killed) first, so a failed test's namespace can release the finalizers.
+    _operator: OperatorProcess,
     cluster: &'static Cluster,
     namespace: TestNamespace,
     work: tempfile::TempDir,
     log: PathBuf,
     /// Chart-server directories to remove at the end.
     served: Vec<PathBuf>,
-    _operator: OperatorProcess,
 }
 
 impl Setup {

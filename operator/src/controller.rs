@@ -49,29 +49,24 @@ pub async fn run(ctx: Arc<Context>) {
     let config_map_store = store.clone();
     let repository_store = store.clone();
     let repository_changes = RepositoryChanges::default();
-    // The repositories' specs, for the Secret watch below: a repository's keyring Secret is read
-    // on behalf of the deployments that use the repository.
+    // One watch of the repositories keeps the store the Secret mapper below reads (a
+    // repository's keyring Secret is read on behalf of the deployments that use the repository)
+    // and wakes the deployments of a repository whose index, conditions or spec changed, or
+    // that was deleted.
     let (repositories, repository_writer) = reflector::store::<ChartRepository>();
-    tokio::spawn(
-        reflector::reflector(
-            repository_writer,
-            watcher::watcher(ctx.watched::<ChartRepository>(), watcher::Config::default()),
-        )
-        .default_backoff()
-        .for_each(|_| std::future::ready(())),
-    );
+    let touched_repositories =
+        watcher::watcher(ctx.watched::<ChartRepository>(), watcher::Config::default())
+            .default_backoff()
+            .reflect(repository_writer)
+            .filter_map(|event| std::future::ready(touched_repository(event)));
     controller
-        .watches(
-            ctx.watched::<ChartRepository>(),
-            watcher::Config::default(),
-            move |repository| {
-                if repository_changes.changed(&repository) {
-                    using_repository(&repository_store, &repository)
-                } else {
-                    Vec::new()
-                }
-            },
-        )
+        .watches_stream(touched_repositories, move |repository| {
+            if repository_changes.changed(&repository) {
+                using_repository(&repository_store, &repository)
+            } else {
+                Vec::new()
+            }
+        })
         .watches(
             ctx.watched::<ConfigMap>(),
             watcher::Config::default(),
@@ -189,27 +184,50 @@ fn using_repository_keyring(
     })
 }
 
+/// The repository a watch event is about, for the deployment triggers. A deleted repository
+/// comes marked as being deleted: the watch hands it over as it last was, which would otherwise
+/// look unchanged to [`RepositoryChanges`].
+fn touched_repository(
+    event: Result<watcher::Event<ChartRepository>, watcher::Error>,
+) -> Option<Result<ChartRepository, watcher::Error>> {
+    match event {
+        Ok(watcher::Event::Apply(repository) | watcher::Event::InitApply(repository)) => {
+            Some(Ok(repository))
+        }
+        Ok(watcher::Event::Delete(mut repository)) => {
+            repository
+                .metadata
+                .deletion_timestamp
+                .get_or_insert(Time(Timestamp::now()));
+            Some(Ok(repository))
+        }
+        Ok(watcher::Event::Init | watcher::Event::InitDone) => None,
+        Err(error) => Some(Err(error)),
+    }
+}
+
 /// What the deployments last saw of each repository ([`repository::seen_by_deployments`]), so
 /// a status write that only records another fetch of the same index wakes none of them.
-///
-/// The watch hands over a deleted repository as it was last seen, so a deletion alone wakes no
-/// deployment either: they notice it at their next interval, keeping what they applied, and a
-/// repository created again under the same name (a new uid) wakes them at once.
 #[derive(Default)]
 struct RepositoryChanges {
     seen: Mutex<HashMap<(Option<String>, String), u64>>,
 }
 
 impl RepositoryChanges {
-    /// Whether `repository` differs, for its deployments, from when it was last seen.
+    /// Whether `repository` differs, for its deployments, from when it was last seen. One being
+    /// deleted always does, and is forgotten.
     fn changed(&self, repository: &ChartRepository) -> bool {
-        let fingerprint = repository::seen_by_deployments(repository);
         let key = (repository.namespace(), repository.name_any());
-        self.seen
+        let mut seen = self
+            .seen
             .lock()
-            .unwrap_or_else(|poison| poison.into_inner())
-            .insert(key, fingerprint)
-            != Some(fingerprint)
+            .unwrap_or_else(|poison| poison.into_inner());
+        if repository.metadata.deletion_timestamp.is_some() {
+            seen.remove(&key);
+            return true;
+        }
+        let fingerprint = repository::seen_by_deployments(repository);
+        seen.insert(key, fingerprint) != Some(fingerprint)
     }
 }
 
@@ -874,4 +892,47 @@ async fn cleanup(deployment: Arc<ChartDeployment>, ctx: &Context) -> Result<Acti
     ctx.forget(&key(&deployment));
     info!(deployment = %key(&deployment), deleted = deleted.len(), "cleaned up");
     Ok(Action::await_change())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repository(digest: &str, fetched_at: &str) -> ChartRepository {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "capstan.dev/v1alpha1",
+            "kind": "ChartRepository",
+            "metadata": {"name": "charts", "namespace": "apps", "uid": "u1", "generation": 1},
+            "spec": {"url": "https://charts.example"},
+            "status": {"indexDigest": digest, "chartCount": 2,
+                       "lastFetchTime": fetched_at, "nextFetchTime": fetched_at},
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn deployments_are_woken_by_a_new_index_and_a_deletion_but_not_by_another_fetch() {
+        let changes = RepositoryChanges::default();
+        let first = repository("sha256:ab", "2026-12-02T10:00:00Z");
+        assert!(changes.changed(&first), "first sight");
+        assert!(!changes.changed(&repository("sha256:ab", "2026-12-02T10:10:00Z")));
+        assert!(changes.changed(&repository("sha256:cd", "2026-12-02T10:20:00Z")));
+        assert!(!changes.changed(&repository("sha256:cd", "2026-12-02T10:30:00Z")));
+
+        // Deleted as it last was: the event marks it, and it wakes its deployments.
+        let deleted = touched_repository(Ok(watcher::Event::Delete(repository(
+            "sha256:cd",
+            "2026-12-02T10:30:00Z",
+        ))))
+        .unwrap()
+        .unwrap();
+        assert!(deleted.metadata.deletion_timestamp.is_some());
+        assert!(changes.changed(&deleted));
+        // Created again with the same content: seen anew.
+        assert!(changes.changed(&repository("sha256:cd", "2026-12-02T10:40:00Z")));
+
+        let init: Option<Result<ChartRepository, watcher::Error>> =
+            touched_repository(Ok(watcher::Event::Init));
+        assert!(init.is_none());
+    }
 }
