@@ -87,6 +87,29 @@ impl OperatorProcess {
         Ok(OperatorProcess { child })
     }
 
+    /// Asks the operator to shut down (SIGTERM, as Kubernetes does) and waits until it has.
+    pub async fn terminate(mut self) -> Result<std::process::ExitStatus> {
+        let unavailable =
+            |e: std::io::Error| E2eError::Unavailable(format!("terminating the operator: {e}"));
+        let pid = self
+            .child
+            .id()
+            .ok_or_else(|| E2eError::Unavailable("the operator has already exited".into()))?;
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .map_err(unavailable)?;
+        if !sent.success() {
+            return Err(E2eError::Unavailable(format!("kill -TERM {pid} failed")));
+        }
+        match tokio::time::timeout(Duration::from_secs(30), self.child.wait()).await {
+            Ok(status) => status.map_err(unavailable),
+            Err(_) => Err(E2eError::Unavailable(format!(
+                "the operator (pid {pid}) did not exit within 30s of SIGTERM"
+            ))),
+        }
+    }
+
     /// Kills the operator and waits until it is gone.
     pub async fn stop(mut self) -> Result<()> {
         self.child
@@ -151,10 +174,14 @@ impl Setup {
         Self::start(prefix, &[], None, Some((repo_dir, repo_url))).await
     }
 
-    /// Like [`Setup::new`], with the operator authenticating with `kubeconfig` instead of as the
-    /// cluster admin.
-    pub async fn with_kubeconfig(prefix: &str, kubeconfig: &Path) -> TestResult<Self> {
-        Self::start(prefix, &[], Some(kubeconfig), None).await
+    /// Like [`Setup::with_operator_env`], with the operator authenticating with `kubeconfig`
+    /// instead of as the cluster admin.
+    pub async fn with_kubeconfig(
+        prefix: &str,
+        kubeconfig: &Path,
+        env: &[(&str, &str)],
+    ) -> TestResult<Self> {
+        Self::start(prefix, env, Some(kubeconfig), None).await
     }
 
     async fn start(
@@ -254,6 +281,19 @@ impl Setup {
         std::fs::copy(&packaged, &published)?;
         self.reindex()?;
         Ok(published)
+    }
+
+    /// Publishes `greet` 1.0.0: one ConfigMap `<release>-main` whose `data.greeting` comes from
+    /// `values.greeting` (default `hello`).
+    pub fn publish_greet(&self) -> TestResult<PathBuf> {
+        self.publish(
+            "greet",
+            "1.0.0",
+            &[
+                ("values.yaml", "greeting: hello\n"),
+                ("templates/main.yaml", &config_map("main")),
+            ],
+        )
     }
 
     /// Rewrites the repository's `index.yaml` from the archives in it.

@@ -97,14 +97,7 @@ async fn install_upgrade_prune_and_delete() -> TestResult {
 #[tokio::test]
 async fn a_deletion_while_the_operator_is_down_finishes_when_it_returns() -> TestResult {
     let mut setup = Setup::new("op-down-delete").await?;
-    setup.publish(
-        "greet",
-        "1.0.0",
-        &[
-            ("values.yaml", "greeting: hello\n"),
-            ("templates/main.yaml", &config_map("main")),
-        ],
-    )?;
+    setup.publish_greet()?;
     setup.apply_repository().await?;
     setup
         .apply_deployment("web", "greet", "1.0.0", json!({}))
@@ -132,14 +125,7 @@ async fn a_deletion_while_the_operator_is_down_finishes_when_it_returns() -> Tes
 #[tokio::test]
 async fn a_digest_mismatch_applies_nothing() -> TestResult {
     let setup = Setup::new("op-digest").await?;
-    setup.publish(
-        "greet",
-        "1.0.0",
-        &[
-            ("values.yaml", "greeting: hello\n"),
-            ("templates/main.yaml", &config_map("main")),
-        ],
-    )?;
+    setup.publish_greet()?;
     // Replace the archive after indexing: the index's digest no longer matches.
     setup.publish(
         "other",

@@ -13,10 +13,11 @@ use capstan_api::{ChartDeployment, ChartRepository};
 use capstan_e2e::Cluster;
 use capstan_e2e::operator::{Setup, WAIT, applied, ready_is};
 use capstan_e2e::wait::wait_for;
+use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::ResourceExt;
-use kube::api::{Patch, PatchParams, PostParams};
+use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::runtime::wait::Condition;
 use serde_json::json;
 use support::{AuditLog, ChartServer, Outcome, TestResult, ready_message, repository_ready_is};
@@ -620,7 +621,14 @@ async fn the_kustomize_base_installs_a_least_privilege_operator() -> TestResult 
     let elsewhere = ["--namespace", "some-app"];
     let exec = ["--namespace", "some-app", "--subresource=exec"];
     let token_request = ["--namespace", "some-app", "--subresource=token"];
-    let needed: [(&str, &str, &[&str]); 13] = [
+    let own = ["--namespace", "capstan-system"];
+    let needed: [(&str, &str, &[&str]); 15] = [
+        ("create", "leases.coordination.k8s.io", &own),
+        (
+            "update",
+            "leases.coordination.k8s.io/capstan-operator",
+            &own,
+        ),
         ("watch", "chartdeployments.capstan.dev", &all),
         ("watch", "chartrepositories.capstan.dev", &all),
         ("patch", "chartdeployments.capstan.dev/status", &elsewhere),
@@ -649,7 +657,13 @@ async fn the_kustomize_base_installs_a_least_privilege_operator() -> TestResult 
             "the operator needs to {verb} {resource} {scope:?}"
         );
     }
-    let forbidden: [(&str, &str, &[&str]); 14] = [
+    let forbidden: [(&str, &str, &[&str]); 16] = [
+        (
+            "update",
+            "leases.coordination.k8s.io/capstan-operator",
+            &elsewhere,
+        ),
+        ("update", "leases.coordination.k8s.io/kube-scheduler", &own),
         ("delete", "namespaces", &[]),
         ("create", "namespaces", &[]),
         ("create", "clusterroles.rbac.authorization.k8s.io", &[]),
@@ -705,7 +719,16 @@ async fn the_kustomize_base_installs_a_least_privilege_operator() -> TestResult 
         "current-context": "operator",
     });
     std::fs::write(&kubeconfig, serde_json::to_vec(&config)?)?;
-    let setup = Setup::with_kubeconfig("op-rbac", &kubeconfig).await?;
+    // With leader election, as config/ runs it: the Lease in capstan-system is allowed too.
+    let setup = Setup::with_kubeconfig(
+        "op-rbac",
+        &kubeconfig,
+        &[
+            ("CAPSTAN_LEADER_ELECT", "true"),
+            ("POD_NAMESPACE", "capstan-system"),
+        ],
+    )
+    .await?;
     publish_greet(&setup)?;
     create_values(&setup, "web-values", "greeting: least-privilege\n").await?;
     setup.apply_repository().await?;
@@ -720,6 +743,16 @@ async fn the_kustomize_base_installs_a_least_privilege_operator() -> TestResult 
         )
         .await?;
     setup.wait_deployment("web", applied("1.0.0")).await?;
+    let lease = Api::<Lease>::namespaced(cluster.client().await?, "capstan-system")
+        .get("capstan-operator")
+        .await?;
+    assert!(
+        lease
+            .spec
+            .and_then(|spec| spec.holder_identity)
+            .is_some_and(|holder| !holder.is_empty()),
+        "the operator holds the Lease"
+    );
     let main = wait_data(&setup, "web-main", "greeting", "least-privilege").await?;
     let labels: BTreeMap<String, String> = main.labels().clone();
     assert!(labels.contains_key("capstan.dev/deployment"), "{labels:?}");

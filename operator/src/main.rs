@@ -12,6 +12,7 @@ mod expand;
 mod fetch;
 mod fetch_schedule;
 mod index_cache;
+mod leader;
 mod owner;
 mod prune;
 mod report;
@@ -48,9 +49,72 @@ enum Command {
         /// with the condition reason IndexTooLarge and nothing of it is used.
         #[arg(long, env = "CAPSTAN_MAX_INDEX_BYTES", default_value_t = DEFAULT_MAX_INDEX_BYTES)]
         max_index_bytes: u64,
+        #[command(flatten)]
+        election: Election,
     },
     /// Print the CustomResourceDefinitions as YAML (this is how `crds/` is generated).
     Crds,
+}
+
+/// Leader election: of several operators with the same Lease, one reconciles.
+#[derive(Debug, clap::Args)]
+struct Election {
+    /// Reconcile only while holding a Lease, so that replicas (and the old and new pod of a
+    /// rolling update) never reconcile at once; the others wait as standbys.
+    #[arg(long, env = "CAPSTAN_LEADER_ELECT")]
+    leader_elect: bool,
+    /// Namespace of the Lease. Defaults to the operator's own namespace (`POD_NAMESPACE`), else
+    /// the one given by `--namespace`.
+    #[arg(long, env = "POD_NAMESPACE")]
+    lease_namespace: Option<String>,
+    /// Name of the Lease; operators that share it elect one leader.
+    #[arg(long, env = "CAPSTAN_LEASE_NAME", default_value = "capstan-operator")]
+    lease_name: String,
+    /// Seconds a leader keeps the Lease without renewing it; a standby takes over this long
+    /// after the leader vanished (at once when it shut down cleanly).
+    #[arg(long, env = "CAPSTAN_LEASE_DURATION_SECONDS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    lease_duration_seconds: u64,
+}
+
+impl Election {
+    /// The Lease settings when leader election is on; an error when no namespace is known.
+    fn settings(
+        &self,
+        watch_namespace: Option<&str>,
+    ) -> anyhow::Result<Option<leader::LeaseSettings>> {
+        if !self.leader_elect {
+            return Ok(None);
+        }
+        let namespace = self
+            .lease_namespace
+            .clone()
+            .or_else(|| watch_namespace.map(str::to_string))
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "--leader-elect needs a namespace for its Lease: set --lease-namespace (or \
+                     POD_NAMESPACE, which the Deployment in config/ sets)"
+                )
+            })?;
+        Ok(Some(leader::LeaseSettings {
+            namespace,
+            name: self.lease_name.clone(),
+            identity: identity(),
+            lease_duration: std::time::Duration::from_secs(self.lease_duration_seconds),
+        }))
+    }
+}
+
+/// This process in the Lease: the pod's name in a cluster, else host and process id.
+fn identity() -> String {
+    if let Ok(pod) = std::env::var("POD_NAME")
+        && !pod.is_empty()
+    {
+        return pod;
+    }
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|host| host.trim().to_string())
+        .unwrap_or_else(|_| "capstan-operator".into());
+    format!("{host}_{}", std::process::id())
 }
 
 /// Default `--max-index-bytes`: 100 MiB, twice the largest public indexes.
@@ -72,11 +136,19 @@ fn main() -> anyhow::Result<()> {
         Command::Run {
             namespace,
             max_index_bytes,
-        } => run(namespace, max_index_bytes),
+            election,
+        } => {
+            let lease = election.settings(namespace.as_deref())?;
+            run(namespace, max_index_bytes, lease)
+        }
     }
 }
 
-fn run(namespace: Option<String>, max_index_bytes: u64) -> anyhow::Result<()> {
+fn run(
+    namespace: Option<String>,
+    max_index_bytes: u64,
+    lease: Option<leader::LeaseSettings>,
+) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -89,9 +161,52 @@ fn run(namespace: Option<String>, max_index_bytes: u64) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         let client = kube::Client::try_default().await?;
-        let ctx = Arc::new(context::Context::new(client, namespace, max_index_bytes));
         tracing::info!("capstan-operator started");
-        tokio::join!(controller::run(ctx.clone()), repository::run(ctx));
-        Ok(())
+        let mut leadership = match lease {
+            None => None,
+            Some(settings) => {
+                tokio::select! {
+                    leadership = leader::acquire(client.clone(), settings) => Some(leadership),
+                    () = shutdown_signal() => return Ok(()),
+                }
+            }
+        };
+        let ctx = Arc::new(context::Context::new(client, namespace, max_index_bytes));
+        let controllers = async {
+            tokio::join!(controller::run(ctx.clone()), repository::run(ctx));
+        };
+        let Some(held) = leadership.as_mut() else {
+            controllers.await;
+            return Ok(());
+        };
+        let lost = tokio::select! {
+            () = controllers => None,
+            lost = held.keep() => Some(lost),
+        };
+        match (lost, leadership) {
+            (Some(lost), _) => Err(lost.into()),
+            (None, Some(held)) => {
+                held.release().await;
+                Ok(())
+            }
+            (None, None) => Ok(()),
+        }
     })
+}
+
+/// SIGTERM (what Kubernetes sends a pod) or Ctrl-C, for a standby that is not running the
+/// controllers (they stop on these signals by themselves).
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
 }
