@@ -462,6 +462,14 @@ enum Source {
     },
 }
 
+/// A [`Policy`] as read for one reconcile.
+struct ObservedPolicy {
+    /// Tells policies (and keyring versions) apart; see [`Policy::observe`].
+    tag: String,
+    /// The keyring Secret, when provenance is checked and the Secret exists.
+    keyring: Option<Secret>,
+}
+
 /// The provenance policy that applies to a source, and where its keyring lives.
 struct Policy {
     mode: VerificationMode,
@@ -469,23 +477,50 @@ struct Policy {
 }
 
 impl Policy {
-    /// Tells policies apart, so a revision applied under one is checked again under another:
-    /// the mode, the keyring Secret and that Secret's version (a key added or revoked). Reads
-    /// only the Secret's metadata, and only when provenance is checked at all.
-    async fn tag(&self, ctx: &Context, namespace: &str) -> Result<String> {
-        let keyring_version = match (&self.mode, &self.keyring_secret) {
-            (VerificationMode::Ignore, _) | (_, None) => String::new(),
-            (_, Some(name)) => Api::<Secret>::namespaced(ctx.client.clone(), namespace)
-                .get_metadata_opt(name)
-                .await?
-                .and_then(|secret| secret.metadata.resource_version)
-                .unwrap_or_default(),
+    /// Reads the keyring Secret (only when provenance is checked at all) and tags the policy,
+    /// so a revision applied under one policy is checked again under another: the mode, the
+    /// keyring Secret and that Secret's version (a key added or revoked). The verification uses
+    /// the same read, so the keyring checked against is the one the tag names.
+    async fn observe(&self, ctx: &Context, namespace: &str) -> Result<ObservedPolicy> {
+        let keyring = match (&self.mode, &self.keyring_secret) {
+            (VerificationMode::Ignore, _) | (_, None) => None,
+            (_, Some(name)) => {
+                Api::<Secret>::namespaced(ctx.client.clone(), namespace)
+                    .get_opt(name)
+                    .await?
+            }
         };
-        Ok(format!(
-            "{:?}/{}@{keyring_version}",
-            self.mode,
-            self.keyring_secret.as_deref().unwrap_or_default()
-        ))
+        let keyring_version = keyring
+            .as_ref()
+            .and_then(|secret| secret.metadata.resource_version.as_deref())
+            .unwrap_or_default();
+        Ok(ObservedPolicy {
+            tag: format!(
+                "{:?}/{}@{keyring_version}",
+                self.mode,
+                self.keyring_secret.as_deref().unwrap_or_default()
+            ),
+            keyring,
+        })
+    }
+
+    /// The trusted keys, from the Secret [`Policy::observe`] read.
+    fn keyring(&self, observed: &ObservedPolicy) -> Result<Vec<u8>> {
+        let name = self.keyring_secret.as_deref().ok_or_else(|| {
+            Error::InvalidSpec(
+                "verify.keyringSecretRef is required to check provenance; name a Secret holding \
+                 keyring.gpg"
+                    .into(),
+            )
+        })?;
+        let secret = observed
+            .keyring
+            .as_ref()
+            .ok_or_else(|| Error::InputMissing {
+                what: format!("Secret {name} (verify.keyringSecretRef)"),
+                message: "not found; create it with the trusted public keys in keyring.gpg".into(),
+            })?;
+        verify::keyring_from_secret(secret, name)
     }
 
     fn from(policy: Option<&VerificationPolicy>) -> Self {
@@ -546,7 +581,8 @@ async fn attempt(
 ) -> Result<Attempt> {
     let namespace = deployment.namespace().unwrap_or_default();
     let (source, policy) = resolve_source(deployment, ctx, &namespace).await?;
-    let policy_tag = policy.tag(ctx, &namespace).await?;
+    let observed_policy = policy.observe(ctx, &namespace).await?;
+    let policy_tag = &observed_policy.tag;
     let user_values = fetch_values(deployment, ctx, &namespace).await?;
     let values_digest = values::digest(&user_values);
     // A repository's index names the archive's digest, so an unchanged revision is known
@@ -563,7 +599,7 @@ async fn attempt(
                 values_digest: values_digest.clone(),
                 manifest_digest: None,
             },
-            &policy_tag,
+            policy_tag,
         )
     {
         return Ok(Attempt::Unchanged);
@@ -591,13 +627,13 @@ async fn attempt(
         manifest_digest,
     };
     *attempted = Some(revision.clone());
-    if is_unchanged(deployment, ctx, &revision, &policy_tag) {
+    if is_unchanged(deployment, ctx, &revision, policy_tag) {
         return Ok(Attempt::Unchanged);
     }
 
     let mut provenance = None;
     if verify::decide(policy.mode, package.provenance.is_some())? == verify::Check::Verify {
-        let keyring = fetch_keyring(ctx, &namespace, policy.keyring_secret.as_deref()).await?;
+        let keyring = policy.keyring(&observed_policy)?;
         let signed = package.provenance.as_deref().unwrap_or_default();
         let archive_name = format!("{}-{}.tgz", revision.chart, revision.version);
         let verified = verify::verify_signature(&archive_name, &package.archive, signed, &keyring)?;
@@ -669,7 +705,7 @@ async fn attempt(
         patched,
         pruned,
         provenance,
-        policy: policy_tag,
+        policy: observed_policy.tag.clone(),
     })
 }
 
@@ -821,26 +857,6 @@ fn ready_message(status: Option<&ChartRepositoryStatus>) -> String {
         .find(|c| c.type_ == capstan_api::common::READY && c.status != "True")
         .map(|c| format!(": {}", c.message))
         .unwrap_or_default()
-}
-
-/// The trusted keys for provenance checks, from the policy's keyring Secret.
-async fn fetch_keyring(ctx: &Context, namespace: &str, secret: Option<&str>) -> Result<Vec<u8>> {
-    let name = secret.ok_or_else(|| {
-        Error::InvalidSpec(
-            "verify.keyringSecretRef is required to check provenance; name a Secret holding \
-             keyring.gpg"
-                .into(),
-        )
-    })?;
-    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
-    let secret = api
-        .get_opt(name)
-        .await?
-        .ok_or_else(|| Error::InputMissing {
-            what: format!("Secret {name} (verify.keyringSecretRef)"),
-            message: "not found; create it with the trusted public keys in keyring.gpg".into(),
-        })?;
-    verify::keyring_from_secret(&secret, name)
 }
 
 async fn fetch_values(
