@@ -236,6 +236,11 @@ impl Setup {
         Ok(())
     }
 
+    /// The file this test's operator logs to.
+    pub fn operator_log(&self) -> &Path {
+        &self.launch.log
+    }
+
     /// Starts this test's operator again, with the same settings and log file.
     pub fn start_operator(&mut self) -> TestResult {
         if self.operator.is_none() {

@@ -1,7 +1,7 @@
 //! State shared by every reconcile: the client, caches, the event recorder and failure counts.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use capstan_api::labels::FIELD_MANAGER;
@@ -13,11 +13,14 @@ use crate::cluster::ClusterInfo;
 use crate::fetch::oci::OciCache;
 use crate::fetch_schedule::FetchSchedule;
 use crate::index_cache::IndexCache;
+use crate::metrics::Metrics;
 
 pub struct Context {
     pub client: Client,
     pub cluster: ClusterInfo,
     pub recorder: Recorder,
+    /// Counters and timings served on `/metrics`.
+    pub metrics: Arc<Metrics>,
     /// Repository indexes, written by the ChartRepository controller, read by deployments.
     pub indexes: IndexCache,
     /// When each repository's index is due to be fetched again.
@@ -39,7 +42,12 @@ pub struct Context {
 }
 
 impl Context {
-    pub fn new(client: Client, watch_namespace: Option<String>, max_index_bytes: u64) -> Self {
+    pub fn new(
+        client: Client,
+        watch_namespace: Option<String>,
+        max_index_bytes: u64,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         let reporter = Reporter {
             controller: FIELD_MANAGER.into(),
             instance: std::env::var("POD_NAME").ok(),
@@ -47,6 +55,7 @@ impl Context {
         Context {
             cluster: ClusterInfo::new(client.clone()),
             recorder: Recorder::new(client.clone(), reporter),
+            metrics,
             indexes: IndexCache::default(),
             fetch_schedule: FetchSchedule::default(),
             oci_charts: OciCache::default(),

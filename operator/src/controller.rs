@@ -267,15 +267,19 @@ async fn reconcile(
     deployment: Arc<ChartDeployment>,
     ctx: Arc<Context>,
 ) -> Result<Action, ReconcileError> {
+    let started = std::time::Instant::now();
     let namespace = deployment.namespace().unwrap_or_default();
     let api: Api<ChartDeployment> = Api::namespaced(ctx.client.clone(), &namespace);
-    finalizer(&api, FINALIZER, deployment, |event| async {
+    let result = finalizer(&api, FINALIZER, deployment, |event| async {
         match event {
             Event::Apply(deployment) => reconcile_apply(deployment, &ctx).await,
             Event::Cleanup(deployment) => cleanup(deployment, &ctx).await,
         }
     })
-    .await
+    .await;
+    ctx.metrics
+        .reconciled("ChartDeployment", result.is_ok(), started.elapsed());
+    result
 }
 
 fn error_policy(

@@ -131,6 +131,17 @@ impl Observed {
     }
 }
 
+fn new_lease(settings: &LeaseSettings, spec: LeaseSpec) -> Lease {
+    Lease {
+        metadata: ObjectMeta {
+            name: Some(settings.name.clone()),
+            namespace: Some(settings.namespace.clone()),
+            ..ObjectMeta::default()
+        },
+        spec: Some(spec),
+    }
+}
+
 /// Why a renewal did not happen.
 enum RenewFailure {
     /// The record names another holder: leadership is gone at once.
@@ -210,15 +221,8 @@ async fn try_take(
     let claimed = claim(spec, settings, Timestamp::now());
     let written = match current {
         None => {
-            let lease = Lease {
-                metadata: ObjectMeta {
-                    name: Some(settings.name.clone()),
-                    namespace: Some(settings.namespace.clone()),
-                    ..ObjectMeta::default()
-                },
-                spec: Some(claimed),
-            };
-            api.create(&PostParams::default(), &lease).await
+            api.create(&PostParams::default(), &new_lease(settings, claimed))
+                .await
         }
         Some(mut lease) => {
             // Carries the resourceVersion read: a candidate that wrote first makes this a
@@ -284,23 +288,47 @@ impl Leadership {
                 self.lease = written;
                 Ok(())
             }
-            Err(kube::Error::Api(response)) if response.code == 409 => {
-                // Someone wrote the Lease since: read who holds it now.
-                match self.api.get_opt(&self.settings.name).await {
-                    Ok(Some(current)) => {
-                        self.lease = current;
-                        let holder = holder_of(&self.lease);
-                        if holder == self.settings.identity {
-                            Err(RenewFailure::Failed("the lease changed meanwhile".into()))
-                        } else {
-                            Err(RenewFailure::HeldBy(holder))
-                        }
-                    }
-                    Ok(None) => Err(RenewFailure::HeldBy("nobody (it was deleted)".into())),
-                    Err(error) => Err(RenewFailure::Failed(error.to_string())),
-                }
+            // Written by someone else since (409), or deleted (404): see what is there now.
+            Err(kube::Error::Api(response)) if matches!(response.code, 404 | 409) => {
+                self.reread().await
             }
             Err(error) => Err(RenewFailure::Failed(error.to_string())),
+        }
+    }
+
+    /// After a conflict: another holder means leadership is gone; our own record (changed by a
+    /// retried write) is renewed next time; a deleted Lease is created again with us in it, as
+    /// client-go does, unless another candidate creates it first.
+    async fn reread(&mut self) -> Result<(), RenewFailure> {
+        let failed = |error: kube::Error| RenewFailure::Failed(error.to_string());
+        if let Some(current) = self
+            .api
+            .get_opt(&self.settings.name)
+            .await
+            .map_err(failed)?
+        {
+            self.lease = current;
+            let holder = holder_of(&self.lease);
+            return if holder == self.settings.identity {
+                Err(RenewFailure::Failed("the lease changed meanwhile".into()))
+            } else {
+                Err(RenewFailure::HeldBy(holder))
+            };
+        }
+        let lease = new_lease(
+            &self.settings,
+            claim(None, &self.settings, Timestamp::now()),
+        );
+        match self.api.create(&PostParams::default(), &lease).await {
+            Ok(created) => {
+                warn!("the lease was deleted; created it again");
+                self.lease = created;
+                Ok(())
+            }
+            Err(kube::Error::Api(response)) if response.code == 409 => Err(RenewFailure::HeldBy(
+                "another candidate (it was deleted and created again)".into(),
+            )),
+            Err(error) => Err(failed(error)),
         }
     }
 

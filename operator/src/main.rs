@@ -13,6 +13,7 @@ mod fetch;
 mod fetch_schedule;
 mod index_cache;
 mod leader;
+mod metrics;
 mod owner;
 mod prune;
 mod report;
@@ -49,6 +50,10 @@ enum Command {
         /// with the condition reason IndexTooLarge and nothing of it is used.
         #[arg(long, env = "CAPSTAN_MAX_INDEX_BYTES", default_value_t = DEFAULT_MAX_INDEX_BYTES)]
         max_index_bytes: u64,
+        /// Serve /metrics (Prometheus), /healthz and /readyz on this address, e.g.
+        /// `0.0.0.0:8080` (config/ does). Not served when unset.
+        #[arg(long, env = "CAPSTAN_METRICS_BIND_ADDRESS")]
+        metrics_bind_address: Option<std::net::SocketAddr>,
         #[command(flatten)]
         election: Election,
     },
@@ -136,10 +141,11 @@ fn main() -> anyhow::Result<()> {
         Command::Run {
             namespace,
             max_index_bytes,
+            metrics_bind_address,
             election,
         } => {
             let lease = election.settings(namespace.as_deref())?;
-            run(namespace, max_index_bytes, lease)
+            run(namespace, max_index_bytes, metrics_bind_address, lease)
         }
     }
 }
@@ -147,6 +153,7 @@ fn main() -> anyhow::Result<()> {
 fn run(
     namespace: Option<String>,
     max_index_bytes: u64,
+    metrics_bind_address: Option<std::net::SocketAddr>,
     lease: Option<leader::LeaseSettings>,
 ) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
@@ -154,6 +161,8 @@ fn run(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
+        // Colours only on a terminal: `kubectl logs` and log files get plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .init();
     // kube uses rustls with ring; install it as the process default so no other TLS user in
     // the process can pick a different provider.
@@ -162,6 +171,13 @@ fn run(
     runtime.block_on(async {
         let client = kube::Client::try_default().await?;
         tracing::info!("capstan-operator started");
+        let metrics = Arc::new(metrics::Metrics::default());
+        if let Some(address) = metrics_bind_address {
+            let (listener, _) = metrics::bind(address)
+                .await
+                .map_err(|error| anyhow::anyhow!("--metrics-bind-address {address}: {error}"))?;
+            tokio::spawn(metrics::serve(listener, Arc::clone(&metrics)));
+        }
         let mut leadership = match lease {
             None => None,
             Some(settings) => {
@@ -171,7 +187,13 @@ fn run(
                 }
             }
         };
-        let ctx = Arc::new(context::Context::new(client, namespace, max_index_bytes));
+        metrics.set_leader(true);
+        let ctx = Arc::new(context::Context::new(
+            client,
+            namespace,
+            max_index_bytes,
+            metrics,
+        ));
         let controllers = async {
             tokio::join!(controller::run(ctx.clone()), repository::run(ctx));
         };

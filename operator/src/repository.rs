@@ -25,6 +25,7 @@ use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::fetch::sha256;
 use crate::index_cache::{CachedIndex, RepositoryKey, chart_count, parse_catalogue};
+use crate::metrics::IndexFetch;
 use crate::report;
 use crate::status::{Outcome, conditions, same};
 
@@ -71,7 +72,15 @@ fn error_policy(repository: Arc<ChartRepository>, error: &Error, ctx: Arc<Contex
 }
 
 async fn reconcile(repository: Arc<ChartRepository>, ctx: Arc<Context>) -> Result<Action> {
-    let key = key(&repository);
+    let started = Instant::now();
+    let result = reconcile_repository(&repository, &ctx).await;
+    ctx.metrics
+        .reconciled("ChartRepository", result.is_ok(), started.elapsed());
+    result
+}
+
+async fn reconcile_repository(repository: &ChartRepository, ctx: &Context) -> Result<Action> {
+    let key = key(repository);
     let spec = &repository.spec;
     let previous = repository.status.clone().unwrap_or_default();
     if spec.suspend {
@@ -81,14 +90,14 @@ async fn reconcile(repository: Arc<ChartRepository>, ctx: Arc<Context>) -> Resul
                 next_fetch_time: None,
                 ..previous
             };
-            report::write_status(&ctx, &*repository, &status).await?;
+            report::write_status(ctx, repository, &status).await?;
         }
         return Ok(Action::await_change());
     }
     if spec.url.starts_with("oci://") {
         ctx.indexes.remove(&key);
         ctx.fetch_schedule.forget(&key);
-        return reconcile_registry(&repository, &ctx).await;
+        return reconcile_registry(repository, ctx).await;
     }
     let generation = repository.meta().generation;
     if let Some(wait) = ctx
@@ -99,7 +108,13 @@ async fn reconcile(repository: Arc<ChartRepository>, ctx: Arc<Context>) -> Resul
         return Ok(Action::requeue(wait));
     }
     let cached = ctx.indexes.get(&key);
-    let fetched = refresh(&repository, &ctx, cached.as_deref()).await;
+    let fetched = refresh(repository, ctx, cached.as_deref()).await;
+    ctx.metrics.index_fetched(match &fetched {
+        Ok((_, true)) => IndexFetch::Downloaded,
+        Ok((_, false)) => IndexFetch::NotModified,
+        Err(_) => IndexFetch::Failed,
+    });
+    let fetched = fetched.map(|(entry, _)| entry);
     let (fetched_at, now) = (Instant::now(), Timestamp::now());
     match fetched {
         Ok(entry) => {
@@ -109,15 +124,15 @@ async fn reconcile(repository: Arc<ChartRepository>, ctx: Arc<Context>) -> Resul
             let changed = previous.index_digest.as_deref() != Some(digest.as_str());
             ctx.indexes.insert(key.clone(), entry);
             let status = fetched_status(&previous, generation, &digest, count, now, interval);
-            report::write_status(&ctx, &*repository, &status).await?;
+            report::write_status(ctx, repository, &status).await?;
             ctx.fetch_schedule
                 .set(key, &spec.url, generation, fetched_at + interval);
-            ctx.clear_failures(&failure_key(&repository));
+            ctx.clear_failures(&failure_key(repository));
             if changed {
-                info!(repository = %failure_key(&repository), %digest, charts = count, "index changed");
+                info!(repository = %failure_key(repository), %digest, charts = count, "index changed");
                 report::publish(
-                    &ctx,
-                    &*repository,
+                    ctx,
+                    repository,
                     EventType::Normal,
                     "IndexChanged",
                     format!("Fetched index {digest} with {count} chart versions"),
@@ -127,17 +142,17 @@ async fn reconcile(repository: Arc<ChartRepository>, ctx: Arc<Context>) -> Resul
             Ok(Action::requeue(interval))
         }
         Err(error) => {
-            let failures = ctx.record_failure(&failure_key(&repository));
+            let failures = ctx.record_failure(&failure_key(repository));
             let retry = error.retry_after(failures);
             let status = failed_status(&previous, generation, &error, now, retry);
-            report::write_status(&ctx, &*repository, &status).await?;
+            report::write_status(ctx, repository, &status).await?;
             ctx.fetch_schedule
                 .set(key, &spec.url, generation, fetched_at + retry);
-            warn!(repository = %failure_key(&repository), %error, retry_in = ?retry, "fetching the index failed");
+            warn!(repository = %failure_key(repository), %error, retry_in = ?retry, "fetching the index failed");
             if !same(&previous.conditions, &status.conditions) {
                 report::publish(
-                    &ctx,
-                    &*repository,
+                    ctx,
+                    repository,
                     EventType::Warning,
                     error.reason(),
                     error.to_string(),
@@ -279,12 +294,13 @@ pub fn access_spec(spec: &ChartRepositorySpec) -> AccessSpec<'_> {
 }
 
 /// Fetches the index, conditionally when the cached entry is for the same URL: over HTTP, or
-/// with a signed GET from an `s3://` bucket (S3 answers conditional requests too).
+/// with a signed GET from an `s3://` bucket (S3 answers conditional requests too). Says also
+/// whether the index was downloaded (`false`: the server answered that it had not changed).
 async fn refresh(
     repository: &ChartRepository,
     ctx: &Context,
     cached: Option<&CachedIndex>,
-) -> Result<CachedIndex> {
+) -> Result<(CachedIndex, bool)> {
     let spec = &repository.spec;
     let is_s3 = spec.url.starts_with("s3://");
     if !(is_s3 || spec.url.starts_with("https://") || spec.url.starts_with("http://")) {
@@ -354,15 +370,18 @@ async fn refresh(
         (fetched, index_url, http, http_elsewhere, None)
     };
     match (fetched, cached) {
-        (Fetched::NotModified, Some(cached)) => Ok(CachedIndex {
-            url: spec.url.clone(),
-            catalogue: Arc::clone(&cached.catalogue),
-            digest: cached.digest.clone(),
-            validators: cached.validators.clone(),
-            http,
-            http_elsewhere,
-            s3,
-        }),
+        (Fetched::NotModified, Some(cached)) => Ok((
+            CachedIndex {
+                url: spec.url.clone(),
+                catalogue: Arc::clone(&cached.catalogue),
+                digest: cached.digest.clone(),
+                validators: cached.validators.clone(),
+                http,
+                http_elsewhere,
+                s3,
+            },
+            false,
+        )),
         (Fetched::NotModified, None) => Err(fetch_error(
             "the server answered 304 Not Modified to an unconditional request".into(),
         )),
@@ -381,7 +400,7 @@ async fn refresh(
                 }
             };
             drop(bytes);
-            Ok(CachedIndex {
+            let entry = CachedIndex {
                 url: spec.url.clone(),
                 catalogue,
                 digest,
@@ -389,7 +408,8 @@ async fn refresh(
                 http,
                 http_elsewhere,
                 s3,
-            })
+            };
+            Ok((entry, true))
         }
     }
 }
