@@ -1,6 +1,8 @@
 //! The ChartRepository controller: fetches each repository's index once per interval into the
-//! shared [`IndexCache`](crate::index_cache::IndexCache) and reports it in status. The status
-//! write is also what wakes the ChartDeployments of the repository (they watch it).
+//! shared [`IndexCache`](crate::index_cache::IndexCache) and reports it in status, with the times
+//! of the last and the next fetch. A status write that changes the index or the conditions is
+//! also what wakes the ChartDeployments of the repository (they watch it; see
+//! [`seen_by_deployments`]); one that only records another fetch wakes none of them.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
