@@ -532,6 +532,33 @@ async fn a_repository_records_each_fetch_and_an_unchanged_index_wakes_no_deploym
         ready_message(&orphaned)
     );
     wait_data(&setup, "web-main", "word", "new").await?;
+
+    // Created again, even with an hour's interval, it is fetched at once (a new object, not the
+    // old one's schedule), and the deployment is back to Ready; twice, so that the second
+    // object has the very spec and generation of the first.
+    for _ in 0..2 {
+        let _ = repositories
+            .delete("charts", &kube::api::DeleteParams::default())
+            .await;
+        wait_for(
+            &repositories,
+            "charts",
+            "ChartRepository",
+            WAIT,
+            |r: Option<&ChartRepository>| r.is_none(),
+        )
+        .await?;
+        setup
+            .apply_repository_with("charts", json!({"url": setup.repo_url, "interval": "1h"}))
+            .await?;
+        let again = setup
+            .wait_repository("charts", repository_ready_is("True", |_| true))
+            .await?;
+        assert_eq!(again.status.and_then(|s| s.chart_count), Some(2));
+        setup
+            .wait_deployment("web", ready_is("True", |_| true))
+            .await?;
+    }
     setup.finish().await
 }
 

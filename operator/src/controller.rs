@@ -54,11 +54,17 @@ pub async fn run(ctx: Arc<Context>) {
     // and wakes the deployments of a repository whose index, conditions or spec changed, or
     // that was deleted.
     let (repositories, repository_writer) = reflector::store::<ChartRepository>();
+    let deletions = Arc::clone(&ctx);
     let touched_repositories =
         watcher::watcher(ctx.watched::<ChartRepository>(), watcher::Config::default())
             .default_backoff()
             .reflect(repository_writer)
-            .filter_map(|event| std::future::ready(touched_repository(event)));
+            .filter_map(move |event| {
+                if let Ok(watcher::Event::Delete(repository)) = &event {
+                    forget_deleted(&deletions, repository);
+                }
+                std::future::ready(touched_repository(event))
+            });
     controller
         .watches_stream(touched_repositories, move |repository| {
             if repository_changes.changed(&repository) {
@@ -182,6 +188,15 @@ fn using_repository_keyring(
     deployments_using(deployments, &namespace, |used| {
         keyed.iter().any(|name| name == used)
     })
+}
+
+/// Drops what the operator keeps in memory for a deleted repository: its parsed index and its
+/// fetch schedule, unless they already belong to a repository created again under its name.
+fn forget_deleted(ctx: &Context, repository: &ChartRepository) {
+    let key = repository::key(repository);
+    let uid = repository.metadata.uid.as_deref();
+    ctx.indexes.remove_if_fetched_for(&key, uid);
+    ctx.fetch_schedule.forget_if_scheduled_for(&key, uid);
 }
 
 /// The repository a watch event is about, for the deployment triggers. A deleted repository

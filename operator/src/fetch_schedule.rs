@@ -17,27 +17,30 @@ pub struct FetchSchedule {
     due: Mutex<HashMap<RepositoryKey, Due>>,
 }
 
-/// The next fetch of one repository, valid while its URL and generation stay the same.
+/// The next fetch of one repository object, valid while its URL and generation stay the same.
 struct Due {
+    uid: Option<String>,
     url: String,
     generation: Option<i64>,
     at: Instant,
 }
 
 impl FetchSchedule {
-    /// How long to wait before fetching the index of `key` (at `url`, spec `generation`), or
-    /// `None` when a fetch is due now: the time has come, nothing was scheduled (a new repository,
-    /// or a restarted operator), or the spec changed since.
+    /// How long to wait before fetching the index of `key` (the object `uid`, at `url`, spec
+    /// `generation`), or `None` when a fetch is due now: the time has come, nothing was
+    /// scheduled (a new repository, or a restarted operator), the spec changed since, or the
+    /// repository was deleted and created again.
     pub fn wait(
         &self,
         key: &RepositoryKey,
+        uid: Option<&str>,
         url: &str,
         generation: Option<i64>,
         now: Instant,
     ) -> Option<Duration> {
         let due = self.lock();
         let due = due.get(key)?;
-        if due.url != url || due.generation != generation {
+        if due.uid.as_deref() != uid || due.url != url || due.generation != generation {
             return None;
         }
         due.at
@@ -45,11 +48,20 @@ impl FetchSchedule {
             .filter(|wait| !wait.is_zero())
     }
 
-    /// Schedules the next fetch of `key` at `at`, for the spec (`url`, `generation`) fetched now.
-    pub fn set(&self, key: RepositoryKey, url: &str, generation: Option<i64>, at: Instant) {
+    /// Schedules the next fetch of `key` at `at`, for the object `uid` and the spec (`url`,
+    /// `generation`) fetched now.
+    pub fn set(
+        &self,
+        key: RepositoryKey,
+        uid: Option<&str>,
+        url: &str,
+        generation: Option<i64>,
+        at: Instant,
+    ) {
         self.lock().insert(
             key,
             Due {
+                uid: uid.map(str::to_string),
                 url: url.to_string(),
                 generation,
                 at,
@@ -62,6 +74,14 @@ impl FetchSchedule {
         self.lock().remove(key);
     }
 
+    /// Forgets `key` if it was scheduled for the object `uid`: a deleted repository.
+    pub fn forget_if_scheduled_for(&self, key: &RepositoryKey, uid: Option<&str>) {
+        let mut due = self.lock();
+        if due.get(key).is_some_and(|due| due.uid.as_deref() == uid) {
+            due.remove(key);
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<RepositoryKey, Due>> {
         self.due.lock().unwrap_or_else(|poison| poison.into_inner())
     }
@@ -70,6 +90,8 @@ impl FetchSchedule {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const UID: Option<&str> = Some("u1");
 
     fn key() -> RepositoryKey {
         ("apps".into(), "charts".into())
@@ -80,36 +102,46 @@ mod tests {
         let schedule = FetchSchedule::default();
         let now = Instant::now();
         let url = "https://charts.example";
-        assert_eq!(schedule.wait(&key(), url, Some(1), now), None);
-        schedule.set(key(), url, Some(1), now + Duration::from_secs(60));
+        assert_eq!(schedule.wait(&key(), UID, url, Some(1), now), None);
+        schedule.set(key(), UID, url, Some(1), now + Duration::from_secs(60));
         assert_eq!(
-            schedule.wait(&key(), url, Some(1), now + Duration::from_secs(15)),
+            schedule.wait(&key(), UID, url, Some(1), now + Duration::from_secs(15)),
             Some(Duration::from_secs(45))
         );
         assert_eq!(
-            schedule.wait(&key(), url, Some(1), now + Duration::from_secs(60)),
+            schedule.wait(&key(), UID, url, Some(1), now + Duration::from_secs(60)),
             None
         );
         assert_eq!(
-            schedule.wait(&key(), url, Some(1), now + Duration::from_secs(90)),
+            schedule.wait(&key(), UID, url, Some(1), now + Duration::from_secs(90)),
             None
         );
     }
 
     #[test]
-    fn a_changed_spec_or_a_forgotten_repository_is_fetched_at_once() {
+    fn a_changed_spec_a_new_object_or_a_forgotten_repository_is_fetched_at_once() {
         let schedule = FetchSchedule::default();
         let now = Instant::now();
         let url = "https://charts.example";
-        schedule.set(key(), url, Some(1), now + Duration::from_secs(60));
-        assert_eq!(schedule.wait(&key(), url, Some(2), now), None);
+        let later = now + Duration::from_secs(60);
+        schedule.set(key(), UID, url, Some(1), later);
+        assert_eq!(schedule.wait(&key(), UID, url, Some(2), now), None);
         assert_eq!(
-            schedule.wait(&key(), "https://other.example", Some(1), now),
+            schedule.wait(&key(), UID, "https://other.example", Some(1), now),
             None
         );
+        // Deleted and created again under the same name: a new uid, fetched at once.
+        assert_eq!(schedule.wait(&key(), Some("u2"), url, Some(1), now), None);
         let other = ("apps".to_string(), "other".to_string());
-        assert_eq!(schedule.wait(&other, url, Some(1), now), None);
+        assert_eq!(schedule.wait(&other, UID, url, Some(1), now), None);
         schedule.forget(&key());
-        assert_eq!(schedule.wait(&key(), url, Some(1), now), None);
+        assert_eq!(schedule.wait(&key(), UID, url, Some(1), now), None);
+
+        // The deletion of an older object of that name leaves the schedule of the new one.
+        schedule.set(key(), UID, url, Some(1), later);
+        schedule.forget_if_scheduled_for(&key(), Some("u0"));
+        assert!(schedule.wait(&key(), UID, url, Some(1), now).is_some());
+        schedule.forget_if_scheduled_for(&key(), UID);
+        assert_eq!(schedule.wait(&key(), UID, url, Some(1), now), None);
     }
 }

@@ -40,6 +40,8 @@ pub type RepositoryKey = (String, String);
 pub struct CachedIndex {
     /// `spec.url` the index was fetched from; a changed URL invalidates the entry.
     pub url: String,
+    /// `metadata.uid` of the ChartRepository it was fetched for.
+    pub uid: Option<String>,
     /// Shared: a 304 answer keeps the same parsed index without copying it.
     pub catalogue: Arc<Catalogue>,
     /// `sha256:<hex>` of the index as downloaded.
@@ -122,6 +124,21 @@ impl IndexCache {
             .unwrap_or_else(|poison| poison.into_inner())
             .remove(key);
     }
+
+    /// Removes the entry of `key` if it was fetched for the repository object `uid`: a deleted
+    /// repository's index leaves memory, a new one under the same name keeps its own.
+    pub fn remove_if_fetched_for(&self, key: &RepositoryKey, uid: Option<&str>) {
+        let mut entries = self
+            .entries
+            .write()
+            .unwrap_or_else(|poison| poison.into_inner());
+        if entries
+            .get(key)
+            .is_some_and(|entry| entry.uid.as_deref() == uid)
+        {
+            entries.remove(key);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -150,6 +167,7 @@ generated: \"2026-01-01T00:00:00Z\"
     fn cached() -> CachedIndex {
         CachedIndex {
             url: "http://127.0.0.1:8080/charts".into(),
+            uid: Some("u1".into()),
             catalogue: Arc::new(parse_catalogue(INDEX.as_bytes(), "test", 1 << 20).unwrap()),
             digest: "sha256:00".into(),
             validators: Validators::default(),
@@ -216,6 +234,18 @@ generated: \"2026-01-01T00:00:00Z\"
         cache.insert(key.clone(), cached());
         assert_eq!(cache.get(&key).unwrap().digest, "sha256:00");
         cache.remove(&key);
+        assert!(cache.get(&key).is_none());
+    }
+
+    #[test]
+    fn a_deleted_repository_takes_only_its_own_index_along() {
+        let cache = IndexCache::default();
+        let key = ("apps".to_string(), "charts".to_string());
+        cache.insert(key.clone(), cached());
+        // A repository of the same name deleted before this one was created: not ours.
+        cache.remove_if_fetched_for(&key, Some("u0"));
+        assert!(cache.get(&key).is_some());
+        cache.remove_if_fetched_for(&key, Some("u1"));
         assert!(cache.get(&key).is_none());
     }
 }

@@ -102,9 +102,10 @@ async fn reconcile_repository(repository: &ChartRepository, ctx: &Context) -> Re
         return reconcile_registry(repository, ctx).await;
     }
     let generation = repository.meta().generation;
+    let uid = repository.metadata.uid.as_deref();
     if let Some(wait) = ctx
         .fetch_schedule
-        .wait(&key, &spec.url, generation, Instant::now())
+        .wait(&key, uid, &spec.url, generation, Instant::now())
     {
         // Woken by our own status write, a relist or a resync: the next fetch is not due yet.
         return Ok(Action::requeue(wait));
@@ -128,7 +129,7 @@ async fn reconcile_repository(repository: &ChartRepository, ctx: &Context) -> Re
             let status = fetched_status(&previous, generation, &digest, count, now, interval);
             report::write_status(ctx, repository, &status).await?;
             ctx.fetch_schedule
-                .set(key, &spec.url, generation, fetched_at + interval);
+                .set(key, uid, &spec.url, generation, fetched_at + interval);
             ctx.clear_failures(&failure_key(repository));
             if changed {
                 info!(repository = %failure_key(repository), %digest, charts = count, "index changed");
@@ -149,7 +150,7 @@ async fn reconcile_repository(repository: &ChartRepository, ctx: &Context) -> Re
             let status = failed_status(&previous, generation, &error, now, retry);
             report::write_status(ctx, repository, &status).await?;
             ctx.fetch_schedule
-                .set(key, &spec.url, generation, fetched_at + retry);
+                .set(key, uid, &spec.url, generation, fetched_at + retry);
             warn!(repository = %failure_key(repository), %error, retry_in = ?retry, "fetching the index failed");
             if !same(&previous.conditions, &status.conditions) {
                 report::publish(
@@ -375,6 +376,7 @@ async fn refresh(
         (Fetched::NotModified, Some(cached)) => Ok((
             CachedIndex {
                 url: spec.url.clone(),
+                uid: repository.metadata.uid.clone(),
                 catalogue: Arc::clone(&cached.catalogue),
                 digest: cached.digest.clone(),
                 validators: cached.validators.clone(),
@@ -404,6 +406,7 @@ async fn refresh(
             drop(bytes);
             let entry = CachedIndex {
                 url: spec.url.clone(),
+                uid: repository.metadata.uid.clone(),
                 catalogue,
                 digest,
                 validators: strong_validators(validators, Timestamp::now()),
