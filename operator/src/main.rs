@@ -168,52 +168,76 @@ fn run(
     // the process can pick a different provider.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(async {
-        let client = kube::Client::try_default().await?;
-        tracing::info!("capstan-operator started");
-        let metrics = Arc::new(metrics::Metrics::default());
-        if let Some(address) = metrics_bind_address {
-            let (listener, _) = metrics::bind(address)
-                .await
-                .map_err(|error| anyhow::anyhow!("--metrics-bind-address {address}: {error}"))?;
-            tokio::spawn(metrics::serve(listener, Arc::clone(&metrics)));
-        }
-        let mut leadership = match lease {
-            None => None,
-            Some(settings) => {
-                tokio::select! {
-                    leadership = leader::acquire(client.clone(), settings) => Some(leadership),
-                    () = shutdown_signal() => return Ok(()),
-                }
+    runtime.block_on(operate(
+        namespace,
+        max_index_bytes,
+        metrics_bind_address,
+        lease,
+    ))
+}
+
+/// Serves the metrics, waits for the Lease when electing a leader, then runs both controllers
+/// until shutdown (or until leadership is lost).
+async fn operate(
+    namespace: Option<String>,
+    max_index_bytes: u64,
+    metrics_bind_address: Option<std::net::SocketAddr>,
+    lease: Option<leader::LeaseSettings>,
+) -> anyhow::Result<()> {
+    let client = kube::Client::try_default().await?;
+    tracing::info!("capstan-operator started");
+    let metrics = Arc::new(metrics::Metrics::default());
+    if let Some(address) = metrics_bind_address {
+        let (listener, _) = metrics::bind(address)
+            .await
+            .map_err(|error| anyhow::anyhow!("--metrics-bind-address {address}: {error}"))?;
+        tokio::spawn(metrics::serve(listener, Arc::clone(&metrics)));
+    }
+    let leadership = match lease {
+        None => None,
+        Some(settings) => {
+            tokio::select! {
+                leadership = leader::acquire(client.clone(), settings) => Some(leadership),
+                () = shutdown_signal() => return Ok(()),
             }
-        };
-        metrics.set_leader(true);
-        let ctx = Arc::new(context::Context::new(
-            client,
-            namespace,
-            max_index_bytes,
-            metrics,
-        ));
-        let controllers = async {
-            tokio::join!(controller::run(ctx.clone()), repository::run(ctx));
-        };
-        let Some(held) = leadership.as_mut() else {
+        }
+    };
+    metrics.set_leader(true);
+    let ctx = Arc::new(context::Context::new(
+        client,
+        namespace,
+        max_index_bytes,
+        metrics,
+    ));
+    let controllers = async {
+        tokio::join!(controller::run(ctx.clone()), repository::run(ctx));
+    };
+    match leadership {
+        None => {
             controllers.await;
-            return Ok(());
-        };
-        let lost = tokio::select! {
-            () = controllers => None,
-            lost = held.keep() => Some(lost),
-        };
-        match (lost, leadership) {
-            (Some(lost), _) => Err(lost.into()),
-            (None, Some(held)) => {
-                held.release().await;
-                Ok(())
-            }
-            (None, None) => Ok(()),
+            Ok(())
         }
-    })
+        Some(leadership) => lead(leadership, controllers).await,
+    }
+}
+
+/// Runs `controllers` while renewing the Lease. A clean shutdown releases the Lease for a
+/// standby; lost leadership ends the process with an error, before a second leader can start.
+async fn lead(
+    mut leadership: leader::Leadership,
+    controllers: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let lost = tokio::select! {
+        () = controllers => None,
+        lost = leadership.keep() => Some(lost),
+    };
+    match lost {
+        Some(lost) => Err(lost.into()),
+        None => {
+            leadership.release().await;
+            Ok(())
+        }
+    }
 }
 
 /// SIGTERM (what Kubernetes sends a pod) or Ctrl-C, for a standby that is not running the

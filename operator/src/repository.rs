@@ -76,12 +76,35 @@ fn error_policy(repository: Arc<ChartRepository>, error: &Error, ctx: Arc<Contex
 async fn reconcile(repository: Arc<ChartRepository>, ctx: Arc<Context>) -> Result<Action> {
     let started = Instant::now();
     let result = reconcile_repository(&repository, &ctx).await;
+    let succeeded = matches!(
+        result,
+        Ok(Reconciled {
+            fetch_failed: false,
+            ..
+        })
+    );
     ctx.metrics
-        .reconciled("ChartRepository", result.is_ok(), started.elapsed());
-    result
+        .reconciled("ChartRepository", succeeded, started.elapsed());
+    result.map(|reconciled| reconciled.action)
 }
 
-async fn reconcile_repository(repository: &ChartRepository, ctx: &Context) -> Result<Action> {
+/// What a reconcile came to. A failed fetch is fully handled in the reconcile (status, event,
+/// the retry scheduled), so it is not an `Err` for the controller, but it counts as an error.
+struct Reconciled {
+    action: Action,
+    fetch_failed: bool,
+}
+
+impl From<Action> for Reconciled {
+    fn from(action: Action) -> Self {
+        Reconciled {
+            action,
+            fetch_failed: false,
+        }
+    }
+}
+
+async fn reconcile_repository(repository: &ChartRepository, ctx: &Context) -> Result<Reconciled> {
     let key = key(repository);
     let spec = &repository.spec;
     let previous = repository.status.clone().unwrap_or_default();
@@ -94,12 +117,12 @@ async fn reconcile_repository(repository: &ChartRepository, ctx: &Context) -> Re
             };
             report::write_status(ctx, repository, &status).await?;
         }
-        return Ok(Action::await_change());
+        return Ok(Action::await_change().into());
     }
     if spec.url.starts_with("oci://") {
         ctx.indexes.remove(&key);
         ctx.fetch_schedule.forget(&key);
-        return reconcile_registry(repository, ctx).await;
+        return reconcile_registry(repository, ctx).await.map(Into::into);
     }
     let generation = repository.meta().generation;
     let uid = repository.metadata.uid.as_deref();
@@ -108,7 +131,7 @@ async fn reconcile_repository(repository: &ChartRepository, ctx: &Context) -> Re
         .wait(&key, uid, &spec.url, generation, Instant::now())
     {
         // Woken by our own status write, a relist or a resync: the next fetch is not due yet.
-        return Ok(Action::requeue(wait));
+        return Ok(Action::requeue(wait).into());
     }
     let cached = ctx.indexes.get(&key);
     let fetched = refresh(repository, ctx, cached.as_deref()).await;
@@ -142,7 +165,7 @@ async fn reconcile_repository(repository: &ChartRepository, ctx: &Context) -> Re
                 )
                 .await;
             }
-            Ok(Action::requeue(interval))
+            Ok(Action::requeue(interval).into())
         }
         Err(error) => {
             let failures = ctx.record_failure(&failure_key(repository));
@@ -162,7 +185,10 @@ async fn reconcile_repository(repository: &ChartRepository, ctx: &Context) -> Re
                 )
                 .await;
             }
-            Ok(Action::requeue(retry))
+            Ok(Reconciled {
+                action: Action::requeue(retry),
+                fetch_failed: true,
+            })
         }
     }
 }
