@@ -144,12 +144,13 @@ async fn one_of_two_operators_reconciles_and_the_other_takes_over() -> TestResul
         .apply_deployment("first", "greet", "1.0.0", json!({}))
         .await?;
     setup.wait_deployment("first", applied("1.0.0")).await?;
-    let repository = setup
-        .namespace
-        .api::<ChartRepository>()
-        .get("charts")
+    // The leader also fetched the repository's index and reported it.
+    setup
+        .wait_repository("charts", |r: Option<&ChartRepository>| {
+            r.and_then(|r| r.status.as_ref())
+                .is_some_and(|s| s.index_digest.is_some())
+        })
         .await?;
-    assert!(repository.status.is_some());
     // Several renewals later a still leads; b has only waited.
     tokio::time::sleep(std::time::Duration::from_secs(3)).await;
     let lease = leases.get(&lease_name).await?;
