@@ -90,6 +90,59 @@ impl S3Peer {
     }
 }
 
+impl S3Peer {
+    /// A client for `location` on this peer, signing with `secret_key` and trusting `ca_pem`
+    /// (for an HTTPS peer) besides the system roots.
+    fn bucket(
+        &self,
+        location: &str,
+        secret_key: &str,
+        ca_pem: Option<&[u8]>,
+    ) -> TestResult<S3Repository> {
+        Ok(S3Repository::new(
+            location,
+            &S3Config {
+                endpoint: self.endpoint.clone(),
+                region: "us-east-1".into(),
+                access_key: ACCESS_KEY.into(),
+                secret_key: secret_key.into(),
+                path_style: true,
+            },
+            HttpClient::new(HttpOptions {
+                ca_pem: ca_pem.map(<[u8]>::to_vec),
+                ..HttpOptions::default()
+            })?,
+        )?)
+    }
+}
+
+/// Uploads `objects` (path in the bucket, bytes) with presigned PUTs, trusting `ca_pem` if given.
+async fn upload(
+    bucket: &S3Repository,
+    ca_pem: Option<&[u8]>,
+    objects: Vec<(&str, Vec<u8>)>,
+) -> TestResult {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut uploader = reqwest::Client::builder();
+    if let Some(ca_pem) = ca_pem {
+        uploader = uploader.add_root_certificate(reqwest::Certificate::from_pem(ca_pem)?);
+    }
+    let uploader = uploader.build()?;
+    for (path, body) in objects {
+        let response = uploader
+            .put(bucket.presigned_put(path)?)
+            .body(body)
+            .send()
+            .await?;
+        assert!(
+            response.status().is_success(),
+            "PUT {path}: {}",
+            response.status()
+        );
+    }
+    Ok(())
+}
+
 impl Drop for S3Peer {
     fn drop(&mut self) {
         let _ = Command::new(&self.script)
@@ -136,17 +189,7 @@ async fn charts_from_a_private_s3_bucket_and_wrong_keys_never_leak() -> TestResu
     let setup = Setup::new("s3").await?;
     let prefix = setup.namespace.name().to_string();
     let location = format!("s3://{BUCKET}/{prefix}");
-    let bucket = S3Repository::new(
-        &location,
-        &S3Config {
-            endpoint: peer.endpoint.clone(),
-            region: "us-east-1".into(),
-            access_key: ACCESS_KEY.into(),
-            secret_key: secret_key.clone(),
-            path_style: true,
-        },
-        HttpClient::new(HttpOptions::default())?,
-    )?;
+    let bucket = peer.bucket(&location, &secret_key, None)?;
 
     // `greet` lives in the bucket (a relative URL in the index: fetched signed); `public` lives on
     // the shared plain chart server (an absolute URL to another host: fetched without the keys).
@@ -167,23 +210,15 @@ async fn charts_from_a_private_s3_bucket_and_wrong_keys_never_leak() -> TestResu
     );
     assert!(public.exists());
 
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let uploader = reqwest::Client::new();
-    for (path, body) in [
-        ("greet-1.0.0.tgz", std::fs::read(&greet)?),
-        ("index.yaml", index.to_yaml()?.into_bytes()),
-    ] {
-        let response = uploader
-            .put(bucket.presigned_put(path)?)
-            .body(body)
-            .send()
-            .await?;
-        assert!(
-            response.status().is_success(),
-            "PUT {path}: {}",
-            response.status()
-        );
-    }
+    upload(
+        &bucket,
+        None,
+        vec![
+            ("greet-1.0.0.tgz", std::fs::read(&greet)?),
+            ("index.yaml", index.to_yaml()?.into_bytes()),
+        ],
+    )
+    .await?;
 
     // The apiserver's own rules: an s3:// repository needs its keys, and `s3` needs s3://.
     for (spec, rule) in [
@@ -389,20 +424,7 @@ async fn charts_from_an_s3_bucket_over_tls_trusted_through_cert_secret_ref() -> 
     let setup = Setup::new("s3tls").await?;
     let ca_pem = std::fs::read(&env.ca)?;
     let location = format!("s3://{BUCKET}/{}", setup.namespace.name());
-    let bucket = S3Repository::new(
-        &location,
-        &S3Config {
-            endpoint: peer.endpoint.clone(),
-            region: "us-east-1".into(),
-            access_key: ACCESS_KEY.into(),
-            secret_key: secret_key.clone(),
-            path_style: true,
-        },
-        HttpClient::new(HttpOptions {
-            ca_pem: Some(ca_pem.clone()),
-            ..HttpOptions::default()
-        })?,
-    )?;
+    let bucket = peer.bucket(&location, &secret_key, Some(&ca_pem))?;
 
     let template = config_map("cm");
     let files = [
@@ -411,25 +433,15 @@ async fn charts_from_an_s3_bucket_over_tls_trusted_through_cert_secret_ref() -> 
     ];
     let greet = setup.package("greet", "1.0.0", &files)?;
     let index = index_directory(greet.parent().ok_or("the package has no directory")?, "")?.index;
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let uploader = reqwest::Client::builder()
-        .add_root_certificate(reqwest::Certificate::from_pem(&ca_pem)?)
-        .build()?;
-    for (path, body) in [
-        ("greet-1.0.0.tgz", std::fs::read(&greet)?),
-        ("index.yaml", index.to_yaml()?.into_bytes()),
-    ] {
-        let response = uploader
-            .put(bucket.presigned_put(path)?)
-            .body(body)
-            .send()
-            .await?;
-        assert!(
-            response.status().is_success(),
-            "PUT {path}: {}",
-            response.status()
-        );
-    }
+    upload(
+        &bucket,
+        Some(&ca_pem),
+        vec![
+            ("greet-1.0.0.tgz", std::fs::read(&greet)?),
+            ("index.yaml", index.to_yaml()?.into_bytes()),
+        ],
+    )
+    .await?;
     // A signed GET through the library client that trusts the CA reads back what was uploaded.
     assert_eq!(bucket.get_index().await?, index.to_yaml()?.into_bytes());
 

@@ -33,11 +33,9 @@ pub struct Context {
     pub max_index_bytes: u64,
     /// Consecutive failures per object (`<namespace>/<name>`), for exponential back-off.
     failures: Mutex<HashMap<String, u32>>,
-    /// When each deployment was last applied in full. A reconcile with an unchanged revision
-    /// writes nothing until its interval has passed since then; then it applies again to undo
-    /// drift.
-    /// When each deployment was last applied in full, and under which verification policy (see
-    /// [`Context::applied_within`]).
+    /// When each deployment was last applied in full, and under which verification policy. A
+    /// reconcile with an unchanged revision and policy writes nothing until its interval has
+    /// passed since then; then it applies again to undo drift (see [`Context::applied_within`]).
     applied_at: Mutex<HashMap<String, (Instant, String)>>,
 }
 

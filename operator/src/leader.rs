@@ -60,7 +60,7 @@ pub enum Verdict {
     /// Nobody holds it, its holder let it expire, or it is ours: write ourselves in.
     Take,
     /// Someone else holds it.
-    Wait { holder: String },
+    Wait,
 }
 
 /// Judges a Lease `spec` read by `me`, which has seen the record unchanged for `unchanged_for`.
@@ -79,9 +79,7 @@ pub fn judge(spec: Option<&LeaseSpec>, me: &str, unchanged_for: Duration) -> Ver
     if unchanged_for >= duration {
         Verdict::Take
     } else {
-        Verdict::Wait {
-            holder: holder.to_string(),
-        }
+        Verdict::Wait
     }
 }
 
@@ -215,7 +213,7 @@ async fn try_take(
     let current = api.get_opt(&settings.name).await?;
     observed.update(current.clone());
     let spec = current.as_ref().and_then(|lease| lease.spec.as_ref());
-    if let Verdict::Wait { .. } = judge(spec, &settings.identity, observed.since.elapsed()) {
+    if judge(spec, &settings.identity, observed.since.elapsed()) == Verdict::Wait {
         return Ok(None);
     }
     let claimed = claim(spec, settings, Timestamp::now());
@@ -382,7 +380,7 @@ mod tests {
             ..held_by("a")
         };
         assert_eq!(judge(Some(&released), "b", seconds(0)), Verdict::Take);
-        let waiting = Verdict::Wait { holder: "a".into() };
+        let waiting = Verdict::Wait;
         assert_eq!(judge(Some(&held_by("a")), "b", seconds(0)), waiting);
         assert_eq!(judge(Some(&held_by("a")), "b", seconds(14)), waiting);
         assert_eq!(judge(Some(&held_by("a")), "b", seconds(15)), Verdict::Take);

@@ -188,7 +188,7 @@ async fn operate(
     tracing::info!("capstan-operator started");
     let metrics = Arc::new(metrics::Metrics::default());
     if let Some(address) = metrics_bind_address {
-        let (listener, _) = metrics::bind(address)
+        let listener = metrics::bind(address)
             .await
             .map_err(|error| anyhow::anyhow!("--metrics-bind-address {address}: {error}"))?;
         tokio::spawn(metrics::serve(listener, Arc::clone(&metrics)));

@@ -144,12 +144,11 @@ impl Metrics {
     }
 }
 
-/// Binds `address` (so a taken port fails the start) and returns the server to run.
-pub async fn bind(address: SocketAddr) -> std::io::Result<(TcpListener, SocketAddr)> {
+/// Binds `address`, so that a taken port fails the start rather than the first scrape.
+pub async fn bind(address: SocketAddr) -> std::io::Result<TcpListener> {
     let listener = TcpListener::bind(address).await?;
-    let bound = listener.local_addr()?;
-    info!(address = %bound, "serving /metrics, /healthz and /readyz");
-    Ok((listener, bound))
+    info!(address = %listener.local_addr()?, "serving /metrics, /healthz and /readyz");
+    Ok(listener)
 }
 
 /// Serves the endpoints on `listener` until the process ends.
