@@ -95,8 +95,9 @@ impl OperatorProcess {
             .child
             .id()
             .ok_or_else(|| E2eError::Unavailable("the operator has already exited".into()))?;
-        let sent = std::process::Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
+        // The shell's builtin: /bin/kill (procps) is not on every minimal system.
+        let sent = std::process::Command::new("sh")
+            .args(["-c", r#"kill -TERM "$1""#, "sh", &pid.to_string()])
             .status()
             .map_err(unavailable)?;
         if !sent.success() {
