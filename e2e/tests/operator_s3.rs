@@ -13,11 +13,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use capstan_api::{ChartDeployment, ChartRepository};
-use capstan_chart::http::{HttpClient, HttpOptions};
 use capstan_chart::index::index_directory;
-use capstan_chart::s3::{S3Config, S3Repository};
 use capstan_e2e::Cluster;
 use capstan_e2e::operator::{Setup, TestResult, applied, config_map};
+use capstan_sources::http::{HttpClient, HttpOptions};
+use capstan_sources::s3::{S3Config, S3Repository};
 use k8s_openapi::api::core::v1::{ConfigMap, Event, Secret};
 use kube::api::{ListParams, PostParams};
 use serde_json::json;

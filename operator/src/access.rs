@@ -7,8 +7,8 @@
 use std::time::Duration;
 
 use capstan_api::SecretReference;
-use capstan_chart::http::{Credentials, HttpClient, HttpOptions};
-use capstan_chart::oci::{Auth, RegistryOptions, docker_config_auth_json};
+use capstan_sources::http::{Credentials, HttpClient, HttpOptions};
+use capstan_sources::oci::{Auth, RegistryOptions, docker_config_auth_json};
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 

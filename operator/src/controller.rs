@@ -11,8 +11,8 @@ use capstan_api::{
     ChartDeployment, ChartDeploymentStatus, ChartRepository, ChartRepositoryStatus, InventoryEntry,
     ProvenanceStatus, Revision, VerificationMode, VerificationPolicy,
 };
-use capstan_chart::catalogue::ResolvedChart;
 use capstan_chart::render::RenderOptions;
+use capstan_sources::catalogue::ResolvedChart;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -857,8 +857,8 @@ fn oci_source(
     access: &Access,
     plain_http: bool,
 ) -> Result<OciSource> {
-    let (chart_url, _) = capstan_chart::oci::split_chart_reference(reference);
-    let host = capstan_chart::oci::registry_host(&chart_url)
+    let (chart_url, _) = capstan_sources::oci::split_chart_reference(reference);
+    let host = capstan_sources::oci::registry_host(&chart_url)
         .map_err(|error| Error::InvalidSpec(error.to_string()))?;
     OciSource::new(
         reference,

@@ -75,8 +75,8 @@ pub enum Error {
 
 impl Error {
     /// A failed download of `what`: refused credentials become [`Error::Authentication`].
-    pub fn from_http(what: String, error: capstan_chart::http::HttpError) -> Self {
-        use capstan_chart::http::HttpError;
+    pub fn from_http(what: String, error: capstan_sources::http::HttpError) -> Self {
+        use capstan_sources::http::HttpError;
         // HttpError never shows credentials or query strings.
         let message = error.to_string();
         match error {
@@ -89,8 +89,8 @@ impl Error {
 
     /// A failed read of `what` from an S3 bucket: a refused signature becomes
     /// [`Error::Authentication`], a missing bucket or object [`Error::Fetch`] naming both.
-    pub fn from_s3(what: String, error: capstan_chart::s3::S3Error) -> Self {
-        use capstan_chart::s3::S3Error;
+    pub fn from_s3(what: String, error: capstan_sources::s3::S3Error) -> Self {
+        use capstan_sources::s3::S3Error;
         // S3Error never shows the secret key, a signature or a query string.
         match error {
             S3Error::Refused { .. } => Error::Authentication {
@@ -181,7 +181,7 @@ mod tests {
     fn refused_credentials_are_an_authentication_failure() {
         let error = Error::from_http(
             "the index".into(),
-            capstan_chart::http::HttpError::Status {
+            capstan_sources::http::HttpError::Status {
                 url: "http://repo/index.yaml".into(),
                 status: 401,
             },
@@ -190,7 +190,7 @@ mod tests {
         assert!(!error.is_stalled());
         let error = Error::from_http(
             "the index".into(),
-            capstan_chart::http::HttpError::Status {
+            capstan_sources::http::HttpError::Status {
                 url: "http://repo/index.yaml".into(),
                 status: 500,
             },
@@ -200,7 +200,7 @@ mod tests {
 
     #[test]
     fn s3_refusals_and_missing_objects_keep_their_reasons() {
-        use capstan_chart::s3::S3Error;
+        use capstan_sources::s3::S3Error;
         let refused = Error::from_s3(
             "the index".into(),
             S3Error::Refused {

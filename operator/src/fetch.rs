@@ -5,9 +5,9 @@
 pub mod oci;
 
 use capstan_api::PackageSource;
-use capstan_chart::catalogue::ResolvedChart;
-use capstan_chart::http::HttpError;
-use capstan_chart::s3::{S3Error, S3Repository};
+use capstan_sources::catalogue::ResolvedChart;
+use capstan_sources::http::HttpError;
+use capstan_sources::s3::{S3Error, S3Repository};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use sha2::{Digest, Sha256};
 

@@ -7,9 +7,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use capstan_chart::catalogue::{Catalogue, CatalogueError, CatalogueLimits, ResolvedChart};
-use capstan_chart::http::{HttpClient, Validators};
-use capstan_chart::s3::S3Repository;
+use capstan_sources::catalogue::{Catalogue, CatalogueError, CatalogueLimits, ResolvedChart};
+use capstan_sources::http::{HttpClient, Validators};
+use capstan_sources::s3::S3Repository;
 
 use crate::error::{Error, Result};
 
@@ -62,7 +62,7 @@ pub struct CachedIndex {
 impl CachedIndex {
     /// The client for downloading `url`: credentials go only to the repository's own origin.
     pub fn client_for(&self, url: &str) -> &HttpClient {
-        if capstan_chart::http::same_origin(url, &self.url) {
+        if capstan_sources::http::same_origin(url, &self.url) {
             &self.http
         } else {
             &self.http_elsewhere
@@ -144,7 +144,7 @@ impl IndexCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use capstan_chart::http::{Credentials, HttpOptions};
+    use capstan_sources::http::{Credentials, HttpOptions};
 
     const INDEX: &str = "apiVersion: v1
 entries:

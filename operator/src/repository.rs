@@ -9,9 +9,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use capstan_api::{ChartRepository, ChartRepositorySpec, ChartRepositoryStatus};
-use capstan_chart::catalogue::CatalogueError;
-use capstan_chart::http::{Fetched, HttpClient, HttpError, HttpOptions, Validators};
-use capstan_chart::s3::S3Error;
+use capstan_sources::catalogue::CatalogueError;
+use capstan_sources::http::{Fetched, HttpClient, HttpError, HttpOptions, Validators};
+use capstan_sources::s3::S3Error;
 use futures::StreamExt;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
@@ -262,7 +262,7 @@ async fn reconcile_registry(repository: &ChartRepository, ctx: &Context) -> Resu
 
 async fn check_registry(repository: &ChartRepository, ctx: &Context) -> Result<()> {
     let spec = &repository.spec;
-    let host = capstan_chart::oci::registry_host(&spec.url)
+    let host = capstan_sources::oci::registry_host(&spec.url)
         .map_err(|error| Error::InvalidSpec(format!("spec.url: {error}")))?;
     let namespace = repository.namespace().unwrap_or_default();
     let access = Access::read(ctx, &namespace, &access_spec(spec)).await?;

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use capstan_api::ChartRepositorySpec;
 use capstan_api::common::SecretReference;
-use capstan_chart::http::{HttpClient, HttpOptions};
-use capstan_chart::s3::{S3Config, S3Repository, aws_endpoint, default_path_style};
+use capstan_sources::http::{HttpClient, HttpOptions};
+use capstan_sources::s3::{S3Config, S3Repository, aws_endpoint, default_path_style};
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 

@@ -4,10 +4,10 @@
 use super::registry::RegistryArgs;
 use super::repo_source::{RepoConnectionArgs, load_index, runtime};
 use anyhow::{Context, bail};
-use capstan_chart::http::{HttpClient, HttpError, redact_url};
 use capstan_chart::index::{ChartVersion, join_url};
-use capstan_chart::oci;
 use capstan_chart::provenance::{Keyring, archive_digest, verify_archive};
+use capstan_sources::http::{HttpClient, HttpError, redact_url};
+use capstan_sources::oci;
 use clap::Args;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

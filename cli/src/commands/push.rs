@@ -4,8 +4,8 @@
 use super::registry::RegistryArgs;
 use super::repo_source::{RepoConnectionArgs, runtime};
 use anyhow::{Context, bail};
-use capstan_chart::oci;
 use capstan_chart::provenance::provenance_path;
+use capstan_sources::oci;
 use clap::Args;
 use std::path::PathBuf;
 use std::process::ExitCode;

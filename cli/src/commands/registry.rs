@@ -2,7 +2,7 @@
 
 use super::repo_source::RepoConnectionArgs;
 use anyhow::Context;
-use capstan_chart::oci::{Auth, RegistryOptions, docker_config_auth, registry_host};
+use capstan_sources::oci::{Auth, RegistryOptions, docker_config_auth, registry_host};
 use clap::Args;
 use std::path::PathBuf;
 

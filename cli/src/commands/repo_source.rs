@@ -1,8 +1,8 @@
 //! Reading a repository index from a URL or a local file, shared by `search` and `pull`.
 
 use anyhow::Context;
-use capstan_chart::http::{Credentials, HttpClient, HttpOptions, redact_url};
 use capstan_chart::index::{IndexFile, join_url};
+use capstan_sources::http::{Credentials, HttpClient, HttpOptions, redact_url};
 use clap::Args;
 use std::io::Read;
 use std::path::PathBuf;

@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
-use capstan_chart::oci::{self, OciError, PullLimits, RegistryOptions};
+use capstan_sources::oci::{self, OciError, PullLimits, RegistryOptions};
 use tracing::info;
 
 use crate::error::{Error, Result};

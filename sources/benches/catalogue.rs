@@ -2,9 +2,9 @@
 //! heap peak while parsing, heap the finished catalogue retains, and resolve latency.
 //!
 //! Targets: under 30 MB retained for a 15,000-entry (~20 MB) index and under 1 ms per resolve.
-//! Run with `cargo bench -p capstan-chart --bench catalogue`.
+//! Run with `cargo bench -p capstan-sources --bench catalogue`.
 
-use capstan_chart::catalogue::{Catalogue, CatalogueLimits};
+use capstan_sources::catalogue::{Catalogue, CatalogueLimits};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::fmt::Write as _;
 use std::hint::black_box;

@@ -3,10 +3,10 @@
 //! layer (the `.tgz`) and optionally one provenance layer (the `.prov`), tagged with the chart
 //! version (`+` written as `_`, which tags cannot hold).
 
-use crate::load::load_archive;
-use crate::model::ChartMetadata;
-use crate::version::{Constraint, parse_version, select_latest};
 use base64::Engine;
+use capstan_chart::load::load_archive;
+use capstan_chart::model::ChartMetadata;
+use capstan_chart::version::{Constraint, parse_version, select_latest};
 use oci_client::client::{
     Certificate, CertificateEncoding, ClientConfig, ClientProtocol, Config, ImageLayer,
 };
@@ -119,7 +119,7 @@ impl Default for PullLimits {
     fn default() -> Self {
         PullLimits {
             max_chart_bytes: 64 * 1024 * 1024,
-            max_prov_bytes: crate::provenance::MAX_PROVENANCE_BYTES,
+            max_prov_bytes: capstan_chart::provenance::MAX_PROVENANCE_BYTES,
         }
     }
 }
@@ -765,12 +765,12 @@ mod tests {
             home: Some("https://example.com".into()),
             sources: vec!["https://example.com/src".into()],
             maintainers: vec![
-                crate::model::Maintainer {
+                capstan_chart::model::Maintainer {
                     name: "A".into(),
                     email: Some("a@example.com".into()),
                     url: None,
                 },
-                crate::model::Maintainer {
+                capstan_chart::model::Maintainer {
                     name: "B".into(),
                     email: None,
                     url: None,

@@ -1,7 +1,9 @@
 //! OCI push and pull against the real registry and helm that `e2e/cluster up` starts. Each test
 //! prints a SKIP line and passes when their addresses are not exported (`eval "$(e2e/cluster env)"`).
 
-use capstan_chart::oci::{Auth, OciError, PullLimits, RegistryOptions, list_versions, pull, push};
+use capstan_sources::oci::{
+    Auth, OciError, PullLimits, RegistryOptions, list_versions, pull, push,
+};
 use std::path::PathBuf;
 use std::process::Command;
 

@@ -10,8 +10,8 @@
 //! it is converted. The catalogue never changes after it is built, so it can sit behind an
 //! `Arc<Catalogue>` and be read from any task without locking; a new index means a new catalogue.
 
-use crate::index::{IndexError, IndexFile, LoadedIndex};
-use crate::version::{Constraint, Version, parse_version};
+use capstan_chart::index::{IndexError, IndexFile, LoadedIndex};
+use capstan_chart::version::{Constraint, Version, parse_version};
 use sha2::{Digest as _, Sha256};
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -114,7 +114,7 @@ impl CatalogueEntry {
     }
 
     /// Where the archive can be downloaded, as the index writes them: absolute, or relative to
-    /// the repository URL (join them with [`crate::index::join_url`]).
+    /// the repository URL (join them with [`capstan_chart::index::join_url`]).
     pub fn urls(&self) -> impl ExactSizeIterator<Item = &str> {
         self.urls.iter().map(|url| &**url)
     }
