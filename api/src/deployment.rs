@@ -6,7 +6,7 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::common::{Revision, SecretReference};
+use crate::common::{Connection, Revision};
 use crate::repository::VerificationPolicy;
 
 /// A chart deployed into the cluster. The operator renders the chart with the given values and
@@ -190,26 +190,10 @@ pub struct OciChart {
     /// carries a tag or digest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
-    /// Secret with credentials for the registry: `username` and `password` (exchanged for a
-    /// token when the registry asks), `token` for a bearer token, or a
-    /// `kubernetes.io/dockerconfigjson` Secret whose `auths` entry for the registry's host is used.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_ref: Option<SecretReference>,
-    /// Secret with a `ca.crt` (PEM) to trust for the registry's TLS certificate, in addition to
-    /// the system roots.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cert_secret_ref: Option<SecretReference>,
-    /// Speak plain HTTP to the registry instead of HTTPS (`helm --plain-http`).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub plain_http: bool,
-    /// Accept any TLS certificate from the registry. Only for test registries: it gives up the
-    /// protection TLS offers.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub insecure_skip_tls_verify: bool,
-    /// Provenance verification of the chart, with the provenance layer of the manifest.
-    /// Defaults to `mode: Ignore`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verify: Option<VerificationPolicy>,
+    /// Credentials, TLS and provenance verification for the registry (the provenance layer of
+    /// the manifest).
+    #[serde(flatten)]
+    pub connection: Connection,
 }
 
 /// A reference to an object in the same namespace.
@@ -290,6 +274,10 @@ pub struct ChartDeploymentStatus {
     /// The revision that was last applied completely.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_applied_revision: Option<Revision>,
+    /// The release number of `lastAppliedRevision`, which templates see as the release's
+    /// revision: 1 for the first revision applied, one more for each revision applied since.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release_number: Option<i64>,
     /// When `lastAppliedRevision` last changed: the time the current chart version (or values)
     /// was rolled out.
     #[serde(default, skip_serializing_if = "Option::is_none")]

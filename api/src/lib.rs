@@ -16,7 +16,7 @@ pub mod repository;
 pub mod schema;
 pub mod validate;
 
-pub use common::{ConditionStatus, Revision, SecretReference};
+pub use common::{ConditionStatus, Connection, Revision, SecretReference};
 pub use deployment::{
     ChartDeployment, ChartDeploymentSpec, ChartDeploymentStatus, ChartSource, InventoryEntry,
     PackageSource, ProvenanceStatus, RepositoryChart, ValuesReference,

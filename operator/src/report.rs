@@ -10,7 +10,8 @@ use serde::de::DeserializeOwned;
 use tracing::warn;
 
 use crate::context::Context;
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::object_key::ObjectKey;
 
 /// Replaces `object`'s status by server-side apply with the operator's field manager, so the
 /// status has one owner and no read-modify-write race.
@@ -32,7 +33,12 @@ where
         &PatchParams::apply(FIELD_MANAGER).force(),
         &Patch::Apply(&patch),
     )
-    .await?;
+    .await
+    .map_err(Error::kube(format!(
+        "writing the status of {} {}",
+        K::kind(&()),
+        ObjectKey::of(object)
+    )))?;
     Ok(())
 }
 

@@ -9,8 +9,8 @@ use anyhow::{Context, bail};
 use capstan_api::deployment::{LocalReference, OciChart, RepositoryReference};
 use capstan_api::{
     ChartDeployment, ChartDeploymentSpec, ChartRepository, ChartRepositorySpec, ChartSource,
-    Duration, PackageSource, RepositoryChart, S3Settings, SecretReference, VerificationMode,
-    VerificationPolicy,
+    Connection, Duration, PackageSource, RepositoryChart, S3Settings, SecretReference,
+    VerificationMode, VerificationPolicy,
 };
 use capstan_chart::values::combine_user_layers;
 use clap::{Args, Subcommand, ValueEnum};
@@ -224,12 +224,13 @@ pub fn repository_yaml(args: &RepositoryArgs) -> anyhow::Result<String> {
         s3: args.s3.settings(),
         interval: args.common.interval,
         timeout: args.common.timeout,
-        secret_ref: secret_ref(args.secret_ref.as_ref()),
-        cert_secret_ref: secret_ref(args.cert_secret_ref.as_ref()),
-        verify: policy(args.verify.verify, args.verify.keyring_secret.as_ref())?,
+        connection: Connection {
+            secret_ref: secret_ref(args.secret_ref.as_ref()),
+            cert_secret_ref: secret_ref(args.cert_secret_ref.as_ref()),
+            verify: policy(args.verify.verify, args.verify.keyring_secret.as_ref())?,
+            ..Connection::default()
+        },
         suspend: false,
-        plain_http: false,
-        insecure_skip_tls_verify: false,
         pass_credentials: false,
     };
     let mut repository = ChartRepository::new(&args.name, spec);
@@ -301,11 +302,10 @@ fn chart_source(
             oci: Some(OciChart {
                 reference: chart.to_string(),
                 version: version.cloned(),
-                secret_ref: None,
-                cert_secret_ref: None,
-                plain_http: false,
-                insecure_skip_tls_verify: false,
-                verify,
+                connection: Connection {
+                    verify,
+                    ..Connection::default()
+                },
             }),
             ..ChartSource::default()
         });

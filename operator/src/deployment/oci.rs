@@ -5,11 +5,11 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
-use capstan_sources::oci::{self, OciError, PullLimits, RegistryOptions};
+use capstan_sources::oci::{self, PullLimits, RegistryOptions};
 use tracing::info;
 
+use super::package::Package;
 use crate::error::{Error, Result};
-use crate::fetch::Package;
 
 /// Charts kept in memory, newest last.
 const CACHE_ENTRIES: usize = 32;
@@ -106,7 +106,7 @@ pub async fn fetch(cache: &OciCache, source: &OciSource) -> Result<(Arc<Package>
         &source.options,
     )
     .await
-    .map_err(|error| oci_error(&what, error))?;
+    .map_err(|error| Error::from_oci(what.clone(), error))?;
     let key = format!("{}@{}", source.chart_url, resolved.digest);
     if let Some(package) = cache.get(&key) {
         return Ok((package, resolved.digest));
@@ -118,7 +118,7 @@ pub async fn fetch(cache: &OciCache, source: &OciSource) -> Result<(Arc<Package>
         PullLimits::default(),
     )
     .await
-    .map_err(|error| oci_error(&what, error))?;
+    .map_err(|error| Error::from_oci(what.clone(), error))?;
     info!(reference = %resolved.reference, digest = %resolved.digest, chart = %pulled.name, version = %pulled.version, "pulled chart");
     let package = Arc::new(Package {
         archive: pulled.archive,
@@ -128,32 +128,10 @@ pub async fn fetch(cache: &OciCache, source: &OciSource) -> Result<(Arc<Package>
     Ok((package, resolved.digest))
 }
 
-/// How a registry failure is reported. Registry messages carry URLs and registry error codes,
-/// never the credentials.
-fn oci_error(what: &str, error: OciError) -> Error {
-    let message = error.to_string();
-    match error {
-        OciError::Unauthorized { .. } => Error::Authentication {
-            what: what.to_string(),
-            message,
-        },
-        OciError::NoMatchingVersion { .. } => Error::ChartNotFound(message),
-        OciError::InvalidReference { .. }
-        | OciError::InvalidConstraint { .. }
-        | OciError::Credentials { .. } => Error::InvalidSpec(message),
-        OciError::NotAChart { .. } | OciError::TooLarge { .. } | OciError::InvalidArchive(_) => {
-            Error::Load(message)
-        }
-        OciError::Registry { .. } => Error::Fetch {
-            what: what.to_string(),
-            message,
-        },
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use capstan_sources::oci::OciError;
 
     fn package(bytes: usize) -> Arc<Package> {
         Arc::new(Package {
@@ -182,8 +160,8 @@ mod tests {
 
     #[test]
     fn registry_errors_map_to_reasons() {
-        let unauthorized = oci_error(
-            "chart x",
+        let unauthorized = Error::from_oci(
+            "chart x".into(),
             OciError::Unauthorized {
                 registry: "r".into(),
                 reference: "r/x:1".into(),
@@ -191,8 +169,8 @@ mod tests {
             },
         );
         assert_eq!(unauthorized.reason(), "AuthenticationFailed");
-        let missing = oci_error(
-            "chart x",
+        let missing = Error::from_oci(
+            "chart x".into(),
             OciError::NoMatchingVersion {
                 reference: "oci://r/x".into(),
                 constraint: "^9".into(),

@@ -10,11 +10,11 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::index_cache::RepositoryKey;
+use crate::object_key::ObjectKey;
 
 #[derive(Default)]
 pub struct FetchSchedule {
-    due: Mutex<HashMap<RepositoryKey, Due>>,
+    due: Mutex<HashMap<ObjectKey, Due>>,
 }
 
 /// The next fetch of one repository object, valid while its URL and generation stay the same.
@@ -32,7 +32,7 @@ impl FetchSchedule {
     /// repository was deleted and created again.
     pub fn wait(
         &self,
-        key: &RepositoryKey,
+        key: &ObjectKey,
         uid: Option<&str>,
         url: &str,
         generation: Option<i64>,
@@ -52,7 +52,7 @@ impl FetchSchedule {
     /// `generation`) fetched now.
     pub fn set(
         &self,
-        key: RepositoryKey,
+        key: ObjectKey,
         uid: Option<&str>,
         url: &str,
         generation: Option<i64>,
@@ -70,19 +70,19 @@ impl FetchSchedule {
     }
 
     /// Forgets `key`: a suspended repository, or one that is now an OCI registry.
-    pub fn forget(&self, key: &RepositoryKey) {
+    pub fn forget(&self, key: &ObjectKey) {
         self.lock().remove(key);
     }
 
     /// Forgets `key` if it was scheduled for the object `uid`: a deleted repository.
-    pub fn forget_if_scheduled_for(&self, key: &RepositoryKey, uid: Option<&str>) {
+    pub fn forget_if_scheduled_for(&self, key: &ObjectKey, uid: Option<&str>) {
         let mut due = self.lock();
         if due.get(key).is_some_and(|due| due.uid.as_deref() == uid) {
             due.remove(key);
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<RepositoryKey, Due>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ObjectKey, Due>> {
         self.due.lock().unwrap_or_else(|poison| poison.into_inner())
     }
 }
@@ -93,8 +93,8 @@ mod tests {
 
     const UID: Option<&str> = Some("u1");
 
-    fn key() -> RepositoryKey {
-        ("apps".into(), "charts".into())
+    fn key() -> ObjectKey {
+        ObjectKey::new("apps", "charts")
     }
 
     #[test]
@@ -132,7 +132,7 @@ mod tests {
         );
         // Deleted and created again under the same name: a new uid, fetched at once.
         assert_eq!(schedule.wait(&key(), Some("u2"), url, Some(1), now), None);
-        let other = ("apps".to_string(), "other".to_string());
+        let other = ObjectKey::new("apps", "other");
         assert_eq!(schedule.wait(&other, UID, url, Some(1), now), None);
         schedule.forget(&key());
         assert_eq!(schedule.wait(&key(), UID, url, Some(1), now), None);

@@ -6,14 +6,13 @@
 
 use std::time::Duration;
 
-use capstan_api::ChartRepositorySpec;
 use capstan_api::common::SecretReference;
-use capstan_sources::http::{HttpClient, HttpOptions};
+use capstan_api::{ChartRepositorySpec, Connection};
+use capstan_sources::http::HttpOptions;
 use capstan_sources::s3::{S3Config, S3Repository, aws_endpoint, default_path_style};
 use k8s_openapi::api::core::v1::Secret;
-use kube::Api;
 
-use crate::access::{Access, AccessSpec, get_secret, secret_value};
+use crate::access::{Access, http_client, read_secret, secret_value};
 use crate::context::Context;
 use crate::error::{Error, Result};
 
@@ -102,32 +101,24 @@ pub async fn repository(
     spec: &ChartRepositorySpec,
     timeout: Duration,
 ) -> Result<(S3Repository, HttpOptions)> {
-    let reference: &SecretReference = spec.secret_ref.as_ref().ok_or_else(|| {
+    let reference: &SecretReference = spec.connection.secret_ref.as_ref().ok_or_else(|| {
         Error::InvalidSpec(format!(
             "spec.secretRef is required for {}: name a Secret with {ACCESS_KEY_ID} and \
              {SECRET_ACCESS_KEY}",
             spec.url
         ))
     })?;
-    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
-    let secret = get_secret(&secrets, &reference.name, "spec.secretRef").await?;
+    let secret = read_secret(ctx, namespace, &reference.name, "spec.secretRef").await?;
     let keys = keys_from_secret(&secret, &reference.name)?;
     // The CA and TLS settings as for HTTP; the credentials are the keys above, not an
     // Authorization header.
-    let tls = Access::read(
-        ctx,
-        namespace,
-        &AccessSpec {
-            field: "spec.secretRef",
-            secret_ref: None,
-            cert_secret_ref: spec.cert_secret_ref.as_ref(),
-            insecure_skip_tls_verify: spec.insecure_skip_tls_verify,
-        },
-    )
-    .await?;
+    let tls_only = Connection {
+        secret_ref: None,
+        ..spec.connection.clone()
+    };
+    let tls = Access::read(ctx, namespace, &tls_only, "spec").await?;
     let options = tls.http_options(timeout)?;
-    let http =
-        HttpClient::new(options.clone()).map_err(|error| Error::InvalidSpec(error.to_string()))?;
+    let http = http_client(options.clone())?;
     let bucket = S3Repository::new(&spec.url, &config(spec, keys), http)
         .map_err(|error| Error::InvalidSpec(format!("spec.url / spec.s3: {error}")))?;
     Ok((bucket, options))
@@ -158,14 +149,13 @@ mod tests {
             s3,
             interval: None,
             timeout: None,
-            secret_ref: Some(SecretReference {
-                name: "keys".into(),
-            }),
-            cert_secret_ref: None,
-            insecure_skip_tls_verify: false,
+            connection: Connection {
+                secret_ref: Some(SecretReference {
+                    name: "keys".into(),
+                }),
+                ..Connection::default()
+            },
             pass_credentials: false,
-            plain_http: false,
-            verify: None,
             suspend: false,
         }
     }

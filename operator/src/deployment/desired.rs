@@ -6,8 +6,8 @@ use std::collections::{HashMap, HashSet};
 use capstan_api::InventoryEntry;
 use serde_json::Value;
 
+use super::owner::Owner;
 use crate::error::{Error, Result};
-use crate::owner::Owner;
 
 /// Whether a kind lives in a namespace.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,7 +63,7 @@ pub fn build(
         let kind = string_at(&object, &["kind"]);
         let name = string_at(&object, &["metadata", "name"]);
         let (Some(api_version), Some(kind), Some(name)) = (api_version, kind, name) else {
-            return Err(Error::Render(
+            return Err(Error::Manifest(
                 "a rendered manifest lacks apiVersion, kind or metadata.name".into(),
             ));
         };
@@ -104,7 +104,7 @@ pub fn build(
             entry.name.clone(),
         );
         if !seen.insert(identity) {
-            return Err(Error::Render(format!(
+            return Err(Error::Manifest(format!(
                 "the chart renders {} twice; object names must be unique",
                 describe(&entry)
             )));

@@ -1,18 +1,15 @@
-//! Getting the chart archive: from a package stored in a ConfigMap or Secret, downloaded from a
-//! chart repository and checked against the digest its index lists, or pulled from an OCI
-//! registry ([`oci`]).
-
-pub mod oci;
+//! Chart archives: from a package stored in a ConfigMap or Secret, or downloaded from a chart
+//! repository and checked against the digest its index lists (registries: [`super::oci`]).
 
 use capstan_api::PackageSource;
 use capstan_sources::catalogue::ResolvedChart;
 use capstan_sources::http::HttpError;
 use capstan_sources::s3::{S3Error, S3Repository};
-use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-use crate::index_cache::CachedIndex;
+use crate::object_data::DataObject;
+use crate::repository::index_cache::CachedIndex;
 
 /// Largest chart archive accepted from a ConfigMap or Secret (their own limit is about 1 MiB).
 const MAX_PACKAGE_BYTES: usize = 4 * 1024 * 1024;
@@ -36,61 +33,28 @@ pub fn sha256(bytes: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
 }
 
-/// The package in a ConfigMap: `binaryData` (what `kubectl create configmap --from-file` writes
-/// for binary files), or `data` for the provenance file, which is text.
-pub fn package_from_config_map(config_map: &ConfigMap, source: &PackageSource) -> Result<Package> {
-    let name = config_map.metadata.name.as_deref().unwrap_or_default();
-    let lookup = |key: &str| -> Option<Vec<u8>> {
-        config_map
-            .binary_data
-            .as_ref()
-            .and_then(|data| data.get(key))
-            .map(|bytes| bytes.0.clone())
-            .or_else(|| {
-                config_map
-                    .data
-                    .as_ref()
-                    .and_then(|data| data.get(key))
-                    .map(|text| text.clone().into_bytes())
-            })
-    };
-    package_from(&format!("ConfigMap {name}"), lookup, source)
-}
-
-/// The package in a Secret's `data`.
-pub fn package_from_secret(secret: &Secret, source: &PackageSource) -> Result<Package> {
-    let name = secret.metadata.name.as_deref().unwrap_or_default();
-    let lookup = |key: &str| -> Option<Vec<u8>> {
-        secret
-            .data
-            .as_ref()
-            .and_then(|data| data.get(key))
-            .map(|bytes| bytes.0.clone())
-    };
-    package_from(&format!("Secret {name}"), lookup, source)
-}
-
-fn package_from(
-    holder: &str,
-    lookup: impl Fn(&str) -> Option<Vec<u8>>,
-    source: &PackageSource,
-) -> Result<Package> {
-    let archive = lookup(source.archive_key()).ok_or_else(|| Error::InputMissing {
-        what: format!("{holder} key {}", source.archive_key()),
-        message: "not found; the package must hold the chart archive under this key \
-                  (capstan write deployment --from-package writes it)"
-            .into(),
-    })?;
+/// The package in a ConfigMap (`binaryData`, as `kubectl create configmap --from-file` writes
+/// binary files, or `data` for the provenance file, which is text) or a Secret (`data`).
+pub fn package_from(holder: DataObject<'_>, source: &PackageSource) -> Result<Package> {
+    let archive = holder
+        .get(source.archive_key())
+        .ok_or_else(|| Error::InputMissing {
+            what: format!("{} key {}", holder.describe(), source.archive_key()),
+            message: "not found; the package must hold the chart archive under this key \
+                      (capstan write deployment --from-package writes it)"
+                .into(),
+        })?;
     if archive.len() > MAX_PACKAGE_BYTES {
         return Err(Error::InvalidSpec(format!(
-            "{holder} key {}: the archive has {} bytes, more than the {MAX_PACKAGE_BYTES} allowed",
+            "{} key {}: the archive has {} bytes, more than the {MAX_PACKAGE_BYTES} allowed",
+            holder.describe(),
             source.archive_key(),
             archive.len()
         )));
     }
     Ok(Package {
-        archive,
-        provenance: lookup(source.provenance_key()),
+        archive: archive.to_vec(),
+        provenance: holder.get(source.provenance_key()).map(<[u8]>::to_vec),
     })
 }
 
@@ -191,6 +155,7 @@ mod tests {
     use super::*;
     use capstan_api::deployment::LocalReference;
     use k8s_openapi::ByteString;
+    use k8s_openapi::api::core::v1::{ConfigMap, Secret};
     use std::collections::BTreeMap;
 
     fn source() -> PackageSource {
@@ -210,7 +175,7 @@ mod tests {
             data: Some(BTreeMap::from([("chart.tgz.prov".into(), "signed".into())])),
             ..ConfigMap::default()
         };
-        let package = package_from_config_map(&config_map, &source()).unwrap();
+        let package = package_from(DataObject::ConfigMap(&config_map), &source()).unwrap();
         assert_eq!(package.archive, [1, 2, 3]);
         assert_eq!(package.provenance.as_deref(), Some(&b"signed"[..]));
     }
@@ -218,7 +183,7 @@ mod tests {
     #[test]
     fn a_missing_archive_key_is_named() {
         let secret = Secret::default();
-        let error = package_from_secret(&secret, &source()).unwrap_err();
+        let error = package_from(DataObject::Secret(&secret), &source()).unwrap_err();
         assert!(error.to_string().contains("key chart.tgz"), "{error}");
     }
 

@@ -25,6 +25,12 @@ impl Owner {
         }
     }
 
+    /// The owner of what `deployment` applies.
+    pub fn of(deployment: &capstan_api::ChartDeployment) -> Self {
+        let key = crate::object_key::ObjectKey::of(deployment);
+        Owner::new(key.namespace, key.name)
+    }
+
     /// The annotation value, `<namespace>/<name>`: exact, and what ownership is decided on.
     pub fn annotation_value(&self) -> String {
         format!("{}/{}", self.namespace, self.name)

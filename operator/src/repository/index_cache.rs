@@ -12,6 +12,7 @@ use capstan_sources::http::{HttpClient, Validators};
 use capstan_sources::s3::S3Repository;
 
 use crate::error::{Error, Result};
+use crate::object_key::ObjectKey;
 
 /// Parses an index download into the compact catalogue every deployment of the repository
 /// shares. `source` names it in errors (the repository URL); `max_bytes` is the operator's
@@ -32,9 +33,6 @@ pub fn parse_catalogue(
 pub fn chart_count(catalogue: &Catalogue) -> usize {
     catalogue.entry_count()
 }
-
-/// Identifies a ChartRepository: `(namespace, name)`.
-pub type RepositoryKey = (String, String);
 
 /// One repository's last fetched index and what is needed to download from it.
 pub struct CachedIndex {
@@ -74,20 +72,27 @@ impl CachedIndex {
     pub fn resolve(&self, chart: &str, constraint: &str) -> Result<ResolvedChart> {
         self.catalogue
             .resolve(chart, constraint)
-            .map_err(|error| Error::ChartNotFound(format!("{}: {error}", self.url)))
+            .map_err(|error| Error::ChartNotFound {
+                source_name: format!("the index of {}", self.url),
+                message: error.to_string(),
+            })
     }
 
     /// Absolute URL of `entry`'s archive: its first URL, joined to the repository URL when it is
     /// relative (as `capstan repo index` writes them).
     pub fn archive_url(&self, chart: &ResolvedChart) -> Result<String> {
-        let first = chart.entry.urls().next().ok_or_else(|| {
-            Error::ChartNotFound(format!(
-                "{}: chart {} {} has no download URL in the index",
-                self.url,
-                chart.name,
-                chart.entry.version()
-            ))
-        })?;
+        let first = chart
+            .entry
+            .urls()
+            .next()
+            .ok_or_else(|| Error::ChartNotFound {
+                source_name: format!("the index of {}", self.url),
+                message: format!(
+                    "chart {} {} has no download URL",
+                    chart.name,
+                    chart.entry.version()
+                ),
+            })?;
         Ok(if first.contains("://") {
             first.to_string()
         } else {
@@ -99,11 +104,11 @@ impl CachedIndex {
 /// Every repository's cached index.
 #[derive(Default)]
 pub struct IndexCache {
-    entries: RwLock<HashMap<RepositoryKey, Arc<CachedIndex>>>,
+    entries: RwLock<HashMap<ObjectKey, Arc<CachedIndex>>>,
 }
 
 impl IndexCache {
-    pub fn get(&self, key: &RepositoryKey) -> Option<Arc<CachedIndex>> {
+    pub fn get(&self, key: &ObjectKey) -> Option<Arc<CachedIndex>> {
         self.entries
             .read()
             .unwrap_or_else(|poison| poison.into_inner())
@@ -111,14 +116,14 @@ impl IndexCache {
             .cloned()
     }
 
-    pub fn insert(&self, key: RepositoryKey, entry: CachedIndex) {
+    pub fn insert(&self, key: ObjectKey, entry: CachedIndex) {
         self.entries
             .write()
             .unwrap_or_else(|poison| poison.into_inner())
             .insert(key, Arc::new(entry));
     }
 
-    pub fn remove(&self, key: &RepositoryKey) {
+    pub fn remove(&self, key: &ObjectKey) {
         self.entries
             .write()
             .unwrap_or_else(|poison| poison.into_inner())
@@ -127,7 +132,7 @@ impl IndexCache {
 
     /// Removes the entry of `key` if it was fetched for the repository object `uid`: a deleted
     /// repository's index leaves memory, a new one under the same name keeps its own.
-    pub fn remove_if_fetched_for(&self, key: &RepositoryKey, uid: Option<&str>) {
+    pub fn remove_if_fetched_for(&self, key: &ObjectKey, uid: Option<&str>) {
         let mut entries = self
             .entries
             .write()
@@ -229,7 +234,7 @@ generated: \"2026-01-01T00:00:00Z\"
     #[test]
     fn the_cache_replaces_and_forgets_entries() {
         let cache = IndexCache::default();
-        let key = ("apps".to_string(), "charts".to_string());
+        let key = ObjectKey::new("apps", "charts");
         assert!(cache.get(&key).is_none());
         cache.insert(key.clone(), cached());
         assert_eq!(cache.get(&key).unwrap().digest, "sha256:00");
@@ -240,7 +245,7 @@ generated: \"2026-01-01T00:00:00Z\"
     #[test]
     fn a_deleted_repository_takes_only_its_own_index_along() {
         let cache = IndexCache::default();
-        let key = ("apps".to_string(), "charts".to_string());
+        let key = ObjectKey::new("apps", "charts");
         cache.insert(key.clone(), cached());
         // A repository of the same name deleted before this one was created: not ours.
         cache.remove_if_fetched_for(&key, Some("u0"));

@@ -1,0 +1,88 @@
+//! Reading the live state of the objects a revision will apply: part of the dereference step,
+//! kept apart because it needs the desired objects first.
+
+use kube::api::{Api, DynamicObject};
+use serde_json::Value;
+
+use crate::cluster::ClusterInfo;
+use crate::error::{Error, Result};
+
+use super::desired::DesiredObject;
+
+/// An object as it is in the cluster.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Live {
+    /// The whole object, as JSON.
+    pub object: Value,
+}
+
+impl Live {
+    /// The object's annotations.
+    pub fn annotations(&self) -> std::collections::BTreeMap<String, String> {
+        self.object["metadata"]["annotations"]
+            .as_object()
+            .map(|map| {
+                map.iter()
+                    .filter_map(|(key, value)| Some((key.clone(), value.as_str()?.to_string())))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// What was found of one desired object.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Observed {
+    /// The object does not exist.
+    Absent,
+    Present(Live),
+    /// Its kind is not served yet: a CRD of this same revision defines it, and it is read once
+    /// that CRD is established.
+    NotYetServed,
+}
+
+/// Reads every object the cluster can already resolve, in order.
+pub async fn observe_all(
+    cluster: &ClusterInfo,
+    objects: &[DesiredObject],
+) -> Result<Vec<Observed>> {
+    let mut observed = Vec::with_capacity(objects.len());
+    for object in objects {
+        observed.push(match api_for(cluster, object).await {
+            Ok(api) => read(&api, object).await?,
+            Err(Error::UnknownKind { .. }) => Observed::NotYetServed,
+            Err(error) => return Err(error),
+        });
+    }
+    Ok(observed)
+}
+
+/// The dynamic API of `object`'s kind and namespace; [`Error::UnknownKind`] when the cluster
+/// does not serve it.
+pub async fn api_for(cluster: &ClusterInfo, object: &DesiredObject) -> Result<Api<DynamicObject>> {
+    let entry = &object.entry;
+    cluster
+        .dynamic_api(&entry.api_version, &entry.kind, entry.namespace.as_deref())
+        .await?
+        .ok_or_else(|| Error::UnknownKind {
+            api_version: entry.api_version.clone(),
+            kind: entry.kind.clone(),
+        })
+}
+
+/// Reads `object` through `api`.
+pub async fn read(api: &Api<DynamicObject>, object: &DesiredObject) -> Result<Observed> {
+    let found = api
+        .get_opt(&object.entry.name)
+        .await
+        .map_err(|source| Error::ReadLive {
+            object: object.describe(),
+            source,
+        })?;
+    Ok(match found {
+        None => Observed::Absent,
+        Some(live) => Observed::Present(Live {
+            object: serde_json::to_value(&live).unwrap_or(Value::Null),
+        }),
+    })
+}

@@ -1,0 +1,190 @@
+//! One reconcile of a ChartDeployment, as its steps: dereference, plan, apply, status.
+//!
+//! [`reconcile`] bounds the attempt by `spec.timeout`, then reports its outcome; [`attempt`]
+//! reads as the pipeline it is. Every decision is a call into [`super::plan`]; every read a call
+//! into [`super::dereference`] or [`super::live`].
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use capstan_api::{ChartDeployment, Revision};
+use k8s_openapi::jiff::Timestamp;
+use kube::runtime::controller::Action;
+use tracing::info;
+
+use crate::context::{Context, lock};
+use crate::error::{Error, Result};
+use crate::object_key::{KindKey, ObjectKey};
+
+use super::controller::interval;
+use super::dereference::{self, Source};
+use super::owner::Owner;
+use super::status::{self, Applied};
+use super::{apply, desired, live, plan, prune, render, values};
+
+/// Default `spec.timeout`.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// What an attempt came to.
+pub enum Attempt {
+    /// The revision is the one applied, recently and under the same policy: nothing was read
+    /// beyond the inputs and nothing was written.
+    Unchanged,
+    Applied(Box<Applied>),
+}
+
+/// How far an attempt got, for the error that says where a timeout struck, and the revision
+/// it was attempting once known.
+#[derive(Default)]
+pub struct Progress {
+    stage: Mutex<(&'static str, Option<Revision>)>,
+}
+
+impl Progress {
+    fn enter(&self, stage: &'static str) {
+        lock(&self.stage).0 = stage;
+    }
+
+    fn attempting(&self, revision: &Revision) {
+        lock(&self.stage).1 = Some(revision.clone());
+    }
+
+    fn stage(&self) -> &'static str {
+        lock(&self.stage).0
+    }
+
+    fn attempted(&self) -> Option<Revision> {
+        lock(&self.stage).1.clone()
+    }
+}
+
+/// Reconciles `deployment`: the attempt, bounded by `spec.timeout`, then its report.
+pub async fn reconcile(deployment: Arc<ChartDeployment>, ctx: &Context) -> Result<Action> {
+    if deployment.spec.suspend {
+        return Ok(Action::await_change());
+    }
+    let key = KindKey::of(&*deployment);
+    let timeout = timeout(&deployment);
+    let progress = Progress::default();
+    let result = tokio::time::timeout(timeout, attempt(&deployment, ctx, &progress))
+        .await
+        .unwrap_or_else(|_| {
+            Err(Error::TimedOut {
+                seconds: timeout.as_secs(),
+                stage: progress.stage(),
+            })
+        });
+    match result {
+        Ok(Attempt::Unchanged) => {
+            ctx.clear_failures(&key);
+            Ok(Action::requeue(interval(&deployment)))
+        }
+        Ok(Attempt::Applied(applied)) => {
+            ctx.clear_failures(&key);
+            ctx.mark_applied(&key.key, &applied.policy_tag);
+            let report = status::after_success(&deployment, &applied, Timestamp::now());
+            status::publish(ctx, &deployment, report).await?;
+            Ok(Action::requeue(interval(&deployment)))
+        }
+        Err(error) => {
+            let attempted = progress.attempted();
+            let report =
+                status::after_failure(&deployment, &error, attempted.as_ref(), Timestamp::now());
+            status::publish(ctx, &deployment, report).await?;
+            Err(error)
+        }
+    }
+}
+
+/// The deployment's `spec.timeout`, or the default.
+pub fn timeout(deployment: &ChartDeployment) -> Duration {
+    deployment
+        .spec
+        .timeout
+        .map(Into::into)
+        .unwrap_or(DEFAULT_TIMEOUT)
+}
+
+/// Dereference, plan, apply and prune one revision.
+pub async fn attempt(
+    deployment: &ChartDeployment,
+    ctx: &Context,
+    progress: &Progress,
+) -> Result<Attempt> {
+    let key = ObjectKey::of(deployment);
+    progress.enter("reading the chart source and values");
+    let inputs = dereference::inputs(deployment, ctx).await?;
+    let policy_tag = inputs.policy.tag(inputs.keyring.as_ref());
+    let values_digest = values::digest(&inputs.values);
+    let recently = |revision: &Revision| {
+        plan::is_unchanged(
+            deployment,
+            revision,
+            ctx.applied_within(&key, interval(deployment), &policy_tag),
+        )
+    };
+    // A repository's index names the archive's digest, so an unchanged revision is known
+    // without downloading anything.
+    if let Source::Repository { entry, .. } = &inputs.source
+        && plan::indexed_revision(entry, &values_digest).is_some_and(|revision| recently(&revision))
+    {
+        return Ok(Attempt::Unchanged);
+    }
+
+    progress.enter("fetching the chart");
+    let fetched = dereference::archive(ctx, inputs.source, &inputs.policy).await?;
+    let chart = capstan_chart::load::load_archive(&fetched.package.archive).map_err(Error::Load)?;
+    let revision = plan::revision(&chart, &fetched, &values_digest);
+    progress.attempting(&revision);
+    if recently(&revision) {
+        return Ok(Attempt::Unchanged);
+    }
+    let provenance = plan::verify(
+        &inputs.policy,
+        inputs.keyring.as_ref(),
+        &fetched.package,
+        &revision,
+    )?;
+    if let Some(verified) = &provenance {
+        info!(deployment = %key, signer = %verified.signer, fingerprint = %verified.key_fingerprint, "provenance verified");
+    }
+
+    progress.enter("rendering the chart");
+    let release_number = plan::release_number(deployment, &revision);
+    let capabilities = ctx.cluster.capabilities().await?;
+    let options = plan::render_options(deployment, release_number, capabilities);
+    let rendered =
+        render::render_off_runtime(&ctx.render_slots, chart, inputs.values, options).await?;
+    let owner = Owner::of(deployment);
+    let objects = desired::build(
+        rendered.crds.into_iter().map(|m| m.object).collect(),
+        rendered.manifests.into_iter().map(|m| m.object).collect(),
+        &owner,
+        &plan::target_namespace(deployment),
+        ctx.cluster.scopes().await?,
+    )?;
+
+    progress.enter("applying the objects");
+    let observed = live::observe_all(&ctx.cluster, &objects).await?;
+    let mode = plan::apply_mode(deployment, &revision);
+    let applied = apply::apply_all(&ctx.cluster, &owner, &objects, observed, mode).await?;
+
+    progress.enter("pruning objects the revision dropped");
+    let previous_inventory = deployment
+        .status
+        .as_ref()
+        .map(|status| status.inventory.as_slice())
+        .unwrap_or_default();
+    let stale = plan::to_prune(previous_inventory, &applied.inventory);
+    let pruned = prune::delete_all(&ctx.cluster, &owner, &stale).await?;
+    info!(deployment = %key, chart = %revision.chart, version = %revision.version, release = release_number, objects = applied.inventory.len(), patched = applied.patched, pruned = pruned.len(), "applied");
+    Ok(Attempt::Applied(Box::new(Applied {
+        revision,
+        release_number,
+        inventory: applied.inventory,
+        patched: applied.patched,
+        pruned,
+        provenance,
+        policy_tag,
+    })))
+}
