@@ -1,7 +1,7 @@
 //! `ChartDeployment`: a chart, its values and where its objects go.
 
+use crate::duration::Duration;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
-use kube::core::Duration;
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

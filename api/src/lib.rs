@@ -10,6 +10,7 @@
 pub mod common;
 pub mod crd;
 pub mod deployment;
+pub mod duration;
 pub mod labels;
 pub mod located;
 pub mod repository;
@@ -22,7 +23,7 @@ pub use deployment::{
     PackageSource, ProvenanceStatus, RepositoryChart, ValuesReference,
 };
 /// Go-style durations (`10m`, `1h30m`) as `interval` and `timeout` hold them.
-pub use kube::core::Duration;
+pub use duration::Duration;
 pub use repository::{
     ChartRepository, ChartRepositorySpec, ChartRepositoryStatus, S3Settings, VerificationMode,
     VerificationPolicy,

@@ -1,7 +1,7 @@
 //! `ChartRepository`: where charts come from, and how they must be verified.
 
+use crate::duration::Duration;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
-use kube::core::Duration;
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

@@ -354,7 +354,7 @@ fn display_path(pointer: &str) -> String {
 
 /// A Go duration (`90s`, `10m`, `1h30m`), as the operator reads `interval` and `timeout`.
 fn check_duration(text: &str, pointer: &str) -> Option<(String, String)> {
-    kube::core::Duration::from_str(text).err().map(|error| {
+    crate::Duration::from_str(text).err().map(|error| {
         (
             pointer.to_string(),
             format!(

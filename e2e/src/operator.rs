@@ -72,6 +72,8 @@ impl OperatorProcess {
             .args(["run", "--namespace", namespace])
             .env("KUBECONFIG", kubeconfig)
             .env("RUST_LOG", "info")
+            // Tests use intervals of a few seconds to watch periodic work happen.
+            .env("CAPSTAN_MIN_INTERVAL", "1s")
             .envs(env.iter().copied())
             .stdout(stdout)
             .stderr(stderr)
@@ -262,7 +264,10 @@ impl Setup {
         std::fs::create_dir_all(dir.join("templates"))?;
         std::fs::write(
             dir.join("Chart.yaml"),
-            format!("apiVersion: v2\nname: {name}\nversion: {version}\n"),
+            format!(
+                "apiVersion: v2\nname: {name}\nversion: {version}\n\
+                 annotations:\n  capstan.dev/engine: jinja\n"
+            ),
         )?;
         for (path, content) in files {
             std::fs::write(dir.join(path), content)?;

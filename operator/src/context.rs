@@ -18,6 +18,9 @@ use crate::repository::fetch_schedule::FetchSchedule;
 use crate::repository::index_cache::IndexCache;
 use crate::settings::Settings;
 
+/// The object (uid) and spec (generation) an undecodable resource was reported for.
+type Reported = (Option<String>, Option<i64>);
+
 pub struct Context {
     pub client: Client,
     pub cluster: ClusterInfo,
@@ -40,6 +43,8 @@ pub struct Context {
     /// reconcile with an unchanged revision and policy writes nothing until its interval has
     /// passed since then; then it applies again to undo drift (see [`Context::applied_within`]).
     applied_at: Mutex<HashMap<ObjectKey, (Instant, String)>>,
+    /// Undecodable objects already reported, with the uid and generation reported.
+    invalid_reported: Mutex<HashMap<KindKey, Reported>>,
 }
 
 impl Context {
@@ -60,6 +65,7 @@ impl Context {
             client,
             failures: Mutex::default(),
             applied_at: Mutex::default(),
+            invalid_reported: Mutex::default(),
         }
     }
 
@@ -97,6 +103,20 @@ impl Context {
     pub fn forget(&self, key: &KindKey) {
         self.clear_failures(key);
         lock(&self.applied_at).remove(&key.key);
+        lock(&self.invalid_reported).remove(key);
+    }
+
+    /// Whether the undecodable object `key` (object `uid`, spec `generation`) is to be reported
+    /// now: the first time, and again only after its spec changed. Reporting writes its status,
+    /// which wakes it again; this keeps that from becoming a loop.
+    pub fn first_report_of_invalid(
+        &self,
+        key: &KindKey,
+        uid: Option<&str>,
+        generation: Option<i64>,
+    ) -> bool {
+        let marker = (uid.map(str::to_string), generation);
+        lock(&self.invalid_reported).insert(key.clone(), marker.clone()) != Some(marker)
     }
 
     /// Whether the deployment `key` was applied in full less than `interval` ago by this

@@ -22,6 +22,7 @@ pub mod conditions;
 pub mod context;
 pub mod deployment;
 pub mod error;
+pub mod finalizer;
 pub mod leader;
 pub mod metrics;
 pub mod object_data;

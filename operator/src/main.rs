@@ -42,6 +42,10 @@ enum Command {
         /// more renders wait their turn.
         #[arg(long, env = "CAPSTAN_RENDER_WORKERS", default_value_t = DEFAULT_RENDER_WORKERS, value_parser = clap::value_parser!(u16).range(1..=256))]
         render_workers: u16,
+        /// The shortest `spec.interval` honoured (a Go duration); shorter ones are raised to
+        /// it, so no resource can keep the operator busy in a tight loop.
+        #[arg(long, env = "CAPSTAN_MIN_INTERVAL", default_value = "10s", value_parser = parse_duration)]
+        min_interval: std::time::Duration,
         #[command(flatten)]
         election: Election,
     },
@@ -126,6 +130,7 @@ fn main() -> anyhow::Result<()> {
             metrics_bind_address,
             max_concurrent_reconciles,
             render_workers,
+            min_interval,
             election,
         } => {
             let lease = election.settings(namespace.as_deref())?;
@@ -136,9 +141,17 @@ fn main() -> anyhow::Result<()> {
                 lease,
                 max_concurrent_reconciles,
                 render_workers,
+                min_interval,
             })
         }
     }
+}
+
+/// A Go duration flag (`10s`, `1m`).
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    text.parse::<capstan_api::Duration>()
+        .map(|duration| duration.get())
+        .map_err(|error| format!("{text:?} is not a duration: {error}"))
 }
 
 fn run(settings: Settings) -> anyhow::Result<()> {

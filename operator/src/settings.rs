@@ -1,6 +1,7 @@
 //! What an operator process is told at start-up (its flags), as one value the library takes.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use crate::leader::LeaseSettings;
 
@@ -10,6 +11,8 @@ pub const DEFAULT_MAX_INDEX_BYTES: u64 = 100 * 1024 * 1024;
 pub const DEFAULT_MAX_CONCURRENT_RECONCILES: u16 = 8;
 /// Default `--render-workers`: rendering is CPU-bound, so about one per core.
 pub const DEFAULT_RENDER_WORKERS: u16 = 2;
+/// Default `--min-interval`: the shortest `spec.interval` honoured.
+pub const DEFAULT_MIN_INTERVAL: Duration = Duration::from_secs(10);
 
 /// The operator's settings.
 #[derive(Clone, Debug)]
@@ -26,6 +29,8 @@ pub struct Settings {
     pub max_concurrent_reconciles: u16,
     /// Charts rendered at once; further renders wait their turn off the async runtime.
     pub render_workers: u16,
+    /// The shortest interval honoured; a shorter `spec.interval` is raised to it.
+    pub min_interval: Duration,
 }
 
 impl Default for Settings {
@@ -37,6 +42,7 @@ impl Default for Settings {
             lease: None,
             max_concurrent_reconciles: DEFAULT_MAX_CONCURRENT_RECONCILES,
             render_workers: DEFAULT_RENDER_WORKERS,
+            min_interval: DEFAULT_MIN_INTERVAL,
         }
     }
 }

@@ -105,7 +105,7 @@ fn ready(deployment: &ChartDeployment) -> (String, String) {
 async fn a_first_install_applies_the_chart_and_reports_release_one() {
     let api = setup(&[("config.yaml", CONFIG), ("extra.yaml", EXTRA)]);
     let ctx = context(&api);
-    reconcile(deployment(&api), &ctx).await.unwrap();
+    reconcile(&deployment(&api), &ctx).await.unwrap();
 
     let config = config_map(&api, "web-config").expect("the chart's ConfigMap was applied");
     assert_eq!(config["data"]["greeting"], "hello");
@@ -130,17 +130,17 @@ async fn a_first_install_applies_the_chart_and_reports_release_one() {
 async fn a_reconcile_that_changes_nothing_sends_no_write() {
     let api = setup(&[("config.yaml", CONFIG)]);
     let ctx = context(&api);
-    reconcile(deployment(&api), &ctx).await.unwrap();
+    reconcile(&deployment(&api), &ctx).await.unwrap();
 
     // Within the interval: the revision is known applied, nothing is even read live.
     api.clear_requests();
-    reconcile(deployment(&api), &ctx).await.unwrap();
+    reconcile(&deployment(&api), &ctx).await.unwrap();
     assert_eq!(writes(&api), Vec::<String>::new());
 
     // A restarted operator checks every object for drift, finds none and writes nothing.
     api.clear_requests();
     let restarted = context(&api);
-    reconcile(deployment(&api), &restarted).await.unwrap();
+    reconcile(&deployment(&api), &restarted).await.unwrap();
     let requests = api.requests();
     assert!(
         requests
@@ -155,11 +155,11 @@ async fn a_reconcile_that_changes_nothing_sends_no_write() {
 async fn an_upgrade_applies_the_new_revision_and_prunes_what_it_dropped() {
     let api = setup(&[("config.yaml", CONFIG), ("extra.yaml", EXTRA)]);
     let ctx = context(&api);
-    reconcile(deployment(&api), &ctx).await.unwrap();
+    reconcile(&deployment(&api), &ctx).await.unwrap();
 
     store_package(&api, &chart_archive("2.0.0", &[("config.yaml", CONFIG)]));
     api.clear_requests();
-    reconcile(deployment(&api), &ctx).await.unwrap();
+    reconcile(&deployment(&api), &ctx).await.unwrap();
 
     assert!(config_map(&api, "web-extra").is_none(), "pruned");
     assert!(
@@ -185,14 +185,14 @@ async fn an_upgrade_applies_the_new_revision_and_prunes_what_it_dropped() {
 async fn a_failed_revision_keeps_the_applied_one_and_says_why() {
     let api = setup(&[("config.yaml", CONFIG)]);
     let ctx = context(&api);
-    reconcile(deployment(&api), &ctx).await.unwrap();
+    reconcile(&deployment(&api), &ctx).await.unwrap();
     let applied = config_map(&api, "web-config").unwrap();
 
     store_package(
         &api,
         &chart_archive("3.0.0", &[("config.yaml", CONFIG), ("broken.yaml", BROKEN)]),
     );
-    let error = reconcile(deployment(&api), &ctx).await.unwrap_err();
+    let error = reconcile(&deployment(&api), &ctx).await.unwrap_err();
     assert_eq!(error.reason(), "RenderFailed");
 
     let deployment = deployment(&api);

@@ -222,8 +222,8 @@ pub fn repository_yaml(args: &RepositoryArgs) -> anyhow::Result<String> {
     let spec = ChartRepositorySpec {
         url: args.url.clone(),
         s3: args.s3.settings(),
-        interval: args.common.interval,
-        timeout: args.common.timeout,
+        interval: args.common.interval.clone(),
+        timeout: args.common.timeout.clone(),
         connection: Connection {
             secret_ref: secret_ref(args.secret_ref.as_ref()),
             cert_secret_ref: secret_ref(args.cert_secret_ref.as_ref()),
@@ -275,8 +275,8 @@ pub fn deployment_yaml(args: &DeploymentArgs) -> anyhow::Result<String> {
         target_namespace: args.target_namespace.clone(),
         values: (!values.is_empty()).then_some(values),
         values_from: Vec::new(),
-        interval: args.common.interval,
-        timeout: args.common.timeout,
+        interval: args.common.interval.clone(),
+        timeout: args.common.timeout.clone(),
         suspend: false,
     };
     let mut deployment = ChartDeployment::new(&args.name, spec);
@@ -510,7 +510,7 @@ mod tests {
                 "spec": {
                     "url": "https://charts.example.com/stable",
                     // The API's Duration type writes durations in seconds.
-                    "interval": "300s",
+                    "interval": "5m",
                     "timeout": "30s",
                     "secretRef": {"name": "charts-auth"},
                     "certSecretRef": {"name": "charts-ca"},
@@ -655,7 +655,7 @@ mod tests {
                         "replicaCount": 3,
                         "greeting": "hi",
                     },
-                    "interval": "3600s",
+                    "interval": "1h",
                 },
             })]
         );

@@ -1,6 +1,7 @@
 //! The ChartDeployment controller and its reconcile pipeline.
 //!
-//! - [`controller`]: watches, [`triggers`], the finalizer ([`cleanup`]) and the error policy;
+//! - [`controller`]: watches, [`triggers`], the finalizer ([`cleanup`]), the error policy, and
+//!   objects that cannot be decoded ([`invalid`]);
 //! - [`reconcile`]: one attempt, step by step:
 //!   1. [`dereference`] reads the source ([`package`], [`oci`]), the [`policy`]'s keyring and the
 //!      [`values`]; [`live`] reads the objects' live state;
@@ -16,6 +17,7 @@ pub mod controller;
 pub mod dereference;
 pub mod desired;
 pub mod drift;
+pub mod invalid;
 pub mod live;
 pub mod oci;
 pub mod owner;

@@ -4,7 +4,7 @@
 //! reads as the pipeline it is. Every decision is a call into [`super::plan`]; every read a call
 //! into [`super::dereference`] or [`super::live`].
 
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use capstan_api::{ChartDeployment, Revision};
@@ -59,14 +59,14 @@ impl Progress {
 }
 
 /// Reconciles `deployment`: the attempt, bounded by `spec.timeout`, then its report.
-pub async fn reconcile(deployment: Arc<ChartDeployment>, ctx: &Context) -> Result<Action> {
+pub async fn reconcile(deployment: &ChartDeployment, ctx: &Context) -> Result<Action> {
     if deployment.spec.suspend {
         return Ok(Action::await_change());
     }
-    let key = KindKey::of(&*deployment);
-    let timeout = timeout(&deployment);
+    let key = KindKey::of(deployment);
+    let timeout = timeout(deployment);
     let progress = Progress::default();
-    let result = tokio::time::timeout(timeout, attempt(&deployment, ctx, &progress))
+    let result = tokio::time::timeout(timeout, attempt(deployment, ctx, &progress))
         .await
         .unwrap_or_else(|_| {
             Err(Error::TimedOut {
@@ -77,20 +77,26 @@ pub async fn reconcile(deployment: Arc<ChartDeployment>, ctx: &Context) -> Resul
     match result {
         Ok(Attempt::Unchanged) => {
             ctx.clear_failures(&key);
-            Ok(Action::requeue(interval(&deployment)))
+            Ok(Action::requeue(interval(
+                deployment,
+                ctx.settings.min_interval,
+            )))
         }
         Ok(Attempt::Applied(applied)) => {
             ctx.clear_failures(&key);
             ctx.mark_applied(&key.key, &applied.policy_tag);
-            let report = status::after_success(&deployment, &applied, Timestamp::now());
-            status::publish(ctx, &deployment, report).await?;
-            Ok(Action::requeue(interval(&deployment)))
+            let report = status::after_success(deployment, &applied, Timestamp::now());
+            status::publish(ctx, deployment, report).await?;
+            Ok(Action::requeue(interval(
+                deployment,
+                ctx.settings.min_interval,
+            )))
         }
         Err(error) => {
             let attempted = progress.attempted();
             let report =
-                status::after_failure(&deployment, &error, attempted.as_ref(), Timestamp::now());
-            status::publish(ctx, &deployment, report).await?;
+                status::after_failure(deployment, &error, attempted.as_ref(), Timestamp::now());
+            status::publish(ctx, deployment, report).await?;
             Err(error)
         }
     }
@@ -101,8 +107,8 @@ pub fn timeout(deployment: &ChartDeployment) -> Duration {
     deployment
         .spec
         .timeout
-        .map(Into::into)
-        .unwrap_or(DEFAULT_TIMEOUT)
+        .as_ref()
+        .map_or(DEFAULT_TIMEOUT, Into::into)
 }
 
 /// Dereference, plan, apply and prune one revision.
@@ -120,7 +126,11 @@ pub async fn attempt(
         plan::is_unchanged(
             deployment,
             revision,
-            ctx.applied_within(&key, interval(deployment), &policy_tag),
+            ctx.applied_within(
+                &key,
+                interval(deployment, ctx.settings.min_interval),
+                &policy_tag,
+            ),
         )
     };
     // A repository's index names the archive's digest, so an unchanged revision is known

@@ -8,9 +8,9 @@ use std::sync::Mutex;
 
 use capstan_api::deployment::ValuesSourceKind;
 use capstan_api::{ChartDeployment, ChartRepository};
-use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
+use kube::core::DeserializeGuard;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
@@ -19,20 +19,22 @@ use crate::context::{Context, lock};
 use crate::object_key::ObjectKey;
 use crate::repository::status::seen_by_deployments;
 
+use super::controller::Watched;
+
+/// A ChartRepository as the deployment controller's watch hands it over.
+pub type WatchedRepository = DeserializeGuard<ChartRepository>;
+
 /// The deployments that read `object` (a ConfigMap or Secret) through `valuesFrom` or as their
 /// package, so a change to it triggers them.
 pub fn referencing<K: Resource>(
-    store: &Store<ChartDeployment>,
+    store: &Store<Watched>,
     object: &K,
     kind: ValuesSourceKind,
-) -> Vec<ObjectRef<ChartDeployment>> {
+) -> Vec<ObjectRef<Watched>> {
     let namespace = object.meta().namespace.clone();
     let name = object.meta().name.clone().unwrap_or_default();
-    store
-        .state()
-        .into_iter()
-        .filter(|deployment| deployment.namespace() == namespace)
-        .filter(|deployment| {
+    select(store, |deployment| {
+        deployment.namespace() == namespace && {
             let spec = &deployment.spec;
             let in_values = spec
                 .values_from
@@ -76,23 +78,23 @@ pub fn referencing<K: Resource>(
                     .filter_map(|policy| policy.keyring_secret_ref.as_ref())
                     .any(|reference| reference.name == name);
             in_values || in_package || in_oci || in_keyring
-        })
-        .map(|deployment| ObjectRef::from_obj(&*deployment))
-        .collect()
+        }
+    })
 }
 
 /// The deployments whose ChartRepository's verification policy names `secret` as its keyring, so
 /// a key added or revoked there re-checks what they applied.
-pub fn using_repository_keyring(
-    deployments: &Store<ChartDeployment>,
-    repositories: &Store<ChartRepository>,
-    secret: &Secret,
-) -> Vec<ObjectRef<ChartDeployment>> {
-    let namespace = secret.namespace();
-    let name = secret.name_any();
+pub fn using_repository_keyring<K: Resource>(
+    deployments: &Store<Watched>,
+    repositories: &Store<WatchedRepository>,
+    secret: &K,
+) -> Vec<ObjectRef<Watched>> {
+    let namespace = secret.meta().namespace.clone();
+    let name = secret.meta().name.clone().unwrap_or_default();
     let keyed: Vec<String> = repositories
         .state()
-        .into_iter()
+        .iter()
+        .filter_map(|watched| watched.0.as_ref().ok())
         .filter(|repository| repository.namespace() == namespace)
         .filter(|repository| {
             repository
@@ -126,21 +128,29 @@ pub fn forget_deleted(ctx: &Context, repository: &ChartRepository) {
 /// The repository a watch event is about, for the deployment triggers. A deleted repository
 /// comes marked as being deleted: the watch hands it over as it last was, which would otherwise
 /// look unchanged to [`RepositoryChanges`].
+/// A repository that cannot be decoded wakes nobody (its deployments report it when they read it).
 pub fn touched_repository(
-    event: Result<watcher::Event<ChartRepository>, watcher::Error>,
+    event: Result<watcher::Event<WatchedRepository>, watcher::Error>,
 ) -> Option<Result<ChartRepository, watcher::Error>> {
     match event {
-        Ok(watcher::Event::Apply(repository) | watcher::Event::InitApply(repository)) => {
-            Some(Ok(repository))
-        }
-        Ok(watcher::Event::Delete(mut repository)) => {
+        Ok(
+            watcher::Event::Apply(DeserializeGuard(Ok(repository)))
+            | watcher::Event::InitApply(DeserializeGuard(Ok(repository))),
+        ) => Some(Ok(repository)),
+        Ok(watcher::Event::Delete(DeserializeGuard(Ok(mut repository)))) => {
             repository
                 .metadata
                 .deletion_timestamp
                 .get_or_insert(Time(Timestamp::now()));
             Some(Ok(repository))
         }
-        Ok(watcher::Event::Init | watcher::Event::InitDone) => None,
+        Ok(
+            watcher::Event::Init
+            | watcher::Event::InitDone
+            | watcher::Event::Apply(_)
+            | watcher::Event::InitApply(_)
+            | watcher::Event::Delete(_),
+        ) => None,
         Err(error) => Some(Err(error)),
     }
 }
@@ -170,32 +180,40 @@ impl RepositoryChanges {
 /// The deployments that take their chart from `repository`, so a new index (the repository's
 /// status changes) triggers them.
 pub fn using_repository(
-    store: &Store<ChartDeployment>,
+    store: &Store<Watched>,
     repository: &ChartRepository,
-) -> Vec<ObjectRef<ChartDeployment>> {
+) -> Vec<ObjectRef<Watched>> {
     let name = repository.name_any();
     deployments_using(store, &repository.namespace(), |used| used == name)
 }
 
 /// The deployments in `namespace` whose chart comes from a ChartRepository `uses` accepts.
 fn deployments_using(
-    store: &Store<ChartDeployment>,
+    store: &Store<Watched>,
     namespace: &Option<String>,
     uses: impl Fn(&str) -> bool,
-) -> Vec<ObjectRef<ChartDeployment>> {
-    store
-        .state()
-        .into_iter()
-        .filter(|deployment| deployment.namespace() == *namespace)
-        .filter(|deployment| {
-            deployment
+) -> Vec<ObjectRef<Watched>> {
+    select(store, |deployment| {
+        deployment.namespace() == *namespace
+            && deployment
                 .spec
                 .chart
                 .repository
                 .as_ref()
                 .is_some_and(|chart| uses(&chart.repository_ref.name))
-        })
-        .map(|deployment| ObjectRef::from_obj(&*deployment))
+    })
+}
+
+/// The decodable deployments of `store` that `wanted` accepts.
+fn select(
+    store: &Store<Watched>,
+    wanted: impl Fn(&ChartDeployment) -> bool,
+) -> Vec<ObjectRef<Watched>> {
+    store
+        .state()
+        .iter()
+        .filter(|watched| watched.0.as_ref().is_ok_and(&wanted))
+        .map(|watched| ObjectRef::from_obj(&**watched))
         .collect()
 }
 
@@ -226,10 +244,9 @@ mod tests {
         assert!(!changes.changed(&repository("sha256:cd", "2026-12-02T10:30:00Z")));
 
         // Deleted as it last was: the event marks it, and it wakes its deployments.
-        let deleted = touched_repository(Ok(watcher::Event::Delete(repository(
-            "sha256:cd",
-            "2026-12-02T10:30:00Z",
-        ))))
+        let deleted = touched_repository(Ok(watcher::Event::Delete(DeserializeGuard(Ok(
+            repository("sha256:cd", "2026-12-02T10:30:00Z"),
+        )))))
         .unwrap()
         .unwrap();
         assert!(deleted.metadata.deletion_timestamp.is_some());

@@ -16,6 +16,8 @@ use tracing::{info, warn};
 
 use crate::conditions::same;
 use crate::context::Context;
+use crate::deployment::invalid;
+use crate::deployment::triggers::WatchedRepository;
 use crate::error::{Error, Result};
 use crate::metrics::IndexFetch;
 use crate::object_key::{KindKey, ObjectKey};
@@ -31,7 +33,8 @@ const DEFAULT_INTERVAL: Duration = Duration::from_secs(600);
 
 /// Runs the ChartRepository controller until shutdown.
 pub async fn run(ctx: Arc<Context>) {
-    let repositories: Api<ChartRepository> = ctx.watched();
+    // An undecodable repository arrives as an error, reported on itself; the others go on.
+    let repositories: Api<WatchedRepository> = ctx.watched();
     Controller::new(repositories, watcher::Config::default())
         .with_config(Config::default().concurrency(ctx.settings.max_concurrent_reconciles))
         .shutdown_on_signal()
@@ -44,21 +47,29 @@ pub async fn run(ctx: Arc<Context>) {
         .await;
 }
 
-/// The repository's `spec.interval`, or the default.
-pub fn interval(spec: &ChartRepositorySpec) -> Duration {
-    spec.interval.map(Into::into).unwrap_or(DEFAULT_INTERVAL)
+/// The repository's `spec.interval` (or the default), raised to the operator's floor
+/// (`--min-interval`).
+pub fn interval(spec: &ChartRepositorySpec, floor: Duration) -> Duration {
+    spec.interval
+        .as_ref()
+        .map_or(DEFAULT_INTERVAL, Into::into)
+        .max(floor)
 }
 
 /// A failed fetch is handled in the reconcile (status, event, the retry scheduled); what lands
 /// here is a failure to write the status, retried with back-off.
-fn error_policy(repository: Arc<ChartRepository>, error: &Error, ctx: Arc<Context>) -> Action {
+fn error_policy(repository: Arc<WatchedRepository>, error: &Error, ctx: Arc<Context>) -> Action {
     let failures = ctx.record_failure(&KindKey::of(&*repository));
     Action::requeue(error.retry_after(failures))
 }
 
-async fn reconcile(repository: Arc<ChartRepository>, ctx: Arc<Context>) -> Result<Action> {
+async fn reconcile(watched: Arc<WatchedRepository>, ctx: Arc<Context>) -> Result<Action> {
+    let repository = match &watched.0 {
+        Ok(repository) => repository,
+        Err(invalid) => return invalid::report(&ctx, &*watched, invalid).await,
+    };
     let started = Instant::now();
-    let result = reconcile_repository(&repository, &ctx).await;
+    let result = reconcile_repository(repository, &ctx).await;
     let succeeded = matches!(
         result,
         Ok(Reconciled {
@@ -130,7 +141,7 @@ async fn reconcile_repository(repository: &ChartRepository, ctx: &Context) -> Re
     let (fetched_at, now) = (Instant::now(), Timestamp::now());
     match fetched {
         Ok(entry) => {
-            let interval = interval(spec);
+            let interval = interval(spec, ctx.settings.min_interval);
             let count = chart_count(&entry.catalogue);
             let digest = entry.digest.clone();
             let changed = previous.index_digest.as_deref() != Some(digest.as_str());

@@ -42,7 +42,7 @@ pub async fn refresh(
         )));
     }
     let namespace = ObjectKey::of(repository).namespace;
-    let timeout = spec.timeout.map(Into::into).unwrap_or(DEFAULT_TIMEOUT);
+    let timeout = spec.timeout.as_ref().map_or(DEFAULT_TIMEOUT, Into::into);
     let limit = ctx.settings.max_index_bytes;
     // Only an entry for the same URL may answer a conditional request.
     let cached = cached.filter(|cached| cached.url == spec.url);

@@ -57,7 +57,7 @@ pub async fn reconcile_registry(
     }
     checked?;
     ctx.clear_failures(kind_key);
-    Ok(Action::requeue(interval(spec)))
+    Ok(Action::requeue(interval(spec, ctx.settings.min_interval)))
 }
 
 async fn check_registry(repository: &ChartRepository, ctx: &Context) -> Result<()> {
