@@ -82,6 +82,24 @@ pub struct ChartDeploymentSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<Duration>,
 
+    /// The ServiceAccount, in this namespace, whose rights every read of the chart's live
+    /// objects, every apply, prune and delete of this deployment uses (the operator
+    /// impersonates it), along with the reads of the ConfigMaps and Secrets it names. The
+    /// deployment can then do exactly what that ServiceAccount may: objects in other
+    /// namespaces or cluster-scoped ones only when its RBAC allows them. Defaults to the
+    /// operator's `--default-service-account`, if set; otherwise the operator's own identity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 253))]
+    #[x_kube(validation = Rule::new("self.matches('^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$')").message("must be the name of a ServiceAccount"))]
+    pub service_account_name: Option<String>,
+
+    /// Take over objects the chart renders that already exist without belonging to any
+    /// ChartDeployment (made by hand, by another tool, or by a Helm release). Off by default:
+    /// such an object is never changed or deleted, and the deployment reports it with reason
+    /// `AdoptionRefused`. Objects another ChartDeployment owns are never taken over.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub adopt: bool,
+
     /// Stop reconciling: nothing is applied or pruned until this is false again.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub suspend: bool,

@@ -10,9 +10,8 @@ use capstan_api::Connection;
 use capstan_sources::http::{Credentials, HttpClient, HttpOptions};
 use capstan_sources::oci::{Auth, RegistryOptions, docker_config_auth_json};
 use k8s_openapi::api::core::v1::Secret;
-use kube::Api;
+use kube::{Api, Client};
 
-use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::object_data::DataObject;
 
@@ -63,7 +62,7 @@ impl Access {
     /// Reads the Secrets `connection` names from `namespace`. `spec_path` is where the
     /// connection fields live in the spec (`spec`, `spec.chart.oci`), for messages.
     pub async fn read(
-        ctx: &Context,
+        client: &Client,
         namespace: &str,
         connection: &Connection,
         spec_path: &str,
@@ -71,7 +70,7 @@ impl Access {
         let credentials = match &connection.secret_ref {
             Some(reference) => {
                 let field = format!("{spec_path}.secretRef");
-                let secret = read_secret(ctx, namespace, &reference.name, &field).await?;
+                let secret = read_secret(client, namespace, &reference.name, &field).await?;
                 Some(secret_credentials(&secret, &reference.name, &field)?)
             }
             None => None,
@@ -84,7 +83,7 @@ impl Access {
         };
         if let Some(reference) = &connection.cert_secret_ref {
             let field = format!("{spec_path}.certSecretRef");
-            let secret = read_secret(ctx, namespace, &reference.name, &field).await?;
+            let secret = read_secret(client, namespace, &reference.name, &field).await?;
             access.read_certificates(&secret, &reference.name)?;
         }
         Ok(access)
@@ -215,12 +214,12 @@ pub fn http_client(options: HttpOptions) -> Result<HttpClient> {
 /// A ServiceAccount token is refused: it would hand the cluster identity of whoever owns it to
 /// the source's server.
 pub async fn read_secret(
-    ctx: &Context,
+    client: &Client,
     namespace: &str,
     name: &str,
     field: &str,
 ) -> Result<Secret> {
-    let secret = Api::<Secret>::namespaced(ctx.client.clone(), namespace)
+    let secret = Api::<Secret>::namespaced(client.clone(), namespace)
         .get_opt(name)
         .await
         .map_err(Error::kube(format!(

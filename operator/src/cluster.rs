@@ -110,9 +110,11 @@ impl ClusterInfo {
         })
     }
 
-    /// A dynamic API for one object's kind and namespace; `None` if the kind is not served.
+    /// A dynamic API for one object's kind and namespace, whose requests `client` makes (the
+    /// identity a deployment acts as); `None` if the kind is not served.
     pub async fn dynamic_api(
         &self,
+        client: &Client,
         api_version: &str,
         kind: &str,
         namespace: Option<&str>,
@@ -120,7 +122,7 @@ impl ClusterInfo {
         let Some((resource, capabilities)) = self.resolve(api_version, kind).await? else {
             return Ok(None);
         };
-        let client = self.client.clone();
+        let client = client.clone();
         Ok(Some(match (capabilities.scope, namespace) {
             (DiscoveryScope::Namespaced, Some(namespace)) => {
                 Api::namespaced_with(client, namespace, &resource)

@@ -11,12 +11,14 @@ use kube::{Api, Client, Resource};
 use tokio::sync::Semaphore;
 
 use crate::cluster::ClusterInfo;
+use crate::deployment::identity::Clients;
 use crate::deployment::oci::OciCache;
 use crate::metrics::Metrics;
 use crate::object_key::{KindKey, ObjectKey};
 use crate::repository::fetch_schedule::FetchSchedule;
 use crate::repository::index_cache::IndexCache;
 use crate::settings::Settings;
+use crate::values_key::ValuesKey;
 
 /// The object (uid) and spec (generation) an undecodable resource was reported for.
 type Reported = (Option<String>, Option<i64>);
@@ -37,6 +39,10 @@ pub struct Context {
     pub settings: Settings,
     /// Permits to render: rendering runs on blocking threads, at most this many at once.
     pub render_slots: Arc<Semaphore>,
+    /// Clients that act as the ServiceAccounts deployments name.
+    pub clients: Clients,
+    /// Keys the digest of each revision's values.
+    pub values_key: ValuesKey,
     /// Consecutive failures per object, for exponential back-off.
     failures: Mutex<HashMap<KindKey, u32>>,
     /// When each deployment was last applied in full, and under which verification policy. A
@@ -48,7 +54,12 @@ pub struct Context {
 }
 
 impl Context {
-    pub fn new(client: Client, settings: Settings, metrics: Arc<Metrics>) -> Self {
+    pub fn new(
+        client: Client,
+        settings: Settings,
+        metrics: Arc<Metrics>,
+        values_key: ValuesKey,
+    ) -> Self {
         let reporter = Reporter {
             controller: FIELD_MANAGER.into(),
             instance: std::env::var("POD_NAME").ok(),
@@ -61,6 +72,8 @@ impl Context {
             fetch_schedule: FetchSchedule::default(),
             oci_charts: OciCache::default(),
             render_slots: Arc::new(Semaphore::new(usize::from(settings.render_workers.max(1)))),
+            clients: Clients::default(),
+            values_key,
             settings,
             client,
             failures: Mutex::default(),

@@ -119,6 +119,32 @@ pub enum Error {
     #[error("{0}")]
     Conflict(String),
 
+    /// The identity the deployment acts as may not read or write an object of the chart.
+    #[error(
+        "{identity} may not act on {object}: {}; grant it the permission (RBAC) or change the \
+         chart or targetNamespace",
+        shorten(message)
+    )]
+    Forbidden {
+        object: String,
+        identity: String,
+        /// The API server's message, which names the verb, resource and namespace refused.
+        message: String,
+    },
+
+    /// An object the chart renders exists and belongs to no ChartDeployment.
+    #[error(
+        "{object} exists and was not created by this ChartDeployment{helm}; it is left \
+         untouched. Delete it, annotate it with capstan.dev/deployment: {owner}, or set \
+         spec.adopt: true to take it over"
+    )]
+    AdoptionRefused {
+        object: String,
+        owner: String,
+        /// `, but by Helm release <namespace>/<name>` when Helm's annotations say so.
+        helm: String,
+    },
+
     #[error("applying {object} failed: {}", kube_message(.source))]
     Apply {
         object: String,
@@ -269,6 +295,8 @@ impl Error {
             Error::Load(_) | Error::NotAChart { .. } => "LoadFailed",
             Error::Render(_) | Error::Manifest(_) => "RenderFailed",
             Error::Conflict(_) => "OwnershipConflict",
+            Error::Forbidden { .. } => "Forbidden",
+            Error::AdoptionRefused { .. } => "AdoptionRefused",
             Error::Apply { .. }
             | Error::ReadLive { .. }
             | Error::CrdWatch { .. }
@@ -296,6 +324,8 @@ impl Error {
                 | Error::Render(_)
                 | Error::Manifest(_)
                 | Error::Conflict(_)
+                | Error::Forbidden { .. }
+                | Error::AdoptionRefused { .. }
                 | Error::UnknownKind { .. }
         )
     }

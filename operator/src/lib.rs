@@ -31,6 +31,7 @@ pub mod operate;
 pub mod report;
 pub mod repository;
 pub mod settings;
+pub mod values_key;
 
 pub use error::{Error, Result};
 pub use operate::operate;

@@ -42,6 +42,14 @@ enum Command {
         /// more renders wait their turn.
         #[arg(long, env = "CAPSTAN_RENDER_WORKERS", default_value_t = DEFAULT_RENDER_WORKERS, value_parser = clap::value_parser!(u16).range(1..=256))]
         render_workers: u16,
+        /// Lockdown: the ServiceAccount (in each deployment's namespace) that deployments
+        /// without `serviceAccountName` act as. With it set, nothing is ever applied with the
+        /// operator's own identity.
+        #[arg(long, env = "CAPSTAN_DEFAULT_SERVICE_ACCOUNT", value_name = "NAME")]
+        default_service_account: Option<String>,
+        /// Refuse a `targetNamespace` other than the ChartDeployment's own namespace.
+        #[arg(long, env = "CAPSTAN_NO_CROSS_NAMESPACE_REFS")]
+        no_cross_namespace_refs: bool,
         /// The shortest `spec.interval` honoured (a Go duration); shorter ones are raised to
         /// it, so no resource can keep the operator busy in a tight loop.
         #[arg(long, env = "CAPSTAN_MIN_INTERVAL", default_value = "10s", value_parser = parse_duration)]
@@ -131,6 +139,8 @@ fn main() -> anyhow::Result<()> {
             max_concurrent_reconciles,
             render_workers,
             min_interval,
+            default_service_account,
+            no_cross_namespace_refs,
             election,
         } => {
             let lease = election.settings(namespace.as_deref())?;
@@ -142,6 +152,8 @@ fn main() -> anyhow::Result<()> {
                 max_concurrent_reconciles,
                 render_workers,
                 min_interval,
+                default_service_account,
+                no_cross_namespace_refs,
             })
         }
     }

@@ -6,6 +6,7 @@ use crate::context::Context;
 use crate::leader::{self, Leadership};
 use crate::metrics::{self, Metrics};
 use crate::settings::Settings;
+use crate::values_key::ValuesKey;
 use crate::{deployment, repository};
 
 /// Serves the metrics, waits for the Lease when electing a leader, then runs both controllers
@@ -29,7 +30,18 @@ pub async fn operate(client: kube::Client, settings: Settings) -> anyhow::Result
         }
     };
     metrics.set_leader(true);
-    let ctx = Arc::new(Context::new(client, settings, metrics));
+    let values_key = match settings.key_namespace() {
+        Some(namespace) => ValuesKey::load_or_create(&client, &namespace).await?,
+        None => {
+            tracing::warn!(
+                "no namespace to keep the values digest key in (set POD_NAMESPACE or \
+                 --namespace): using a key for this process only, so every revision is applied \
+                 again after a restart"
+            );
+            ValuesKey::random()?
+        }
+    };
+    let ctx = Arc::new(Context::new(client, settings, metrics, values_key));
     let controllers = async {
         tokio::join!(
             deployment::controller::run(ctx.clone()),

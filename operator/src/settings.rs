@@ -31,6 +31,27 @@ pub struct Settings {
     pub render_workers: u16,
     /// The shortest interval honoured; a shorter `spec.interval` is raised to it.
     pub min_interval: Duration,
+    /// The ServiceAccount deployments without `serviceAccountName` act as (lockdown): with it
+    /// set, nothing is ever applied with the operator's own identity.
+    pub default_service_account: Option<String>,
+    /// Refuse a `targetNamespace` other than the deployment's own namespace.
+    pub no_cross_namespace_refs: bool,
+}
+
+impl Settings {
+    /// The namespace the operator keeps its values digest key in: its own (the Lease's, or
+    /// `POD_NAMESPACE`), else the one it watches.
+    pub fn key_namespace(&self) -> Option<String> {
+        self.lease
+            .as_ref()
+            .map(|lease| lease.namespace.clone())
+            .or_else(|| {
+                std::env::var("POD_NAMESPACE")
+                    .ok()
+                    .filter(|ns| !ns.is_empty())
+            })
+            .or_else(|| self.watch_namespace.clone())
+    }
 }
 
 impl Default for Settings {
@@ -43,6 +64,8 @@ impl Default for Settings {
             max_concurrent_reconciles: DEFAULT_MAX_CONCURRENT_RECONCILES,
             render_workers: DEFAULT_RENDER_WORKERS,
             min_interval: DEFAULT_MIN_INTERVAL,
+            default_service_account: None,
+            no_cross_namespace_refs: false,
         }
     }
 }

@@ -12,6 +12,7 @@ use capstan_operator::context::Context;
 use capstan_operator::deployment::reconcile::reconcile;
 use capstan_operator::metrics::Metrics;
 use capstan_operator::settings::Settings;
+use capstan_operator::values_key::ValuesKey;
 use serde_json::{Value, json};
 use support::fake_api::FakeApi;
 
@@ -58,6 +59,7 @@ fn context(api: &FakeApi) -> Context {
         api.client(),
         Settings::default(),
         Arc::new(Metrics::default()),
+        ValuesKey::from_bytes(b"the operator's values digest key"),
     )
 }
 
@@ -214,5 +216,45 @@ async fn a_failed_revision_keeps_the_applied_one_and_says_why() {
         config_map(&api, "web-config").unwrap(),
         applied,
         "untouched"
+    );
+}
+
+#[tokio::test]
+async fn a_deployment_with_a_service_account_reads_and_writes_as_it() {
+    let api = setup(&[("config.yaml", CONFIG)]);
+    let mut stored = api
+        .get("capstan.dev/v1alpha1", "ChartDeployment", NAMESPACE, "web")
+        .unwrap();
+    stored["spec"]["serviceAccountName"] = json!("deployer");
+    api.insert(stored);
+    let ctx = context(&api);
+    reconcile(&deployment(&api), &ctx).await.unwrap();
+
+    let requests = api.requests();
+    let as_deployer = Some("system:serviceaccount:apps:deployer".to_string());
+    let about_chart_objects: Vec<_> = requests
+        .iter()
+        .filter(|request| request.path.contains("/configmaps/web-"))
+        .collect();
+    assert!(!about_chart_objects.is_empty(), "{requests:?}");
+    for request in &about_chart_objects {
+        assert_eq!(request.impersonating, as_deployer, "{request:?}");
+    }
+    let package_read = requests
+        .iter()
+        .find(|request| request.path.ends_with("/configmaps/web-chart"))
+        .expect("the package was read");
+    assert_eq!(package_read.impersonating, as_deployer);
+    let status_write = requests
+        .iter()
+        .find(|request| request.path.ends_with("/status"))
+        .expect("the status was written");
+    assert_eq!(
+        status_write.impersonating, None,
+        "the status is the operator's own"
+    );
+    assert!(
+        about_chart_objects.iter().any(|request| request.dry_run),
+        "each write is checked by a dry run first: {about_chart_objects:?}"
     );
 }

@@ -107,6 +107,13 @@ pub struct DeploymentArgs {
     /// Release name the chart sees as `release.name` (default: the ChartDeployment's name).
     #[arg(long, value_name = "NAME")]
     pub release_name: Option<String>,
+    /// ServiceAccount (in the ChartDeployment's namespace) whose rights the operator uses to
+    /// apply, prune and delete the chart's objects.
+    #[arg(long, value_name = "NAME")]
+    pub service_account: Option<String>,
+    /// Take over objects the chart renders that exist without belonging to any ChartDeployment.
+    #[arg(long)]
+    pub adopt: bool,
 }
 
 /// Flags both resources have.
@@ -277,6 +284,8 @@ pub fn deployment_yaml(args: &DeploymentArgs) -> anyhow::Result<String> {
         values_from: Vec::new(),
         interval: args.common.interval.clone(),
         timeout: args.common.timeout.clone(),
+        service_account_name: args.service_account.clone(),
+        adopt: args.adopt,
         suspend: false,
     };
     let mut deployment = ChartDeployment::new(&args.name, spec);

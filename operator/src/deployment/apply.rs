@@ -9,18 +9,17 @@
 use std::time::Duration;
 
 use capstan_api::InventoryEntry;
-use capstan_api::labels::FIELD_MANAGER;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::runtime::wait::{await_condition, conditions};
 
-use crate::cluster::ClusterInfo;
 use crate::error::{Error, Result};
 
+use super::acting::Acting;
 use super::desired::DesiredObject;
 use super::live::{self, Observed};
 use super::owner::Owner;
-use super::plan::{self, Mode, Write};
+use super::plan::{self, Adoption, Mode, Write};
 
 /// How long a CRD of the chart may take to become Established.
 const CRD_ESTABLISHED_TIMEOUT: Duration = Duration::from_secs(60);
@@ -34,43 +33,68 @@ pub struct Applied {
     pub patched: usize,
 }
 
-/// Applies every object, CRDs first (each waited for until Established, then discovery is
-/// refreshed so their kinds resolve). `observed` is the live state [`live::observe_all`] read;
-/// objects of kinds not served yet are read once their CRD is established. Stops at the first
-/// failure: what was applied so far stays, and the next attempt applies everything again.
+/// Applies every object as the deployment's identity, CRDs first (each waited for until
+/// Established, then discovery is refreshed so their kinds resolve). `observed` is the live state
+/// [`live::observe_all`] read; objects of kinds not served yet are read once their CRD is
+/// established.
+///
+/// Before the first write, every object whose kind is served is checked: ownership and adoption
+/// by [`plan::check_before_writing`], then the API server's own verdict by a server-side dry-run
+/// of each write (RBAC of the identity, admission, validation, defaulting). A refusal there
+/// applies nothing of the revision. A failure after that stops at the failing object: what was
+/// applied so far stays, and the next attempt applies everything again.
 pub async fn apply_all(
-    cluster: &ClusterInfo,
+    acting: &Acting<'_>,
     owner: &Owner,
     objects: &[DesiredObject],
-    observed: Vec<Observed>,
+    observed: &[Observed],
     mode: Mode,
+    adoption: Adoption,
 ) -> Result<Applied> {
-    plan::check_before_writing(objects, &observed, owner, mode)?;
+    let writes = plan::check_before_writing(objects, observed, owner, mode, adoption)?;
+    let created_namespaces = plan::namespaces_created(objects, observed);
+    for (object, write) in objects.iter().zip(&writes) {
+        // An object in a namespace this revision creates cannot be checked before it exists.
+        let in_new_namespace = object
+            .entry
+            .namespace
+            .as_ref()
+            .is_some_and(|namespace| created_namespaces.contains(namespace));
+        if let Some(Write::Apply { force }) = write
+            && !in_new_namespace
+        {
+            let api = acting.served_api(&object.entry).await?;
+            apply_one(acting, &api, owner, object, *force, DryRun::Yes).await?;
+        }
+    }
     let mut applied = Applied {
         inventory: Vec::with_capacity(objects.len()),
         patched: 0,
     };
     let mut crds_applied = false;
-    for (object, observed) in objects.iter().zip(observed) {
+    for (object, write) in objects.iter().zip(writes) {
         if crds_applied && !object.is_crd {
-            cluster.invalidate().await;
+            acting.cluster.invalidate().await;
             crds_applied = false;
         }
-        let api = live::api_for(cluster, object).await?;
-        let observed = match observed {
-            Observed::NotYetServed => live::read(&api, object).await?,
-            known => known,
+        let api = acting.served_api(&object.entry).await?;
+        let write = match write {
+            Some(write) => write,
+            // Served only now that its CRD is established: read and decide it now.
+            None => {
+                let live = match live::read(acting, &api, object).await? {
+                    Observed::Present(live) => Some(live),
+                    Observed::Absent | Observed::NotYetServed => None,
+                };
+                plan::write_for(object, live.as_ref(), owner, mode, adoption)?
+            }
         };
-        let live = match &observed {
-            Observed::Present(live) => Some(live),
-            Observed::Absent | Observed::NotYetServed => None,
-        };
-        if let Write::Apply { force } = plan::write_for(object, live, owner, mode)? {
-            apply_one(&api, owner, object, force).await?;
+        if let Write::Apply { force } = write {
+            apply_one(acting, &api, owner, object, force, DryRun::No).await?;
             applied.patched += 1;
         }
         if object.is_crd {
-            wait_established(cluster, &object.entry.name).await?;
+            wait_established(acting, &object.entry.name).await?;
             crds_applied = true;
         }
         applied.inventory.push(object.entry.clone());
@@ -78,18 +102,30 @@ pub async fn apply_all(
     Ok(applied)
 }
 
-/// Applies one object. With `force` (an object this deployment owns) fields someone else
-/// changed are taken back; without, fields managed by someone else make the apply fail instead
-/// of being taken.
+/// Whether a write is only checked by the API server or made.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum DryRun {
+    Yes,
+    No,
+}
+
+/// Applies one object with the deployment's own field manager. With `force` (an object this
+/// deployment owns, or adopts on request) fields someone else changed are taken; without, a field
+/// another manager set makes the apply fail instead.
 async fn apply_one(
+    acting: &Acting<'_>,
     api: &Api<DynamicObject>,
     owner: &Owner,
     object: &DesiredObject,
     force: bool,
+    dry_run: DryRun,
 ) -> Result<()> {
-    let mut params = PatchParams::apply(FIELD_MANAGER);
+    let mut params = PatchParams::apply(&owner.field_manager());
     if force {
         params = params.force();
+    }
+    if dry_run == DryRun::Yes {
+        params = params.dry_run();
     }
     api.patch(&object.entry.name, &params, &Patch::Apply(&object.object))
         .await
@@ -102,15 +138,12 @@ async fn apply_one(
                 status.message,
                 owner.annotation_value()
             )),
-            source => Error::Apply {
-                object: object.describe(),
-                source,
-            },
+            source => acting.refused(object.describe(), source),
         })
 }
 
-async fn wait_established(cluster: &ClusterInfo, name: &str) -> Result<()> {
-    let api: Api<CustomResourceDefinition> = Api::all(cluster.client().clone());
+async fn wait_established(acting: &Acting<'_>, name: &str) -> Result<()> {
+    let api: Api<CustomResourceDefinition> = Api::all(acting.client.clone());
     let established = await_condition(api, name, conditions::is_crd_established());
     match tokio::time::timeout(CRD_ESTABLISHED_TIMEOUT, established).await {
         Ok(Ok(_)) => Ok(()),

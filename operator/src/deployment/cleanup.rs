@@ -10,7 +10,9 @@ use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::object_key::KindKey;
 
+use super::acting::Acting;
 use super::controller::Watched;
+use super::identity::Identity;
 use super::owner::Owner;
 use super::{plan, prune};
 
@@ -20,7 +22,8 @@ pub async fn cleanup(deployment: &ChartDeployment, ctx: &Context) -> Result<Acti
         .as_ref()
         .map(|status| status.inventory.as_slice())
         .unwrap_or_default();
-    delete_inventory(ctx, KindKey::of(deployment), inventory).await
+    let identity = Identity::of(deployment, &ctx.settings);
+    delete_inventory(ctx, KindKey::of(deployment), identity, inventory).await
 }
 
 /// [`cleanup`] for a deployment whose spec cannot be decoded: its status (written by the
@@ -33,21 +36,36 @@ pub async fn cleanup_undecodable(watched: &Watched, ctx: &Context) -> Result<Act
             .get_opt(&key.key.name)
             .await
             .map_err(Error::kube(format!("reading {key}")))?;
-    let status: ChartDeploymentStatus = raw
-        .and_then(|object| object.data.get("status").cloned())
-        .and_then(|status| serde_json::from_value(status).ok())
-        .unwrap_or_default();
-    delete_inventory(ctx, key, &status.inventory).await
+    let data = raw.map(|object| object.data).unwrap_or_default();
+    let status: ChartDeploymentStatus =
+        serde_json::from_value(data["status"].clone()).unwrap_or_default();
+    // The identity as the spec names it, read field by field from what does decode.
+    let identity = match data["spec"]["serviceAccountName"].as_str() {
+        Some(name) => Identity::ServiceAccount {
+            namespace: key.key.namespace.clone(),
+            name: name.to_string(),
+        },
+        None => match &ctx.settings.default_service_account {
+            Some(name) => Identity::ServiceAccount {
+                namespace: key.key.namespace.clone(),
+                name: name.clone(),
+            },
+            None => Identity::Operator,
+        },
+    };
+    delete_inventory(ctx, key, identity, &status.inventory).await
 }
 
 async fn delete_inventory(
     ctx: &Context,
     key: KindKey,
+    identity: Identity,
     inventory: &[InventoryEntry],
 ) -> Result<Action> {
     let all = plan::to_prune(inventory, &[]);
     let owner = Owner::new(key.key.namespace.clone(), key.key.name.clone());
-    let deleted = prune::delete_all(&ctx.cluster, &owner, &all).await?;
+    let acting = Acting::new(ctx, identity)?;
+    let deleted = prune::delete_all(&acting, &owner, &all).await?;
     ctx.forget(&key);
     info!(deployment = %key.key, deleted = deleted.len(), "cleaned up");
     Ok(Action::await_change())

@@ -12,6 +12,7 @@ use capstan_api::{ChartDeployment, ChartRepository, ChartRepositoryStatus, Repos
 use capstan_chart::values::Values;
 use capstan_sources::catalogue::ResolvedChart;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::Client;
 use kube::api::Api;
 
 use crate::access::Access;
@@ -50,15 +51,22 @@ pub struct Inputs {
     pub values: Values,
 }
 
-/// Reads the chart source, the policy's keyring and the values.
-pub async fn inputs(deployment: &ChartDeployment, ctx: &Context) -> Result<Inputs> {
+/// Reads the chart source, the policy's keyring and the values. What the deployment names
+/// (its package, `valuesFrom`, registry credentials, keyring) is read through `client`, as the
+/// deployment's identity, so a tenant cannot have the operator read a Secret its own
+/// ServiceAccount may not; the ChartRepository and what it names are the operator's to read.
+pub async fn inputs(
+    deployment: &ChartDeployment,
+    ctx: &Context,
+    client: &Client,
+) -> Result<Inputs> {
     let namespace = ObjectKey::of(deployment).namespace;
-    let (source, policy) = resolve_source(deployment, ctx, &namespace).await?;
+    let (source, policy) = resolve_source(deployment, ctx, client, &namespace).await?;
     let keyring = match policy.keyring_to_read() {
-        Some(name) => get_opt::<Secret>(ctx, &namespace, name).await?,
+        Some(name) => get_opt::<Secret>(client, &namespace, name).await?,
         None => None,
     };
-    let values = read_values(deployment, ctx, &namespace).await?;
+    let values = read_values(deployment, client, &namespace).await?;
     Ok(Inputs {
         source,
         policy,
@@ -100,14 +108,14 @@ pub async fn archive(ctx: &Context, source: Source, policy: &Policy) -> Result<F
 }
 
 /// The object `name` of kind `K` in `namespace`, or `None` when it does not exist.
-async fn get_opt<K>(ctx: &Context, namespace: &str, name: &str) -> Result<Option<K>>
+async fn get_opt<K>(client: &Client, namespace: &str, name: &str) -> Result<Option<K>>
 where
     K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
         + Clone
         + serde::de::DeserializeOwned
         + std::fmt::Debug,
 {
-    Api::<K>::namespaced(ctx.client.clone(), namespace)
+    Api::<K>::namespaced(client.clone(), namespace)
         .get_opt(name)
         .await
         .map_err(Error::kube(format!(
@@ -119,6 +127,7 @@ where
 async fn resolve_source(
     deployment: &ChartDeployment,
     ctx: &Context,
+    client: &Client,
     namespace: &str,
 ) -> Result<(Source, Policy)> {
     let chart = &deployment.spec.chart;
@@ -129,12 +138,12 @@ async fn resolve_source(
             message: "not found; create it (capstan write deployment --from-package)".into(),
         };
         let package = if let Some(reference) = &source.config_map_ref {
-            let config_map = get_opt::<ConfigMap>(ctx, namespace, &reference.name)
+            let config_map = get_opt::<ConfigMap>(client, namespace, &reference.name)
                 .await?
                 .ok_or_else(|| missing("ConfigMap", &reference.name))?;
             package::package_from(DataObject::ConfigMap(&config_map), source)?
         } else if let Some(reference) = &source.secret_ref {
-            let secret = get_opt::<Secret>(ctx, namespace, &reference.name)
+            let secret = get_opt::<Secret>(client, namespace, &reference.name)
                 .await?
                 .ok_or_else(|| missing("Secret", &reference.name))?;
             package::package_from(DataObject::Secret(&secret), source)?
@@ -146,7 +155,7 @@ async fn resolve_source(
         return Ok((Source::Package(package), policy));
     }
     if let Some(oci) = &chart.oci {
-        let access = Access::read(ctx, namespace, &oci.connection, "spec.chart.oci").await?;
+        let access = Access::read(client, namespace, &oci.connection, "spec.chart.oci").await?;
         let source = oci_source(&oci.reference, oci.version.as_deref(), &access)?;
         let policy = Policy::from_spec(oci.connection.verify.as_ref());
         return Ok((Source::Oci(Box::new(source)), policy));
@@ -168,7 +177,7 @@ async fn from_repository(
 ) -> Result<(Source, Policy)> {
     let name = &wanted.repository_ref.name;
     let cache_key = ObjectKey::new(namespace, name.clone());
-    let Some(repository) = get_opt::<ChartRepository>(ctx, namespace, name).await? else {
+    let Some(repository) = get_opt::<ChartRepository>(&ctx.client, namespace, name).await? else {
         ctx.indexes.remove(&cache_key);
         return Err(Error::InputMissing {
             what: format!("ChartRepository {name}"),
@@ -184,7 +193,8 @@ async fn from_repository(
     );
     if repository.spec.url.starts_with("oci://") {
         // A registry path: the chart is the repository `<path>/<name>`, its versions its tags.
-        let access = Access::read(ctx, namespace, &repository.spec.connection, "spec").await?;
+        let access =
+            Access::read(&ctx.client, namespace, &repository.spec.connection, "spec").await?;
         if wanted.name.is_empty()
             || wanted.name.starts_with('.')
             || wanted.name.contains([':', '@', '/'])
@@ -243,7 +253,7 @@ fn ready_message(status: Option<&ChartRepositoryStatus>) -> String {
 /// `values`.
 async fn read_values(
     deployment: &ChartDeployment,
-    ctx: &Context,
+    client: &Client,
     namespace: &str,
 ) -> Result<Values> {
     let references = &deployment.spec.values_from;
@@ -251,10 +261,10 @@ async fn read_values(
     for reference in references {
         let key = reference.key();
         let content = match reference.kind {
-            ValuesSourceKind::ConfigMap => get_opt::<ConfigMap>(ctx, namespace, &reference.name)
+            ValuesSourceKind::ConfigMap => get_opt::<ConfigMap>(client, namespace, &reference.name)
                 .await?
                 .and_then(|object| DataObject::ConfigMap(&object).get(key).map(<[u8]>::to_vec)),
-            ValuesSourceKind::Secret => get_opt::<Secret>(ctx, namespace, &reference.name)
+            ValuesSourceKind::Secret => get_opt::<Secret>(client, namespace, &reference.name)
                 .await?
                 .and_then(|object| DataObject::Secret(&object).get(key).map(<[u8]>::to_vec)),
         };

@@ -4,9 +4,9 @@
 use kube::api::{Api, DynamicObject};
 use serde_json::Value;
 
-use crate::cluster::ClusterInfo;
 use crate::error::{Error, Result};
 
+use super::acting::Acting;
 use super::desired::DesiredObject;
 
 /// An object as it is in the cluster.
@@ -41,43 +41,35 @@ pub enum Observed {
     NotYetServed,
 }
 
-/// Reads every object the cluster can already resolve, in order.
-pub async fn observe_all(
-    cluster: &ClusterInfo,
-    objects: &[DesiredObject],
-) -> Result<Vec<Observed>> {
+/// Reads every object the cluster can already resolve, in order, as the deployment's identity.
+pub async fn observe_all(acting: &Acting<'_>, objects: &[DesiredObject]) -> Result<Vec<Observed>> {
     let mut observed = Vec::with_capacity(objects.len());
     for object in objects {
-        observed.push(match api_for(cluster, object).await {
-            Ok(api) => read(&api, object).await?,
-            Err(Error::UnknownKind { .. }) => Observed::NotYetServed,
-            Err(error) => return Err(error),
+        observed.push(match acting.api(&object.entry).await? {
+            Some(api) => read(acting, &api, object).await?,
+            None => Observed::NotYetServed,
         });
     }
     Ok(observed)
 }
 
-/// The dynamic API of `object`'s kind and namespace; [`Error::UnknownKind`] when the cluster
-/// does not serve it.
-pub async fn api_for(cluster: &ClusterInfo, object: &DesiredObject) -> Result<Api<DynamicObject>> {
-    let entry = &object.entry;
-    cluster
-        .dynamic_api(&entry.api_version, &entry.kind, entry.namespace.as_deref())
-        .await?
-        .ok_or_else(|| Error::UnknownKind {
-            api_version: entry.api_version.clone(),
-            kind: entry.kind.clone(),
-        })
-}
-
-/// Reads `object` through `api`.
-pub async fn read(api: &Api<DynamicObject>, object: &DesiredObject) -> Result<Observed> {
+/// Reads `object` through `api`; a refused read names the identity and permission.
+pub async fn read(
+    acting: &Acting<'_>,
+    api: &Api<DynamicObject>,
+    object: &DesiredObject,
+) -> Result<Observed> {
     let found = api
         .get_opt(&object.entry.name)
         .await
-        .map_err(|source| Error::ReadLive {
-            object: object.describe(),
-            source,
+        .map_err(|source| match source {
+            kube::Error::Api(ref status) if status.code == 403 => {
+                acting.refused(object.describe(), source)
+            }
+            source => Error::ReadLive {
+                object: object.describe(),
+                source,
+            },
         })?;
     Ok(match found {
         None => Observed::Absent,

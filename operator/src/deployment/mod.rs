@@ -11,12 +11,14 @@
 //!   3. [`apply`] and [`prune`] write;
 //!   4. [`status`] computes the new status and event and writes them.
 
+pub mod acting;
 pub mod apply;
 pub mod cleanup;
 pub mod controller;
 pub mod dereference;
 pub mod desired;
 pub mod drift;
+pub mod identity;
 pub mod invalid;
 pub mod live;
 pub mod oci;

@@ -9,6 +9,11 @@ use sha2::{Digest, Sha256};
 
 /// Longest value Kubernetes accepts for a label.
 const LABEL_VALUE_MAX: usize = 63;
+/// Longest field manager name Kubernetes accepts.
+const FIELD_MANAGER_MAX: usize = 128;
+/// Helm's annotations naming the release an object belongs to.
+const HELM_RELEASE_NAME: &str = "meta.helm.sh/release-name";
+const HELM_RELEASE_NAMESPACE: &str = "meta.helm.sh/release-namespace";
 
 /// The ChartDeployment that applies an object.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -48,6 +53,18 @@ impl Owner {
         let keep = LABEL_VALUE_MAX - hash.len() - 1;
         let prefix = full[..keep].trim_end_matches(|c: char| !c.is_ascii_alphanumeric());
         format!("{prefix}-{hash}")
+    }
+
+    /// The field manager of this deployment's server-side applies, `capstan/<namespace>.<name>`:
+    /// one per deployment, so two deployments that both write a field conflict on the API
+    /// server itself, not only in the operator's ownership check.
+    pub fn field_manager(&self) -> String {
+        let full = format!("capstan/{}.{}", self.namespace, self.name);
+        if full.len() <= FIELD_MANAGER_MAX {
+            return full;
+        }
+        let hash = hex::encode(&Sha256::digest(full.as_bytes())[..8]);
+        format!("{}-{hash}", &full[..FIELD_MANAGER_MAX - hash.len() - 1])
     }
 
     /// Marks `object` (a JSON Kubernetes object) as ours.
@@ -93,6 +110,16 @@ pub fn ownership(live_annotations: Option<&BTreeMap<String, String>>, owner: &Ow
         Some(claimant) if *claimant == owner.annotation_value() => Ownership::Ours,
         Some(claimant) => Ownership::OtherDeployment(claimant.clone()),
     }
+}
+
+/// The Helm release (`namespace/name`) an object's annotations say it belongs to.
+pub fn helm_release(annotations: &BTreeMap<String, String>) -> Option<String> {
+    let name = annotations.get(HELM_RELEASE_NAME)?;
+    let namespace = annotations
+        .get(HELM_RELEASE_NAMESPACE)
+        .map(String::as_str)
+        .unwrap_or_default();
+    Some(format!("{namespace}/{name}"))
 }
 
 /// Whether the object asks to be kept when it is pruned or its deployment deleted
@@ -167,6 +194,25 @@ mod tests {
             object["metadata"]["annotations"][DEPLOYMENT_ANNOTATION],
             "apps/web"
         );
+    }
+
+    #[test]
+    fn field_managers_are_per_deployment_and_bounded() {
+        assert_eq!(
+            Owner::new("apps", "web").field_manager(),
+            "capstan/apps.web"
+        );
+        let long = Owner::new("a".repeat(63), "b".repeat(200));
+        assert_eq!(long.field_manager().len(), FIELD_MANAGER_MAX);
+        let other = Owner::new("a".repeat(63), format!("{}c", "b".repeat(199)));
+        assert_ne!(long.field_manager(), other.field_manager());
+    }
+
+    #[test]
+    fn helm_releases_are_read_from_helms_annotations() {
+        let helm = annotations(&[(HELM_RELEASE_NAME, "web"), (HELM_RELEASE_NAMESPACE, "prod")]);
+        assert_eq!(helm_release(&helm).as_deref(), Some("prod/web"));
+        assert_eq!(helm_release(&annotations(&[("other", "x")])), None);
     }
 
     #[test]

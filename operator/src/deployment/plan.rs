@@ -19,7 +19,7 @@ use super::dereference::Fetched;
 use super::desired::{DesiredObject, describe, group_of};
 use super::drift::{comparable, holds};
 use super::live::{Live, Observed};
-use super::owner::{Owner, Ownership, ownership};
+use super::owner::{Owner, Ownership, helm_release, ownership};
 use super::package::{Package, indexed_digest};
 use super::policy::{self, Check, Policy};
 
@@ -174,18 +174,43 @@ pub enum Write {
     Apply { force: bool },
 }
 
+/// How a deployment treats objects that exist without belonging to any ChartDeployment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Adoption {
+    /// Never change them (the default): the revision fails with `AdoptionRefused`.
+    Refuse,
+    /// Take them over (`spec.adopt: true`).
+    TakeOver,
+}
+
+impl Adoption {
+    /// The adoption `deployment` asks for.
+    pub fn of(deployment: &ChartDeployment) -> Self {
+        if deployment.spec.adopt {
+            Adoption::TakeOver
+        } else {
+            Adoption::Refuse
+        }
+    }
+}
+
 /// Decides the write for `object` given its live state. An object another ChartDeployment owns
-/// is a conflict.
+/// is a conflict; one that exists and belongs to none (made by hand, by another tool, by a Helm
+/// release) is never changed unless `adoption` says to take it over, whatever its fields: a
+/// chart that renders just the name of an existing object must not claim it (and later delete
+/// it with the deployment).
 pub fn write_for(
     object: &DesiredObject,
     live: Option<&Live>,
     owner: &Owner,
     mode: Mode,
+    adoption: Adoption,
 ) -> Result<Write> {
     let Some(live) = live else {
         return Ok(Write::Apply { force: false });
     };
-    let ours = match ownership(Some(&live.annotations()), owner) {
+    let annotations = live.annotations();
+    match ownership(Some(&annotations), owner) {
         Ownership::OtherDeployment(claimant) => {
             return Err(Error::Conflict(format!(
                 "{} belongs to ChartDeployment {claimant}; remove it from one of the two charts \
@@ -193,29 +218,76 @@ pub fn write_for(
                 object.describe()
             )));
         }
-        Ownership::Ours => true,
-        Ownership::Unclaimed => false,
-    };
+        Ownership::Unclaimed if adoption == Adoption::Refuse => {
+            return Err(Error::AdoptionRefused {
+                object: object.describe(),
+                owner: owner.annotation_value(),
+                helm: helm_release(&annotations)
+                    .map(|release| format!(", but by Helm release {release}"))
+                    .unwrap_or_default(),
+            });
+        }
+        Ownership::Ours | Ownership::Unclaimed => {}
+    }
     if mode == Mode::OnlyDrifted && holds(&live.object, &comparable(&object.object)) {
         return Ok(Write::UpToDate);
     }
-    Ok(Write::Apply { force: ours })
+    // Ours, or adopted on request: fields someone else changed are taken back.
+    Ok(Write::Apply { force: true })
 }
 
 /// Checks every object whose live state is known before anything is written, so a conflict
-/// applies nothing of the revision.
+/// or a refused adoption applies nothing of the revision.
 pub fn check_before_writing(
     objects: &[DesiredObject],
     observed: &[Observed],
     owner: &Owner,
     mode: Mode,
+    adoption: Adoption,
+) -> Result<Vec<Option<Write>>> {
+    objects
+        .iter()
+        .zip(observed)
+        .map(|(object, observed)| match observed {
+            Observed::Present(live) => {
+                write_for(object, Some(live), owner, mode, adoption).map(Some)
+            }
+            Observed::Absent => Ok(Some(Write::Apply { force: false })),
+            Observed::NotYetServed => Ok(None),
+        })
+        .collect()
+}
+
+/// The Namespaces the revision creates (rendered and absent so far).
+pub fn namespaces_created(objects: &[DesiredObject], observed: &[Observed]) -> HashSet<String> {
+    objects
+        .iter()
+        .zip(observed)
+        .filter(|(object, observed)| {
+            object.entry.kind == "Namespace"
+                && object.entry.api_version == "v1"
+                && **observed == Observed::Absent
+        })
+        .map(|(object, _)| object.entry.name.clone())
+        .collect()
+}
+
+/// Refuses a `targetNamespace` other than the deployment's own namespace when the operator
+/// runs with `--no-cross-namespace-refs`.
+pub fn check_target_namespace(
+    deployment: &ChartDeployment,
+    no_cross_namespace_refs: bool,
 ) -> Result<()> {
-    for (object, observed) in objects.iter().zip(observed) {
-        if let Observed::Present(live) = observed {
-            write_for(object, Some(live), owner, mode)?;
+    let own = ObjectKey::of(deployment).namespace;
+    match &deployment.spec.target_namespace {
+        Some(target) if no_cross_namespace_refs && *target != own => {
+            Err(Error::InvalidSpec(format!(
+                "spec.targetNamespace {target:?}: this operator runs with --no-cross-namespace-refs, \
+             so a ChartDeployment deploys only into its own namespace ({own})"
+            )))
         }
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 /// Entries of `previous` that are not in `next`, in reverse install order (dependents before
@@ -352,30 +424,82 @@ mod tests {
         let owner = Owner::new("apps", "web");
         let ours = json!({"capstan.dev/deployment": "apps/web"});
         let desired = config_map(ours.clone(), "1");
+        let refuse = Adoption::Refuse;
         assert_eq!(
-            write_for(&desired, None, &owner, Mode::OnlyDrifted).unwrap(),
+            write_for(&desired, None, &owner, Mode::OnlyDrifted, refuse).unwrap(),
             Write::Apply { force: false }
         );
         let same = live(ours.clone(), "1");
         assert_eq!(
-            write_for(&desired, Some(&same), &owner, Mode::OnlyDrifted).unwrap(),
+            write_for(&desired, Some(&same), &owner, Mode::OnlyDrifted, refuse).unwrap(),
             Write::UpToDate
         );
         assert_eq!(
-            write_for(&desired, Some(&same), &owner, Mode::All).unwrap(),
+            write_for(&desired, Some(&same), &owner, Mode::All, refuse).unwrap(),
             Write::Apply { force: true }
         );
         let drifted = live(ours, "2");
         assert_eq!(
-            write_for(&desired, Some(&drifted), &owner, Mode::OnlyDrifted).unwrap(),
+            write_for(&desired, Some(&drifted), &owner, Mode::OnlyDrifted, refuse).unwrap(),
             Write::Apply { force: true }
         );
         let theirs = live(json!({"capstan.dev/deployment": "apps/api"}), "1");
-        let error = write_for(&desired, Some(&theirs), &owner, Mode::All).unwrap_err();
-        assert_eq!(error.reason(), "OwnershipConflict");
-        assert!(error.to_string().contains("apps/api"), "{error}");
+        for adoption in [Adoption::Refuse, Adoption::TakeOver] {
+            let error =
+                write_for(&desired, Some(&theirs), &owner, Mode::All, adoption).unwrap_err();
+            assert_eq!(error.reason(), "OwnershipConflict");
+            assert!(error.to_string().contains("apps/api"), "{error}");
+        }
         let observed = [Observed::Present(theirs)];
-        assert!(check_before_writing(&[desired], &observed, &owner, Mode::All).is_err());
+        assert!(check_before_writing(&[desired], &observed, &owner, Mode::All, refuse).is_err());
+    }
+
+    #[test]
+    fn objects_of_nobody_are_adopted_only_on_request_whatever_their_fields() {
+        let owner = Owner::new("apps", "web");
+        let desired = config_map(json!({"capstan.dev/deployment": "apps/web"}), "1");
+        // Same data, so server-side apply alone would raise no conflict: still refused.
+        let by_hand = live(json!({}), "1");
+        let error = write_for(
+            &desired,
+            Some(&by_hand),
+            &owner,
+            Mode::All,
+            Adoption::Refuse,
+        )
+        .unwrap_err();
+        assert_eq!(error.reason(), "AdoptionRefused");
+        assert!(error.to_string().contains("ConfigMap apps/a"), "{error}");
+        assert!(error.to_string().contains("spec.adopt"), "{error}");
+        let helm = live(
+            json!({"meta.helm.sh/release-name": "web", "meta.helm.sh/release-namespace": "apps"}),
+            "1",
+        );
+        let error =
+            write_for(&desired, Some(&helm), &owner, Mode::All, Adoption::Refuse).unwrap_err();
+        assert!(
+            error.to_string().contains("Helm release apps/web"),
+            "{error}"
+        );
+        assert_eq!(
+            write_for(&desired, Some(&helm), &owner, Mode::All, Adoption::TakeOver).unwrap(),
+            Write::Apply { force: true }
+        );
+    }
+
+    #[test]
+    fn targets_outside_the_namespace_are_refused_when_locked_down() {
+        let mut deployment = deployment(json!({}));
+        check_target_namespace(&deployment, true).unwrap();
+        deployment.spec.target_namespace = Some("apps".into());
+        check_target_namespace(&deployment, true).unwrap();
+        deployment.spec.target_namespace = Some("kube-system".into());
+        check_target_namespace(&deployment, false).unwrap();
+        let error = check_target_namespace(&deployment, true).unwrap_err();
+        assert!(
+            error.to_string().contains("--no-cross-namespace-refs"),
+            "{error}"
+        );
     }
 
     fn entry(api_version: &str, kind: &str, name: &str) -> InventoryEntry {

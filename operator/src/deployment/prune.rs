@@ -1,37 +1,35 @@
 //! Step 3 of a reconcile, continued: deleting what the last inventory has and the new revision
-//! does not (the list comes from [`super::plan::to_prune`]), and everything on cleanup.
+//! does not (the list comes from [`super::plan::to_prune`]), and everything on cleanup, as the
+//! deployment's identity.
 
 use capstan_api::InventoryEntry;
 use kube::api::{Api, DeleteParams, DynamicObject, PropagationPolicy};
 use tracing::info;
 
-use crate::cluster::ClusterInfo;
 use crate::error::{Error, Result};
 
+use super::acting::Acting;
 use super::desired::describe;
 use super::owner::{Owner, Ownership, is_kept, ownership};
 
 /// Deletes each entry unless it is gone, kept by annotation, or no longer ours. Returns what
 /// was deleted (as `Kind namespace/name`), for the event.
 pub async fn delete_all(
-    cluster: &ClusterInfo,
+    acting: &Acting<'_>,
     owner: &Owner,
     entries: &[InventoryEntry],
 ) -> Result<Vec<String>> {
     let mut deleted = Vec::new();
     for entry in entries {
-        let Some(api) = cluster
-            .dynamic_api(&entry.api_version, &entry.kind, entry.namespace.as_deref())
-            .await?
-        else {
+        let Some(api) = acting.api(entry).await? else {
             // The kind is no longer served (its CRD went first): nothing left to delete.
             continue;
         };
-        let prune_error = |source: kube::Error| Error::Prune {
-            object: describe(entry),
-            source,
-        };
-        let Some(live) = api.get_opt(&entry.name).await.map_err(prune_error)? else {
+        let Some(live) = api
+            .get_opt(&entry.name)
+            .await
+            .map_err(|source| prune_error(acting, entry, source))?
+        else {
             continue;
         };
         let annotations = live.metadata.annotations.as_ref();
@@ -39,13 +37,17 @@ pub async fn delete_all(
             info!(object = %describe(entry), "not deleting: kept by annotation or owned elsewhere");
             continue;
         }
-        delete(&api, entry).await?;
+        delete(acting, &api, entry).await?;
         deleted.push(describe(entry));
     }
     Ok(deleted)
 }
 
-async fn delete(api: &Api<DynamicObject>, entry: &InventoryEntry) -> Result<()> {
+async fn delete(
+    acting: &Acting<'_>,
+    api: &Api<DynamicObject>,
+    entry: &InventoryEntry,
+) -> Result<()> {
     let params = DeleteParams {
         propagation_policy: Some(PropagationPolicy::Background),
         ..DeleteParams::default()
@@ -53,9 +55,19 @@ async fn delete(api: &Api<DynamicObject>, entry: &InventoryEntry) -> Result<()> 
     match api.delete(&entry.name, &params).await {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
-        Err(source) => Err(Error::Prune {
+        Err(source) => Err(prune_error(acting, entry, source)),
+    }
+}
+
+/// A failed read or delete of `entry`; a refused one names the identity and permission.
+fn prune_error(acting: &Acting<'_>, entry: &InventoryEntry, source: kube::Error) -> Error {
+    match source {
+        kube::Error::Api(ref status) if status.code == 403 => {
+            acting.refused(describe(entry), source)
+        }
+        source => Error::Prune {
             object: describe(entry),
             source,
-        }),
+        },
     }
 }

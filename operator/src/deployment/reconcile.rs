@@ -16,11 +16,13 @@ use crate::context::{Context, lock};
 use crate::error::{Error, Result};
 use crate::object_key::{KindKey, ObjectKey};
 
+use super::acting::Acting;
 use super::controller::interval;
 use super::dereference::{self, Source};
+use super::identity::Identity;
 use super::owner::Owner;
 use super::status::{self, Applied};
-use super::{apply, desired, live, plan, prune, render, values};
+use super::{apply, desired, live, plan, prune, render};
 
 /// Default `spec.timeout`.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
@@ -118,10 +120,12 @@ pub async fn attempt(
     progress: &Progress,
 ) -> Result<Attempt> {
     let key = ObjectKey::of(deployment);
+    plan::check_target_namespace(deployment, ctx.settings.no_cross_namespace_refs)?;
+    let acting = Acting::new(ctx, Identity::of(deployment, &ctx.settings))?;
     progress.enter("reading the chart source and values");
-    let inputs = dereference::inputs(deployment, ctx).await?;
+    let inputs = dereference::inputs(deployment, ctx, &acting.client).await?;
     let policy_tag = inputs.policy.tag(inputs.keyring.as_ref());
-    let values_digest = values::digest(&inputs.values);
+    let values_digest = ctx.values_key.digest(&inputs.values);
     let recently = |revision: &Revision| {
         plan::is_unchanged(
             deployment,
@@ -175,9 +179,10 @@ pub async fn attempt(
     )?;
 
     progress.enter("applying the objects");
-    let observed = live::observe_all(&ctx.cluster, &objects).await?;
+    let observed = live::observe_all(&acting, &objects).await?;
     let mode = plan::apply_mode(deployment, &revision);
-    let applied = apply::apply_all(&ctx.cluster, &owner, &objects, observed, mode).await?;
+    let adoption = plan::Adoption::of(deployment);
+    let applied = apply::apply_all(&acting, &owner, &objects, &observed, mode, adoption).await?;
 
     progress.enter("pruning objects the revision dropped");
     let previous_inventory = deployment
@@ -186,7 +191,7 @@ pub async fn attempt(
         .map(|status| status.inventory.as_slice())
         .unwrap_or_default();
     let stale = plan::to_prune(previous_inventory, &applied.inventory);
-    let pruned = prune::delete_all(&ctx.cluster, &owner, &stale).await?;
+    let pruned = prune::delete_all(&acting, &owner, &stale).await?;
     info!(deployment = %key, chart = %revision.chart, version = %revision.version, release = release_number, objects = applied.inventory.len(), patched = applied.patched, pruned = pruned.len(), "applied");
     Ok(Attempt::Applied(Box::new(Applied {
         revision,

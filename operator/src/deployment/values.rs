@@ -4,7 +4,6 @@ use capstan_api::ValuesReference;
 use capstan_api::deployment::ValuesSourceKind;
 use capstan_chart::values::{Values, combine_user_layers, parse_values_file};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 
@@ -57,13 +56,6 @@ pub fn describe(reference: &ValuesReference) -> String {
         ValuesSourceKind::Secret => "Secret",
     };
     format!("{kind} {} key {}", reference.name, reference.key())
-}
-
-/// `sha256:<hex>` of the merged values, for the revision. Equal values give equal digests
-/// because merging is deterministic and keys keep their input order.
-pub fn digest(values: &Values) -> String {
-    let bytes = serde_json::to_vec(values).unwrap_or_default();
-    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
 }
 
 /// The content as a YAML scalar (number, boolean) when it is one, else as a string with one
@@ -174,14 +166,5 @@ mod tests {
         let bad = [reference("token", Some("auth..token"), false)];
         let error = merge_user_values(&bad, vec![Some(b"x".to_vec())], None).unwrap_err();
         assert!(error.to_string().contains("empty segment"), "{error}");
-    }
-
-    #[test]
-    fn digests_follow_content() {
-        let a = map(json!({"a": 1}));
-        let b = map(json!({"a": 2}));
-        assert_eq!(digest(&a), digest(&a.clone()));
-        assert_ne!(digest(&a), digest(&b));
-        assert!(digest(&a).starts_with("sha256:"));
     }
 }

@@ -73,7 +73,7 @@ pub async fn refresh(
         let index_url = format!("{}/index.yaml", bucket.location());
         (fetched, index_url, plain.clone(), plain, Some(bucket))
     } else {
-        let access = Access::read(ctx, &namespace, &spec.connection, "spec").await?;
+        let access = Access::read(&ctx.client, &namespace, &spec.connection, "spec").await?;
         let options = access.http_options(timeout)?;
         let http_elsewhere = if spec.pass_credentials {
             http_client(options.clone())?

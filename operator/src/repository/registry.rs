@@ -65,7 +65,7 @@ async fn check_registry(repository: &ChartRepository, ctx: &Context) -> Result<(
     let host = capstan_sources::oci::registry_host(&spec.url)
         .map_err(|error| Error::InvalidSpec(format!("spec.url: {error}")))?;
     let namespace = ObjectKey::of(repository).namespace;
-    let access = Access::read(ctx, &namespace, &spec.connection, "spec").await?;
+    let access = Access::read(&ctx.client, &namespace, &spec.connection, "spec").await?;
     access.registry_options(&host)?;
     Ok(())
 }

@@ -108,7 +108,7 @@ pub async fn repository(
             spec.url
         ))
     })?;
-    let secret = read_secret(ctx, namespace, &reference.name, "spec.secretRef").await?;
+    let secret = read_secret(&ctx.client, namespace, &reference.name, "spec.secretRef").await?;
     let keys = keys_from_secret(&secret, &reference.name)?;
     // The CA and TLS settings as for HTTP; the credentials are the keys above, not an
     // Authorization header.
@@ -116,7 +116,7 @@ pub async fn repository(
         secret_ref: None,
         ..spec.connection.clone()
     };
-    let tls = Access::read(ctx, namespace, &tls_only, "spec").await?;
+    let tls = Access::read(&ctx.client, namespace, &tls_only, "spec").await?;
     let options = tls.http_options(timeout)?;
     let http = http_client(options.clone())?;
     let bucket = S3Repository::new(&spec.url, &config(spec, keys), http)

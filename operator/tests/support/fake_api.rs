@@ -23,12 +23,16 @@ pub struct Recorded {
     pub method: String,
     /// The path without the query string.
     pub path: String,
+    /// Sent with `dryRun=All`: checked, nothing stored.
+    pub dry_run: bool,
+    /// The user impersonated (`Impersonate-User`), if any.
+    pub impersonating: Option<String>,
 }
 
 impl Recorded {
-    /// Whether the request changes something (anything but GET).
+    /// Whether the request changes something (anything but GET, or a dry run).
     pub fn is_write(&self) -> bool {
-        self.method != "GET"
+        self.method != "GET" && !self.dry_run
     }
 }
 
@@ -110,6 +114,15 @@ impl FakeApi {
     async fn handle(&self, request: Request<Body>) -> Response<Full<Bytes>> {
         let method = request.method().clone();
         let path = request.uri().path().to_string();
+        let dry_run = request
+            .uri()
+            .query()
+            .is_some_and(|query| query.contains("dryRun=All"));
+        let impersonating = request
+            .headers()
+            .get("Impersonate-User")
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_string);
         let body = request
             .into_body()
             .collect()
@@ -120,6 +133,8 @@ impl FakeApi {
         state.requests.push(Recorded {
             method: method.to_string(),
             path: path.clone(),
+            dry_run,
+            impersonating,
         });
         match (method, path.as_str()) {
             (Method::GET, "/version") => respond(
@@ -132,7 +147,7 @@ impl FakeApi {
                 Some(object) => respond(StatusCode::OK, object.clone()),
                 None => not_found(path),
             },
-            (Method::PATCH, path) => state.apply(path, &body),
+            (Method::PATCH, path) => state.apply(path, &body, dry_run),
             (Method::POST, path) if path.ends_with("/events") => {
                 let event: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
                 respond(StatusCode::CREATED, event)
@@ -162,7 +177,7 @@ impl State {
 
     /// Server-side apply, roughly: the applied fields merged over what is stored (the status
     /// subresource replaces `status` only).
-    fn apply(&mut self, path: &str, body: &[u8]) -> Response<Full<Bytes>> {
+    fn apply(&mut self, path: &str, body: &[u8], dry_run: bool) -> Response<Full<Bytes>> {
         let Ok(applied) = serde_json::from_slice::<Value>(body) else {
             return respond(
                 StatusCode::BAD_REQUEST,
@@ -186,6 +201,9 @@ impl State {
             }
             (None, false) => applied,
         };
+        if dry_run {
+            return respond(StatusCode::OK, merged);
+        }
         let stored = self.stamp(merged);
         self.objects.insert(object_path, stored.clone());
         respond(StatusCode::OK, stored)
