@@ -31,6 +31,9 @@ pub struct Applied {
     pub inventory: Vec<InventoryEntry>,
     /// How many objects were written (all of them in [`Mode::All`]).
     pub patched: usize,
+    /// Each object as last seen, in inventory order: the API server's answer to the apply, or
+    /// the live state read before when nothing was written. Health is judged from these.
+    pub live: Vec<serde_json::Value>,
 }
 
 /// Applies every object as the deployment's identity, CRDs first (each waited for until
@@ -70,29 +73,37 @@ pub async fn apply_all(
     let mut applied = Applied {
         inventory: Vec::with_capacity(objects.len()),
         patched: 0,
+        live: Vec::with_capacity(objects.len()),
     };
     let mut crds_applied = false;
-    for (object, write) in objects.iter().zip(writes) {
+    for ((object, write), observed) in objects.iter().zip(writes).zip(observed) {
         if crds_applied && !object.is_crd {
             acting.cluster.invalidate().await;
             crds_applied = false;
         }
         let api = acting.served_api(&object.entry).await?;
-        let write = match write {
-            Some(write) => write,
+        let (write, seen) = match write {
+            Some(write) => (write, observed.clone()),
             // Served only now that its CRD is established: read and decide it now.
             None => {
-                let live = match live::read(acting, &api, object).await? {
+                let seen = live::read(acting, &api, object).await?;
+                let live = match &seen {
                     Observed::Present(live) => Some(live),
                     Observed::Absent | Observed::NotYetServed => None,
                 };
-                plan::write_for(object, live.as_ref(), owner, mode, adoption)?
+                (plan::write_for(object, live, owner, mode, adoption)?, seen)
             }
         };
-        if let Write::Apply { force } = write {
-            apply_one(acting, &api, owner, object, force, DryRun::No).await?;
+        let last_seen = if let Write::Apply { force } = write {
             applied.patched += 1;
-        }
+            apply_one(acting, &api, owner, object, force, DryRun::No).await?
+        } else {
+            match seen {
+                Observed::Present(live) => live.object,
+                Observed::Absent | Observed::NotYetServed => object.object.clone(),
+            }
+        };
+        applied.live.push(last_seen);
         if object.is_crd {
             wait_established(acting, &object.entry.name).await?;
             crds_applied = true;
@@ -119,7 +130,7 @@ async fn apply_one(
     object: &DesiredObject,
     force: bool,
     dry_run: DryRun,
-) -> Result<()> {
+) -> Result<serde_json::Value> {
     let mut params = PatchParams::apply(&owner.field_manager());
     if force {
         params = params.force();
@@ -129,7 +140,7 @@ async fn apply_one(
     }
     api.patch(&object.entry.name, &params, &Patch::Apply(&object.object))
         .await
-        .map(drop)
+        .map(|applied| serde_json::to_value(applied).unwrap_or_default())
         .map_err(|error| match error {
             kube::Error::Api(status) if status.code == 409 => Error::Conflict(format!(
                 "{} exists and its fields are managed by someone else ({}); delete it or annotate \

@@ -18,6 +18,7 @@ pub mod controller;
 pub mod dereference;
 pub mod desired;
 pub mod drift;
+pub mod health;
 pub mod identity;
 pub mod invalid;
 pub mod live;

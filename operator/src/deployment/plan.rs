@@ -71,6 +71,37 @@ pub fn is_unchanged(
     applied_recently && reports_applied(deployment, revision)
 }
 
+/// What a reconcile has to do for `revision`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Needed {
+    /// Nothing: applied recently, under the same policy, and healthy.
+    Nothing,
+    /// Only to read the health of what was applied recently (it is on its way, or failed).
+    HealthCheck,
+    /// Apply (a new revision, or the same one again when drift is due to be checked).
+    Apply,
+}
+
+/// What `revision` needs, given whether it was applied recently under the same policy.
+pub fn needed(deployment: &ChartDeployment, revision: &Revision, applied_recently: bool) -> Needed {
+    if !applied_recently {
+        return Needed::Apply;
+    }
+    if reports_applied(deployment, revision) {
+        return Needed::Nothing;
+    }
+    let same = deployment.status.as_ref().is_some_and(|status| {
+        status.last_applied_revision.as_ref() == Some(revision)
+            && status.observed_generation == deployment.meta().generation
+            && super::status::awaiting_health(status)
+    });
+    if same {
+        Needed::HealthCheck
+    } else {
+        Needed::Apply
+    }
+}
+
 /// Checks the package's provenance as `policy` asks, against the keyring read for this
 /// reconcile. `None` when nothing was to be verified.
 pub fn verify(

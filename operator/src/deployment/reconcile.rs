@@ -19,8 +19,10 @@ use crate::object_key::{KindKey, ObjectKey};
 use super::acting::Acting;
 use super::controller::interval;
 use super::dereference::{self, Source};
+use super::health::{self, Summary};
 use super::identity::Identity;
 use super::owner::Owner;
+use super::plan::Needed;
 use super::status::{self, Applied};
 use super::{apply, desired, live, plan, prune, render};
 
@@ -32,6 +34,8 @@ pub enum Attempt {
     /// The revision is the one applied, recently and under the same policy: nothing was read
     /// beyond the inputs and nothing was written.
     Unchanged,
+    /// The revision applied recently is on its way to healthy: its objects' health was read.
+    HealthChecked(Summary),
     Applied(Box<Applied>),
 }
 
@@ -84,15 +88,16 @@ pub async fn reconcile(deployment: &ChartDeployment, ctx: &Context) -> Result<Ac
                 ctx.settings.min_interval,
             )))
         }
+        Ok(Attempt::HealthChecked(health)) => {
+            ctx.clear_failures(&key);
+            let report = status::after_health_check(deployment, &health, Timestamp::now(), timeout);
+            publish_then_requeue(ctx, deployment, report).await
+        }
         Ok(Attempt::Applied(applied)) => {
             ctx.clear_failures(&key);
             ctx.mark_applied(&key.key, &applied.policy_tag);
-            let report = status::after_success(deployment, &applied, Timestamp::now());
-            status::publish(ctx, deployment, report).await?;
-            Ok(Action::requeue(interval(
-                deployment,
-                ctx.settings.min_interval,
-            )))
+            let report = status::after_success(deployment, &applied, Timestamp::now(), timeout);
+            publish_then_requeue(ctx, deployment, report).await
         }
         Err(error) => {
             let attempted = progress.attempted();
@@ -102,6 +107,27 @@ pub async fn reconcile(deployment: &ChartDeployment, ctx: &Context) -> Result<Ac
             Err(error)
         }
     }
+}
+
+/// How soon a revision on its way to healthy is looked at again if none of its objects' watches
+/// wakes it first (kinds the operator does not watch, objects outside its namespace).
+const HEALTH_RECHECK: Duration = Duration::from_secs(10);
+
+/// Writes `report`, then asks to be woken at the interval, or soon while objects are on their
+/// way to healthy.
+async fn publish_then_requeue(
+    ctx: &Context,
+    deployment: &ChartDeployment,
+    report: status::Report,
+) -> Result<Action> {
+    let progressing = status::is_progressing(report.status.as_ref().or(deployment.status.as_ref()));
+    status::publish(ctx, deployment, report).await?;
+    let interval = interval(deployment, ctx.settings.min_interval);
+    Ok(Action::requeue(if progressing {
+        HEALTH_RECHECK.min(interval)
+    } else {
+        interval
+    }))
 }
 
 /// The deployment's `spec.timeout`, or the default.
@@ -126,8 +152,8 @@ pub async fn attempt(
     let inputs = dereference::inputs(deployment, ctx, &acting.client).await?;
     let policy_tag = inputs.policy.tag(inputs.keyring.as_ref());
     let values_digest = ctx.values_key.digest(&inputs.values);
-    let recently = |revision: &Revision| {
-        plan::is_unchanged(
+    let needed = |revision: &Revision| {
+        plan::needed(
             deployment,
             revision,
             ctx.applied_within(
@@ -140,9 +166,13 @@ pub async fn attempt(
     // A repository's index names the archive's digest, so an unchanged revision is known
     // without downloading anything.
     if let Source::Repository { entry, .. } = &inputs.source
-        && plan::indexed_revision(entry, &values_digest).is_some_and(|revision| recently(&revision))
+        && let Some(revision) = plan::indexed_revision(entry, &values_digest)
     {
-        return Ok(Attempt::Unchanged);
+        match needed(&revision) {
+            Needed::Nothing => return Ok(Attempt::Unchanged),
+            Needed::HealthCheck => return health_check(deployment, &acting).await,
+            Needed::Apply => {}
+        }
     }
 
     progress.enter("fetching the chart");
@@ -150,8 +180,10 @@ pub async fn attempt(
     let chart = capstan_chart::load::load_archive(&fetched.package.archive).map_err(Error::Load)?;
     let revision = plan::revision(&chart, &fetched, &values_digest);
     progress.attempting(&revision);
-    if recently(&revision) {
-        return Ok(Attempt::Unchanged);
+    match needed(&revision) {
+        Needed::Nothing => return Ok(Attempt::Unchanged),
+        Needed::HealthCheck => return health_check(deployment, &acting).await,
+        Needed::Apply => {}
     }
     let provenance = plan::verify(
         &inputs.policy,
@@ -193,6 +225,7 @@ pub async fn attempt(
     let stale = plan::to_prune(previous_inventory, &applied.inventory);
     let pruned = prune::delete_all(&acting, &owner, &stale).await?;
     info!(deployment = %key, chart = %revision.chart, version = %revision.version, release = release_number, objects = applied.inventory.len(), patched = applied.patched, pruned = pruned.len(), "applied");
+    let health = Summary::of(&applied.inventory, &applied.live);
     Ok(Attempt::Applied(Box::new(Applied {
         revision,
         release_number,
@@ -201,5 +234,37 @@ pub async fn attempt(
         pruned,
         provenance,
         policy_tag,
+        health,
     })))
+}
+
+/// Reads the objects of the applied revision whose kinds have a notion of health.
+async fn health_check(deployment: &ChartDeployment, acting: &Acting<'_>) -> Result<Attempt> {
+    let inventory = deployment
+        .status
+        .as_ref()
+        .map(|status| status.inventory.as_slice())
+        .unwrap_or_default();
+    let mut live = Vec::with_capacity(inventory.len());
+    for entry in inventory {
+        let object = if health::has_health(&entry.api_version, &entry.kind) {
+            // A gone object is not healthy: it shows as one that never became ready.
+            live::read_entry(acting, entry)
+                .await?
+                .unwrap_or_else(|| gone(entry))
+        } else {
+            serde_json::Value::Null
+        };
+        live.push(object);
+    }
+    Ok(Attempt::HealthChecked(Summary::of(inventory, &live)))
+}
+
+/// An object of `entry` that is not there, as health sees it.
+fn gone(entry: &capstan_api::InventoryEntry) -> serde_json::Value {
+    serde_json::json!({
+        "apiVersion": "capstan.dev/v1alpha1", "kind": "Missing",
+        "status": {"conditions": [{"type": "Ready", "status": "False",
+                                   "message": format!("{} is gone", entry.kind)}]}
+    })
 }

@@ -10,10 +10,14 @@ use k8s_openapi::jiff::Timestamp;
 use kube::Resource;
 use kube::runtime::events::EventType;
 
+use std::time::Duration;
+
 use crate::conditions::{Outcome, conditions, same};
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::report;
+
+use super::health::Summary;
 
 /// A revision applied (or re-checked) in full.
 #[derive(Clone, Debug, PartialEq)]
@@ -30,6 +34,8 @@ pub struct Applied {
     pub provenance: Option<ProvenanceStatus>,
     /// The verification policy the revision was checked under.
     pub policy_tag: String,
+    /// The health of the objects as last seen.
+    pub health: Summary,
 }
 
 /// What to tell the user: a status to write and an event to publish, either possibly absent.
@@ -48,8 +54,16 @@ pub struct Note {
 }
 
 /// The report after `applied`: the status moves when the revision, the inventory or the
-/// conditions do; re-applying the same revision to undo drift only publishes an event.
-pub fn after_success(deployment: &ChartDeployment, applied: &Applied, now: Timestamp) -> Report {
+/// conditions do; re-applying the same revision to undo drift only publishes an event. Ready
+/// means healthy: while objects are on their way the deployment is `Ready=Unknown`,
+/// `Reconciling=True` (reason `Progressing`), and once `timeout` has passed since the revision
+/// was applied, or an object failed, `Ready=False` (reason `HealthCheckFailed`).
+pub fn after_success(
+    deployment: &ChartDeployment,
+    applied: &Applied,
+    now: Timestamp,
+    timeout: Duration,
+) -> Report {
     let previous = deployment.status.clone().unwrap_or_default();
     let revision = &applied.revision;
     let message = format!(
@@ -63,10 +77,6 @@ pub fn after_success(deployment: &ChartDeployment, applied: &Applied, now: Times
             format!(", pruned {}", applied.pruned.len())
         }
     );
-    let outcome = Outcome::Ready {
-        reason: "Applied".into(),
-        message: message.clone(),
-    };
     let same_revision = previous.last_applied_revision.as_ref() == Some(revision);
     // The time moves only when the revision does, so re-applying the same revision (to undo
     // drift) writes nothing new.
@@ -75,6 +85,8 @@ pub fn after_success(deployment: &ChartDeployment, applied: &Applied, now: Times
     } else {
         None
     };
+    let applied_at = last_applied_time.as_ref().map_or(now, |time| time.0);
+    let outcome = health_outcome(&applied.health, &message, applied_at, now, timeout);
     let status = ChartDeploymentStatus {
         conditions: conditions(
             &previous.conditions,
@@ -107,14 +119,138 @@ pub fn after_success(deployment: &ChartDeployment, applied: &Applied, now: Times
             event,
         };
     }
-    Report {
-        status: Some(status),
-        event: Some(Note {
+    let event = if same_revision {
+        // The same revision, now healthy or failing: the condition tells.
+        health_event(&outcome)
+    } else {
+        Some(Note {
             type_: EventType::Normal,
             reason: "Applied",
             message,
+        })
+    };
+    Report {
+        status: Some(status),
+        event,
+    }
+}
+
+/// The report after re-reading the health of the revision already applied (nothing else
+/// changed): only the conditions move.
+pub fn after_health_check(
+    deployment: &ChartDeployment,
+    health: &Summary,
+    now: Timestamp,
+    timeout: Duration,
+) -> Report {
+    let previous = deployment.status.clone().unwrap_or_default();
+    let Some(revision) = previous.last_applied_revision.as_ref() else {
+        return Report::default();
+    };
+    let message = format!(
+        "Applied {} {}: {} objects",
+        revision.chart,
+        revision.version,
+        previous.inventory.len()
+    );
+    let applied_at = previous
+        .last_applied_time
+        .as_ref()
+        .map_or(now, |time| time.0);
+    let outcome = health_outcome(health, &message, applied_at, now, timeout);
+    let new_conditions = conditions(
+        &previous.conditions,
+        &outcome,
+        deployment.meta().generation,
+        now,
+    );
+    if same(&previous.conditions, &new_conditions) {
+        return Report::default();
+    }
+    Report {
+        event: health_event(&outcome),
+        status: Some(ChartDeploymentStatus {
+            conditions: new_conditions,
+            ..previous
         }),
     }
+}
+
+/// The conditions' outcome for a revision applied at `applied_at` whose objects are `health`.
+fn health_outcome(
+    health: &Summary,
+    applied: &str,
+    applied_at: Timestamp,
+    now: Timestamp,
+    timeout: Duration,
+) -> Outcome {
+    if health.is_healthy() {
+        return Outcome::Ready {
+            reason: "Applied".into(),
+            message: format!("{applied}, all healthy"),
+        };
+    }
+    let waited = now.duration_since(applied_at).unsigned_abs();
+    if !health.failed.is_empty() || waited >= timeout {
+        let why = if health.failed.is_empty() {
+            format!("not healthy within spec.timeout ({}s)", timeout.as_secs())
+        } else {
+            "an object failed".to_string()
+        };
+        return Outcome::Stalled {
+            reason: HEALTH_CHECK_FAILED.into(),
+            message: format!("{applied}, {why}: {}", health.problems()),
+        };
+    }
+    Outcome::Progressing {
+        reason: PROGRESSING.into(),
+        message: format!("{applied}; {}", health.progress()),
+    }
+}
+
+/// The event for a change of health of the applied revision.
+fn health_event(outcome: &Outcome) -> Option<Note> {
+    match outcome {
+        Outcome::Ready { message, .. } => Some(Note {
+            type_: EventType::Normal,
+            reason: "Healthy",
+            message: message.clone(),
+        }),
+        Outcome::Stalled { message, .. } => Some(Note {
+            type_: EventType::Warning,
+            reason: HEALTH_CHECK_FAILED,
+            message: message.clone(),
+        }),
+        Outcome::Retrying { .. } | Outcome::Progressing { .. } => None,
+    }
+}
+
+/// The reason while the applied objects are on their way to healthy.
+pub const PROGRESSING: &str = "Progressing";
+/// The reason when they failed, or did not get there within `spec.timeout`.
+pub const HEALTH_CHECK_FAILED: &str = "HealthCheckFailed";
+
+/// Whether `status` reports the applied revision still on its way to healthy (or failed
+/// health), so only its health needs reading again.
+pub fn awaiting_health(status: &ChartDeploymentStatus) -> bool {
+    status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == capstan_api::common::READY)
+        .is_some_and(|ready| {
+            ready.status != "True"
+                && (ready.reason == PROGRESSING || ready.reason == HEALTH_CHECK_FAILED)
+        })
+}
+
+/// Whether `status` reports the revision progressing (worth re-checking soon).
+pub fn is_progressing(status: Option<&ChartDeploymentStatus>) -> bool {
+    status.is_some_and(|status| {
+        status
+            .conditions
+            .iter()
+            .any(|c| c.type_ == capstan_api::common::READY && c.reason == PROGRESSING)
+    })
 }
 
 /// The report after a failed attempt at `attempted` (when the revision was known): the
@@ -227,12 +363,19 @@ mod tests {
             pruned: Vec::new(),
             provenance: None,
             policy_tag: String::new(),
+            health: Summary {
+                total: 1,
+                healthy: 1,
+                ..Summary::default()
+            },
         }
     }
 
+    const TIMEOUT: Duration = Duration::from_secs(300);
+
     #[test]
     fn an_install_writes_the_revision_release_and_inventory() {
-        let report = after_success(&deployment(), &applied("1.0.0", 1, 1), at(100));
+        let report = after_success(&deployment(), &applied("1.0.0", 1, 1), at(100), TIMEOUT);
         let status = report.status.expect("a first install writes status");
         assert_eq!(status.last_applied_revision, Some(revision("1.0.0")));
         assert_eq!(status.release_number, Some(1));
@@ -245,22 +388,62 @@ mod tests {
     #[test]
     fn re_applying_the_same_revision_writes_nothing_and_reports_drift_only() {
         let mut deployment = deployment();
-        deployment.status = after_success(&deployment, &applied("1.0.0", 1, 1), at(100)).status;
-        let quiet = after_success(&deployment, &applied("1.0.0", 1, 0), at(700));
+        deployment.status =
+            after_success(&deployment, &applied("1.0.0", 1, 1), at(100), TIMEOUT).status;
+        let quiet = after_success(&deployment, &applied("1.0.0", 1, 0), at(700), TIMEOUT);
         assert_eq!(quiet, Report::default());
-        let drifted = after_success(&deployment, &applied("1.0.0", 1, 1), at(700));
+        let drifted = after_success(&deployment, &applied("1.0.0", 1, 1), at(700), TIMEOUT);
         assert!(drifted.status.is_none());
         assert_eq!(drifted.event.unwrap().reason, "DriftCorrected");
-        let upgraded = after_success(&deployment, &applied("1.1.0", 2, 1), at(800));
+        let upgraded = after_success(&deployment, &applied("1.1.0", 2, 1), at(800), TIMEOUT);
         let status = upgraded.status.unwrap();
         assert_eq!(status.release_number, Some(2));
         assert_eq!(status.last_applied_time, Some(Time(at(800))));
     }
 
     #[test]
+    fn ready_means_healthy_and_time_runs_out_at_the_timeout() {
+        let mut waiting = applied("1.0.0", 1, 1);
+        waiting.health = Summary {
+            total: 1,
+            healthy: 0,
+            waiting: vec!["Deployment apps/api: 0 of 1 replicas available".into()],
+            failed: Vec::new(),
+        };
+        let mut deployment = deployment();
+        let report = after_success(&deployment, &waiting, at(100), TIMEOUT);
+        let status = report.status.unwrap();
+        assert_eq!(status.conditions[0].status, "Unknown");
+        assert_eq!(status.conditions[0].reason, PROGRESSING);
+        assert!(
+            status.conditions[0]
+                .message
+                .contains("0 of 1 objects healthy; waiting for Deployment apps/api")
+        );
+        assert_eq!(status.conditions[1].type_, "Reconciling");
+        deployment.status = Some(status);
+        assert!(awaiting_health(deployment.status.as_ref().unwrap()));
+        assert_eq!(
+            after_health_check(&deployment, &waiting.health, at(200), TIMEOUT),
+            Report::default(),
+            "still waiting: nothing new to say"
+        );
+        let late = after_health_check(&deployment, &waiting.health, at(401), TIMEOUT);
+        let failed = late.status.unwrap();
+        assert_eq!(failed.conditions[0].status, "False");
+        assert_eq!(failed.conditions[0].reason, HEALTH_CHECK_FAILED);
+        assert!(failed.conditions[0].message.contains("Deployment apps/api"));
+        assert_eq!(late.event.unwrap().reason, HEALTH_CHECK_FAILED);
+        let healthy = applied("1.0.0", 1, 1).health;
+        let recovered = after_health_check(&deployment, &healthy, at(402), TIMEOUT);
+        assert_eq!(recovered.status.unwrap().conditions[0].status, "True");
+    }
+
+    #[test]
     fn a_failure_keeps_the_applied_revision_and_is_reported_once() {
         let mut deployment = deployment();
-        deployment.status = after_success(&deployment, &applied("1.0.0", 1, 1), at(100)).status;
+        deployment.status =
+            after_success(&deployment, &applied("1.0.0", 1, 1), at(100), TIMEOUT).status;
         let error = Error::Fetch {
             what: "chart hello".into(),
             source: FetchError::Protocol("connection refused".into()),
