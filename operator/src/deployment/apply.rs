@@ -19,7 +19,8 @@ use super::acting::Acting;
 use super::desired::DesiredObject;
 use super::live::{self, Observed};
 use super::owner::Owner;
-use super::plan::{self, Adoption, Mode, Write};
+use super::plan::{self, Rules, Write};
+use capstan_api::deployment::DriftedObject;
 
 /// How long a CRD of the chart may take to become Established.
 const CRD_ESTABLISHED_TIMEOUT: Duration = Duration::from_secs(60);
@@ -34,6 +35,10 @@ pub struct Applied {
     /// Each object as last seen, in inventory order: the API server's answer to the apply, or
     /// the live state read before when nothing was written. Health is judged from these.
     pub live: Vec<serde_json::Value>,
+    /// Objects found drifted from the revision already applied, with the fields that differ.
+    pub drift: Vec<DriftedObject>,
+    /// Whether that drift was corrected (drift detection `Enabled`) or only found (`Warn`).
+    pub corrected: bool,
 }
 
 /// Applies every object as the deployment's identity, CRDs first (each waited for until
@@ -51,10 +56,9 @@ pub async fn apply_all(
     owner: &Owner,
     objects: &[DesiredObject],
     observed: &[Observed],
-    mode: Mode,
-    adoption: Adoption,
+    rules: &Rules,
 ) -> Result<Applied> {
-    let writes = plan::check_before_writing(objects, observed, owner, mode, adoption)?;
+    let writes = plan::check_before_writing(objects, observed, owner, rules)?;
     let created_namespaces = plan::namespaces_created(objects, observed);
     for (object, write) in objects.iter().zip(&writes) {
         // An object in a namespace this revision creates cannot be checked before it exists.
@@ -63,17 +67,19 @@ pub async fn apply_all(
             .namespace
             .as_ref()
             .is_some_and(|namespace| created_namespaces.contains(namespace));
-        if let Some(Write::Apply { force }) = write
+        if let Some(force) = write.as_ref().and_then(Write::sends)
             && !in_new_namespace
         {
             let api = acting.served_api(&object.entry).await?;
-            apply_one(acting, &api, owner, object, *force, DryRun::Yes).await?;
+            apply_one(acting, &api, owner, object, force, DryRun::Yes).await?;
         }
     }
     let mut applied = Applied {
         inventory: Vec::with_capacity(objects.len()),
         patched: 0,
         live: Vec::with_capacity(objects.len()),
+        drift: Vec::new(),
+        corrected: false,
     };
     let mut crds_applied = false;
     for ((object, write), observed) in objects.iter().zip(writes).zip(observed) {
@@ -91,10 +97,17 @@ pub async fn apply_all(
                     Observed::Present(live) => Some(live),
                     Observed::Absent | Observed::NotYetServed => None,
                 };
-                (plan::write_for(object, live, owner, mode, adoption)?, seen)
+                (plan::write_for(object, live, owner, rules)?, seen)
             }
         };
-        let last_seen = if let Write::Apply { force } = write {
+        if let Write::Drifted { paths, correct } = &write {
+            applied.drift.push(DriftedObject {
+                object: object.describe(),
+                paths: paths.clone(),
+            });
+            applied.corrected |= *correct;
+        }
+        let last_seen = if let Some(force) = write.sends() {
             applied.patched += 1;
             apply_one(acting, &api, owner, object, force, DryRun::No).await?
         } else {

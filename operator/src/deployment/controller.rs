@@ -25,8 +25,8 @@ use crate::finalizer::{self, Step};
 use crate::object_key::{KindKey, ObjectKey};
 
 use super::triggers::{
-    RepositoryChanges, WatchedRepository, forget_deleted, referencing, touched_repository,
-    using_repository, using_repository_keyring,
+    RepositoryChanges, WatchedRepository, dependents, forget_deleted, referencing,
+    touched_repository, using_repository, using_repository_keyring,
 };
 use super::{cleanup, invalid, reconcile};
 
@@ -45,6 +45,7 @@ pub async fn run(ctx: Arc<Context>) {
         .with_config(Config::default().concurrency(ctx.settings.max_concurrent_reconciles));
     let store = controller.store();
     let config_map_store = store.clone();
+    let dependency_store = store.clone();
     let repository_store = store.clone();
     let repository_changes = RepositoryChanges::default();
     // One watch of the repositories keeps the store the Secret mapper below reads (a
@@ -89,6 +90,11 @@ pub async fn run(ctx: Arc<Context>) {
             // The kind of the watched objects matters only to the mapper, which reads their
             // annotation; any of them stands for all.
             ApiResource::erase::<k8s_openapi::api::apps::v1::Deployment>(&()),
+        )
+        .watches(
+            ctx.watched::<Watched>(),
+            watcher::Config::default(),
+            move |changed| dependents(&dependency_store, &changed),
         )
         .watches_stream(touched_repositories, move |repository| {
             if repository_changes.changed(&repository) {

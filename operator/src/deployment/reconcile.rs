@@ -18,6 +18,7 @@ use crate::object_key::{KindKey, ObjectKey};
 
 use super::acting::Acting;
 use super::controller::interval;
+use super::dependencies;
 use super::dereference::{self, Source};
 use super::health::{self, Summary};
 use super::identity::Identity;
@@ -147,6 +148,8 @@ pub async fn attempt(
 ) -> Result<Attempt> {
     let key = ObjectKey::of(deployment);
     plan::check_target_namespace(deployment, ctx.settings.no_cross_namespace_refs)?;
+    progress.enter("waiting for the deployments it depends on");
+    dependencies::check(deployment, ctx).await?;
     let acting = Acting::new(ctx, Identity::of(deployment, &ctx.settings))?;
     progress.enter("reading the chart source and values");
     let inputs = dereference::inputs(deployment, ctx, &acting.client).await?;
@@ -212,9 +215,8 @@ pub async fn attempt(
 
     progress.enter("applying the objects");
     let observed = live::observe_all(&acting, &objects).await?;
-    let mode = plan::apply_mode(deployment, &revision);
-    let adoption = plan::Adoption::of(deployment);
-    let applied = apply::apply_all(&acting, &owner, &objects, &observed, mode, adoption).await?;
+    let rules = plan::Rules::of(deployment, &revision);
+    let applied = apply::apply_all(&acting, &owner, &objects, &observed, &rules).await?;
 
     progress.enter("pruning objects the revision dropped");
     let previous_inventory = deployment
@@ -235,6 +237,8 @@ pub async fn attempt(
         provenance,
         policy_tag,
         health,
+        drift: applied.drift,
+        corrected: applied.corrected,
     })))
 }
 

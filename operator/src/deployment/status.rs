@@ -2,10 +2,11 @@
 //! attempt came to ([`after_success`], [`after_failure`]), and written by one function
 //! ([`publish`]). A status that would say what it already says is not written.
 
+use capstan_api::deployment::DriftedObject;
 use capstan_api::{
     ChartDeployment, ChartDeploymentStatus, InventoryEntry, ProvenanceStatus, Revision,
 };
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
 use kube::Resource;
 use kube::runtime::events::EventType;
@@ -18,6 +19,7 @@ use crate::error::{Error, Result};
 use crate::report;
 
 use super::health::Summary;
+use super::history;
 
 /// A revision applied (or re-checked) in full.
 #[derive(Clone, Debug, PartialEq)]
@@ -36,6 +38,10 @@ pub struct Applied {
     pub policy_tag: String,
     /// The health of the objects as last seen.
     pub health: Summary,
+    /// Objects found drifted from the revision already applied.
+    pub drift: Vec<DriftedObject>,
+    /// Whether that drift was corrected (`Enabled`) or left alone (`Warn`).
+    pub corrected: bool,
 }
 
 /// What to tell the user: a status to write and an event to publish, either possibly absent.
@@ -87,13 +93,38 @@ pub fn after_success(
     };
     let applied_at = last_applied_time.as_ref().map_or(now, |time| time.0);
     let outcome = health_outcome(&applied.health, &message, applied_at, now, timeout);
+    // Drift found and left alone (`Warn`) stays listed until it goes away; corrected drift is
+    // told by an event.
+    let drift = if applied.corrected {
+        Vec::new()
+    } else {
+        applied.drift.clone()
+    };
+    let mut new_conditions = conditions(
+        &previous.conditions,
+        &outcome,
+        deployment.meta().generation,
+        now,
+    );
+    new_conditions.extend(drifted_condition(
+        &previous.conditions,
+        &drift,
+        deployment,
+        now,
+    ));
+    let history = history::after_apply(
+        deployment,
+        revision,
+        i64::try_from(applied.release_number).unwrap_or(i64::MAX),
+        applied
+            .provenance
+            .as_ref()
+            .map(|p| p.key_fingerprint.as_str()),
+        history_outcome(&outcome),
+        now,
+    );
     let status = ChartDeploymentStatus {
-        conditions: conditions(
-            &previous.conditions,
-            &outcome,
-            deployment.meta().generation,
-            now,
-        ),
+        conditions: new_conditions,
         observed_generation: deployment.meta().generation,
         last_attempted_revision: Some(revision.clone()),
         last_applied_revision: Some(revision.clone()),
@@ -101,22 +132,20 @@ pub fn after_success(
         release_number: Some(i64::try_from(applied.release_number).unwrap_or(i64::MAX)),
         provenance: applied.provenance.clone(),
         inventory: applied.inventory.clone(),
+        history,
+        drift,
     };
+    let drift_event = drift_event(applied, &previous, revision);
     if says_the_same(&previous, &status) {
-        let event = (applied.patched > 0).then(|| Note {
-            type_: EventType::Normal,
-            reason: "DriftCorrected",
-            message: format!(
-                "Re-applied {} of {} objects that had drifted from {} {}",
-                applied.patched,
-                applied.inventory.len(),
-                revision.chart,
-                revision.version
-            ),
-        });
         return Report {
             status: None,
-            event,
+            event: drift_event,
+        };
+    }
+    if drift_event.is_some() && same_revision {
+        return Report {
+            status: Some(status),
+            event: drift_event,
         };
     }
     let event = if same_revision {
@@ -158,12 +187,18 @@ pub fn after_health_check(
         .as_ref()
         .map_or(now, |time| time.0);
     let outcome = health_outcome(health, &message, applied_at, now, timeout);
-    let new_conditions = conditions(
+    let mut new_conditions = conditions(
         &previous.conditions,
         &outcome,
         deployment.meta().generation,
         now,
     );
+    new_conditions.extend(drifted_condition(
+        &previous.conditions,
+        &previous.drift,
+        deployment,
+        now,
+    ));
     if same(&previous.conditions, &new_conditions) {
         return Report::default();
     }
@@ -171,9 +206,97 @@ pub fn after_health_check(
         event: health_event(&outcome),
         status: Some(ChartDeploymentStatus {
             conditions: new_conditions,
+            history: history::with_outcome(deployment, history_outcome(&outcome)),
             ..previous
         }),
     }
+}
+
+/// The history outcome of a revision whose conditions say `outcome`.
+fn history_outcome(outcome: &Outcome) -> &'static str {
+    match outcome {
+        Outcome::Ready { .. } => history::HEALTHY,
+        Outcome::Progressing { .. } | Outcome::Retrying { .. } => history::PROGRESSING,
+        Outcome::Stalled { .. } => history::FAILED,
+    }
+}
+
+/// The condition type that says live objects differ from what was applied (drift detection
+/// `Warn`).
+pub const DRIFTED: &str = "Drifted";
+
+/// `Drifted=True` while `drift` lists objects; absent otherwise.
+fn drifted_condition(
+    previous: &[Condition],
+    drift: &[DriftedObject],
+    deployment: &ChartDeployment,
+    now: Timestamp,
+) -> Option<Condition> {
+    if drift.is_empty() {
+        return None;
+    }
+    let last_transition_time = previous
+        .iter()
+        .find(|c| c.type_ == DRIFTED && c.status == "True")
+        .map_or(Time(now), |c| c.last_transition_time.clone());
+    Some(Condition {
+        type_: DRIFTED.into(),
+        status: "True".into(),
+        reason: "DriftDetected".into(),
+        message: format!("{} drifted from what was applied", describe_drift(drift)),
+        observed_generation: deployment.meta().generation,
+        last_transition_time,
+    })
+}
+
+/// `ConfigMap apps/a (/data/k), Deployment apps/web (/spec/replicas)`, the first few.
+fn describe_drift(drift: &[DriftedObject]) -> String {
+    let mut text = drift
+        .iter()
+        .take(3)
+        .map(|object| format!("{} ({})", object.object, object.paths.join(", ")))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if drift.len() > 3 {
+        text.push_str(&format!(" and {} more", drift.len() - 3));
+    }
+    text
+}
+
+/// The event for drift found in this reconcile: corrected (`Enabled`), or newly found and left
+/// alone (`Warn`).
+fn drift_event(
+    applied: &Applied,
+    previous: &ChartDeploymentStatus,
+    revision: &Revision,
+) -> Option<Note> {
+    if applied.drift.is_empty() {
+        return None;
+    }
+    if applied.corrected {
+        return Some(Note {
+            type_: EventType::Normal,
+            reason: "DriftCorrected",
+            message: format!(
+                "Re-applied {} of {} objects that had drifted from {} {}: {}",
+                applied.drift.len(),
+                applied.inventory.len(),
+                revision.chart,
+                revision.version,
+                describe_drift(&applied.drift)
+            ),
+        });
+    }
+    (previous.drift != applied.drift).then(|| Note {
+        type_: EventType::Warning,
+        reason: "DriftDetected",
+        message: format!(
+            "{} drifted from {} {} and was left as it is (driftDetection.mode Warn)",
+            describe_drift(&applied.drift),
+            revision.chart,
+            revision.version
+        ),
+    })
 }
 
 /// The conditions' outcome for a revision applied at `applied_at` whose objects are `health`.
@@ -368,6 +491,8 @@ mod tests {
                 healthy: 1,
                 ..Summary::default()
             },
+            drift: Vec::new(),
+            corrected: false,
         }
     }
 
