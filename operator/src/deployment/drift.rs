@@ -12,7 +12,14 @@ pub const MAX_PATHS: usize = 10;
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct DriftPolicy {
     pub mode: DriftMode,
-    ignore: Vec<(Option<(String, Option<String>)>, Vec<String>)>,
+    ignore: Vec<IgnoreRule>,
+}
+
+/// The fields (`paths`) to skip in objects of `target` (kind, and name if given; all when none).
+#[derive(Clone, Debug, Default, PartialEq)]
+struct IgnoreRule {
+    target: Option<(String, Option<String>)>,
+    paths: Vec<String>,
 }
 
 impl DriftPolicy {
@@ -25,13 +32,12 @@ impl DriftPolicy {
             ignore: spec
                 .ignore
                 .iter()
-                .map(|rule| {
-                    (
-                        rule.target
-                            .as_ref()
-                            .map(|target| (target.kind.clone(), target.name.clone())),
-                        rule.paths.clone(),
-                    )
+                .map(|rule| IgnoreRule {
+                    target: rule
+                        .target
+                        .as_ref()
+                        .map(|target| (target.kind.clone(), target.name.clone())),
+                    paths: rule.paths.clone(),
                 })
                 .collect(),
         }
@@ -43,12 +49,15 @@ impl DriftPolicy {
         let mut wanted = comparable(desired);
         let kind = desired["kind"].as_str().unwrap_or_default();
         let name = desired["metadata"]["name"].as_str().unwrap_or_default();
-        for (target, paths) in &self.ignore {
-            let applies = target.as_ref().is_none_or(|(target_kind, target_name)| {
-                target_kind == kind && target_name.as_deref().is_none_or(|n| n == name)
-            });
+        for rule in &self.ignore {
+            let applies = rule
+                .target
+                .as_ref()
+                .is_none_or(|(target_kind, target_name)| {
+                    target_kind == kind && target_name.as_deref().is_none_or(|n| n == name)
+                });
             if applies {
-                for path in paths {
+                for path in &rule.paths {
                     remove_pointer(&mut wanted, path);
                 }
             }

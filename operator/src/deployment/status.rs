@@ -517,9 +517,21 @@ mod tests {
             after_success(&deployment, &applied("1.0.0", 1, 1), at(100), TIMEOUT).status;
         let quiet = after_success(&deployment, &applied("1.0.0", 1, 0), at(700), TIMEOUT);
         assert_eq!(quiet, Report::default());
-        let drifted = after_success(&deployment, &applied("1.0.0", 1, 1), at(700), TIMEOUT);
+        let mut corrected = applied("1.0.0", 1, 1);
+        corrected.drift = vec![DriftedObject {
+            object: "ConfigMap apps/a".into(),
+            paths: vec!["/data/k".into()],
+        }];
+        corrected.corrected = true;
+        let drifted = after_success(&deployment, &corrected, at(700), TIMEOUT);
         assert!(drifted.status.is_none());
-        assert_eq!(drifted.event.unwrap().reason, "DriftCorrected");
+        let event = drifted.event.unwrap();
+        assert_eq!(event.reason, "DriftCorrected");
+        assert!(
+            event.message.contains("ConfigMap apps/a (/data/k)"),
+            "{}",
+            event.message
+        );
         let upgraded = after_success(&deployment, &applied("1.1.0", 2, 1), at(800), TIMEOUT);
         let status = upgraded.status.unwrap();
         assert_eq!(status.release_number, Some(2));
