@@ -543,17 +543,20 @@ mod tests {
         }
     }
 
-    /// Starts the S3 peer (building it if needed), or explains why the test is skipped.
-    fn start_peer() -> Option<Peer> {
+    /// Starts the S3 peer, which `peer.sh` builds with Go when the cache lacks it. Panics, saying
+    /// what to install, when it is neither built nor buildable.
+    fn start_peer() -> Peer {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../e2e/peers/s3/peer.sh");
         let cached = std::env::var_os("HOME").map(|home| {
             PathBuf::from(home).join(".cache/capstan/bin/gofakes3-v1.2.0/capstan-s3-peer")
         });
         let go_available = Command::new("go").arg("version").output().is_ok();
-        if !go_available && !cached.is_some_and(|path| path.exists()) {
-            println!("SKIP: the S3 peer is not built and Go is not installed to build it");
-            return None;
-        }
+        assert!(
+            go_available || cached.as_ref().is_some_and(|path| path.exists()),
+            "the S3 peer is not built ({}) and `go` is not on PATH to build it: run \
+             `e2e/install-prerequisites`, which says how to install Go, then re-run",
+            cached.map_or_else(|| "no HOME".to_string(), |p| p.display().to_string())
+        );
         let port = {
             let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             probe.local_addr().unwrap().port()
@@ -575,12 +578,12 @@ mod tests {
             .status()
             .expect("run e2e/peers/s3/peer.sh");
         assert!(status.success(), "the S3 peer did not start");
-        Some(peer)
+        peer
     }
 
     #[test]
     fn uploads_and_fetches_signed_objects_from_a_real_s3_server() {
-        let Some(peer) = start_peer() else { return };
+        let peer = start_peer();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
