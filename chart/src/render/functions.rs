@@ -199,10 +199,17 @@ fn from_yaml(state: &State, text: &str) -> Result<Value, Error> {
     let parsed: Result<serde_json::Value, _> = serde_saphyr::from_str_with_options(text, options);
     charge_bytes(state, nodes.get() as u64 * PARSED_NODE_BYTES)?;
     let data = parsed.map_err(|e| {
-        invalid(format!(
-            "from_yaml: the text is not valid YAML or too large: {}",
-            crate::values::yaml_error_message(&e)
-        ))
+        if crate::values::yaml_budget_breached(&e) {
+            invalid(
+                "from_yaml: the text stands for more YAML nodes than the render has left \
+                 (anchors and aliases replaying too much, or a very large text)",
+            )
+        } else {
+            invalid(format!(
+                "from_yaml: the text is not valid YAML at {}",
+                crate::values::redacted_yaml_error(&e, text.as_bytes())
+            ))
+        }
     })?;
     charge_tree(state, &data)?;
     Ok(Value::from(Serde(data)))

@@ -98,8 +98,7 @@ fn parse_document(
             + err
                 .location()
                 .map_or(0, |loc| (loc.line() as usize).saturating_sub(1));
-        let breached = matches!(err.without_snippet(), serde_saphyr::Error::Budget { .. });
-        if breached || nodes_seen.get() >= nodes_left {
+        if crate::values::yaml_budget_breached(&err) || nodes_seen.get() >= nodes_left {
             return RenderError::TooManyYamlNodes {
                 file: source.to_string(),
                 document,
@@ -111,7 +110,11 @@ fn parse_document(
             file: source.to_string(),
             document,
             line,
-            problem: first_line_of(&crate::values::yaml_error_message(&err)),
+            // The output may hold values from Secrets: the place and kind of problem only.
+            problem: first_line_of(&crate::values::redacted_yaml_error(
+                &err,
+                doc.text.as_bytes(),
+            )),
         }
     })?;
     let identity =
