@@ -276,7 +276,14 @@ impl S3Repository {
 
     /// Downloads the object at `path` (see [`Self::object_key`]) within the HTTP client's bounds.
     pub async fn get(&self, path: &str) -> Result<Vec<u8>, S3Error> {
-        match self.get_conditional(path, &Validators::default()).await? {
+        self.get_limited(path, self.http.options().max_body_bytes)
+            .await
+    }
+
+    /// [`Self::get`], refusing (while downloading) an object over `max_bytes`: a `.prov` with
+    /// [`crate::http::DownloadLimits::provenance_bytes`], say.
+    pub async fn get_limited(&self, path: &str, max_bytes: u64) -> Result<Vec<u8>, S3Error> {
+        match self.fetch(path, &Validators::default(), max_bytes).await? {
             Fetched::Body { bytes, .. } => Ok(bytes),
             // Without validators a compliant server never answers 304.
             Fetched::NotModified => Err(S3Error::Http(HttpError::Status {
@@ -294,13 +301,23 @@ impl S3Repository {
         path: &str,
         validators: &Validators,
     ) -> Result<Fetched, S3Error> {
+        self.fetch(path, validators, self.http.options().max_body_bytes)
+            .await
+    }
+
+    async fn fetch(
+        &self,
+        path: &str,
+        validators: &Validators,
+        max_bytes: u64,
+    ) -> Result<Fetched, S3Error> {
         let key = self.object_key(path)?;
         let url = self
             .bucket
             .get_object(Some(&self.credentials), &key)
             .sign(PRESIGNED_URL_LIFETIME);
         self.http
-            .get_conditional(url.as_str(), validators)
+            .fetch(url.as_str(), validators, max_bytes)
             .await
             .map_err(|error| match error {
                 HttpError::Status { status, .. } if matches!(status, 401 | 403) => {
@@ -679,5 +696,40 @@ mod tests {
                 Fetched::Body { bytes, .. } => assert_eq!(bytes, index),
             }
         });
+    }
+
+    #[tokio::test]
+    async fn an_endless_object_is_cut_at_the_limit_asked_for() {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            if let Ok((mut stream, _)) = listener.accept() {
+                let mut head = [0u8; 4096];
+                let _ = stream.read(&mut head);
+                let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
+                let chunk = [b'o'; 64 * 1024];
+                for _ in 0..16 * 1024 {
+                    if stream.write_all(&chunk).is_err() {
+                        break;
+                    }
+                }
+            }
+        });
+        let bucket = repository(
+            "s3://charts",
+            &config(&format!("http://127.0.0.1:{port}"), SECRET_KEY),
+        )
+        .unwrap();
+        let limit = crate::http::DownloadLimits::default().provenance_bytes;
+        let error = bucket
+            .get_limited("app-1.0.0.tgz.prov", limit)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, S3Error::Http(HttpError::TooLarge { limit: l, .. }) if l == limit),
+            "{error}"
+        );
+        assert!(!error.to_string().contains("X-Amz-Signature"), "{error}");
     }
 }
