@@ -110,6 +110,19 @@ pub struct ChartDeploymentSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drift_detection: Option<DriftDetection>,
 
+    /// `Automatic` (the default): each new revision is applied as soon as it is known.
+    /// `Manual`: each change (a new chart version, new values, or drift that would be corrected)
+    /// is first planned: rendered and checked by a server-side dry run of every object, with
+    /// what would be created, changed and pruned written to `status.plan` (and every object's
+    /// diff to ConfigMaps it names) and nothing applied until `approvedPlan` names that plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<Approval>,
+
+    /// The digest of the plan (`status.plan.digest`) approved for applying. A plan whose digest
+    /// differs (anything changed since: a chart version, a value, a live object) is not applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved_plan: Option<String>,
+
     /// How many revisions `status.history` keeps. Defaults to 10.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 100))]
@@ -118,6 +131,16 @@ pub struct ChartDeploymentSpec {
     /// Stop reconciling: nothing is applied or pruned until this is false again.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub suspend: bool,
+}
+
+/// When a revision is applied.
+#[derive(JsonSchema, Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Approval {
+    /// As soon as it is known.
+    #[default]
+    Automatic,
+    /// Once `spec.approvedPlan` names its plan.
+    Manual,
 }
 
 /// A ChartDeployment this one depends on.
@@ -379,6 +402,45 @@ pub struct ChartDeploymentStatus {
     /// `Warn`); at most 20 objects and 10 fields each. Values are never shown.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub drift: Vec<DriftedObject>,
+    /// The change waiting for approval (`spec.approval: Manual`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<PlanStatus>,
+}
+
+/// A planned change, as `status.plan` summarises it.
+#[derive(JsonSchema, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlanStatus {
+    /// `sha256:<hex>` of the whole plan: approve by setting `spec.approvedPlan` to it.
+    pub digest: String,
+    /// The chart and version planned.
+    pub chart: String,
+    pub version: String,
+    /// How many objects would be created, changed, pruned, and stay as they are.
+    pub create: i64,
+    pub change: i64,
+    pub prune: i64,
+    pub unchanged: i64,
+    /// The objects that would change, with what (at most 50; `truncated` says when more).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub objects: Vec<PlannedObject>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
+    /// ConfigMaps in this namespace holding every object's diff (Secret values masked).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub config_maps: Vec<String>,
+}
+
+/// One object of a plan.
+#[derive(JsonSchema, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedObject {
+    /// `Kind namespace/name`.
+    pub object: String,
+    /// `Create`, `Change` or `Prune`.
+    pub action: String,
+    /// JSON pointers of the changed fields (at most 10).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub paths: Vec<String>,
 }
 
 /// One revision in `status.history`.
@@ -401,6 +463,9 @@ pub struct HistoryEntry {
     /// `Progressing`, `Healthy`, `Failed` or `Superseded` (a newer revision replaced it before
     /// it was healthy).
     pub outcome: String,
+    /// The approved plan it was applied from (`spec.approval: Manual`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_digest: Option<String>,
 }
 
 /// An object whose live state differs from what was applied.

@@ -13,6 +13,7 @@
 
 pub mod acting;
 pub mod apply;
+pub mod approval;
 pub mod cleanup;
 pub mod controller;
 pub mod dependencies;

@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 use crate::object_key::{KindKey, ObjectKey};
 
 use super::acting::Acting;
+use super::approval::Plan;
 use super::controller::interval;
 use super::dependencies;
 use super::dereference::{self, Source};
@@ -26,6 +27,7 @@ use super::owner::Owner;
 use super::plan::Needed;
 use super::status::{self, Applied};
 use super::{apply, desired, live, plan, prune, render};
+use capstan_api::deployment::{Approval, PlanStatus};
 
 /// Default `spec.timeout`.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
@@ -37,6 +39,12 @@ pub enum Attempt {
     Unchanged,
     /// The revision applied recently is on its way to healthy: its objects' health was read.
     HealthChecked(Summary),
+    /// The change is planned and waits for `spec.approvedPlan` to name its plan.
+    AwaitingApproval {
+        message: String,
+        summary: Box<PlanStatus>,
+        revision: Box<Revision>,
+    },
     Applied(Box<Applied>),
 }
 
@@ -88,6 +96,21 @@ pub async fn reconcile(deployment: &ChartDeployment, ctx: &Context) -> Result<Ac
                 deployment,
                 ctx.settings.min_interval,
             )))
+        }
+        Ok(Attempt::AwaitingApproval {
+            message,
+            summary,
+            revision,
+        }) => {
+            ctx.clear_failures(&key);
+            let report = status::awaiting_approval(
+                deployment,
+                *summary,
+                message,
+                &revision,
+                Timestamp::now(),
+            );
+            publish_then_requeue(ctx, deployment, report).await
         }
         Ok(Attempt::HealthChecked(health)) => {
             ctx.clear_failures(&key);
@@ -216,14 +239,46 @@ pub async fn attempt(
     progress.enter("applying the objects");
     let observed = live::observe_all(&acting, &objects).await?;
     let rules = plan::Rules::of(deployment, &revision);
-    let applied = apply::apply_all(&acting, &owner, &objects, &observed, &rules).await?;
-
-    progress.enter("pruning objects the revision dropped");
     let previous_inventory = deployment
         .status
         .as_ref()
         .map(|status| status.inventory.as_slice())
         .unwrap_or_default();
+    let mut plan_digest = None;
+    if deployment.spec.approval == Some(Approval::Manual) {
+        progress.enter("planning the change");
+        let desired: Vec<_> = objects.iter().map(|object| object.entry.clone()).collect();
+        let stale = plan::to_prune(previous_inventory, &desired);
+        let (planned, unchanged) =
+            apply::plan_changes(&acting, &owner, &objects, &observed, &rules, &stale).await?;
+        let change_plan = Plan::new(&revision, planned, unchanged, &ctx.values_key);
+        if !change_plan.is_empty() {
+            if deployment.spec.approved_plan.as_deref() != Some(change_plan.digest.as_str()) {
+                // The same plan as already reported: its ConfigMaps hold it, write nothing.
+                let reported = deployment
+                    .status
+                    .as_ref()
+                    .and_then(|status| status.plan.as_ref())
+                    .filter(|reported| reported.digest == change_plan.digest);
+                let config_maps = match reported {
+                    Some(reported) => reported.config_maps.clone(),
+                    None => {
+                        apply::write_plan(&acting, deployment, &change_plan.diff_pages()).await?
+                    }
+                };
+                return Ok(Attempt::AwaitingApproval {
+                    message: change_plan.describe(),
+                    summary: Box::new(change_plan.summary(config_maps)),
+                    revision: Box::new(revision),
+                });
+            }
+            info!(deployment = %key, plan = %change_plan.digest, "applying the approved plan");
+            plan_digest = Some(change_plan.digest);
+        }
+    }
+    let applied = apply::apply_all(&acting, &owner, &objects, &observed, &rules).await?;
+
+    progress.enter("pruning objects the revision dropped");
     let stale = plan::to_prune(previous_inventory, &applied.inventory);
     let pruned = prune::delete_all(&acting, &owner, &stale).await?;
     info!(deployment = %key, chart = %revision.chart, version = %revision.version, release = release_number, objects = applied.inventory.len(), patched = applied.patched, pruned = pruned.len(), "applied");
@@ -239,6 +294,7 @@ pub async fn attempt(
         health,
         drift: applied.drift,
         corrected: applied.corrected,
+        plan_digest,
     })))
 }
 

@@ -2,7 +2,7 @@
 //! attempt came to ([`after_success`], [`after_failure`]), and written by one function
 //! ([`publish`]). A status that would say what it already says is not written.
 
-use capstan_api::deployment::DriftedObject;
+use capstan_api::deployment::{DriftedObject, PlanStatus};
 use capstan_api::{
     ChartDeployment, ChartDeploymentStatus, InventoryEntry, ProvenanceStatus, Revision,
 };
@@ -42,6 +42,8 @@ pub struct Applied {
     pub drift: Vec<DriftedObject>,
     /// Whether that drift was corrected (`Enabled`) or left alone (`Warn`).
     pub corrected: bool,
+    /// The approved plan this was applied from (`spec.approval: Manual`).
+    pub plan_digest: Option<String>,
 }
 
 /// What to tell the user: a status to write and an event to publish, either possibly absent.
@@ -120,6 +122,7 @@ pub fn after_success(
             .provenance
             .as_ref()
             .map(|p| p.key_fingerprint.as_str()),
+        applied.plan_digest.as_deref(),
         history_outcome(&outcome),
         now,
     );
@@ -134,6 +137,7 @@ pub fn after_success(
         inventory: applied.inventory.clone(),
         history,
         drift,
+        plan: None,
     };
     let drift_event = drift_event(applied, &previous, revision);
     if says_the_same(&previous, &status) {
@@ -208,6 +212,55 @@ pub fn after_health_check(
             conditions: new_conditions,
             history: history::with_outcome(deployment, history_outcome(&outcome)),
             ..previous
+        }),
+    }
+}
+
+/// The reason while a planned change waits for `spec.approvedPlan`.
+pub const AWAITING_APPROVAL: &str = "AwaitingApproval";
+
+/// The report while `plan` (of the revision `attempted`) waits for approval: `Ready=False`,
+/// `Reconciling=True`, reason `AwaitingApproval`, the summary in `status.plan`; an event when
+/// the plan is new.
+pub fn awaiting_approval(
+    deployment: &ChartDeployment,
+    plan: PlanStatus,
+    message: String,
+    attempted: &Revision,
+    now: Timestamp,
+) -> Report {
+    let previous = deployment.status.clone().unwrap_or_default();
+    let outcome = Outcome::Progressing {
+        reason: AWAITING_APPROVAL.into(),
+        message: message.clone(),
+    };
+    let mut new_conditions = conditions(
+        &previous.conditions,
+        &outcome,
+        deployment.meta().generation,
+        now,
+    );
+    // Ready=False rather than Unknown: nothing of the change is applied until approved.
+    if let Some(ready) = new_conditions.first_mut() {
+        ready.status = "False".into();
+    }
+    let new_plan = previous.plan.as_ref().map(|p| &p.digest) != Some(&plan.digest);
+    let status = ChartDeploymentStatus {
+        conditions: new_conditions,
+        observed_generation: deployment.meta().generation,
+        last_attempted_revision: Some(attempted.clone()),
+        plan: Some(plan),
+        ..previous.clone()
+    };
+    if says_the_same(&previous, &status) {
+        return Report::default();
+    }
+    Report {
+        status: Some(status),
+        event: new_plan.then_some(Note {
+            type_: EventType::Normal,
+            reason: AWAITING_APPROVAL,
+            message,
         }),
     }
 }
@@ -493,6 +546,7 @@ mod tests {
             },
             drift: Vec::new(),
             corrected: false,
+            plan_digest: None,
         }
     }
 
