@@ -286,7 +286,7 @@ pub fn deployment_yaml(args: &DeploymentArgs) -> anyhow::Result<String> {
         timeout: args.common.timeout.clone(),
         service_account_name: args.service_account.clone(),
         adopt: args.adopt,
-                depends_on: Vec::new(),
+        depends_on: Vec::new(),
         approval: None,
         approved_plan: None,
         drift_detection: None,
