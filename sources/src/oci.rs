@@ -285,10 +285,8 @@ fn registry_failure(error: &oci_client::errors::OciDistributionError) -> String 
                     .url()
                     .map(crate::http::address_of)
                     .unwrap_or_default();
-                format!(
-                    "{} ({address})",
-                    crate::http::ConnectionFailure::of(request)
-                )
+                let failure = crate::http::ConnectionFailure::of(request);
+                format!("{failure} ({address}){}", failure.hint())
             }
         },
         E::AuthenticationFailure(_) => "the registry's token service refused the request".into(),
