@@ -7,7 +7,7 @@
 //!      [`values`]; [`live`] reads the objects' live state;
 //!   2. [`plan`] decides, without a client: the revision, whether it changed, the verification,
 //!      the release number, the objects ([`render`], [`desired`], [`owner`]), which to write
-//!      ([`drift`]) and what to prune;
+//!      ([`drift`], [`crds`]) and what to prune;
 //!   3. [`apply`] and [`prune`] write;
 //!   4. [`status`] computes the new status and event and writes them.
 
@@ -16,6 +16,7 @@ pub mod apply;
 pub mod approval;
 pub mod cleanup;
 pub mod controller;
+pub mod crds;
 pub mod dependencies;
 pub mod dereference;
 pub mod desired;

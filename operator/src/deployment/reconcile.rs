@@ -26,7 +26,7 @@ use super::identity::Identity;
 use super::owner::Owner;
 use super::plan::Needed;
 use super::status::{self, Applied};
-use super::{apply, desired, live, plan, prune, render};
+use super::{apply, crds, desired, live, plan, prune, render};
 use capstan_api::deployment::{Approval, PlanStatus};
 
 /// Default `spec.timeout`.
@@ -244,11 +244,27 @@ pub async fn attempt(
         .as_ref()
         .map(|status| status.inventory.as_slice())
         .unwrap_or_default();
+    let crds::Selected {
+        objects,
+        observed,
+        kept: kept_crds,
+    } = crds::select(
+        objects,
+        observed,
+        previous_inventory,
+        &owner,
+        crds::policy(deployment),
+    );
+    let unwritten: Vec<_> = kept_crds.iter().map(|(entry, _)| entry.clone()).collect();
     let mut plan_digest = None;
     if deployment.spec.approval == Some(Approval::Manual) {
         progress.enter("planning the change");
-        let desired: Vec<_> = objects.iter().map(|object| object.entry.clone()).collect();
-        let stale = plan::to_prune(previous_inventory, &desired);
+        let desired: Vec<_> = unwritten
+            .iter()
+            .cloned()
+            .chain(objects.iter().map(|object| object.entry.clone()))
+            .collect();
+        let (stale, _) = crds::not_pruned(plan::to_prune(previous_inventory, &desired));
         let (planned, unchanged) =
             apply::plan_changes(&acting, &owner, &objects, &observed, &rules, &stale).await?;
         let change_plan = Plan::new(&revision, planned, unchanged, &ctx.values_key);
@@ -276,10 +292,15 @@ pub async fn attempt(
             plan_digest = Some(change_plan.digest);
         }
     }
-    let applied = apply::apply_all(&acting, &owner, &objects, &observed, &rules).await?;
+    let mut applied = apply::apply_all(&acting, &owner, &objects, &observed, &rules).await?;
+    applied.list_first(kept_crds);
 
     progress.enter("pruning objects the revision dropped");
-    let stale = plan::to_prune(previous_inventory, &applied.inventory);
+    let (stale, crds_left) =
+        crds::not_pruned(plan::to_prune(previous_inventory, &applied.inventory));
+    if !crds_left.is_empty() {
+        info!(deployment = %key, crds = ?plan::describe_all(&crds_left), "left in place: CRDs are never pruned");
+    }
     let pruned = prune::delete_all(&acting, &owner, &stale).await?;
     info!(deployment = %key, chart = %revision.chart, version = %revision.version, release = release_number, objects = applied.inventory.len(), patched = applied.patched, pruned = pruned.len(), "applied");
     let health = Summary::of(&applied.inventory, &applied.live);
