@@ -204,10 +204,15 @@ async fn crds_follow_the_install_upgrade_and_uninstall_policies() -> TestResult 
         WAIT,
     )
     .await?;
-    assert!(
-        crds.get_opt(&gadgets).await?.is_none(),
-        "deleteCRDs left the CRD"
-    );
+    // The API server removes a CRD once its custom resources are gone.
+    wait_for(
+        &crds,
+        &gadgets,
+        "deletion of CRD",
+        WAIT,
+        |crd: Option<&CustomResourceDefinition>| crd.is_none(),
+    )
+    .await?;
     // The CRD no longer listed (dropped by 1.3.0) is still left alone.
     assert!(crds.get_opt(&widgets).await?.is_some());
     crds.delete(&widgets, &DeleteParams::default()).await?;
