@@ -161,6 +161,28 @@ pub struct UpgradePolicy {
     /// (create and update; an update that drops a version still stored in etcd is refused).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub crds: Option<CrdPolicy>,
+
+    /// What to do when an upgrade fails. Unset: the failed revision stays applied and is
+    /// reported (`HealthCheckFailed`, or the error's reason).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remediation: Option<UpgradeRemediation>,
+}
+
+/// What to do when an upgrade fails.
+#[derive(JsonSchema, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpgradeRemediation {
+    /// `Rollback`: when the upgraded objects fail their health check (an object failed, or they
+    /// were not healthy within `spec.timeout`), apply again the objects of the last revision that
+    /// was healthy, and do not retry the failed revision until the spec or the chart changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<RemediationStrategy>,
+}
+
+/// How a failed upgrade is remediated.
+#[derive(JsonSchema, Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RemediationStrategy {
+    /// Roll back to the last healthy revision.
+    Rollback,
 }
 
 /// What deleting the ChartDeployment deletes.
@@ -469,6 +491,11 @@ pub struct ChartDeploymentStatus {
     /// The change waiting for approval (`spec.approval: Manual`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan: Option<PlanStatus>,
+
+    /// The revision that failed and was rolled back (`spec.upgrade.remediation`); it is not
+    /// applied again until the spec or the chart changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rolled_back_from: Option<Revision>,
 }
 
 /// A planned change, as `status.plan` summarises it.

@@ -132,6 +132,13 @@ pub enum Error {
         message: String,
     },
 
+    /// A failed upgrade was to be rolled back, and there is nothing to go back to.
+    #[error(
+        "the upgrade failed and cannot be rolled back: {0}; fix the chart or its values, or \
+         remove spec.upgrade.remediation"
+    )]
+    RollbackUnavailable(String),
+
     /// A Helm hook of the chart failed: the revision stops there.
     #[error(
         "the {phase} hook {hook} failed: {}; fix the chart or its values (a new revision runs \
@@ -328,6 +335,7 @@ impl Error {
             Error::AdoptionRefused { .. } => "AdoptionRefused",
             Error::CrdVersionDropped { .. } => "CRDVersionDropped",
             Error::HookFailed { .. } => "HookFailed",
+            Error::RollbackUnavailable(_) => "RollbackUnavailable",
             Error::Apply { .. }
             | Error::ReadLive { .. }
             | Error::CrdWatch { .. }
@@ -360,6 +368,7 @@ impl Error {
                 | Error::Forbidden { .. }
                 | Error::AdoptionRefused { .. }
                 | Error::CrdVersionDropped { .. }
+                | Error::RollbackUnavailable(_)
                 | Error::DependencyCycle(_)
                 | Error::UnknownKind { .. }
         )

@@ -25,8 +25,8 @@ use super::health::{self, Summary};
 use super::identity::Identity;
 use super::owner::Owner;
 use super::plan::Needed;
-use super::status::{self, Applied};
-use super::{apply, crds, desired, hooks, live, plan, prune, render};
+use super::status::{self, Applied, RolledBack};
+use super::{apply, crds, desired, hooks, live, plan, prune, render, rollback, snapshot};
 use capstan_api::deployment::{Approval, PlanStatus};
 
 /// Default `spec.timeout`.
@@ -46,6 +46,8 @@ pub enum Attempt {
         revision: Box<Revision>,
     },
     Applied(Box<Applied>),
+    /// The applied upgrade failed its health check and was rolled back.
+    RolledBack(Box<RolledBack>),
 }
 
 /// How far an attempt got, for the error that says where a timeout struck, and the revision
@@ -123,6 +125,11 @@ pub async fn reconcile(deployment: &ChartDeployment, ctx: &Context) -> Result<Ac
             let report = status::after_success(deployment, &applied, Timestamp::now(), timeout);
             publish_then_requeue(ctx, deployment, report).await
         }
+        Ok(Attempt::RolledBack(rolled)) => {
+            ctx.clear_failures(&key);
+            let report = status::after_rollback(deployment, &rolled, Timestamp::now());
+            publish_then_requeue(ctx, deployment, report).await
+        }
         Err(error) => {
             let attempted = progress.attempted();
             let report =
@@ -196,7 +203,7 @@ pub async fn attempt(
     {
         match needed(&revision) {
             Needed::Nothing => return Ok(Attempt::Unchanged),
-            Needed::HealthCheck => return health_check(deployment, &acting).await,
+            Needed::HealthCheck => return health_check(deployment, ctx, &acting).await,
             Needed::Apply => {}
         }
     }
@@ -208,7 +215,7 @@ pub async fn attempt(
     progress.attempting(&revision);
     match needed(&revision) {
         Needed::Nothing => return Ok(Attempt::Unchanged),
-        Needed::HealthCheck => return health_check(deployment, &acting).await,
+        Needed::HealthCheck => return health_check(deployment, ctx, &acting).await,
         Needed::Apply => {}
     }
     let provenance = plan::verify(
@@ -315,9 +322,22 @@ pub async fn attempt(
     if new_revision {
         progress.enter(after.stage());
         hooks::run(&acting, &owner, &hooks, after).await?;
+        if rollback::wanted(deployment) {
+            let snapshot = snapshot::Snapshot::of(&revision, release_number, &objects);
+            snapshot::save(&acting, deployment, &snapshot).await;
+        }
     }
     info!(deployment = %key, chart = %revision.chart, version = %revision.version, release = release_number, objects = applied.inventory.len(), patched = applied.patched, pruned = pruned.len(), "applied");
     let health = Summary::of(&applied.inventory, &applied.live);
+    // The revision already applied, re-applied at its interval, may have run out of time.
+    if !new_revision
+        && rollback::wanted(deployment)
+        && let Some(why) =
+            status::health_failure(deployment, &health, Timestamp::now(), timeout(deployment))
+        && let Some(rolled) = rollback::run(deployment, ctx, &acting, why).await?
+    {
+        return Ok(Attempt::RolledBack(Box::new(rolled)));
+    }
     Ok(Attempt::Applied(Box::new(Applied {
         revision,
         release_number,
@@ -333,8 +353,13 @@ pub async fn attempt(
     })))
 }
 
-/// Reads the objects of the applied revision whose kinds have a notion of health.
-async fn health_check(deployment: &ChartDeployment, acting: &Acting<'_>) -> Result<Attempt> {
+/// Reads the objects of the applied revision whose kinds have a notion of health; a failed
+/// upgrade is rolled back when the spec asks for it.
+async fn health_check(
+    deployment: &ChartDeployment,
+    ctx: &Context,
+    acting: &Acting<'_>,
+) -> Result<Attempt> {
     let inventory = deployment
         .status
         .as_ref()
@@ -352,7 +377,15 @@ async fn health_check(deployment: &ChartDeployment, acting: &Acting<'_>) -> Resu
         };
         live.push(object);
     }
-    Ok(Attempt::HealthChecked(Summary::of(inventory, &live)))
+    let summary = Summary::of(inventory, &live);
+    if rollback::wanted(deployment)
+        && let Some(why) =
+            status::health_failure(deployment, &summary, Timestamp::now(), timeout(deployment))
+        && let Some(rolled) = rollback::run(deployment, ctx, acting, why).await?
+    {
+        return Ok(Attempt::RolledBack(Box::new(rolled)));
+    }
+    Ok(Attempt::HealthChecked(summary))
 }
 
 /// An object of `entry` that is not there, as health sees it.
