@@ -123,11 +123,11 @@ pub struct ChartDeploymentSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approved_plan: Option<String>,
 
-    /// What a first install does with the CRDs in the chart's `crds/` directories.
+    /// What a first install does with the chart's CRDs (from `crds/` or its templates).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub install: Option<InstallPolicy>,
 
-    /// What an upgrade does with the CRDs in the chart's `crds/` directories.
+    /// What an upgrade does with the chart's CRDs (from `crds/` or its templates).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upgrade: Option<UpgradePolicy>,
 
@@ -145,7 +145,7 @@ pub struct ChartDeploymentSpec {
     pub suspend: bool,
 }
 
-/// What a first install (no revision applied yet) does with the chart's `crds/` CRDs.
+/// What a first install (no revision applied yet) does with the chart's CRDs.
 #[derive(JsonSchema, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InstallPolicy {
     /// `Create` (the default): create the chart's CRDs, leaving ones that exist as they are;
@@ -154,7 +154,7 @@ pub struct InstallPolicy {
     pub crds: Option<CrdPolicy>,
 }
 
-/// What an upgrade (any revision after the first applied) does with the chart's `crds/` CRDs.
+/// What an upgrade (any revision after the first applied) does with the chart's CRDs.
 #[derive(JsonSchema, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UpgradePolicy {
     /// `Skip` (the default, as Flux does), `Create` (only missing ones) or `CreateReplace`
@@ -205,9 +205,8 @@ pub struct UninstallPolicy {
     pub disable_wait: bool,
 }
 
-/// How the CRDs of a chart's `crds/` directories are applied. CRDs rendered by templates are
-/// objects like any other; whichever way a CRD came, it is never deleted by pruning, and by
-/// deletion only with `uninstall.deleteCRDs`.
+/// How a chart's CRDs, from its `crds/` directories or its templates, are applied. A CRD is
+/// never deleted by pruning, and by deletion only with `uninstall.deleteCRDs`.
 #[derive(JsonSchema, Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CrdPolicy {
     /// Leave the chart's CRDs alone.

@@ -310,7 +310,6 @@ mod tests {
             object: json!({"apiVersion": api_version, "kind": kind,
                            "metadata": {"name": name, "annotations": annotations}}),
             is_crd: false,
-            from_crds_dir: false,
         }
     }
 

@@ -494,7 +494,6 @@ mod tests {
                            "metadata": {"name": "a", "namespace": "apps", "annotations": annotations},
                            "data": {"k": data}}),
             is_crd: false,
-            from_crds_dir: false,
         }
     }
 

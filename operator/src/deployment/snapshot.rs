@@ -217,7 +217,6 @@ mod tests {
             },
             object: json!({"kind": kind}),
             is_crd,
-            from_crds_dir: false,
         }
     }
 
