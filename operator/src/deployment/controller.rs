@@ -39,7 +39,7 @@ pub type Watched = DeserializeGuard<ChartDeployment>;
 /// Runs the ChartDeployment controller until shutdown.
 pub async fn run(ctx: Arc<Context>) {
     let deployments: Api<Watched> = ctx.watched();
-    let controller = Controller::new(deployments, watcher::Config::default())
+    let controller = Controller::new(deployments, ctx.own_resources())
         .with_config(Config::default().concurrency(ctx.settings.max_concurrent_reconciles));
     let store = controller.store();
     let config_map_store = store.clone();
@@ -53,7 +53,7 @@ pub async fn run(ctx: Arc<Context>) {
     let deletions = Arc::clone(&ctx);
     let touched_repositories = watcher::watcher(
         ctx.watched::<WatchedRepository>(),
-        watcher::Config::default(),
+        ctx.own_resources(),
     )
     .default_backoff()
     .reflect(repository_writer)
