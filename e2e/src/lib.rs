@@ -13,6 +13,7 @@
 mod cluster;
 mod env;
 mod error;
+pub mod etcd;
 pub mod file_server;
 pub mod gnupg;
 mod namespace;
