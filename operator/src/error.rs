@@ -183,6 +183,14 @@ pub enum Error {
         source: kube::Error,
     },
 
+    /// A ChartDeployment named in `spec.dependsOn` is not Ready yet.
+    #[error("waiting for dependencies: {0}")]
+    DependencyNotReady(String),
+
+    /// `spec.dependsOn` leads back to this ChartDeployment.
+    #[error("spec.dependsOn forms a cycle: {0}; remove one of the dependencies")]
+    DependencyCycle(String),
+
     /// `spec.timeout` ran out before the reconcile finished.
     #[error(
         "the reconcile did not finish within spec.timeout ({seconds}s) while {stage}; it is \
@@ -304,6 +312,8 @@ impl Error {
             Error::UnknownKind { .. } => "UnknownKind",
             Error::Prune { .. } => "PruneFailed",
             Error::TimedOut { .. } => "TimedOut",
+            Error::DependencyNotReady(_) => "DependencyNotReady",
+            Error::DependencyCycle(_) => "DependencyCycle",
         }
     }
 
@@ -326,6 +336,7 @@ impl Error {
                 | Error::Conflict(_)
                 | Error::Forbidden { .. }
                 | Error::AdoptionRefused { .. }
+                | Error::DependencyCycle(_)
                 | Error::UnknownKind { .. }
         )
     }

@@ -21,6 +21,8 @@ use tokio::task::{JoinHandle, JoinSet};
 pub type Outcome<T> = capstan_e2e::operator::TestResult<T>;
 pub type TestResult = capstan_e2e::operator::TestResult;
 
+// Not every test binary uses both.
+#[allow(unused_imports)]
 pub use capstan_e2e::operator::{ready_message, repository_ready_is};
 
 /// A chart repository served over plain HTTP from a temporary directory by this test process,

@@ -4,7 +4,8 @@
 use capstan_api::{ChartDeployment, ChartDeploymentStatus, InventoryEntry};
 use kube::api::{Api, ApiResource, DynamicObject};
 use kube::runtime::controller::Action;
-use tracing::info;
+use kube::runtime::events::EventType;
+use tracing::{info, warn};
 
 use crate::context::Context;
 use crate::error::{Error, Result};
@@ -14,7 +15,9 @@ use super::acting::Acting;
 use super::controller::Watched;
 use super::identity::Identity;
 use super::owner::Owner;
+use super::prune::Refused;
 use super::{plan, prune};
+use crate::report;
 
 pub async fn cleanup(deployment: &ChartDeployment, ctx: &Context) -> Result<Action> {
     let inventory = deployment
@@ -65,7 +68,19 @@ async fn delete_inventory(
     let all = plan::to_prune(inventory, &[]);
     let owner = Owner::new(key.key.namespace.clone(), key.key.name.clone());
     let acting = Acting::new(ctx, identity)?;
-    let deleted = prune::delete_all(&acting, &owner, &all).await?;
+    let (deleted, left) = prune::delete_each(&acting, &owner, &all, Refused::Skip).await?;
+    if !left.is_empty() {
+        // Named in an event on the way out: the deletion goes on without them.
+        warn!(deployment = %key.key, left = left.len(), "objects left in place on deletion");
+        report::publish_about(
+            ctx,
+            &key,
+            EventType::Warning,
+            "CleanupIncomplete",
+            format!("Left in place on deletion: {}", left.join("; ")),
+        )
+        .await;
+    }
     ctx.forget(&key);
     info!(deployment = %key.key, deleted = deleted.len(), "cleaned up");
     Ok(Action::await_change())

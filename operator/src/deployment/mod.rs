@@ -13,11 +13,15 @@
 
 pub mod acting;
 pub mod apply;
+pub mod approval;
 pub mod cleanup;
 pub mod controller;
+pub mod dependencies;
 pub mod dereference;
 pub mod desired;
 pub mod drift;
+pub mod health;
+pub mod history;
 pub mod identity;
 pub mod invalid;
 pub mod live;
