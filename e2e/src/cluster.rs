@@ -83,7 +83,14 @@ impl Cluster {
     pub async fn service_account_token(&self, namespace: &str, name: &str) -> Result<String> {
         let output = self
             .kubectl()
-            .args(["create", "token", name, "--namespace", namespace, "--duration=1h"])
+            .args([
+                "create",
+                "token",
+                name,
+                "--namespace",
+                namespace,
+                "--duration=1h",
+            ])
             .run()
             .await?;
         Ok(output.stdout.trim().to_string())

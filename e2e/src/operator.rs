@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use capstan_api::{ChartDeployment, ChartRepository};
 use capstan_chart::index::index_directory;
-use capstan_chart::package::{PackageOptions, package_dir};
+use capstan_chart::load::load_dir;
+use capstan_chart::package::{PackageOptions, archive_chart, package_dir, reproducible_mtime};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition as MetaCondition;
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::runtime::wait::Condition;
@@ -167,7 +168,10 @@ impl OperatorCommand {
         let mut command = match self.memory_limit {
             Some(bytes) => {
                 let mut command = Command::new("prlimit");
-                command.arg(format!("--data={bytes}")).arg("--").arg(&binary);
+                command
+                    .arg(format!("--data={bytes}"))
+                    .arg("--")
+                    .arg(&binary);
                 command
             }
             None => Command::new(&binary),
@@ -483,8 +487,39 @@ impl Setup {
 }
 
 /// Writes a chart (`files` relative to its directory, a Jinja chart unless its files say
-/// otherwise) under `scratch` and packages it into `<name>-<version>.tgz` there; returns its path.
+/// otherwise) under `scratch` and packages it into `<name>-<version>.tgz` there, as `capstan
+/// package` does (so it must pass lint); returns its path.
 pub fn package_chart(
+    scratch: &Path,
+    name: &str,
+    version: &str,
+    files: &[(&str, &str)],
+) -> TestResult<PathBuf> {
+    let dir = write_chart(scratch, name, version, files)?;
+    let (file_name, bytes) = package_dir(&dir, &PackageOptions::default())?;
+    let archive = scratch.join(version).join(file_name);
+    std::fs::write(&archive, bytes)?;
+    Ok(archive)
+}
+
+/// Like [`package_chart`] but without lint, as a hostile author would pack a chart with any
+/// tar: render bombs and charts that need values the deployment gives fail lint on purpose.
+pub fn package_unlinted_chart(
+    scratch: &Path,
+    name: &str,
+    version: &str,
+    files: &[(&str, &str)],
+) -> TestResult<PathBuf> {
+    let dir = write_chart(scratch, name, version, files)?;
+    let chart = load_dir(&dir)?;
+    let bytes = archive_chart(&chart, reproducible_mtime())?;
+    let archive = scratch.join(version).join(format!("{name}-{version}.tgz"));
+    std::fs::write(&archive, bytes)?;
+    Ok(archive)
+}
+
+/// Writes the chart directory `scratch/<version>/<name>`: a Jinja Chart.yaml and `files`.
+fn write_chart(
     scratch: &Path,
     name: &str,
     version: &str,
@@ -502,10 +537,7 @@ pub fn package_chart(
     for (path, content) in files {
         std::fs::write(dir.join(path), content)?;
     }
-    let (file_name, bytes) = package_dir(&dir, &PackageOptions::default())?;
-    let archive = scratch.join(version).join(file_name);
-    std::fs::write(&archive, bytes)?;
-    Ok(archive)
+    Ok(dir)
 }
 
 /// Copies the archive `packaged` into the repository directory `repo_dir` served at `repo_url`

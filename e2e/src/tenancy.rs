@@ -28,8 +28,8 @@ use kube::{Client, Resource, ResourceExt};
 use serde_json::{Value, json};
 
 use crate::operator::{
-    OperatorCommand, OperatorProcess, TestResult, WAIT, applied, install_crds, package_chart,
-    publish_package,
+    OperatorCommand, OperatorProcess, TestResult, WAIT, applied, install_crds,
+    package_unlinted_chart, publish_package,
 };
 use crate::wait::wait_for;
 use crate::{Cluster, TestNamespace};
@@ -87,6 +87,9 @@ pub struct Tenancy {
     steady: Steady,
     /// The operator's process id at start.
     pid: u32,
+    /// Holds the operator's kubeconfig for as long as the operator runs: it reads the file when
+    /// it starts, which may be after `spawn` returns.
+    _kubeconfig_dir: tempfile::TempDir,
 }
 
 /// What `tenant-b`'s deployment and its object looked like once Ready.
@@ -160,8 +163,6 @@ impl Tenancy {
         }
         let operator = command.spawn(Some(&log))?;
         let pid = operator.pid().ok_or("the operator exited at once")?;
-        // The kubeconfig is read at start-up; the token stays valid for an hour.
-        drop(kubeconfig_dir);
 
         let repo_dir = cluster.env().charts_dir.join(tenant_a.name());
         std::fs::create_dir_all(&repo_dir)?;
@@ -186,6 +187,7 @@ impl Tenancy {
                 config_map_uid: None,
             },
             pid,
+            _kubeconfig_dir: kubeconfig_dir,
         };
         tenancy.deploy_steady().await?;
         Ok(tenancy)
@@ -248,11 +250,7 @@ impl Tenancy {
     /// it nor its ConfigMap were rewritten; and that the operator is the process it was.
     pub async fn assert_others_untouched(&mut self) -> TestResult {
         self.assert_operator_running()?;
-        let deployment = self
-            .tenant_b
-            .api::<ChartDeployment>()
-            .get("steady")
-            .await?;
+        let deployment = self.tenant_b.api::<ChartDeployment>().get("steady").await?;
         if !applied("1.0.0").matches_object(Some(&deployment)) {
             return Err(format!(
                 "tenant-b's deployment is no longer Ready: {:?}",
@@ -407,9 +405,10 @@ impl Tenancy {
                                          "version": "1.0.0"}}})
     }
 
-    /// Packages a chart and publishes it in the repository both tenants use.
+    /// Packages a chart, unlinted (a tenant's chart may be hostile, or need values its
+    /// deployment gives), and publishes it in the repository both tenants use.
     pub fn publish(&self, name: &str, version: &str, files: &[(&str, &str)]) -> TestResult {
-        let packaged = package_chart(self.scratch.path(), name, version, files)?;
+        let packaged = package_unlinted_chart(self.scratch.path(), name, version, files)?;
         publish_package(&packaged, &self.repo_dir, &self.repo_url)?;
         Ok(())
     }
@@ -487,7 +486,10 @@ impl Tenancy {
             .await?
         {
             if serde_json::to_string(&deployment.status)?.contains(text) {
-                found.push(format!("status of ChartDeployment {}", deployment.name_any()));
+                found.push(format!(
+                    "status of ChartDeployment {}",
+                    deployment.name_any()
+                ));
             }
         }
         for repository in self
@@ -497,7 +499,10 @@ impl Tenancy {
             .await?
         {
             if serde_json::to_string(&repository.status)?.contains(text) {
-                found.push(format!("status of ChartRepository {}", repository.name_any()));
+                found.push(format!(
+                    "status of ChartRepository {}",
+                    repository.name_any()
+                ));
             }
         }
         for event in self
@@ -612,7 +617,10 @@ async fn install_operator_rbac(
             "Role" | "RoleBinding" => object["metadata"]["namespace"] = json!(namespace),
             other => return Err(format!("config/base/rbac.yaml holds a {other}").into()),
         }
-        for subject in object["subjects"].as_array_mut().into_iter().flatten() {
+        // `get_mut`, not indexing: indexing a missing key would add `subjects: null`, which
+        // the API server's strict decoding refuses on a ClusterRole.
+        let subjects = object.get_mut("subjects").and_then(Value::as_array_mut);
+        for subject in subjects.into_iter().flatten() {
             subject["namespace"] = json!(namespace);
         }
         create_json(cluster, &object).await?;
@@ -666,11 +674,15 @@ pub fn shipped_memory_limit() -> TestResult<u64> {
         env!("CARGO_MANIFEST_DIR"),
         "/../config/base/deployment.yaml"
     ))?)?;
-    let limit = deployment["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]
-        ["memory"]
-        .as_str()
-        .ok_or("config/base/deployment.yaml sets no memory limit")?;
-    let (number, unit) = limit.split_at(limit.find(|c: char| !c.is_ascii_digit()).unwrap_or(limit.len()));
+    let limit =
+        deployment["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"]
+            .as_str()
+            .ok_or("config/base/deployment.yaml sets no memory limit")?;
+    let (number, unit) = limit.split_at(
+        limit
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(limit.len()),
+    );
     let multiplier: u64 = match unit {
         "" => 1,
         "Ki" => 1 << 10,

@@ -87,10 +87,7 @@ async fn survives(prefix: &str, template: &str) -> TestResult {
         message.contains("render limit") || message.contains("budget"),
         "the reason names the limit: {message}"
     );
-    assert!(
-        message.chars().count() <= 1000,
-        "a short reason: {message}"
-    );
+    assert!(message.chars().count() <= 1000, "a short reason: {message}");
     let config_maps = tenancy
         .tenant_a
         .api::<ConfigMap>()

@@ -254,8 +254,10 @@ async fn a_service_account_token_is_never_sent_as_credentials() -> TestResult {
     settle().await;
     let heads = server.request_heads();
     assert!(
-        !heads.iter().any(|head| head.contains(&token)
-            || head.to_ascii_lowercase().contains("authorization:")),
+        !heads
+            .iter()
+            .any(|head| head.contains(&token)
+                || head.to_ascii_lowercase().contains("authorization:")),
         "credentials were sent: {heads:?}"
     );
     assert_nowhere(&tenancy, &token).await?;
@@ -277,7 +279,10 @@ async fn a_repository_url_at_internal_endpoints_reveals_no_answer() -> TestResul
     let mut tenancy = Tenancy::start("atk-probe").await?;
     let cluster = Cluster::shared()?;
     let server = ChartServer::start().await?;
-    for (path, content) in [("text/index.yaml", BANNER), ("html/index.yaml", BANNER_PAGE)] {
+    for (path, content) in [
+        ("text/index.yaml", BANNER),
+        ("html/index.yaml", BANNER_PAGE),
+    ] {
         let file = server.dir().join(path);
         std::fs::create_dir_all(file.parent().ok_or("no directory")?)?;
         std::fs::write(file, content)?;
@@ -286,10 +291,16 @@ async fn a_repository_url_at_internal_endpoints_reveals_no_answer() -> TestResul
     let probes = [
         ("banner", json!({"url": format!("{}/text", server.url())})),
         ("page", json!({"url": format!("{}/html", server.url())})),
-        ("apiserver", json!({"url": apiserver, "insecureSkipTlsVerify": true})),
-        ("apiserver-secrets", json!({
+        (
+            "apiserver",
+            json!({"url": apiserver, "insecureSkipTlsVerify": true}),
+        ),
+        (
+            "apiserver-secrets",
+            json!({
             "url": format!("{apiserver}/api/v1/namespaces/kube-system/secrets"),
-            "insecureSkipTlsVerify": true})),
+            "insecureSkipTlsVerify": true}),
+        ),
     ];
     for (name, spec) in &probes {
         tenancy.tenant_adds_repository(name, spec.clone()).await?;
@@ -307,7 +318,13 @@ async fn a_repository_url_at_internal_endpoints_reveals_no_answer() -> TestResul
             message.chars().count() <= 400 && !message.contains('\n'),
             "{name}: a short, one-line reason: {message:?}"
         );
-        for answer in ["SECRET-BANNER", "hunter2", "<html", "system:anonymous", "\"kind\""] {
+        for answer in [
+            "SECRET-BANNER",
+            "hunter2",
+            "<html",
+            "system:anonymous",
+            "\"kind\"",
+        ] {
             assert!(
                 !message.contains(answer),
                 "{name}: the reason shows what the server answered ({answer}): {message}"

@@ -102,8 +102,7 @@ async fn refused(tenancy: &Tenancy, name: &str, reason: &'static str) -> TestRes
 // tenant's ServiceAccount; in single-tenant mode they would succeed); without the second
 // `<name>-own` would be applied before the refused object.
 #[tokio::test]
-async fn objects_outside_the_tenants_namespace_are_refused_and_nothing_is_applied() -> TestResult
-{
+async fn objects_outside_the_tenants_namespace_are_refused_and_nothing_is_applied() -> TestResult {
     let mut tenancy = Tenancy::start("atk-escape").await?;
     let cluster = Cluster::shared()?;
     let (tenant_a, victim) = (tenancy.tenant_a.name(), tenancy.victim.name());
@@ -143,7 +142,10 @@ async fn objects_outside_the_tenants_namespace_are_refused_and_nothing_is_applie
     tenancy
         .tenant_deploys(
             "into-kube-system",
-            with_values("escape", json!({"name": planted, "namespace": "kube-system"})),
+            with_values(
+                "escape",
+                json!({"name": planted, "namespace": "kube-system"}),
+            ),
         )
         .await?;
     tenancy
@@ -165,9 +167,15 @@ async fn objects_outside_the_tenants_namespace_are_refused_and_nothing_is_applie
     let acting_as = format!("ServiceAccount {tenant_a}/default");
     for (name, object) in [
         ("into-victim", format!("ConfigMap {victim}/{planted}")),
-        ("into-kube-system", format!("ConfigMap kube-system/{planted}")),
+        (
+            "into-kube-system",
+            format!("ConfigMap kube-system/{planted}"),
+        ),
         ("cluster-admin", format!("ClusterRoleBinding {binding}")),
-        ("target-victim", format!("ConfigMap {victim}/target-victim-own")),
+        (
+            "target-victim",
+            format!("ConfigMap {victim}/target-victim-own"),
+        ),
     ] {
         let message = refused(&tenancy, name, "Forbidden").await?;
         assert!(
@@ -438,7 +446,9 @@ async fn a_bad_duration_is_refused_and_one_written_around_validation_stops_nobod
         tenancy
             .tenant_deploys(name, Tenancy::chart_spec("plain"))
             .await?;
-        tenancy.wait_tenant_deployment(name, applied("1.0.0")).await?;
+        tenancy
+            .wait_tenant_deployment(name, applied("1.0.0"))
+            .await?;
     }
     store_deployment(
         cluster,
