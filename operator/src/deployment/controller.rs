@@ -54,18 +54,16 @@ pub async fn run(ctx: Arc<Context>) {
     // that was deleted.
     let (repositories, repository_writer) = reflector::store::<WatchedRepository>();
     let deletions = Arc::clone(&ctx);
-    let touched_repositories = watcher::watcher(
-        ctx.watched::<WatchedRepository>(),
-        ctx.own_resources(),
-    )
-    .default_backoff()
-    .reflect(repository_writer)
-    .filter_map(move |event| {
-        if let Ok(watcher::Event::Delete(DeserializeGuard(Ok(repository)))) = &event {
-            forget_deleted(&deletions, repository);
-        }
-        std::future::ready(touched_repository(event))
-    });
+    let touched_repositories =
+        watcher::watcher(ctx.watched::<WatchedRepository>(), ctx.own_resources())
+            .default_backoff()
+            .reflect(repository_writer)
+            .filter_map(move |event| {
+                if let Ok(watcher::Event::Delete(DeserializeGuard(Ok(repository)))) = &event {
+                    forget_deleted(&deletions, repository);
+                }
+                std::future::ready(touched_repository(event))
+            });
     // ConfigMaps and Secrets are watched as metadata only: their contents are read only for
     // the objects a deployment names, when it is reconciled.
     let config_maps = watcher::watcher(
