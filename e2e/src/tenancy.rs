@@ -90,6 +90,8 @@ pub struct Tenancy {
     /// Holds the operator's kubeconfig for as long as the operator runs: it reads the file when
     /// it starts, which may be after `spawn` returns.
     _kubeconfig_dir: tempfile::TempDir,
+    /// The operator's `/metrics`.
+    metrics_url: String,
 }
 
 /// What `tenant-b`'s deployment and its object looked like once Ready.
@@ -147,9 +149,13 @@ impl Tenancy {
         let log_dir = cluster.env().state_dir.join("logs");
         std::fs::create_dir_all(&log_dir)?;
         let log = log_dir.join(format!("operator-{}.log", home.name()));
+        // A port free a moment ago; the operator binds it at start (it would exit otherwise,
+        // which the tests see).
+        let metrics_address = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
         let mut command = OperatorCommand::new(&operator_kubeconfig).envs(&[
             ("CAPSTAN_DEFAULT_SERVICE_ACCOUNT", "default"),
             ("POD_NAMESPACE", home.name()),
+            ("CAPSTAN_METRICS_BIND_ADDRESS", &metrics_address.to_string()),
             (
                 "CAPSTAN_WATCH_LABEL_SELECTOR",
                 &format!("{SHARD_LABEL}={shard}"),
@@ -188,6 +194,7 @@ impl Tenancy {
             },
             pid,
             _kubeconfig_dir: kubeconfig_dir,
+            metrics_url: format!("http://{metrics_address}/metrics"),
         };
         tenancy.deploy_steady().await?;
         Ok(tenancy)
@@ -476,7 +483,7 @@ impl Tenancy {
 
     /// Where `text` appears among what a tenant or an admin can read about `tenant-a`: the
     /// ChartDeployments and ChartRepositories (spec aside: the status and conditions), the
-    /// Events of the namespace, and the operator's log. Empty when nowhere.
+    /// Events of the namespace, the operator's log and its metrics. Empty when nowhere.
     pub async fn places_showing(&self, text: &str) -> TestResult<Vec<String>> {
         let mut found = Vec::new();
         for deployment in self
@@ -518,6 +525,15 @@ impl Tenancy {
         let log = std::fs::read(&self.log)?;
         if String::from_utf8_lossy(&log).contains(text) {
             found.push(format!("the operator's log {}", self.log.display()));
+        }
+        let metrics = reqwest::get(&self.metrics_url).await?.text().await?;
+        if !metrics.contains("capstan_reconciles_total") {
+            return Err(
+                format!("{} served no reconcile counts: {metrics}", self.metrics_url).into(),
+            );
+        }
+        if metrics.contains(text) {
+            found.push(format!("the operator's metrics {}", self.metrics_url));
         }
         Ok(found)
     }
