@@ -23,17 +23,39 @@ where
     K: Clone + Debug + Send + DeserializeOwned + Resource + 'static,
 {
     let description = format!("{what} {name}");
-    match tokio::time::timeout(timeout, await_condition(api.clone(), name, condition)).await {
-        Ok(Ok(object)) => Ok(object),
-        Ok(Err(source)) => Err(E2eError::Watch {
-            what: description,
-            source,
-        }),
-        Err(_) => Err(E2eError::Timeout {
-            what: description,
-            after: timeout,
-        }),
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let attempt = tokio::time::timeout_at(
+            deadline,
+            await_condition(api.clone(), name, |object: Option<&K>| {
+                condition.matches_object(object)
+            }),
+        );
+        match attempt.await {
+            Ok(Ok(object)) => return Ok(object),
+            // The API server's watch cache moved past the list's resource version (410 Gone,
+            // common on a busy shared cluster): list and watch again.
+            Ok(Err(source)) if is_expired(&source) => continue,
+            Ok(Err(source)) => {
+                return Err(E2eError::Watch {
+                    what: description,
+                    source,
+                });
+            }
+            Err(_) => {
+                return Err(E2eError::Timeout {
+                    what: description,
+                    after: timeout,
+                });
+            }
+        }
     }
+}
+
+/// Whether a watch ended because its resource version expired (410), which a new list cures.
+fn is_expired(error: &kube::runtime::wait::Error) -> bool {
+    let kube::runtime::wait::Error::ProbeFailed(error) = error;
+    matches!(error, kube::runtime::watcher::Error::WatchError(status) if status.code == 410)
 }
 
 /// Waits until the object with this uid is gone (deleted, or replaced by one with another uid).
