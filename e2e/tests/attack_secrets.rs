@@ -93,7 +93,10 @@ async fn a_secret_value_the_schema_rejects_appears_nowhere() -> TestResult {
     tenancy.tenant_deploys("leaky", spec).await?;
 
     let refused = tenancy
-        .wait_tenant_deployment("leaky", ready_is("False", |_| true))
+        .wait_tenant_deployment(
+            "leaky",
+            ready_is("False", |reason| reason == "RenderFailed"),
+        )
         .await?;
     let message = ready_message(&refused);
     assert!(message.contains("word"), "names the path: {message}");
