@@ -7,9 +7,10 @@
 //! thread stacks together may not exceed it, and an allocation beyond aborts the process, as
 //! the kernel's OOM killer would end the container.
 //!
-//! Protection: the render's budgets (fuel for everything that makes bytes, the output capped
-//! while it is written, the number of objects capped before they are parsed). Without them
-//! each chart makes the renderer allocate far beyond the limit and the operator dies.
+//! Protection: the render's budgets (fuel for everything that makes bytes, file reads
+//! included, the output capped while it is written, the number of objects capped before they
+//! are parsed) and the YAML parser's depth limit. Without them each chart makes the renderer
+//! allocate far beyond the limit, or the parser recurse off its stack, and the operator dies.
 
 use std::time::Duration;
 
@@ -51,9 +52,21 @@ metadata:
   name: tiny-{{ i }}
 {% endfor %}";
 
-/// Deploys `template` as a chart of the tenant under the shipped memory limit and checks the
-/// outcome described in the module documentation.
-async fn survives(prefix: &str, template: &str) -> TestResult {
+/// A 4 MiB file of the chart (a few kilobytes compressed) read again on every turn of a loop.
+const FILES_BOMB: &str = "{% for i in range(100000) %}{{ files.get('big.txt') }}{% endfor %}";
+
+/// YAML nested 200,000 levels deep: a parser without a depth limit recurses off its stack, which
+/// aborts the whole process.
+const DEEP_NESTING: &str = "apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: deep
+data: {{ '[' * 200000 }}{{ ']' * 200000 }}
+";
+
+/// Deploys the chart of `files` as the tenant's under the shipped memory limit and checks the
+/// outcome described in the module documentation; the reason must contain one of `limit_named`.
+async fn survives(prefix: &str, files: &[(&str, &str)], limit_named: &[&str]) -> TestResult {
     let options = TenancyOptions {
         memory_limit: Some(shipped_memory_limit()?),
         ..TenancyOptions::default()
@@ -69,7 +82,7 @@ async fn survives(prefix: &str, template: &str) -> TestResult {
                 "spec": {"hard": {"count/configmaps": "20"}}}),
     )
     .await?;
-    tenancy.publish("bomb", "1.0.0", &[("templates/bomb.yaml", template)])?;
+    tenancy.publish("bomb", "1.0.0", files)?;
     tenancy.tenant_adds_charts().await?;
     let mut spec = Tenancy::chart_spec("bomb");
     spec["timeout"] = json!("2m");
@@ -84,8 +97,8 @@ async fn survives(prefix: &str, template: &str) -> TestResult {
         .await?;
     let message = ready_message(&refused);
     assert!(
-        message.contains("render limit") || message.contains("budget"),
-        "the reason names the limit: {message}"
+        limit_named.iter().any(|limit| message.contains(limit)),
+        "the reason names the limit ({limit_named:?}): {message}"
     );
     assert!(message.chars().count() <= 1000, "a short reason: {message}");
     let config_maps = tenancy
@@ -104,17 +117,56 @@ async fn survives(prefix: &str, template: &str) -> TestResult {
     tenancy.finish().await
 }
 
+/// What the reason of a render stopped by its budgets says.
+const RENDER_LIMIT: &[&str] = &["render limit", "budget"];
+
 #[tokio::test]
 async fn the_indent_bomb_is_stopped_by_the_render_budget() -> TestResult {
-    survives("atk-indent", INDENT_BOMB).await
+    survives(
+        "atk-indent",
+        &[("templates/bomb.yaml", INDENT_BOMB)],
+        RENDER_LIMIT,
+    )
+    .await
 }
 
 #[tokio::test]
 async fn a_string_doubling_without_fuel_is_stopped_by_the_render_budget() -> TestResult {
-    survives("atk-output", OUTPUT_BOMB).await
+    survives(
+        "atk-output",
+        &[("templates/bomb.yaml", OUTPUT_BOMB)],
+        RENDER_LIMIT,
+    )
+    .await
 }
 
 #[tokio::test]
 async fn a_hundred_thousand_objects_are_stopped_by_the_object_limit() -> TestResult {
-    survives("atk-objects", MANY_OBJECTS).await
+    survives(
+        "atk-objects",
+        &[("templates/bomb.yaml", MANY_OBJECTS)],
+        RENDER_LIMIT,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_big_file_read_in_a_loop_is_stopped_by_the_render_budget() -> TestResult {
+    let big = "x".repeat(4 << 20);
+    survives(
+        "atk-files",
+        &[("big.txt", &big), ("templates/bomb.yaml", FILES_BOMB)],
+        RENDER_LIMIT,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn yaml_nested_two_hundred_thousand_deep_is_refused_by_the_depth_limit() -> TestResult {
+    survives(
+        "atk-deep",
+        &[("templates/bomb.yaml", DEEP_NESTING)],
+        &["recursion limit"],
+    )
+    .await
 }
