@@ -12,14 +12,24 @@
 //! are parsed) and the YAML parser's depth limit. Without them each chart makes the renderer
 //! allocate far beyond the limit, or the parser recurse off its stack, and the operator dies.
 
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use capstan_e2e::Cluster;
-use capstan_e2e::operator::{TestResult, ready_is, ready_message};
+use capstan_e2e::operator::{
+    TestResult, ready_is, ready_message, repository_ready, repository_ready_is,
+};
 use capstan_e2e::tenancy::{Tenancy, TenancyOptions, create_json, shipped_memory_limit};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::ListParams;
 use serde_json::json;
+use support::ChartServer;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
 
 /// Long enough for a bounded render to fail and be reported on a machine shared with builds.
 const BOMB_WAIT: Duration = Duration::from_secs(180);
@@ -169,4 +179,109 @@ async fn yaml_nested_two_hundred_thousand_deep_is_refused_by_the_depth_limit() -
         &["recursion limit"],
     )
     .await
+}
+
+/// A server that answers every request with `200 OK`, no declared length, and zeros until the
+/// client hangs up: a download only a cap while reading can stop.
+struct EndlessServer {
+    url: String,
+    /// Bytes sent, all connections together.
+    sent: Arc<AtomicU64>,
+    accept: JoinHandle<()>,
+}
+
+impl EndlessServer {
+    async fn start() -> TestResult<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let sent = Arc::new(AtomicU64::new(0));
+        let counter = Arc::clone(&sent);
+        let accept = tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let counter = Arc::clone(&counter);
+                tokio::spawn(async move {
+                    let mut head = [0u8; 4096];
+                    let _ = stream.read(&mut head).await;
+                    let header = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n";
+                    if stream.write_all(header).await.is_err() {
+                        return;
+                    }
+                    let zeros = vec![0u8; 64 << 10];
+                    while stream.write_all(&zeros).await.is_ok() {
+                        counter.fetch_add(zeros.len() as u64, Ordering::Relaxed);
+                    }
+                });
+            }
+        });
+        Ok(EndlessServer { url, sent, accept })
+    }
+}
+
+impl Drop for EndlessServer {
+    fn drop(&mut self) {
+        self.accept.abort();
+    }
+}
+
+// Protection: downloads capped while they are read (the index at --max-index-bytes, an archive
+// at the loader's 20 MiB). Without it the operator reads an endless answer into memory until
+// the limit aborts it.
+#[tokio::test]
+async fn endless_downloads_are_cut_at_their_caps() -> TestResult {
+    let options = TenancyOptions {
+        memory_limit: Some(shipped_memory_limit()?),
+        ..TenancyOptions::default()
+    };
+    let mut tenancy = Tenancy::start_with("atk-endless", options).await?;
+    let endless = EndlessServer::start().await?;
+    // A well-formed index whose one chart's archive is the endless answer.
+    let index_server = ChartServer::start().await?;
+    std::fs::write(
+        index_server.dir().join("index.yaml"),
+        format!(
+            "apiVersion: v1\nentries:\n  endless:\n  - apiVersion: v2\n    name: endless\n    \
+             version: 1.0.0\n    urls:\n    - {}/endless-1.0.0.tgz\n",
+            endless.url
+        ),
+    )?;
+    tenancy
+        .tenant_adds_repository("endless-index", json!({"url": endless.url}))
+        .await?;
+    tenancy
+        .tenant_adds_repository("charts", json!({"url": index_server.url()}))
+        .await?;
+    let mut spec = Tenancy::chart_spec("endless");
+    spec["timeout"] = json!("2m");
+    tenancy.tenant_deploys("endless", spec).await?;
+
+    let repository = tenancy
+        .wait_tenant_repository(
+            "endless-index",
+            repository_ready_is("False", |reason| reason == "IndexTooLarge"),
+        )
+        .await?;
+    let message = repository_ready(&repository)
+        .map(|ready| ready.message.clone())
+        .unwrap_or_default();
+    assert!(message.contains("limit"), "{message}");
+    let refused = tenancy
+        .wait_tenant_deployment_while_running(
+            "endless",
+            BOMB_WAIT,
+            ready_is("False", |reason| reason == "FetchFailed"),
+        )
+        .await?;
+    let message = ready_message(&refused);
+    assert!(
+        message.contains("larger than the limit of 20971520 bytes"),
+        "the reason names the cap: {message}"
+    );
+    tenancy
+        .assert_others_served("after the endless downloads")
+        .await?;
+    tenancy.assert_others_untouched().await?;
+    // The answers were really streamed up to the caps (no declared length refused them early).
+    let sent = endless.sent.load(Ordering::Relaxed);
+    assert!(sent >= 20 << 20, "only {sent} bytes were sent");
+    tenancy.finish().await
 }
