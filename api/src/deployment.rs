@@ -123,6 +123,18 @@ pub struct ChartDeploymentSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approved_plan: Option<String>,
 
+    /// What a first install does with the CRDs in the chart's `crds/` directories.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub install: Option<InstallPolicy>,
+
+    /// What an upgrade does with the CRDs in the chart's `crds/` directories.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upgrade: Option<UpgradePolicy>,
+
+    /// What deleting this ChartDeployment deletes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uninstall: Option<UninstallPolicy>,
+
     /// How many revisions `status.history` keeps. Defaults to 10.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 100))]
@@ -131,6 +143,58 @@ pub struct ChartDeploymentSpec {
     /// Stop reconciling: nothing is applied or pruned until this is false again.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub suspend: bool,
+}
+
+/// What a first install (no revision applied yet) does with the chart's `crds/` CRDs.
+#[derive(JsonSchema, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstallPolicy {
+    /// `Create` (the default): create the chart's CRDs, leaving ones that exist as they are;
+    /// `CreateReplace`: create and update them; `Skip`: leave CRDs alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crds: Option<CrdPolicy>,
+}
+
+/// What an upgrade (any revision after the first applied) does with the chart's `crds/` CRDs.
+#[derive(JsonSchema, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpgradePolicy {
+    /// `Skip` (the default, as Flux does), `Create` (only missing ones) or `CreateReplace`
+    /// (create and update; an update that drops a version still stored in etcd is refused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crds: Option<CrdPolicy>,
+}
+
+/// What deleting the ChartDeployment deletes.
+#[derive(JsonSchema, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UninstallPolicy {
+    /// Delete the chart's CRDs too (and with them every custom resource of their kinds, in every
+    /// namespace). Off by default: CRDs are never deleted by pruning or deletion.
+    #[serde(
+        default,
+        rename = "deleteCRDs",
+        skip_serializing_if = "std::ops::Not::not"
+    )]
+    pub delete_crds: bool,
+
+    /// Release the ChartDeployment as soon as its objects are deleted, without waiting until
+    /// their own finalizers let them go. By default deletion waits for that, up to
+    /// `spec.timeout`, so a ChartDeployment is gone only once what it applied is.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub disable_wait: bool,
+}
+
+/// How the CRDs of a chart's `crds/` directories are applied. CRDs rendered by templates are
+/// objects like any other; whichever way a CRD came, it is never deleted by pruning, and by
+/// deletion only with `uninstall.deleteCRDs`.
+#[derive(JsonSchema, Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CrdPolicy {
+    /// Leave the chart's CRDs alone.
+    Skip,
+    /// Create the CRDs that do not exist; leave existing ones as they are (Helm's behaviour).
+    Create,
+    /// Create and update them, as any other object (adoption rules included); an update that
+    /// drops a version still listed in the CRD's `status.storedVersions` is refused.
+    CreateReplace,
 }
 
 /// When a revision is applied.

@@ -535,7 +535,11 @@ fn write_chart(
         ),
     )?;
     for (path, content) in files {
-        std::fs::write(dir.join(path), content)?;
+        let path = dir.join(path);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(path, content)?;
     }
     Ok(dir)
 }

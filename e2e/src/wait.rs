@@ -4,7 +4,8 @@ use std::fmt::Debug;
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
-use kube::runtime::wait::{Condition, await_condition, conditions};
+use kube::runtime::wait::{self, Condition, await_condition, conditions};
+use kube::runtime::watcher;
 use kube::{Api, Resource};
 use serde::de::DeserializeOwned;
 
@@ -25,17 +26,16 @@ where
     let description = format!("{what} {name}");
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
-        let attempt = tokio::time::timeout_at(
-            deadline,
-            await_condition(api.clone(), name, |object: Option<&K>| {
-                condition.matches_object(object)
-            }),
-        );
-        match attempt.await {
+        let watch = await_condition(api.clone(), name, |object: Option<&K>| {
+            condition.matches_object(object)
+        });
+        match tokio::time::timeout_at(deadline, watch).await {
             Ok(Ok(object)) => return Ok(object),
-            // The API server's watch cache moved past the list's resource version (410 Gone,
-            // common on a busy shared cluster): list and watch again.
-            Ok(Err(source)) if is_expired(&source) => continue,
+            // The API server dropped the watch's history (its watch cache was rebuilt, as when
+            // another test applies the CRDs again): watch afresh, the condition is checked on
+            // the current object first.
+            Ok(Err(wait::Error::ProbeFailed(watcher::Error::WatchError(status))))
+                if status.code == 410 => {}
             Ok(Err(source)) => {
                 return Err(E2eError::Watch {
                     what: description,
@@ -50,12 +50,6 @@ where
             }
         }
     }
-}
-
-/// Whether a watch ended because its resource version expired (410), which a new list cures.
-fn is_expired(error: &kube::runtime::wait::Error) -> bool {
-    let kube::runtime::wait::Error::ProbeFailed(error) = error;
-    matches!(error, kube::runtime::watcher::Error::WatchError(status) if status.code == 410)
 }
 
 /// Waits until the object with this uid is gone (deleted, or replaced by one with another uid).

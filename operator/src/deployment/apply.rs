@@ -42,6 +42,16 @@ pub struct Applied {
     pub corrected: bool,
 }
 
+impl Applied {
+    /// Lists objects that were not written (CRDs the policy keeps) ahead of the rest, with
+    /// their live state, so the inventory keeps them and their health counts.
+    pub fn list_first(&mut self, kept: Vec<(InventoryEntry, serde_json::Value)>) {
+        let (entries, live): (Vec<_>, Vec<_>) = kept.into_iter().unzip();
+        self.inventory.splice(0..0, entries);
+        self.live.splice(0..0, live);
+    }
+}
+
 /// Applies every object as the deployment's identity, CRDs first (each waited for until
 /// Established, then discovery is refreshed so their kinds resolve). `observed` is the live state
 /// [`live::observe_all`] read; objects of kinds not served yet are read once their CRD is
@@ -226,6 +236,17 @@ pub async fn write_plan(
         names.push(name);
     }
     Ok(names)
+}
+
+/// Creates (or takes back) a hook's object with the deployment's field manager; the API
+/// server's answer is its live state.
+pub async fn apply_hook(
+    acting: &Acting<'_>,
+    api: &Api<DynamicObject>,
+    owner: &Owner,
+    object: &DesiredObject,
+) -> Result<serde_json::Value> {
+    apply_one(acting, api, owner, object, true, DryRun::No).await
 }
 
 /// Whether a write is only checked by the API server or made.

@@ -293,6 +293,7 @@ pub fn write_for(
         }
         Ownership::Ours | Ownership::Unclaimed => {}
     }
+    super::crds::check_stored_versions(object, &live.object)?;
     if rules.mode == Mode::OnlyDrifted {
         if rules.drift.mode == DriftMode::Disabled {
             return Ok(Write::UpToDate);
@@ -481,6 +482,7 @@ mod tests {
                            "metadata": {"name": "a", "namespace": "apps", "annotations": annotations},
                            "data": {"k": data}}),
             is_crd: false,
+            from_crds_dir: false,
         }
     }
 

@@ -26,11 +26,11 @@ use super::identity::Identity;
 use super::owner::Owner;
 use super::plan::Needed;
 use super::status::{self, Applied};
-use super::{apply, desired, live, plan, prune, render};
+use super::{apply, crds, desired, hooks, live, plan, prune, render};
 use capstan_api::deployment::{Approval, PlanStatus};
 
 /// Default `spec.timeout`.
-const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// What an attempt came to.
 pub enum Attempt {
@@ -225,6 +225,7 @@ pub async fn attempt(
     let release_number = plan::release_number(deployment, &revision);
     let capabilities = ctx.cluster.capabilities().await?;
     let options = plan::render_options(deployment, release_number, capabilities);
+    let options_is_install = options.is_install;
     let rendered =
         render::render_off_runtime(&ctx.render_slots, chart, inputs.values, options).await?;
     let owner = Owner::of(deployment);
@@ -235,6 +236,7 @@ pub async fn attempt(
         &plan::target_namespace(deployment),
         ctx.cluster.scopes().await?,
     )?;
+    let (objects, hooks) = hooks::split(objects)?;
 
     progress.enter("applying the objects");
     let observed = live::observe_all(&acting, &objects).await?;
@@ -244,11 +246,27 @@ pub async fn attempt(
         .as_ref()
         .map(|status| status.inventory.as_slice())
         .unwrap_or_default();
+    let crds::Selected {
+        objects,
+        observed,
+        kept: kept_crds,
+    } = crds::select(
+        objects,
+        observed,
+        previous_inventory,
+        &owner,
+        crds::policy(deployment),
+    );
+    let unwritten: Vec<_> = kept_crds.iter().map(|(entry, _)| entry.clone()).collect();
     let mut plan_digest = None;
     if deployment.spec.approval == Some(Approval::Manual) {
         progress.enter("planning the change");
-        let desired: Vec<_> = objects.iter().map(|object| object.entry.clone()).collect();
-        let stale = plan::to_prune(previous_inventory, &desired);
+        let desired: Vec<_> = unwritten
+            .iter()
+            .cloned()
+            .chain(objects.iter().map(|object| object.entry.clone()))
+            .collect();
+        let (stale, _) = crds::not_pruned(plan::to_prune(previous_inventory, &desired));
         let (planned, unchanged) =
             apply::plan_changes(&acting, &owner, &objects, &observed, &rules, &stale).await?;
         let change_plan = Plan::new(&revision, planned, unchanged, &ctx.values_key);
@@ -276,11 +294,28 @@ pub async fn attempt(
             plan_digest = Some(change_plan.digest);
         }
     }
-    let applied = apply::apply_all(&acting, &owner, &objects, &observed, &rules).await?;
+    // Hooks run around a new revision, never around a drift correction.
+    let (before, after) = hooks::Phase::around(options_is_install);
+    let new_revision = rules.mode == plan::Mode::All;
+    if new_revision {
+        progress.enter(before.stage());
+        hooks::run(&acting, &owner, &hooks, before).await?;
+        progress.enter("applying the objects");
+    }
+    let mut applied = apply::apply_all(&acting, &owner, &objects, &observed, &rules).await?;
+    applied.list_first(kept_crds);
 
     progress.enter("pruning objects the revision dropped");
-    let stale = plan::to_prune(previous_inventory, &applied.inventory);
+    let (stale, crds_left) =
+        crds::not_pruned(plan::to_prune(previous_inventory, &applied.inventory));
+    if !crds_left.is_empty() {
+        info!(deployment = %key, crds = ?plan::describe_all(&crds_left), "left in place: CRDs are never pruned");
+    }
     let pruned = prune::delete_all(&acting, &owner, &stale).await?;
+    if new_revision {
+        progress.enter(after.stage());
+        hooks::run(&acting, &owner, &hooks, after).await?;
+    }
     info!(deployment = %key, chart = %revision.chart, version = %revision.version, release = release_number, objects = applied.inventory.len(), patched = applied.patched, pruned = pruned.len(), "applied");
     let health = Summary::of(&applied.inventory, &applied.live);
     Ok(Attempt::Applied(Box::new(Applied {
