@@ -13,10 +13,12 @@
 mod cluster;
 mod env;
 mod error;
+pub mod etcd;
 pub mod file_server;
 pub mod gnupg;
 mod namespace;
 pub mod operator;
+pub mod tenancy;
 mod tools;
 pub mod wait;
 

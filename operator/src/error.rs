@@ -103,8 +103,11 @@ pub enum Error {
     )]
     IndexTooLarge { repository: String, limit: u64 },
 
-    #[error("the index of {repository} could not be read: {message}")]
-    IndexInvalid { repository: String, message: String },
+    #[error("the index of {repository} could not be read: {problem}")]
+    IndexInvalid {
+        repository: String,
+        problem: crate::repository::fetch_index::IndexProblem,
+    },
 
     #[error("loading the chart archive failed: {0}")]
     Load(#[source] LoadError),

@@ -182,7 +182,7 @@ pub async fn attempt(
     dependencies::check(deployment, ctx).await?;
     let acting = Acting::new(ctx, Identity::of(deployment, &ctx.settings))?;
     progress.enter("reading the chart source and values");
-    let inputs = dereference::inputs(deployment, ctx, &acting.client).await?;
+    let inputs = dereference::inputs(deployment, ctx, &acting).await?;
     let policy_tag = inputs.policy.tag(inputs.keyring.as_ref());
     let values_digest = ctx.values_key.digest(&inputs.values);
     let needed = |revision: &Revision| {
