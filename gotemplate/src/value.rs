@@ -119,6 +119,7 @@ pub enum Kind {
     Uintptr,
     Float32,
     Float64,
+    Complex128,
     String,
     Slice,
     Map,
@@ -185,7 +186,10 @@ pub trait Object: Any + Send + Sync + fmt::Debug {
         _ctx: &mut CallContext<'_, '_>,
         _args: &[Value],
     ) -> Result<Value, FuncError> {
-        Err(FuncError::new(format!("{} has no method {name}", self.type_name())))
+        Err(FuncError::new(format!(
+            "{} has no method {name}",
+            self.type_name()
+        )))
     }
 
     /// For a named slice or map type (`type VersionSet []string`): the value it is underneath, so
@@ -327,11 +331,16 @@ impl Value {
             Value::String(s) => !s.is_empty(),
             Value::Bytes(b) => !b.is_empty(),
             Value::List(l) => !l.items.is_empty(),
-            Value::Map(m) => m.len() > 0,
-            Value::Object(o) => match o.underlying() {
-                Some(inner) => inner.is_true(),
-                None => !o.is_nil(),
-            },
+            Value::Map(m) => !m.is_empty(),
+            Value::Object(o) => {
+                if let Some(c) = (&**o as &dyn Any).downcast_ref::<Complex>() {
+                    return c.re != 0.0 || c.im != 0.0;
+                }
+                match o.underlying() {
+                    Some(inner) => inner.is_true(),
+                    None => !o.is_nil(),
+                }
+            }
         }
     }
 
@@ -401,7 +410,9 @@ impl Value {
             serde_json::Value::Bool(b) => Value::Bool(*b),
             serde_json::Value::Number(n) => Value::float(n.as_f64().unwrap_or(f64::NAN)),
             serde_json::Value::String(s) => Value::string(s.as_str()),
-            serde_json::Value::Array(items) => Value::list(items.iter().map(Value::from_json).collect()),
+            serde_json::Value::Array(items) => {
+                Value::list(items.iter().map(Value::from_json).collect())
+            }
             serde_json::Value::Object(entries) => Value::map(
                 entries
                     .iter()
@@ -414,7 +425,12 @@ impl Value {
 
 impl fmt::Debug for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}({})", self.type_name(), crate::fmt::sprint(std::slice::from_ref(self)))
+        write!(
+            f,
+            "{}({})",
+            self.type_name(),
+            crate::fmt::sprint(std::slice::from_ref(self))
+        )
     }
 }
 
@@ -650,6 +666,7 @@ impl Kind {
             Kind::Uintptr => "uintptr",
             Kind::Float32 => "float32",
             Kind::Float64 => "float64",
+            Kind::Complex128 => "complex128",
             Kind::String => "string",
             Kind::Slice => "slice",
             Kind::Map => "map",
@@ -664,5 +681,26 @@ impl Kind {
 impl fmt::Display for Kind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+/// A Go `complex128`, which templates meet only as complex constants (`{{ 1+2i }}`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Complex {
+    pub re: f64,
+    pub im: f64,
+}
+
+impl Object for Complex {
+    fn type_name(&self) -> Cow<'_, str> {
+        Cow::Borrowed("complex128")
+    }
+
+    fn kind(&self) -> Kind {
+        Kind::Complex128
+    }
+
+    fn equals(&self, other: &dyn Object) -> bool {
+        (other as &dyn Any).downcast_ref::<Complex>() == Some(self)
     }
 }
