@@ -77,9 +77,11 @@ pub fn sprintf_limited(format: &str, args: &[Value], limit: usize) -> Result<Str
     p.finish()
 }
 
-/// Go's `%v` of one value into `out` (what `{{ . }}` prints).
+/// What `{{ . }}` prints for a value: Go's `printableValue` then `%v`, where a pointer is
+/// printed as what it points to and a String method on the pointer type applies.
 pub(crate) fn print_value_limited(value: &Value, limit: usize) -> Result<String, TooLong> {
     let mut p = Printer::new(limit);
+    p.addressable_top = true;
     p.print_arg(value, 'v');
     p.finish()
 }
@@ -104,6 +106,8 @@ struct Printer {
     erroring: bool,
     reordered: bool,
     good_arg_num: bool,
+    /// Printing a template action's value: the top value is addressable and dereferenced.
+    addressable_top: bool,
 }
 
 impl Printer {
@@ -115,6 +119,7 @@ impl Printer {
             erroring: false,
             reordered: false,
             good_arg_num: true,
+            addressable_top: false,
         }
     }
 
@@ -382,8 +387,11 @@ impl Printer {
     }
 
     /// Go's `handleMethods` for Stringers: returns whether it printed.
-    fn handle_methods(&mut self, object: &dyn Object, verb: char) -> bool {
+    fn handle_methods(&mut self, object: &dyn Object, verb: char, depth: usize) -> bool {
         if self.erroring || self.f.sharp_v {
+            return false;
+        }
+        if object.stringer_needs_pointer() && !(self.addressable_top && depth == 0) {
             return false;
         }
         if matches!(verb, 'v' | 's' | 'x' | 'X' | 'q')
@@ -492,7 +500,7 @@ impl Printer {
         if let Some(c) = (object as &dyn std::any::Any).downcast_ref::<Complex>() {
             return self.fmt_complex(*c, verb);
         }
-        if self.handle_methods(object, verb) {
+        if self.handle_methods(object, verb, depth) {
             return;
         }
         if let Some(inner) = object.underlying() {
@@ -505,7 +513,9 @@ impl Printer {
                 return;
             }
             if depth == 0 {
-                self.buf.push('&');
+                if !self.addressable_top {
+                    self.buf.push('&');
+                }
             } else {
                 let address = object as *const dyn Object as *const () as usize;
                 let _ = write!(self.buf, "{address:#x}");

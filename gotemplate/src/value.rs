@@ -204,6 +204,14 @@ pub trait Object: Any + Send + Sync + fmt::Debug {
         None
     }
 
+    /// Whether [`Object::stringer`] is a method on the pointer type only
+    /// (`func (kv *KubeVersion) String()` on a struct held by value): Go then uses it when a
+    /// template prints the value directly (`{{ .Capabilities.KubeVersion }}`, addressable) but
+    /// not through `printf "%v"` (a copy), which prints the fields instead.
+    fn stringer_needs_pointer(&self) -> bool {
+        false
+    }
+
     /// The fields in declaration order, for printing a struct that is not a Stringer as Go does
     /// (`{a 1}`; `%+v` gives `{Name:a Size:1}`; a pointer adds `&`).
     fn print_fields(&self) -> Vec<(Cow<'_, str>, Value)> {
