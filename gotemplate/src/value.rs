@@ -543,6 +543,52 @@ impl Map {
     }
 }
 
+/// Values a template builds can nest as deep as its budget allows (`$l = list $l` in a loop);
+/// dropping them recursively would overflow the stack, so containers are taken apart with an
+/// explicit work list instead.
+fn drop_iteratively(mut pending: Vec<Value>) {
+    while let Some(value) = pending.pop() {
+        match value {
+            Value::List(list) => {
+                if let Ok(mut list) = Arc::try_unwrap(list) {
+                    pending.append(&mut list.items);
+                }
+            }
+            Value::Map(map) => {
+                if let Ok(mut map) = Arc::try_unwrap(map) {
+                    let entries = map.entries.get_mut().unwrap_or_else(|e| e.into_inner());
+                    pending.extend(std::mem::take(entries).into_values());
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Drop for List {
+    fn drop(&mut self) {
+        if self
+            .items
+            .iter()
+            .any(|v| matches!(v, Value::List(_) | Value::Map(_)))
+        {
+            drop_iteratively(std::mem::take(&mut self.items));
+        }
+    }
+}
+
+impl Drop for Map {
+    fn drop(&mut self) {
+        let entries = self.entries.get_mut().unwrap_or_else(|e| e.into_inner());
+        if entries
+            .values()
+            .any(|v| matches!(v, Value::List(_) | Value::Map(_)))
+        {
+            drop_iteratively(std::mem::take(entries).into_values().collect());
+        }
+    }
+}
+
 impl fmt::Debug for Map {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_map().entries(self.read().iter()).finish()

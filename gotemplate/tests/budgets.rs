@@ -272,3 +272,20 @@ fn function_errors_and_budget_errors_stay_distinct() {
         r#"template: main:1:3: executing "main" at <boom>: error calling boom: boom"#
     );
 }
+
+#[test]
+fn deeply_nested_values_drop_without_recursion() {
+    on_small_stack(|| {
+        let mut value = Value::list(Vec::new());
+        for i in 0..1_000_000 {
+            value = if i % 2 == 0 {
+                Value::list(vec![value])
+            } else {
+                Value::map(BTreeMap::from([("k".to_string(), value)]))
+            };
+        }
+        // Printing is cut at a fixed depth; dropping must not recurse a million frames.
+        assert!(value.to_string().contains("..."));
+        drop(value);
+    });
+}
