@@ -10,14 +10,23 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use capstan_gotemplate::{Budget, FuncError, Funcs, MissingKey, Options, Signature, Templates, Type, Value};
+use capstan_gotemplate::{
+    Budget, FuncError, Funcs, MissingKey, Options, Signature, Templates, Type, Value,
+};
 
 fn stand_in_funcs() -> Funcs {
     let mut f = Funcs::new();
     let any = Type::Interface;
-    f.register("include", Signature::new([Type::String, any.clone()]), |ctx, a| {
-        Ok(Value::string(ctx.execute_template(a[0].as_str().unwrap_or_default(), a[1].clone())?))
-    });
+    f.register(
+        "include",
+        Signature::new([Type::String, any.clone()]),
+        |ctx, a| {
+            Ok(Value::string(ctx.execute_template(
+                a[0].as_str().unwrap_or_default(),
+                a[1].clone(),
+            )?))
+        },
+    );
     f.register("toYaml", Signature::new([any.clone()]), |ctx, a| {
         let mut out = String::new();
         yaml(&a[0], 0, &mut out);
@@ -25,61 +34,138 @@ fn stand_in_funcs() -> Funcs {
         ctx.charge_bytes(out.len())?;
         Ok(Value::string(out))
     });
-    f.register("nindent", Signature::new([Type::int(), Type::String]), |ctx, a| {
-        let s = indent(a[0].as_i64().unwrap_or(0) as usize, a[1].as_str().unwrap_or_default());
-        ctx.charge_bytes(s.len() + 1)?;
-        Ok(Value::string(format!("\n{s}")))
+    f.register(
+        "nindent",
+        Signature::new([Type::int(), Type::String]),
+        |ctx, a| {
+            let s = indent(
+                a[0].as_i64().unwrap_or(0) as usize,
+                a[1].as_str().unwrap_or_default(),
+            );
+            ctx.charge_bytes(s.len() + 1)?;
+            Ok(Value::string(format!("\n{s}")))
+        },
+    );
+    f.register(
+        "indent",
+        Signature::new([Type::int(), Type::String]),
+        |ctx, a| {
+            let s = indent(
+                a[0].as_i64().unwrap_or(0) as usize,
+                a[1].as_str().unwrap_or_default(),
+            );
+            ctx.charge_bytes(s.len())?;
+            Ok(Value::string(s))
+        },
+    );
+    f.register(
+        "default",
+        Signature::variadic([any.clone()], any.clone()),
+        |_, a| {
+            let given = a.get(1).cloned().unwrap_or(Value::Nil);
+            Ok(if given.is_true() { given } else { a[0].clone() })
+        },
+    );
+    f.register("empty", Signature::new([any.clone()]), |_, a| {
+        Ok(Value::Bool(!a[0].is_true()))
     });
-    f.register("indent", Signature::new([Type::int(), Type::String]), |ctx, a| {
-        let s = indent(a[0].as_i64().unwrap_or(0) as usize, a[1].as_str().unwrap_or_default());
-        ctx.charge_bytes(s.len())?;
-        Ok(Value::string(s))
-    });
-    f.register("default", Signature::variadic([any.clone()], any.clone()), |_, a| {
-        let given = a.get(1).cloned().unwrap_or(Value::Nil);
-        Ok(if given.is_true() { given } else { a[0].clone() })
-    });
-    f.register("empty", Signature::new([any.clone()]), |_, a| Ok(Value::Bool(!a[0].is_true())));
     f.register("quote", Signature::variadic([], any.clone()), |_, a| {
-        let parts: Vec<String> = a.iter().filter(|v| !v.is_nil()).map(|v| format!("{:?}", v.to_string())).collect();
+        let parts: Vec<String> = a
+            .iter()
+            .filter(|v| !v.is_nil())
+            .map(|v| format!("{:?}", v.to_string()))
+            .collect();
         Ok(Value::string(parts.join(" ")))
     });
-    f.register("trimSuffix", Signature::new([Type::String, Type::String]), |_, a| {
-        let (suffix, s) = (a[0].as_str().unwrap_or_default(), a[1].as_str().unwrap_or_default());
-        Ok(Value::string(s.strip_suffix(suffix).unwrap_or(s)))
-    });
-    f.register("trunc", Signature::new([Type::int(), Type::String]), |_, a| {
-        let n = a[0].as_i64().unwrap_or(0).max(0) as usize;
-        Ok(Value::string(a[1].as_str().unwrap_or_default().chars().take(n).collect::<String>()))
-    });
-    f.register("contains", Signature::new([Type::String, Type::String]), |_, a| {
-        Ok(Value::Bool(a[1].as_str().unwrap_or_default().contains(a[0].as_str().unwrap_or_default())))
-    });
+    f.register(
+        "trimSuffix",
+        Signature::new([Type::String, Type::String]),
+        |_, a| {
+            let (suffix, s) = (
+                a[0].as_str().unwrap_or_default(),
+                a[1].as_str().unwrap_or_default(),
+            );
+            Ok(Value::string(s.strip_suffix(suffix).unwrap_or(s)))
+        },
+    );
+    f.register(
+        "trunc",
+        Signature::new([Type::int(), Type::String]),
+        |_, a| {
+            let n = a[0].as_i64().unwrap_or(0).max(0) as usize;
+            Ok(Value::string(
+                a[1].as_str()
+                    .unwrap_or_default()
+                    .chars()
+                    .take(n)
+                    .collect::<String>(),
+            ))
+        },
+    );
+    f.register(
+        "contains",
+        Signature::new([Type::String, Type::String]),
+        |_, a| {
+            Ok(Value::Bool(
+                a[1].as_str()
+                    .unwrap_or_default()
+                    .contains(a[0].as_str().unwrap_or_default()),
+            ))
+        },
+    );
     f.register("dict", Signature::variadic([], Type::Interface), |_, a| {
         let mut m = BTreeMap::new();
         for pair in a.chunks(2) {
-            m.insert(pair[0].to_string(), pair.get(1).cloned().unwrap_or(Value::Nil));
+            m.insert(
+                pair[0].to_string(),
+                pair.get(1).cloned().unwrap_or(Value::Nil),
+            );
         }
         Ok(Value::map(m))
     });
-    f.register("kindIs", Signature::new([Type::String, Type::Interface]), |_, a| {
-        Ok(Value::Bool(a[1].kind().name() == a[0].as_str().unwrap_or_default()))
-    });
+    f.register(
+        "kindIs",
+        Signature::new([Type::String, Type::Interface]),
+        |_, a| {
+            Ok(Value::Bool(
+                a[1].kind().name() == a[0].as_str().unwrap_or_default(),
+            ))
+        },
+    );
     f.register("sha256sum", Signature::new([Type::String]), |_, a| {
-        Ok(Value::string(format!("{:064x}", a[0].as_str().unwrap_or_default().len())))
+        Ok(Value::string(format!(
+            "{:064x}",
+            a[0].as_str().unwrap_or_default().len()
+        )))
     });
     f.register("lower", Signature::new([Type::String]), |_, a| {
-        Ok(Value::string(a[0].as_str().unwrap_or_default().to_lowercase()))
+        Ok(Value::string(
+            a[0].as_str().unwrap_or_default().to_lowercase(),
+        ))
     });
-    f.register("replace", Signature::new([Type::String, Type::String, Type::String]), |_, a| {
-        let s = a[2].as_str().unwrap_or_default();
-        Ok(Value::string(s.replace(a[0].as_str().unwrap_or_default(), a[1].as_str().unwrap_or_default())))
-    });
+    f.register(
+        "replace",
+        Signature::new([Type::String, Type::String, Type::String]),
+        |_, a| {
+            let s = a[2].as_str().unwrap_or_default();
+            Ok(Value::string(s.replace(
+                a[0].as_str().unwrap_or_default(),
+                a[1].as_str().unwrap_or_default(),
+            )))
+        },
+    );
     f.register("randAlphaNum", Signature::new([Type::int()]), |_, a| {
-        Ok(Value::string("x".repeat(a[0].as_i64().unwrap_or(0).clamp(0, 64) as usize)))
+        Ok(Value::string(
+            "x".repeat(a[0].as_i64().unwrap_or(0).clamp(0, 64) as usize),
+        ))
     });
     f.register("int", Signature::new([any.clone()]), |_, a| {
-        Ok(Value::int(a[0].as_f64().map(|f| f as i64).or(a[0].as_i64()).unwrap_or(0)))
+        Ok(Value::int(
+            a[0].as_f64()
+                .map(|f| f as i64)
+                .or(a[0].as_i64())
+                .unwrap_or(0),
+        ))
     });
     f.register("fail", Signature::new([Type::String]), |_, a| {
         Err(FuncError::new(a[0].as_str().unwrap_or_default()))
@@ -89,7 +175,10 @@ fn stand_in_funcs() -> Funcs {
 
 fn indent(n: usize, s: &str) -> String {
     let pad = " ".repeat(n);
-    s.lines().map(|l| format!("{pad}{l}")).collect::<Vec<_>>().join("\n")
+    s.lines()
+        .map(|l| format!("{pad}{l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn yaml(v: &Value, level: usize, out: &mut String) {
@@ -129,7 +218,8 @@ fn main() {
     collect(&chart.join("templates"), &chart, &mut files);
     files.sort();
     let values: serde_json::Value =
-        serde_saphyr::from_slice(&std::fs::read(chart.join("values.yaml")).expect("values")).expect("yaml");
+        serde_saphyr::from_slice(&std::fs::read(chart.join("values.yaml")).expect("values"))
+            .expect("yaml");
     let top = Value::from_json(&serde_json::json!({
         "Values": values,
         "Release": {"Name": "bench", "Namespace": "default", "Service": "Helm", "Revision": 1, "IsInstall": true},
@@ -137,7 +227,10 @@ fn main() {
         "Template": {"BasePath": "podinfo/templates"},
     }));
     let funcs = Arc::new(stand_in_funcs());
-    let options = Options { missing_key: MissingKey::Zero, ..Options::default() };
+    let options = Options {
+        missing_key: MissingKey::Zero,
+        ..Options::default()
+    };
 
     let rounds = 200;
     let start = Instant::now();
@@ -150,7 +243,11 @@ fn main() {
     }
     let parse = start.elapsed() / rounds;
 
-    let renderable: Vec<&String> = files.iter().map(|(n, _)| n).filter(|n| !n.ends_with(".tpl")).collect();
+    let renderable: Vec<&String> = files
+        .iter()
+        .map(|(n, _)| n)
+        .filter(|n| !n.ends_with(".tpl"))
+        .collect();
     let start = Instant::now();
     let mut bytes = 0;
     for _ in 0..rounds {
@@ -158,7 +255,13 @@ fn main() {
             let mut top_for_file = top.clone();
             if let Value::Map(m) = &top {
                 let copy = m.shallow_copy();
-                copy.insert("Template", Value::map(BTreeMap::from([("Name".to_string(), Value::string(name.as_str())), ("BasePath".to_string(), Value::string("podinfo/templates"))])));
+                copy.insert(
+                    "Template",
+                    Value::map(BTreeMap::from([
+                        ("Name".to_string(), Value::string(name.as_str())),
+                        ("BasePath".to_string(), Value::string("podinfo/templates")),
+                    ])),
+                );
                 top_for_file = Value::Map(Arc::new(copy));
             }
             match set.execute(name, &top_for_file, &mut Budget::default()) {
@@ -184,7 +287,10 @@ fn collect(dir: &Path, root: &Path, out: &mut Vec<(String, String)>) {
         let path = entry.path();
         if path.is_dir() {
             collect(&path, root, out);
-        } else if path.extension().is_some_and(|e| e == "yaml" || e == "tpl" || e == "txt") {
+        } else if path
+            .extension()
+            .is_some_and(|e| e == "yaml" || e == "tpl" || e == "txt")
+        {
             let name = format!("podinfo/{}", path.strip_prefix(root).unwrap().display());
             out.push((name, std::fs::read_to_string(&path).expect("template")));
         }
