@@ -210,7 +210,7 @@ impl<'e> State<'e> {
                 return self.eval_literal(typ, arg);
             }
         };
-        self.at = At::Arg(arg);
+        // Go reports a type mismatch at whatever node evaluation reached last.
         self.validate_type(value, typ)
     }
 
