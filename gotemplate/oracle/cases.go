@@ -118,7 +118,8 @@ func resolve(file *CaseFile, c *Case) ([]*Resolved, error) {
 		base.Templates = map[string]string{base.Entry: *c.Template}
 	case c.Templates != nil:
 		base.Templates = c.Templates
-		if _, ok := base.Templates[base.Entry]; !ok {
+		// A go or sprig entry may be a name defined inside a template; a helm entry is a file.
+		if _, ok := base.Templates[base.Entry]; !ok && base.Funcs == FuncsHelm {
 			return nil, fmt.Errorf("templates has no entry %q; name it with entry", base.Entry)
 		}
 	}

@@ -93,16 +93,18 @@ func funcMapFor(funcs string) template.FuncMap {
 // renderPlain parses every template into one set (in name order, so a later `define` of the same
 // name wins deterministically) and executes the entry.
 func renderPlain(c *Resolved) Outcome {
-	root := template.New(c.Entry)
+	names := sortedKeys(c.Templates)
+	if len(names) == 0 {
+		return Outcome{Err: fmt.Errorf("oracle: a case needs at least one template")}
+	}
+	root := template.New(names[0])
 	if fm := funcMapFor(c.Funcs); fm != nil {
 		root.Funcs(fm)
 	}
 	root.Option("missingkey=" + c.MissingKey)
-	for _, name := range sortedKeys(c.Templates) {
-		var t *template.Template
-		if name == root.Name() {
-			t = root
-		} else {
+	for _, name := range names {
+		t := root
+		if name != root.Name() {
 			t = root.New(name)
 		}
 		if _, err := t.Parse(c.Templates[name]); err != nil {
