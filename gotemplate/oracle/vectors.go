@@ -72,18 +72,28 @@ func helmContext(files map[string]string) *HelmContext {
 
 // vectorOf renders a case and records the result.
 func vectorOf(c *Resolved) (*Vector, error) {
+	// The vector keeps the data as it was before rendering, and rendering gets its own copy:
+	// set, unset and merge change maps in place, and cases expanded from one entry share data.
+	dataJSON, err := json.Marshal(c.Data)
+	if err != nil {
+		return nil, fmt.Errorf("case %q: data: %w", c.Name, err)
+	}
+	fresh := *c
+	if err := json.Unmarshal(dataJSON, &fresh.Data); err != nil {
+		return nil, fmt.Errorf("case %q: data: %w", c.Name, err)
+	}
 	v := &Vector{
 		Name:       c.Name,
 		Funcs:      c.Funcs,
 		MissingKey: c.MissingKey,
 		Templates:  c.Templates,
 		Entry:      c.Entry,
-		Data:       c.Data,
+		Data:       json.RawMessage(dataJSON),
 	}
 	if c.Funcs == FuncsHelm {
 		v.Helm = helmContext(c.Files)
 	}
-	out := render(c)
+	out := render(&fresh)
 	switch {
 	case out.Err == errTimeout:
 		return nil, fmt.Errorf("case %q: %w", c.Name, out.Err)
