@@ -9,6 +9,8 @@
 //	oracle vectors [-check] CASES_DIR VECTORS_DIR
 //	    renders every CASES_DIR/*.yaml into VECTORS_DIR/*.jsonl; -check only compares and fails
 //	    when a file is stale
+//	oracle fuzz [-seed N] [-count N] [-skip N] [-funcs go|sprig]
+//	    prints random cases from a small template grammar as vector lines, each with Go's result
 package main
 
 import (
@@ -35,6 +37,8 @@ func main() {
 		err = cmdRun(os.Stdin, os.Stdout)
 	case "vectors":
 		err = cmdVectors(os.Args[2:])
+	case "fuzz":
+		err = cmdFuzz(os.Args[2:])
 	default:
 		usage()
 	}
@@ -45,7 +49,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: oracle eval|run|vectors ... (see the package comment in main.go)")
+	fmt.Fprintln(os.Stderr, "usage: oracle eval|run|vectors|fuzz ... (see the package comment in main.go)")
 	os.Exit(2)
 }
 
