@@ -33,16 +33,9 @@ impl PartialEq for Location {
         match (self, other) {
             (Location::Utc, Location::Utc) => true,
             (Location::Zone { name: a, .. }, Location::Zone { name: b, .. }) => a == b,
-            (
-                Location::Fixed {
-                    name: a,
-                    offset: x,
-                },
-                Location::Fixed {
-                    name: b,
-                    offset: y,
-                },
-            ) => a == b && x == y,
+            (Location::Fixed { name: a, offset: x }, Location::Fixed { name: b, offset: y }) => {
+                a == b && x == y
+            }
             _ => false,
         }
     }
@@ -55,10 +48,12 @@ impl Location {
         match name {
             "" | "UTC" => Some(Location::Utc),
             "Local" => Some(Location::local()),
-            _ => jiff::tz::TimeZone::get(name).ok().map(|zone| Location::Zone {
-                name: name.to_string(),
-                zone,
-            }),
+            _ => jiff::tz::TimeZone::get(name)
+                .ok()
+                .map(|zone| Location::Zone {
+                    name: name.to_string(),
+                    zone,
+                }),
         }
     }
 
@@ -89,10 +84,7 @@ impl Location {
                     return ("UTC".to_string(), 0);
                 };
                 let info = zone.to_offset_info(timestamp);
-                (
-                    info.abbreviation().to_string(),
-                    info.offset().seconds(),
-                )
+                (info.abbreviation().to_string(), info.offset().seconds())
             }
         }
     }
@@ -216,10 +208,10 @@ impl GoTime {
 
     /// Go's `t.Sub(u)`, saturating at the largest durations like Go does.
     pub fn sub(&self, other: &GoTime) -> Duration {
-        let a = i128::from(self.unix_seconds) * i128::from(NANOS_PER_SECOND)
-            + i128::from(self.nanos);
-        let b = i128::from(other.unix_seconds) * i128::from(NANOS_PER_SECOND)
-            + i128::from(other.nanos);
+        let a =
+            i128::from(self.unix_seconds) * i128::from(NANOS_PER_SECOND) + i128::from(self.nanos);
+        let b =
+            i128::from(other.unix_seconds) * i128::from(NANOS_PER_SECOND) + i128::from(other.nanos);
         Duration(i64::try_from(a - b).unwrap_or(if a < b { i64::MIN } else { i64::MAX }))
     }
 
@@ -419,9 +411,7 @@ pub(crate) fn next_chunk(layout: &str) -> (&str, Option<Chunk>, &str) {
     for i in 0..bytes.len() {
         let found: Option<(Chunk, usize)> = match bytes[i] {
             b'J' if at(i, "January") => Some((Chunk::LongMonth, 7)),
-            b'J' if at(i, "Jan") && !starts_with_lower(&layout[i + 3..]) => {
-                Some((Chunk::Month, 3))
-            }
+            b'J' if at(i, "Jan") && !starts_with_lower(&layout[i + 3..]) => Some((Chunk::Month, 3)),
             b'M' if at(i, "Monday") => Some((Chunk::LongWeekDay, 6)),
             b'M' if at(i, "Mon") && !starts_with_lower(&layout[i + 3..]) => {
                 Some((Chunk::WeekDay, 3))
@@ -879,10 +869,7 @@ impl Parser<'_> {
                 time_quote(element)
             )
         } else {
-            format!(
-                "parsing time {}{message}",
-                time_quote(self.value)
-            )
+            format!("parsing time {}{message}", time_quote(self.value))
         }
     }
 
@@ -1269,7 +1256,9 @@ fn parse_element(
                 return Err(ElementError::Range("second"));
             }
             // A fraction in the value with none in the layout is read anyway.
-            if value.len() >= 2 && matches!(value.as_bytes()[0], b'.' | b',') && is_digit_at(value, 1)
+            if value.len() >= 2
+                && matches!(value.as_bytes()[0], b'.' | b',')
+                && is_digit_at(value, 1)
             {
                 let (_, next, _) = next_chunk(rest_of_layout);
                 if !matches!(next, Some(Chunk::Fraction { .. })) {
@@ -1336,16 +1325,18 @@ fn parse_element(
     Ok(())
 }
 
-fn parse_zone_offset(style: ZoneStyle, value: &mut &str, f: &mut Fields) -> Result<(), ElementError> {
+fn parse_zone_offset(
+    style: ZoneStyle,
+    value: &mut &str,
+    f: &mut Fields,
+) -> Result<(), ElementError> {
     if style.iso_z && value.starts_with('Z') {
         *value = &value[1..];
         f.utc = true;
         return Ok(());
     }
     let bytes = value.as_bytes();
-    let take = |n: usize| -> Result<&str, ElementError> {
-        value.get(..n).ok_or(ElementError::Bad)
-    };
+    let take = |n: usize| -> Result<&str, ElementError> { value.get(..n).ok_or(ElementError::Bad) };
     let (sign, hours, minutes, seconds, consumed) = if style.colon && !style.with_seconds {
         let text = take(6)?;
         if bytes[3] != b':' {
@@ -1410,18 +1401,21 @@ mod tests {
     #[test]
     fn formats_the_reference_layouts() {
         let t = utc(1_136_239_445, 123_456_000); // 2006-01-02T22:04:05.123456Z
-        assert_eq!(t.format("2006-01-02T15:04:05Z07:00"), "2006-01-02T22:04:05Z");
+        assert_eq!(
+            t.format("2006-01-02T15:04:05Z07:00"),
+            "2006-01-02T22:04:05Z"
+        );
         assert_eq!(
             t.format("Mon Jan _2 15:04:05 MST 2006"),
             "Mon Jan  2 22:04:05 UTC 2006"
         );
         assert_eq!(t.format("3:04PM .000 .999 ,9"), "10:04PM .123 .123 ,1");
-        assert_eq!(t.format("January Monday 002 __2 06"), "January Monday 002   2 06");
-        assert_eq!(t.format("-07:00 -0700 Z0700"), "+00:00 +0000 Z");
         assert_eq!(
-            t.go_string(),
-            "2006-01-02 22:04:05.123456 +0000 UTC"
+            t.format("January Monday 002 __2 06"),
+            "January Monday 002   2 06"
         );
+        assert_eq!(t.format("-07:00 -0700 Z0700"), "+00:00 +0000 Z");
+        assert_eq!(t.go_string(), "2006-01-02 22:04:05.123456 +0000 UTC");
     }
 
     #[test]
@@ -1437,8 +1431,14 @@ mod tests {
 
     #[test]
     fn parses_durations_like_go() {
-        assert_eq!(parse_duration("1h30m"), Ok(Duration(5_400 * Duration::SECOND)));
-        assert_eq!(parse_duration("-1.5h"), Ok(Duration(-5_400 * Duration::SECOND)));
+        assert_eq!(
+            parse_duration("1h30m"),
+            Ok(Duration(5_400 * Duration::SECOND))
+        );
+        assert_eq!(
+            parse_duration("-1.5h"),
+            Ok(Duration(-5_400 * Duration::SECOND))
+        );
         assert_eq!(parse_duration("0"), Ok(Duration(0)));
         assert_eq!(
             parse_duration("1d"),

@@ -11,9 +11,12 @@ use crate::funcs::{CallContext, FuncError, Funcs, Signature};
 use crate::value::{Type, UintKind, Value};
 
 pub(super) fn register(funcs: &mut Funcs) {
-    define(funcs, &["list", "tuple"], Signature::variadic([], any()), |ctx, args| {
-        list_result(ctx, args.to_vec())
-    });
+    define(
+        funcs,
+        &["list", "tuple"],
+        Signature::variadic([], any()),
+        |ctx, args| list_result(ctx, args.to_vec()),
+    );
     register_growing(funcs);
     register_picking(funcs);
     register_filtering(funcs);
@@ -59,15 +62,20 @@ fn register_growing(funcs: &mut Funcs) {
             list_result(ctx, items)
         },
     );
-    define(funcs, &["concat"], Signature::variadic([], any()), |ctx, args| {
-        let mut all = Vec::new();
-        for list in args {
-            let items = elements(list, "Cannot concat type %s as list")?;
-            ctx.charge_bytes(items.len())?;
-            all.extend(items);
-        }
-        Ok(Value::list(all))
-    });
+    define(
+        funcs,
+        &["concat"],
+        Signature::variadic([], any()),
+        |ctx, args| {
+            let mut all = Vec::new();
+            for list in args {
+                let items = elements(list, "Cannot concat type %s as list")?;
+                ctx.charge_bytes(items.len())?;
+                all.extend(items);
+            }
+            Ok(Value::list(all))
+        },
+    );
     define(
         funcs,
         &["chunk", "mustChunk"],
@@ -77,18 +85,33 @@ fn register_growing(funcs: &mut Funcs) {
 }
 
 fn register_picking(funcs: &mut Funcs) {
-    define(funcs, &["first", "mustFirst"], Signature::new([any()]), |_, args| {
-        let items = elements(&arg(args, 0), "Cannot find first on type %s")?;
-        Ok(items.into_iter().next().unwrap_or_default())
-    });
-    define(funcs, &["last", "mustLast"], Signature::new([any()]), |_, args| {
-        let items = elements(&arg(args, 0), "Cannot find last on type %s")?;
-        Ok(items.into_iter().last().unwrap_or_default())
-    });
-    define(funcs, &["rest", "mustRest"], Signature::new([any()]), |ctx, args| {
-        let items = elements(&arg(args, 0), "Cannot find rest on type %s")?;
-        list_result(ctx, items.into_iter().skip(1).collect())
-    });
+    define(
+        funcs,
+        &["first", "mustFirst"],
+        Signature::new([any()]),
+        |_, args| {
+            let items = elements(&arg(args, 0), "Cannot find first on type %s")?;
+            Ok(items.into_iter().next().unwrap_or_default())
+        },
+    );
+    define(
+        funcs,
+        &["last", "mustLast"],
+        Signature::new([any()]),
+        |_, args| {
+            let items = elements(&arg(args, 0), "Cannot find last on type %s")?;
+            Ok(items.into_iter().last().unwrap_or_default())
+        },
+    );
+    define(
+        funcs,
+        &["rest", "mustRest"],
+        Signature::new([any()]),
+        |ctx, args| {
+            let items = elements(&arg(args, 0), "Cannot find rest on type %s")?;
+            list_result(ctx, items.into_iter().skip(1).collect())
+        },
+    );
     define(
         funcs,
         &["initial", "mustInitial"],
@@ -127,17 +150,22 @@ fn register_filtering(funcs: &mut Funcs) {
             list_result(ctx, items.into_iter().filter(Value::is_true).collect())
         },
     );
-    define(funcs, &["uniq", "mustUniq"], Signature::new([any()]), |ctx, args| {
-        let items = elements(&arg(args, 0), "Cannot find uniq on type %s")?;
-        ctx.charge(items.len().saturating_mul(items.len()) as u64 / 8)?;
-        let mut unique: Vec<Value> = Vec::new();
-        for item in items {
-            if !unique.iter().any(|seen| deep_equal(seen, &item)) {
-                unique.push(item);
+    define(
+        funcs,
+        &["uniq", "mustUniq"],
+        Signature::new([any()]),
+        |ctx, args| {
+            let items = elements(&arg(args, 0), "Cannot find uniq on type %s")?;
+            ctx.charge(items.len().saturating_mul(items.len()) as u64 / 8)?;
+            let mut unique: Vec<Value> = Vec::new();
+            for item in items {
+                if !unique.iter().any(|seen| deep_equal(seen, &item)) {
+                    unique.push(item);
+                }
             }
-        }
-        list_result(ctx, unique)
-    });
+            list_result(ctx, unique)
+        },
+    );
     define(
         funcs,
         &["without", "mustWithout"],
@@ -153,15 +181,22 @@ fn register_filtering(funcs: &mut Funcs) {
             list_result(ctx, kept)
         },
     );
-    define(funcs, &["has", "mustHas"], Signature::new([any(), any()]), |ctx, args| {
-        let (needle, haystack) = (arg(args, 0), arg(args, 1));
-        if haystack.is_nil() {
-            return Ok(Value::Bool(false));
-        }
-        let items = elements(&haystack, "Cannot find has on type %s")?;
-        ctx.charge(items.len() as u64 / 8)?;
-        Ok(Value::Bool(items.iter().any(|item| deep_equal(&needle, item))))
-    });
+    define(
+        funcs,
+        &["has", "mustHas"],
+        Signature::new([any(), any()]),
+        |ctx, args| {
+            let (needle, haystack) = (arg(args, 0), arg(args, 1));
+            if haystack.is_nil() {
+                return Ok(Value::Bool(false));
+            }
+            let items = elements(&haystack, "Cannot find has on type %s")?;
+            ctx.charge(items.len() as u64 / 8)?;
+            Ok(Value::Bool(
+                items.iter().any(|item| deep_equal(&needle, item)),
+            ))
+        },
+    );
 }
 
 fn register_ranges(funcs: &mut Funcs) {
@@ -176,10 +211,15 @@ fn register_ranges(funcs: &mut Funcs) {
         Signature::new([int(), int(), int()]),
         |ctx, args| until_step(ctx, int_arg(args, 0), int_arg(args, 1), int_arg(args, 2)),
     );
-    define(funcs, &["seq"], Signature::variadic([], int()), |ctx, args| {
-        let params: Vec<i64> = args.iter().filter_map(Value::as_i64).collect();
-        seq(ctx, &params)
-    });
+    define(
+        funcs,
+        &["seq"],
+        Signature::variadic([], int()),
+        |ctx, args| {
+            let params: Vec<i64> = args.iter().filter_map(Value::as_i64).collect();
+            seq(ctx, &params)
+        },
+    );
 }
 
 /// The integers Sprig's `untilStep(start, stop, step)` produces, after charging for them.

@@ -19,6 +19,7 @@
 //! - `keys`, `values` and other walks over maps go in sorted key order, one of the orders Go's
 //!   random map iteration can produce.
 
+mod certs;
 mod convert;
 mod crypto;
 mod data;
@@ -37,6 +38,7 @@ mod regex;
 mod semver;
 mod strings;
 pub(crate) mod text;
+mod urls;
 
 pub use helm::{HELM_ERROR_END, HELM_ERROR_START};
 
@@ -58,9 +60,11 @@ pub fn register(funcs: &mut Funcs) {
     regex::register(funcs);
     semver::register(funcs);
     crypto::register(funcs);
+    certs::register(funcs);
     dates::register(funcs);
     paths::register(funcs);
     helm::register(funcs);
+    urls::register(funcs);
 }
 
 /// The result of a function body.
@@ -141,5 +145,17 @@ pub(crate) fn list_result(ctx: &mut CallContext<'_, '_>, items: Vec<Value>) -> O
 pub(crate) const NIL_DEREFERENCE: &str =
     "runtime error: invalid memory address or nil pointer dereference";
 
-#[cfg(test)]
-pub(crate) mod testing;
+/// How deep functions that walk values (`deepCopy`, `merge`, `toJson`, `toYaml`...) follow
+/// nested maps and lists. Real values are a few dozen levels deep; a map that contains itself
+/// (`set $d "self" $d`) would otherwise recurse forever.
+pub(crate) const MAX_NESTING: usize = 1000;
+
+/// Fails once a walk is [`MAX_NESTING`] levels deep.
+pub(crate) fn check_depth(depth: usize) -> Result<(), FuncError> {
+    if depth >= MAX_NESTING {
+        return Err(FuncError::new(format!(
+            "value nested more than {MAX_NESTING} levels deep (a map or list that contains itself?)"
+        )));
+    }
+    Ok(())
+}

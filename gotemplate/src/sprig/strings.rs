@@ -2,11 +2,9 @@
 //! strings.
 
 use super::convert::{strslice, strval};
-use super::text::{self, byte_slice};
+use super::text;
 use super::types::{any, int, string};
-use super::{
-    NIL_DEREFERENCE, Outcome, arg, define, int_arg, str_arg, string_result, strings_result,
-};
+use super::{Outcome, arg, define, int_arg, str_arg, string_result, strings_result};
 use crate::funcs::{CallContext, FuncError, Funcs, Signature};
 use crate::value::{Kind, Type, Value};
 use rand::Rng;
@@ -23,12 +21,17 @@ pub(super) fn register(funcs: &mut Funcs) {
 
 /// A function `func(s string) string` that maps its argument through `f`.
 fn unary(funcs: &mut Funcs, name: &str, f: fn(&str) -> String) {
-    define(funcs, &[name], Signature::new([string()]), move |ctx, args| {
-        let input = str_arg(args, 0);
-        // Case changes can grow a string (a few characters widen in UTF-8).
-        ctx.charge_bytes(input.len())?;
-        string_result(ctx, f(input))
-    });
+    define(
+        funcs,
+        &[name],
+        Signature::new([string()]),
+        move |ctx, args| {
+            let input = str_arg(args, 0);
+            // Case changes can grow a string (a few characters widen in UTF-8).
+            ctx.charge_bytes(input.len())?;
+            string_result(ctx, f(input))
+        },
+    );
 }
 
 fn register_case(funcs: &mut Funcs) {
@@ -79,18 +82,26 @@ fn register_trimming(funcs: &mut Funcs) {
             string_result(ctx, s.strip_prefix(prefix).unwrap_or(s).to_string())
         },
     );
-    define(funcs, &["trunc"], Signature::new([int(), string()]), |ctx, args| {
-        string_result(ctx, trunc(int_arg(args, 0), str_arg(args, 1)))
-    });
-    define(funcs, &["abbrev"], Signature::new([int(), string()]), |ctx, args| {
-        let (width, s) = (int_arg(args, 0), str_arg(args, 1));
-        let out = if width < 4 {
-            s.to_string()
-        } else {
-            text::abbreviate(s, width)
-        };
-        string_result(ctx, out)
-    });
+    define(
+        funcs,
+        &["trunc"],
+        Signature::new([int(), string()]),
+        |ctx, args| string_result(ctx, trunc(int_arg(args, 0), str_arg(args, 1))),
+    );
+    define(
+        funcs,
+        &["abbrev"],
+        Signature::new([int(), string()]),
+        |ctx, args| {
+            let (width, s) = (int_arg(args, 0), str_arg(args, 1));
+            let out = if width < 4 {
+                s.to_string()
+            } else {
+                text::abbreviate(s, width)
+            };
+            string_result(ctx, out)
+        },
+    );
     define(
         funcs,
         &["abbrevboth"],
@@ -118,18 +129,33 @@ fn register_trimming(funcs: &mut Funcs) {
 
 fn register_building(funcs: &mut Funcs) {
     // Arguments reversed so that `"foo" | repeat 5` reads naturally.
-    define(funcs, &["repeat"], Signature::new([int(), string()]), |ctx, args| {
-        let text = repeat(ctx, str_arg(args, 1), int_arg(args, 0))?;
-        Ok(Value::string(text))
-    });
-    define(funcs, &["indent"], Signature::new([int(), string()]), |ctx, args| {
-        let text = indent(ctx, int_arg(args, 0), str_arg(args, 1))?;
-        Ok(Value::string(text))
-    });
-    define(funcs, &["nindent"], Signature::new([int(), string()]), |ctx, args| {
-        let text = indent(ctx, int_arg(args, 0), str_arg(args, 1))?;
-        Ok(Value::string(format!("\n{text}")))
-    });
+    define(
+        funcs,
+        &["repeat"],
+        Signature::new([int(), string()]),
+        |ctx, args| {
+            let text = repeat(ctx, str_arg(args, 1), int_arg(args, 0))?;
+            Ok(Value::string(text))
+        },
+    );
+    define(
+        funcs,
+        &["indent"],
+        Signature::new([int(), string()]),
+        |ctx, args| {
+            let text = indent(ctx, int_arg(args, 0), str_arg(args, 1))?;
+            Ok(Value::string(text))
+        },
+    );
+    define(
+        funcs,
+        &["nindent"],
+        Signature::new([int(), string()]),
+        |ctx, args| {
+            let text = indent(ctx, int_arg(args, 0), str_arg(args, 1))?;
+            Ok(Value::string(format!("\n{text}")))
+        },
+    );
     define(
         funcs,
         &["replace"],
@@ -154,11 +180,16 @@ fn register_building(funcs: &mut Funcs) {
             Ok(Value::string(str_arg(args, chosen)))
         },
     );
-    define(funcs, &["wrap"], Signature::new([int(), string()]), |ctx, args| {
-        let (width, s) = (int_arg(args, 0), str_arg(args, 1));
-        ctx.charge_bytes(s.len() * 2)?;
-        string_result(ctx, text::wrap_custom(s, width, "", false))
-    });
+    define(
+        funcs,
+        &["wrap"],
+        Signature::new([int(), string()]),
+        |ctx, args| {
+            let (width, s) = (int_arg(args, 0), str_arg(args, 1));
+            ctx.charge_bytes(s.len() * 2)?;
+            string_result(ctx, text::wrap_custom(s, width, "", false))
+        },
+    );
     define(
         funcs,
         &["wrapWith"],
@@ -196,32 +227,47 @@ fn register_building(funcs: &mut Funcs) {
             string_result(ctx, quoted.join(" "))
         },
     );
-    define(funcs, &["cat"], Signature::variadic([], any()), |ctx, args| {
-        let parts: Vec<String> = args
-            .iter()
-            .filter(|v| !v.is_nil())
-            .map(|v| crate::fmt::sprint(std::slice::from_ref(v)))
-            .collect();
-        string_result(ctx, parts.join(" "))
-    });
-    define(funcs, &["join"], Signature::new([string(), any()]), |ctx, args| {
-        let parts = strslice(&arg(args, 1));
-        let separator = str_arg(args, 0);
-        let size: usize = parts.iter().map(String::len).sum::<usize>()
-            + separator.len().saturating_mul(parts.len());
-        ctx.charge_bytes(size)?;
-        Ok(Value::string(parts.join(separator)))
-    });
-    define(funcs, &["sortAlpha"], Signature::new([any()]), |ctx, args| {
-        let list = arg(args, 0);
-        let mut items = if matches!(list.kind(), Kind::Slice) {
-            strslice(&list)
-        } else {
-            vec![strval(&list)]
-        };
-        items.sort();
-        strings_result(ctx, items)
-    });
+    define(
+        funcs,
+        &["cat"],
+        Signature::variadic([], any()),
+        |ctx, args| {
+            let parts: Vec<String> = args
+                .iter()
+                .filter(|v| !v.is_nil())
+                .map(|v| crate::fmt::sprint(std::slice::from_ref(v)))
+                .collect();
+            string_result(ctx, parts.join(" "))
+        },
+    );
+    define(
+        funcs,
+        &["join"],
+        Signature::new([string(), any()]),
+        |ctx, args| {
+            let parts = strslice(&arg(args, 1));
+            let separator = str_arg(args, 0);
+            let size: usize = parts.iter().map(String::len).sum::<usize>()
+                + separator.len().saturating_mul(parts.len());
+            ctx.charge_bytes(size)?;
+            Ok(Value::string(parts.join(separator)))
+        },
+    );
+    define(
+        funcs,
+        &["sortAlpha"],
+        Signature::new([any()]),
+        |ctx, args| {
+            let list = arg(args, 0);
+            let mut items = if matches!(list.kind(), Kind::Slice) {
+                strslice(&list)
+            } else {
+                vec![strval(&list)]
+            };
+            items.sort();
+            strings_result(ctx, items)
+        },
+    );
 }
 
 fn register_predicates(funcs: &mut Funcs) {
@@ -367,7 +413,11 @@ fn substring(start: i64, end: i64, s: &str) -> Result<String, FuncError> {
 }
 
 /// Go's `strings.Repeat`, charged for its size first.
-pub(crate) fn repeat(ctx: &mut CallContext<'_, '_>, s: &str, count: i64) -> Result<String, FuncError> {
+pub(crate) fn repeat(
+    ctx: &mut CallContext<'_, '_>,
+    s: &str,
+    count: i64,
+) -> Result<String, FuncError> {
     if count < 0 {
         return Err(FuncError::new("strings: negative Repeat count"));
     }
@@ -426,15 +476,6 @@ pub(crate) fn go_split(s: &str, sep: &str, n: i64) -> Vec<String> {
     s.splitn(limit, sep).map(str::to_string).collect()
 }
 
-/// Whether `value` is a list for Sprig's reflection-based list functions; nil is Go's nil
-/// `reflect.Type`, whose `Kind()` panics.
-pub(crate) fn require_non_nil(value: &Value) -> Result<(), FuncError> {
-    if value.is_nil() {
-        return Err(FuncError::new(NIL_DEREFERENCE));
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -468,10 +509,5 @@ mod tests {
             substring(4, 2, "hello").unwrap_err().to_string(),
             "runtime error: slice bounds out of range [4:2]"
         );
-    }
-
-    #[test]
-    fn byte_slices_respect_characters() {
-        assert_eq!(byte_slice("héllo", 0, 2), "h");
     }
 }

@@ -154,7 +154,10 @@ pub fn abbreviate_full(text: &str, offset: i64, max_width: i64) -> Option<String
         let inner = abbreviate(byte_slice(text, offset, len), max_width - 3);
         return Some(format!("{MARKER}{inner}"));
     }
-    Some(format!("{MARKER}{}", byte_slice(text, len - (max_width - 3), len)))
+    Some(format!(
+        "{MARKER}{}",
+        byte_slice(text, len - (max_width - 3), len)
+    ))
 }
 
 /// `text[start..end]` by bytes, each end moved back to a character boundary (Go would slice
@@ -315,7 +318,8 @@ fn is_alphabet(ch: char) -> bool {
 /// Go's `unicode.IsPunct` (Unicode category P).
 fn is_punct(ch: char) -> bool {
     if ch.is_ascii() {
-        return ch.is_ascii_punctuation() && !matches!(ch, '$' | '+' | '<' | '=' | '>' | '^' | '`' | '|' | '~');
+        return ch.is_ascii_punctuation()
+            && !matches!(ch, '$' | '+' | '<' | '=' | '>' | '^' | '`' | '|' | '~');
     }
     // Outside ASCII, general punctuation blocks cover what charts contain.
     matches!(ch as u32, 0x2010..=0x2027 | 0x2030..=0x205E | 0x3001..=0x3003 | 0x3008..=0x3011 | 0xFF01..=0xFF0F)
@@ -540,50 +544,6 @@ pub fn camel_to_lower(text: &str, connector: char) -> String {
     out
 }
 
-/// Go's `strconv.Quote`: a double-quoted Go string literal with `\a\b\f\n\r\t\v\\\"` escapes,
-/// `\xNN` for other control bytes, `\uNNNN`/`\UNNNNNNNN` for non-printable characters.
-pub fn go_quote(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('"');
-    for ch in text.chars() {
-        match ch {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{7}' => out.push_str("\\a"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{b}' => out.push_str("\\v"),
-            c if is_go_printable(c) => out.push(c),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                out.push_str(&format!("\\x{:02x}", c as u32));
-            }
-            c if (c as u32) < 0x10000 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push_str(&format!("\\U{:08x}", c as u32)),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// Go's `strconv.IsPrint`: letters, marks, numbers, punctuation, symbols and the ASCII space.
-fn is_go_printable(ch: char) -> bool {
-    if ch.is_ascii() {
-        return (' '..='~').contains(&ch);
-    }
-    !(ch.is_control()
-        || ch.is_whitespace()
-        || matches!(ch as u32, 0xAD | 0x600..=0x605 | 0x61C | 0x6DD | 0x70F | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x206F | 0xFEFF | 0xFFF9..=0xFFFB | 0xE000..=0xF8FF | 0xF0000..)
-        || is_unassigned_noncharacter(ch))
-}
-
-fn is_unassigned_noncharacter(ch: char) -> bool {
-    let code = ch as u32;
-    (0xFDD0..=0xFDEF).contains(&code) || code & 0xFFFE == 0xFFFE
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -598,7 +558,12 @@ mod tests {
             ("HTTPServer", "http_server", "http-server", "Httpserver"),
             ("foo_bar baz", "foo_bar_baz", "foo-bar-baz", "FooBarBaz"),
             ("ID2Name", "id2_name", "id2-name", "Id2Name"),
-            ("version 1.2.3", "version_1.2.3", "version-1.2.3", "Version1.2.3"),
+            (
+                "version 1.2.3",
+                "version_1.2.3",
+                "version-1.2.3",
+                "Version1.2.3",
+            ),
             ("__init__", "__init__", "--init--", "__Init__"),
             ("a", "a", "a", "A"),
         ];
@@ -617,17 +582,18 @@ mod tests {
             abbreviate_full("1234567890abcdef", 5, 10).as_deref(),
             Some("...6789...")
         );
-        assert_eq!(wrap_custom("hello world again", 5, "", false), "hello\nworld\nagain");
-        assert_eq!(wrap_custom("abcdefghij klm", 4, "<br>", true), "abcd<br>efgh<br>ij<br>klm");
+        assert_eq!(
+            wrap_custom("hello world again", 5, "", false),
+            "hello\nworld\nagain"
+        );
+        assert_eq!(
+            wrap_custom("abcdefghij klm", 4, "<br>", true),
+            "abcd<br>efgh<br>ij<br>klm"
+        );
         assert_eq!(swap_case("Hello wORLD x"), "hELLO World X");
         assert_eq!(initials("hello big  world"), "hbw");
         assert_eq!(uncapitalize("Hello World"), "hello world");
         assert_eq!(delete_white_space(" a b\tc\n"), "abc");
         assert_eq!(go_title("hello wORLD-x_y 3d"), "Hello WORLD-X_y 3d");
-    }
-
-    #[test]
-    fn quote_matches_strconv() {
-        assert_eq!(go_quote("a\"b\\c\n\t\u{1}é\u{200b}"), "\"a\\\"b\\\\c\\n\\t\\x01é\\u200b\"");
     }
 }
