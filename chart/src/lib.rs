@@ -19,4 +19,5 @@ pub mod render;
 pub mod scaffold;
 pub mod schema;
 pub mod values;
-pub mod version;
+/// Chart versions and constraints, with Masterminds/semver v3 rules (shared with the template functions).
+pub use capstan_gotemplate::semver as version;

@@ -25,8 +25,11 @@ pub mod error;
 pub(crate) mod exec;
 pub mod fmt;
 pub mod funcs;
+pub mod goyaml;
 pub mod parse;
+pub mod semver;
 mod set;
+pub mod sprig;
 pub mod value;
 
 pub use error::{BudgetError, Error, ExecError, Limit, ParseError};

@@ -1,7 +1,7 @@
 //! The provenance message block: the text that gets signed.
 
 use super::ProvenanceError;
-use super::goyaml::mapping_to_yaml;
+use capstan_gotemplate::goyaml::mapping_to_yaml;
 use crate::model::ChartMetadata;
 use serde::Deserialize;
 use serde_json::{Map, Value};

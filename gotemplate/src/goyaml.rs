@@ -1,5 +1,7 @@
 //! Writes JSON-shaped values as YAML byte-for-byte the way Helm's Go YAML marshaller does.
 //!
+//! Used by chart provenance files and by the template functions `toYaml` and `toYamlPretty`.
+//!
 //! A provenance message block embeds the chart metadata as Helm serialises it: the metadata is
 //! turned into JSON, read back as generic data and written by go-yaml v2. Anyone who rebuilds the
 //! block (to compare it, or to sign what Helm would sign) must reproduce that output exactly, so
@@ -20,7 +22,7 @@ const BEST_WIDTH: usize = 80;
 const INDENT_STEP: usize = 2;
 
 /// Renders a mapping as a YAML document (without a `---` marker), ending in a newline.
-pub(crate) fn mapping_to_yaml(map: &Map<String, Value>) -> String {
+pub fn mapping_to_yaml(map: &Map<String, Value>) -> String {
     let mut writer = Writer::default();
     if map.is_empty() {
         writer.write_str("{}");
@@ -33,11 +35,57 @@ pub(crate) fn mapping_to_yaml(map: &Map<String, Value>) -> String {
     writer.out
 }
 
-#[derive(Default)]
+/// Renders any value as a YAML document the way go-yaml v2's `Marshal` does (what Helm's
+/// `toYaml` produces through `sigs.k8s.io/yaml`), ending in a newline.
+pub fn to_yaml_document(value: &Value) -> String {
+    document(value, Writer::default())
+}
+
+/// Renders any value as go-yaml v3's encoder does with `SetIndent(2)` (Helm's `toYamlPretty`):
+/// sequences indented under their key and long lines never folded.
+pub fn to_yaml_document_v3(value: &Value) -> String {
+    document(
+        value,
+        Writer {
+            indent_sequences: true,
+            fold_long_lines: false,
+            ..Writer::default()
+        },
+    )
+}
+
+fn document(value: &Value, mut writer: Writer) -> String {
+    match value {
+        Value::Object(map) if !map.is_empty() => writer.mapping(map, 0, false),
+        Value::Array(items) if !items.is_empty() => writer.sequence(items, 0, false),
+        // A top-level scalar continues (folds, or runs a literal block) two columns in.
+        other => writer.leaf(other, INDENT_STEP),
+    }
+    if writer.column > 0 {
+        writer.out.push('\n');
+    }
+    writer.out
+}
+
 struct Writer {
     out: String,
     /// Characters since the last line break (go-yaml counts characters, not bytes).
     column: usize,
+    /// go-yaml v3 indents a sequence under its key; v2 does not.
+    indent_sequences: bool,
+    /// go-yaml v2 folds long plain and quoted text at a space past column 80.
+    fold_long_lines: bool,
+}
+
+impl Default for Writer {
+    fn default() -> Self {
+        Writer {
+            out: String::new(),
+            column: 0,
+            indent_sequences: false,
+            fold_long_lines: true,
+        }
+    }
 }
 
 impl Writer {
@@ -88,8 +136,15 @@ impl Writer {
             Value::Object(inner) if !inner.is_empty() => {
                 self.mapping(inner, indent + INDENT_STEP, false)
             }
-            // go-yaml v2 does not indent a sequence under its key.
-            Value::Array(items) if !items.is_empty() => self.sequence(items, indent, false),
+            // go-yaml v2 does not indent a sequence under its key; v3 does.
+            Value::Array(items) if !items.is_empty() => {
+                let at = if self.indent_sequences {
+                    indent + INDENT_STEP
+                } else {
+                    indent
+                };
+                self.sequence(items, at, false)
+            }
             _ => {
                 self.write_char(' ');
                 self.leaf(value, indent + INDENT_STEP);
@@ -162,7 +217,12 @@ impl Writer {
         for (i, &ch) in chars.iter().enumerate() {
             if ch == ' ' {
                 let next_is_space = chars.get(i + 1) == Some(&' ');
-                if allow_breaks && !after_space && self.column > BEST_WIDTH && !next_is_space {
+                if allow_breaks
+                    && self.fold_long_lines
+                    && !after_space
+                    && self.column > BEST_WIDTH
+                    && !next_is_space
+                {
                     self.fold(indent);
                 } else {
                     self.write_char(ch);
@@ -190,7 +250,12 @@ impl Writer {
                 after_space = false;
             } else if ch == ' ' {
                 let foldable = i != 0 && i + 1 != chars.len() && (double || !next_is_space);
-                if allow_breaks && !after_space && self.column > BEST_WIDTH && foldable {
+                if allow_breaks
+                    && self.fold_long_lines
+                    && !after_space
+                    && self.column > BEST_WIDTH
+                    && foldable
+                {
                     self.fold(indent);
                     if double && next_is_space {
                         self.write_char('\\');

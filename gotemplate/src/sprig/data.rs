@@ -1,0 +1,236 @@
+//! Serialisation functions: Sprig's JSON family (`toPrettyJson`, `toRawJson`, `mustToJson`,
+//! `mustFromJson`...) and Helm's replacements and additions (`toJson`, `fromJson`,
+//! `fromJsonArray`, `toYaml`, `toYamlPretty`, `fromYaml`, `fromYamlArray`).
+//!
+//! Helm's functions never fail: a value that cannot be encoded gives `""`, and a document that
+//! cannot be decoded gives a map whose `Error` key holds the message (or a one-element list of
+//! it). The `must` variants from Sprig return the error instead.
+
+use super::json::{self, Style};
+use super::types::{any, string};
+use super::{Outcome, arg, define, str_arg, string_result};
+use crate::funcs::{CallContext, FuncError, Funcs, Signature};
+use crate::value::Value;
+use std::collections::BTreeMap;
+
+const PRETTY: Style = Style {
+    escape_html: true,
+    indent: Some("  "),
+};
+const RAW: Style = Style {
+    escape_html: false,
+    indent: None,
+};
+
+pub(super) fn register(funcs: &mut Funcs) {
+    register_json_encoding(funcs);
+    register_json_decoding(funcs);
+    register_yaml(funcs);
+}
+
+/// Encodes `value` as JSON for a function that returns `""` on failure (`swallow`) or fails.
+fn json_result(
+    ctx: &mut CallContext<'_, '_>,
+    value: &Value,
+    style: Style,
+    swallow: bool,
+) -> Outcome {
+    ctx.charge(1)?;
+    match json::encode(value, style) {
+        Ok(text) => string_result(ctx, text),
+        Err(_) if swallow => Ok(Value::string("")),
+        Err(message) => Err(FuncError::new(message)),
+    }
+}
+
+fn register_json_encoding(funcs: &mut Funcs) {
+    let encoders: [(&str, Style, bool); 6] = [
+        ("toJson", Style::MARSHAL, true),
+        ("mustToJson", Style::MARSHAL, false),
+        ("toPrettyJson", PRETTY, true),
+        ("mustToPrettyJson", PRETTY, false),
+        // Sprig's toRawJson panics on failure, which a template reports as an error.
+        ("toRawJson", RAW, false),
+        ("mustToRawJson", RAW, false),
+    ];
+    for (name, style, swallow) in encoders {
+        define(funcs, &[name], Signature::new([any()]), move |ctx, args| {
+            json_result(ctx, &arg(args, 0), style, swallow)
+        });
+    }
+}
+
+/// Helm's "decode into a map or report in it" result.
+fn error_map(message: String) -> Value {
+    let mut entries = BTreeMap::new();
+    entries.insert("Error".to_string(), Value::string(message));
+    Value::map(entries)
+}
+
+fn register_json_decoding(funcs: &mut Funcs) {
+    // Helm: func(str string) map[string]interface{}
+    define(
+        funcs,
+        &["fromJson"],
+        Signature::new([string()]),
+        |ctx, args| {
+            let text = str_arg(args, 0);
+            ctx.charge_bytes(text.len())?;
+            Ok(match json::decode(text) {
+                Ok(Value::Map(map)) => Value::Map(map),
+                // A JSON null leaves Go's map empty.
+                Ok(Value::Nil) => Value::map(BTreeMap::new()),
+                Ok(other) => error_map(json::type_mismatch(&other, "map[string]interface {}")),
+                Err(message) => error_map(message),
+            })
+        },
+    );
+    // Helm: func(str string) []interface{}
+    define(
+        funcs,
+        &["fromJsonArray"],
+        Signature::new([string()]),
+        |ctx, args| {
+            let text = str_arg(args, 0);
+            ctx.charge_bytes(text.len())?;
+            Ok(match json::decode(text) {
+                Ok(Value::List(list)) => Value::List(list),
+                Ok(Value::Nil) => Value::list(Vec::new()),
+                Ok(other) => Value::list(vec![Value::string(json::type_mismatch(
+                    &other,
+                    "[]interface {}",
+                ))]),
+                Err(message) => Value::list(vec![Value::string(message)]),
+            })
+        },
+    );
+    // Sprig: func(v string) (interface{}, error)
+    define(
+        funcs,
+        &["mustFromJson"],
+        Signature::new([string()]),
+        |ctx, args| {
+            let text = str_arg(args, 0);
+            ctx.charge_bytes(text.len())?;
+            json::decode(text).map_err(FuncError::new)
+        },
+    );
+}
+
+fn register_yaml(funcs: &mut Funcs) {
+    define(funcs, &["toYaml"], Signature::new([any()]), |ctx, args| {
+        ctx.charge(1)?;
+        let Some(json) = json_shape(&arg(args, 0)) else {
+            return Ok(Value::string(""));
+        };
+        let text = crate::goyaml::to_yaml_document(&json);
+        string_result(ctx, text.strip_suffix('\n').unwrap_or(&text).to_string())
+    });
+    define(
+        funcs,
+        &["toYamlPretty"],
+        Signature::new([any()]),
+        |ctx, args| {
+            ctx.charge(1)?;
+            let Ok(json) = typed_json(&arg(args, 0), 0) else {
+                return Ok(Value::string(""));
+            };
+            let text = crate::goyaml::to_yaml_document_v3(&json);
+            string_result(ctx, text.strip_suffix('\n').unwrap_or(&text).to_string())
+        },
+    );
+    define(
+        funcs,
+        &["fromYaml"],
+        Signature::new([string()]),
+        |ctx, args| {
+            let text = str_arg(args, 0);
+            ctx.charge_bytes(text.len())?;
+            Ok(match yaml_to_value(text) {
+                Ok(Value::Map(map)) => Value::Map(map),
+                Ok(Value::Nil) => Value::map(BTreeMap::new()),
+                Ok(other) => error_map(unmarshal_error(&other, "map[string]interface {}")),
+                Err(message) => error_map(message),
+            })
+        },
+    );
+    define(
+        funcs,
+        &["fromYamlArray"],
+        Signature::new([string()]),
+        |ctx, args| {
+            let text = str_arg(args, 0);
+            ctx.charge_bytes(text.len())?;
+            Ok(match yaml_to_value(text) {
+                Ok(Value::List(list)) => Value::List(list),
+                Ok(Value::Nil) => Value::list(Vec::new()),
+                Ok(other) => Value::list(vec![Value::string(unmarshal_error(
+                    &other,
+                    "[]interface {}",
+                ))]),
+                Err(message) => Value::list(vec![Value::string(message)]),
+            })
+        },
+    );
+}
+
+/// `sigs.k8s.io/yaml`'s wording for a document of the wrong shape.
+fn unmarshal_error(value: &Value, go_type: &str) -> String {
+    format!(
+        "error unmarshaling JSON: while decoding JSON: {}",
+        json::type_mismatch(value, go_type)
+    )
+}
+
+/// The value as `sigs.k8s.io/yaml` sees it before writing YAML: encoded to JSON by Go's rules
+/// and read back (so numbers become what their JSON text reads as). `None` where Go's encoding
+/// fails (Helm's `toYaml` then gives `""`).
+fn json_shape(value: &Value) -> Option<serde_json::Value> {
+    let text = json::encode(value, Style::MARSHAL).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// The value as go-yaml v3 sees a Go value directly: integers stay integers and floats stay
+/// floats (`1e+06`), with maps and lists walked and objects through their JSON form.
+fn typed_json(value: &Value, depth: usize) -> Result<serde_json::Value, FuncError> {
+    super::check_depth(depth)?;
+    use serde_json::Value as Json;
+    Ok(match value {
+        Value::Nil => Json::Null,
+        Value::Bool(b) => Json::Bool(*b),
+        Value::Int(n, _) => Json::from(*n),
+        Value::Uint(n, _) => Json::from(*n),
+        Value::Float(f, _) => serde_json::Number::from_f64(*f)
+            .map(Json::Number)
+            .ok_or_else(|| FuncError::new("unsupported float"))?,
+        Value::String(s) => Json::String(s.to_string()),
+        Value::List(list) => Json::Array(
+            list.items
+                .iter()
+                .map(|item| typed_json(item, depth + 1))
+                .collect::<Result<_, _>>()?,
+        ),
+        Value::Map(map) => {
+            let mut entries = serde_json::Map::new();
+            for (key, item) in map.snapshot() {
+                entries.insert(key, typed_json(&item, depth + 1)?);
+            }
+            Json::Object(entries)
+        }
+        other => json_shape(other).ok_or_else(|| FuncError::new("unencodable value"))?,
+    })
+}
+
+/// `sigs.k8s.io/yaml.Unmarshal` into `interface{}`: YAML 1.1 scalars (`yes`, `on`, `0x1F`,
+/// `012` octal), every number a `float64`, keys as strings. Errors name the first problem.
+pub(crate) fn yaml_to_value(text: &str) -> Result<Value, String> {
+    let mut options = serde_saphyr::options::Options::default();
+    options.legacy_octal_numbers = true;
+    let parsed: Option<serde_json::Value> = serde_saphyr::from_str_with_options(text, options)
+        .map_err(|error| {
+            let message = error.without_snippet().to_string();
+            let message = message.strip_prefix("error: ").unwrap_or(&message);
+            format!("error converting YAML to JSON: yaml: {message}")
+        })?;
+    Ok(parsed.map_or(Value::Nil, |json| Value::from_json(&json)))
+}

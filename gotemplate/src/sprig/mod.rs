@@ -1,0 +1,161 @@
+//! Sprig v3.3.0's template functions as Helm v3.22.0 registers them, and Helm's own functions
+//! that need no executor (`toYaml`, `fromYaml`, `toToml`, `required`, `fail`, `lookup`...).
+//!
+//! Every function is declared with the Go signature Sprig gives it, so the executor converts and
+//! rejects arguments exactly as Go's `text/template` does (`repeat` takes an `int`, so a
+//! `float64` from the values is an error there too), and returns a value of the Go type Sprig
+//! returns (`add` gives `int64`, `atoi` gives `int`, `splitList` gives `[]string`), which matters
+//! for printing and for `typeOf`. Where Sprig panics, the function fails with the panic's text,
+//! which is what Go's template executor reports.
+//!
+//! Every function that builds a string, list or map charges the budget for its size before
+//! building it ([`CallContext::charge_bytes`]), so `repeat`, `until`, `indent`, `toYaml` and the
+//! like cannot be used to allocate past the limits.
+//!
+//! Deliberate differences from Go (all of them documented at the function):
+//! - `env` and `expandenv` are absent (Helm deletes them).
+//! - `getHostByName` never resolves: it returns `""`, as `helm template` does without
+//!   `--enable-dns`, so untrusted charts cannot reach the network.
+//! - `keys`, `values` and other walks over maps go in sorted key order, one of the orders Go's
+//!   random map iteration can produce.
+
+mod certs;
+mod convert;
+mod crypto;
+mod data;
+mod dates;
+mod defaults;
+mod dicts;
+mod encoding;
+pub mod gotime;
+mod helm;
+pub(crate) mod json;
+mod lists;
+mod math;
+mod paths;
+mod reflection;
+mod regex;
+mod semver;
+mod strings;
+pub(crate) mod text;
+mod urls;
+
+pub use helm::{HELM_ERROR_END, HELM_ERROR_START};
+
+use crate::funcs::{CallContext, FuncError, Funcs, Signature};
+use crate::value::{Type, Value};
+
+/// Registers every Sprig function Helm keeps and Helm's executor-free functions into `funcs`.
+/// `include` and `tpl`, which render templates, are left to the caller.
+pub fn register(funcs: &mut Funcs) {
+    strings::register(funcs);
+    convert::register(funcs);
+    math::register(funcs);
+    lists::register(funcs);
+    dicts::register(funcs);
+    defaults::register(funcs);
+    reflection::register(funcs);
+    encoding::register(funcs);
+    data::register(funcs);
+    regex::register(funcs);
+    semver::register(funcs);
+    crypto::register(funcs);
+    certs::register(funcs);
+    dates::register(funcs);
+    paths::register(funcs);
+    helm::register(funcs);
+    urls::register(funcs);
+}
+
+/// The result of a function body.
+pub(crate) type Outcome = Result<Value, FuncError>;
+
+/// Shorthands for the Go types that appear in Sprig's signatures.
+pub(crate) mod types {
+    use super::Type;
+
+    pub fn string() -> Type {
+        Type::String
+    }
+    pub fn int() -> Type {
+        Type::int()
+    }
+    pub fn any() -> Type {
+        Type::Interface
+    }
+    pub fn bool() -> Type {
+        Type::Bool
+    }
+    pub fn dict() -> Type {
+        Type::interface_map()
+    }
+    pub fn list() -> Type {
+        Type::interface_slice()
+    }
+    pub fn uint32() -> Type {
+        Type::Uint(crate::value::UintKind::Uint32)
+    }
+}
+
+/// Registers `body` under each of `names` with `signature`.
+pub(crate) fn define<F>(funcs: &mut Funcs, names: &[&str], signature: Signature, body: F)
+where
+    F: Fn(&mut CallContext<'_, '_>, &[Value]) -> Outcome + Send + Sync + Clone + 'static,
+{
+    for name in names {
+        funcs.register(name, signature.clone(), body.clone());
+    }
+}
+
+/// The string argument at `index` (the signature guarantees a `string` there).
+pub(crate) fn str_arg(args: &[Value], index: usize) -> &str {
+    args.get(index).and_then(Value::as_str).unwrap_or_default()
+}
+
+/// The integer argument at `index` (the signature guarantees an `int` or other integer there).
+pub(crate) fn int_arg(args: &[Value], index: usize) -> i64 {
+    args.get(index).and_then(Value::as_i64).unwrap_or_default()
+}
+
+/// The argument at `index`, or nil.
+pub(crate) fn arg(args: &[Value], index: usize) -> Value {
+    args.get(index).cloned().unwrap_or_default()
+}
+
+/// A Go `string` result, charged to the budget by its length.
+pub(crate) fn string_result(ctx: &mut CallContext<'_, '_>, text: String) -> Outcome {
+    ctx.charge_bytes(text.len())?;
+    Ok(Value::string(text))
+}
+
+/// A Go `[]string` result, charged to the budget by its total length.
+pub(crate) fn strings_result(ctx: &mut CallContext<'_, '_>, items: Vec<String>) -> Outcome {
+    ctx.charge_bytes(items.iter().map(|s| s.len() + 1).sum())?;
+    Ok(Value::string_list(items))
+}
+
+/// A Go `[]interface{}` result, charged one unit per element.
+pub(crate) fn list_result(ctx: &mut CallContext<'_, '_>, items: Vec<Value>) -> Outcome {
+    ctx.charge_bytes(items.len())?;
+    Ok(Value::list(items))
+}
+
+/// The text of a Go runtime panic for a nil `reflect.Type` method call, which Sprig's list
+/// functions hit when given nil.
+pub(crate) const NIL_DEREFERENCE: &str =
+    "runtime error: invalid memory address or nil pointer dereference";
+
+/// How deep functions that walk values (`deepCopy`, `merge`, `toJson`, `toYaml`...) follow
+/// nested maps and lists. Real values are a few dozen levels deep; a map that contains itself
+/// (`set $d "self" $d`) would otherwise recurse forever.
+pub(crate) const MAX_NESTING: usize = 1000;
+
+/// Fails once a walk is [`MAX_NESTING`] levels deep.
+pub(crate) fn check_depth(depth: usize) -> Result<(), FuncError> {
+    if depth >= MAX_NESTING {
+        return Err(FuncError::new(format!(
+            "value nested more than {MAX_NESTING} levels deep (a map or list that contains itself?)"
+        )));
+    }
+    Ok(())
+}
