@@ -7,6 +7,7 @@
 //! tested from fixtures (and fuzzed). The clients that fetch charts live in `capstan-sources`.
 
 pub mod expand;
+pub mod helm;
 pub mod index;
 pub mod kube_object;
 pub mod lint;

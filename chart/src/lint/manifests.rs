@@ -51,8 +51,8 @@ fn finding_for_error(chart: &Chart, err: &ExpandError) -> Finding {
             (chart_relative(chart, file), line)
         }
         ExpandError::Render(
-            RenderError::HelmChart { file, .. }
-            | RenderError::NotText { file }
+            RenderError::NotText { file }
+            | RenderError::GoTemplate { file, .. }
             | RenderError::TooLong { file, .. }
             | RenderError::OutputTooLarge { file, .. }
             | RenderError::Yaml { file, .. }
