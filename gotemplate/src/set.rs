@@ -176,6 +176,28 @@ impl Templates {
         Ok(())
     }
 
+    /// Like [`Templates::parse`], returning the tree parsed for `name` itself, which an empty
+    /// text leaves out of the set when a template of that name exists (Go's `New(name).Parse`).
+    pub(crate) fn parse_returning(
+        &mut self,
+        name: &str,
+        text: &str,
+    ) -> Result<Option<Arc<Tree>>, Error> {
+        let trees = parse::parse(name, text, &self.funcs, &self.options)?;
+        let mut main = None;
+        for tree in trees {
+            let tree = Arc::new(tree);
+            if &*tree.name == name {
+                main = Some(tree.clone());
+            }
+            let keep_old = tree.is_empty() && self.trees.contains_key(&tree.name);
+            if !keep_old {
+                self.trees.insert(tree.name.clone(), tree);
+            }
+        }
+        Ok(main)
+    }
+
     /// Whether the set has a template `name`.
     pub fn contains(&self, name: &str) -> bool {
         self.trees.contains_key(name)

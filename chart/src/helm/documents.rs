@@ -182,9 +182,13 @@ fn next_separator(bytes: &[u8], from: usize) -> Option<(usize, usize)> {
     Some((start, skip_spaces(newline + 4)))
 }
 
-/// Parses a document as YAML: `Null` for one that holds only comments.
-fn parse(source: &str, document: usize, content: &str) -> Result<Json, RenderError> {
-    serde_saphyr::from_str::<Option<Json>>(content)
+/// Parses a document as YAML: `Null` for one that holds only comments. A key repeated in a
+/// mapping keeps its last value, as Go's YAML decoder Helm uses does.
+pub(crate) fn parse(source: &str, document: usize, content: &str) -> Result<Json, RenderError> {
+    let options = serde_saphyr::options! {
+        duplicate_keys: serde_saphyr::options::DuplicateKeyPolicy::LastWins,
+    };
+    serde_saphyr::from_str_with_options::<Option<Json>>(content, options)
         .map(Option::unwrap_or_default)
         .map_err(|error| RenderError::Yaml {
             file: source.to_string(),

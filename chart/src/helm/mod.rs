@@ -555,10 +555,7 @@ fn crd_manifests(chart: &Chart, parent: &str) -> Result<Vec<Manifest>, RenderErr
         for (index, content) in documents::split_manifests(&text).into_iter().enumerate() {
             let document = documents::Document {
                 source: source.clone(),
-                object: serde_saphyr::from_str::<Option<serde_json::Value>>(&content)
-                    .ok()
-                    .flatten()
-                    .unwrap_or_default(),
+                object: documents::parse(&source, index + 1, &content)?,
                 kind: String::new(),
                 content,
             };

@@ -189,3 +189,35 @@ fn a_runaway_template_stops_with_a_budget_error() {
     assert!(matches!(err, RenderError::TooLong { .. }), "{err}");
     assert!(started.elapsed() < std::time::Duration::from_secs(30));
 }
+
+#[test]
+fn an_empty_tpl_inside_tpl_renders_nothing() {
+    let chart = chart(
+        "app",
+        &[(
+            "cm.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  x: \"{{ tpl .Values.outer . }}\"\n",
+        )],
+    );
+    let out = output(
+        &chart,
+        json!({"outer": "a{{ tpl .Values.inner . }}b", "inner": ""}),
+    );
+    assert!(out.ends_with("  x: \"ab\"\n"), "{out}");
+}
+
+#[test]
+fn repeated_keys_keep_the_last_value() {
+    let chart = chart(
+        "app",
+        &[(
+            "cm.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n  labels:\n    a: one\n    a: two\n",
+        )],
+    );
+    let rendered = render(&chart, &Values::new(), &RenderOptions::default()).unwrap();
+    assert_eq!(
+        rendered.manifests[0].object["metadata"]["labels"]["a"],
+        "two"
+    );
+}

@@ -550,8 +550,10 @@ impl<'e> State<'e> {
     ) -> Result<String> {
         self.charge_bytes(text.len())?;
         let mut overlay = self.set.clone();
-        overlay.parse(name, text)?;
-        let Some(tree) = overlay.trees.get(name).cloned() else {
+        // Go's `t.New(name).Parse(text)` then `t.Execute`: the text's own tree runs even when it is
+        // empty and so does not replace a template of the same name in the set (Helm's `tpl` of
+        // an empty string inside another `tpl` renders nothing, it does not run the outer text).
+        let Some(tree) = overlay.parse_returning(name, text)? else {
             return Err(no_template(&overlay, name));
         };
         self.run_nested(&overlay, &tree, data)
