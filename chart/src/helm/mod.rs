@@ -372,6 +372,12 @@ fn capabilities(opts: &RenderOptions) -> Result<CapabilitiesObject, RenderError>
     Ok(CapabilitiesObject::new(kube_version, api_versions))
 }
 
+/// The Kubernetes version as Helm reads `--kube-version` (`v1.30.2-gke.1` is `v1.30.2`, `1.31` is
+/// `v1.31`), or `None` when Helm refuses it.
+pub fn normalize_kube_version(text: &str) -> Option<String> {
+    parse_kube_version(text).map(|parsed| parsed.version)
+}
+
 /// Kubernetes' `version.ParseGeneric` as Helm applies it to `--kube-version`: an optional `v`,
 /// at least two numeric components (the first without a leading zero), anything after them
 /// dropped.

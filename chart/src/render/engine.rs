@@ -9,7 +9,7 @@ use super::RenderError;
 use crate::model::{Chart, Engine};
 
 /// The engine of `chart`, checked to be the engine of every subchart too.
-pub(crate) fn chart_engine(chart: &Chart) -> Result<Engine, RenderError> {
+pub fn chart_engine(chart: &Chart) -> Result<Engine, RenderError> {
     let engine = engine_of(chart, chart.name())?;
     check_subcharts(chart, chart.name(), engine)?;
     Ok(engine)

@@ -20,6 +20,7 @@
 
 mod context;
 mod engine;
+pub use engine::chart_engine;
 mod environment;
 mod functions;
 mod manifest;

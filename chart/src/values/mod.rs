@@ -4,6 +4,7 @@
 //! Values are JSON-shaped (`serde_json::Map`) whatever file format they came from, so templates,
 //! schemas and the operator's custom resources all see the same types.
 
+mod go_yaml;
 mod resolve;
 mod set;
 
@@ -56,16 +57,17 @@ fn list_violations(violations: &[SchemaViolation]) -> String {
     violations.iter().map(|v| format!("\n  {v}")).collect()
 }
 
-/// Parses a values file (YAML, which includes JSON). An empty file or one holding only `null` is an
+/// Parses a values file (YAML, which includes JSON) as Helm reads it: YAML 1.1 scalars (`yes` and
+/// `on` are booleans, `0755` is octal), the last of repeated keys wins, and keys that are numbers
+/// or booleans become Helm's strings for them. An empty file or one holding only `null` is an
 /// empty map; any other non-map top level is an error naming `file`. A UTF-8 byte-order mark is
 /// ignored.
 pub fn parse_values_file(file: &str, bytes: &[u8]) -> Result<Values, ValuesError> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let parsed: Option<Value> =
-        serde_saphyr::from_slice(bytes).map_err(|error| ValuesError::Parse {
-            file: file.to_string(),
-            message: yaml_error_message(&error),
-        })?;
+    let parsed = go_yaml::parse(bytes).map_err(|error| ValuesError::Parse {
+        file: file.to_string(),
+        message: yaml_error_message(&error),
+    })?;
     match parsed {
         None | Some(Value::Null) => Ok(Values::new()),
         Some(Value::Object(map)) => Ok(map),
