@@ -96,8 +96,8 @@ pub(crate) fn sort(files: &BTreeMap<String, String>) -> Result<Sorted, RenderErr
             continue;
         }
         for (index, content) in split_manifests(text).into_iter().enumerate() {
-            let object = parse(path, index + 1, &content)?;
-            let head = Head::read(path, index + 1, &object)?;
+            let object = parse(path, index + 1, &content).map_err(|e| sort_error(path, e))?;
+            let head = Head::read(path, index + 1, &object).map_err(|e| sort_error(path, e))?;
             let document = Document {
                 source: path.clone(),
                 content,
@@ -182,27 +182,32 @@ fn next_separator(bytes: &[u8], from: usize) -> Option<(usize, usize)> {
     Some((start, skip_spaces(newline + 4)))
 }
 
-/// Parses a document as YAML: `Null` for one that holds only comments. A key repeated in a
-/// mapping keeps its last value, as Go's YAML decoder Helm uses does.
-pub(crate) fn parse(source: &str, document: usize, content: &str) -> Result<Json, RenderError> {
-    let options = serde_saphyr::options! {
-        duplicate_keys: serde_saphyr::options::DuplicateKeyPolicy::LastWins,
-    };
-    serde_saphyr::from_str_with_options::<Option<Json>>(content, options)
+/// Parses a document as YAML the way Helm's decoder reads it (YAML 1.1 scalars, the last of
+/// repeated keys): `Null` for one that holds only comments.
+pub fn parse(source: &str, document: usize, content: &str) -> Result<Json, RenderError> {
+    crate::values::parse_go_yaml(content.as_bytes())
         .map(Option::unwrap_or_default)
         .map_err(|error| RenderError::Yaml {
             file: source.to_string(),
             document,
             line: error.location().map_or(1, |loc| loc.line() as usize),
-            problem: error
-                .without_snippet()
-                .to_string()
-                .lines()
-                .next()
-                .unwrap_or_default()
-                .trim_start_matches("error: ")
-                .to_string(),
+            problem: crate::values::yaml_error_message(&error),
         })
+}
+
+/// Helm's wording for a document it cannot sort: `YAML parse error on FILE: ...`.
+fn sort_error(source: &str, error: RenderError) -> RenderError {
+    let detail = match &error {
+        RenderError::Yaml { line, problem, .. } => {
+            format!("error converting YAML to JSON: yaml: line {line}: {problem}")
+        }
+        RenderError::InvalidObject { problem, .. } => problem.clone(),
+        other => other.to_string(),
+    };
+    RenderError::GoTemplate {
+        file: source.to_string(),
+        message: format!("YAML parse error on {source}: {detail}"),
+    }
 }
 
 /// Helm's `SimpleHead`: what it reads of each document to sort it.

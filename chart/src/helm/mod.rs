@@ -32,7 +32,7 @@ use crate::model::Chart;
 use crate::render::{Hook, MAX_OUTPUT_BYTES, Manifest, RenderError, RenderOptions, Rendered};
 use crate::values::Values;
 
-pub use documents::split_manifests;
+pub use documents::{parse as parse_document, split_manifests};
 pub use objects::HELM_VERSION;
 
 use files::FilesObject;

@@ -9,6 +9,12 @@ mod resolve;
 mod set;
 
 pub use resolve::{GLOBAL_KEY, combine_user_layers, resolve};
+
+/// Parses one YAML document as Helm's decoder (`sigs.k8s.io/yaml`) reads it; `None` for an empty
+/// document. Used for what Go-template charts render.
+pub fn parse_go_yaml(bytes: &[u8]) -> Result<Option<Value>, serde_saphyr::Error> {
+    go_yaml::parse(bytes)
+}
 pub use set::{MAX_INDEX, MAX_NESTING, MAX_SET_FILE_BYTES, SetKind, apply_set};
 
 use crate::schema::{SchemaError, SchemaViolation};
