@@ -21,6 +21,8 @@ import (
 	"io"
 	"os"
 	"time"
+	// Zone names in dateInZone resolve the same on a machine without /usr/share/zoneinfo.
+	_ "time/tzdata"
 )
 
 func main() {
