@@ -10,11 +10,13 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// CaseFile is one hand-written file under tests/cases: defaults for its cases, then the cases.
+// CaseFile is one hand-written file under tests/cases: defaults for its cases, then the cases;
+// or, instead of cases, a batch of random cases from the fuzz generator.
 type CaseFile struct {
-	Funcs      string `json:"funcs"`
-	MissingKey string `json:"missingkey"`
-	Cases      []Case `json:"cases"`
+	Funcs      string    `json:"funcs"`
+	MissingKey string    `json:"missingkey"`
+	Cases      []Case    `json:"cases"`
+	Fuzz       *FuzzSpec `json:"fuzz"`
 }
 
 // Case is one case as written. Exactly one of Template, Templates, EachTemplate gives the text.
@@ -74,6 +76,15 @@ func loadCaseFile(path string) ([]*Resolved, error) {
 	var file CaseFile
 	if err := yaml.UnmarshalStrict(raw, &file); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if file.Fuzz != nil {
+		if len(file.Cases) > 0 {
+			return nil, fmt.Errorf("%s: a case file holds cases or fuzz, not both", path)
+		}
+		if err := file.Fuzz.check(); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		return fuzzCases(*file.Fuzz, 0), nil
 	}
 	var out []*Resolved
 	seen := map[string]bool{}
