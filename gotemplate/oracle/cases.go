@@ -10,26 +10,38 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// CaseFile is one hand-written file under tests/cases: defaults for its cases, then the cases.
+// CaseFile is one hand-written file under tests/cases: defaults for its cases, then the cases;
+// or, instead of cases, a batch of random cases from the fuzz generator.
 type CaseFile struct {
-	Funcs      string `json:"funcs"`
-	MissingKey string `json:"missingkey"`
-	Cases      []Case `json:"cases"`
+	Funcs      string    `json:"funcs"`
+	MissingKey string    `json:"missingkey"`
+	Cases      []Case    `json:"cases"`
+	Fuzz       *FuzzSpec `json:"fuzz"`
 }
 
 // Case is one case as written. Exactly one of Template, Templates, EachTemplate gives the text.
 // EachData and EachTemplate expand into one resolved case per element, named NAME/NN.
 type Case struct {
-	Name         string            `json:"name"`
-	Funcs        string            `json:"funcs"`
-	MissingKey   string            `json:"missingkey"`
-	Template     *string           `json:"template"`
-	Templates    map[string]string `json:"templates"`
-	Entry        string            `json:"entry"`
-	Data         interface{}       `json:"data"`
-	Files        map[string]string `json:"files"`
-	EachData     []interface{}     `json:"each_data"`
-	EachTemplate []string          `json:"each_template"`
+	Name         string                 `json:"name"`
+	Funcs        string                 `json:"funcs"`
+	MissingKey   string                 `json:"missingkey"`
+	Template     *string                `json:"template"`
+	Templates    map[string]string      `json:"templates"`
+	Entry        string                 `json:"entry"`
+	Data         interface{}            `json:"data"`
+	Files        map[string]string      `json:"files"`
+	ChartValues  map[string]interface{} `json:"chart_values"`
+	Subcharts    map[string]*Subchart   `json:"subcharts"`
+	EachData     []interface{}          `json:"each_data"`
+	EachTemplate []string               `json:"each_template"`
+}
+
+// Subchart is a chart under the case's chart (helm mode): its templates (chart-relative file
+// names), the defaults of its values.yaml, and its type (application or library).
+type Subchart struct {
+	Templates map[string]string      `json:"templates"`
+	Values    map[string]interface{} `json:"values"`
+	Type      string                 `json:"type"`
 }
 
 // Resolved is a case ready to render: every default applied, one template set, one data value.
@@ -41,6 +53,9 @@ type Resolved struct {
 	Entry      string
 	Data       interface{}
 	Files      map[string]string
+	// Helm mode only: the chart's own values.yaml and its subcharts.
+	ChartValues map[string]interface{}
+	Subcharts   map[string]*Subchart
 }
 
 // defaultEntry is the name of a single template: a file of the in-memory chart in helm mode.
@@ -61,6 +76,15 @@ func loadCaseFile(path string) ([]*Resolved, error) {
 	var file CaseFile
 	if err := yaml.UnmarshalStrict(raw, &file); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if file.Fuzz != nil {
+		if len(file.Cases) > 0 {
+			return nil, fmt.Errorf("%s: a case file holds cases or fuzz, not both", path)
+		}
+		if err := file.Fuzz.check(); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		return fuzzCases(*file.Fuzz, 0), nil
 	}
 	var out []*Resolved
 	seen := map[string]bool{}
@@ -85,12 +109,14 @@ func resolve(file *CaseFile, c *Case) ([]*Resolved, error) {
 		return nil, fmt.Errorf("a case needs a name")
 	}
 	base := Resolved{
-		Name:       c.Name,
-		Funcs:      firstNonEmpty(c.Funcs, file.Funcs, FuncsGo),
-		MissingKey: firstNonEmpty(c.MissingKey, file.MissingKey, "default"),
-		Entry:      c.Entry,
-		Data:       c.Data,
-		Files:      c.Files,
+		Name:        c.Name,
+		Funcs:       firstNonEmpty(c.Funcs, file.Funcs, FuncsGo),
+		MissingKey:  firstNonEmpty(c.MissingKey, file.MissingKey, "default"),
+		Entry:       c.Entry,
+		Data:        c.Data,
+		Files:       c.Files,
+		ChartValues: c.ChartValues,
+		Subcharts:   c.Subcharts,
 	}
 	if err := checkOptions(&base); err != nil {
 		return nil, err
@@ -119,7 +145,7 @@ func resolve(file *CaseFile, c *Case) ([]*Resolved, error) {
 	case c.Templates != nil:
 		base.Templates = c.Templates
 		// A go or sprig entry may be a name defined inside a template; a helm entry is a file.
-		if _, ok := base.Templates[base.Entry]; !ok && base.Funcs == FuncsHelm {
+		if base.Funcs == FuncsHelm && !hasHelmFile(&base, base.Entry) {
 			return nil, fmt.Errorf("templates has no entry %q; name it with entry", base.Entry)
 		}
 	}
@@ -145,6 +171,20 @@ func resolve(file *CaseFile, c *Case) ([]*Resolved, error) {
 	return out, nil
 }
 
+// hasHelmFile tells whether a chart-relative file name is a template of the case's chart or, as
+// charts/NAME/templates/..., of one of its subcharts.
+func hasHelmFile(r *Resolved, file string) bool {
+	if _, ok := r.Templates[file]; ok {
+		return true
+	}
+	for name, sub := range r.Subcharts {
+		if _, ok := sub.Templates[strings.TrimPrefix(file, "charts/"+name+"/")]; ok && strings.HasPrefix(file, "charts/"+name+"/") {
+			return true
+		}
+	}
+	return false
+}
+
 func checkOptions(r *Resolved) error {
 	switch r.Funcs {
 	case FuncsGo, FuncsSprig, FuncsHelm:
@@ -166,8 +206,15 @@ func checkOptions(r *Resolved) error {
 			return fmt.Errorf("helm mode knows only missingkey zero (helm template) and error (strict)")
 		}
 	}
-	if r.Funcs != FuncsHelm && len(r.Files) > 0 {
-		return fmt.Errorf("files are chart files: only for funcs helm")
+	if r.Funcs != FuncsHelm && (len(r.Files) > 0 || r.ChartValues != nil || r.Subcharts != nil) {
+		return fmt.Errorf("files, chart_values and subcharts describe a chart: only for funcs helm")
+	}
+	for name, sub := range r.Subcharts {
+		switch sub.Type {
+		case "", "application", "library":
+		default:
+			return fmt.Errorf("subchart %s: type %q is not application or library", name, sub.Type)
+		}
 	}
 	return nil
 }

@@ -23,19 +23,14 @@ func cmdFuzz(args []string) error {
 	skip := fs.Int("skip", 0, "cases to generate and drop first (to reach one case of a run)")
 	funcs := fs.String("funcs", FuncsGo, "function set: go or sprig")
 	_ = fs.Parse(args)
-	if *funcs != FuncsGo && *funcs != FuncsSprig {
-		return fmt.Errorf("fuzz generates go or sprig cases, not %q", *funcs)
+	if err := (FuzzSpec{Seed: *seed, Count: *count, Funcs: *funcs}).check(); err != nil {
+		return err
 	}
-	if *count < 0 || *count > 1_000_000 {
-		return fmt.Errorf("-count must be between 0 and 1000000")
+	if *skip < 0 {
+		return fmt.Errorf("-skip must not be negative")
 	}
-	g := &generator{rng: rand.New(rand.NewSource(*seed)), funcs: *funcs}
 	var buf bytes.Buffer
-	for i := 0; i < *skip+*count; i++ {
-		c := g.newCase(fmt.Sprintf("fuzz-%d-%d", *seed, i))
-		if i < *skip {
-			continue
-		}
+	for _, c := range fuzzCases(FuzzSpec{Seed: *seed, Count: *count, Funcs: *funcs}, *skip) {
 		v, err := vectorOf(c)
 		if err != nil {
 			return err
@@ -47,6 +42,39 @@ func cmdFuzz(args []string) error {
 	_, err := os.Stdout.Write(buf.Bytes())
 	return err
 }
+
+// FuzzSpec names one reproducible batch of random cases; a case file holding `fuzz:` instead of
+// `cases:` keeps such a batch as vectors.
+type FuzzSpec struct {
+	Seed  int64  `json:"seed"`
+	Count int    `json:"count"`
+	Funcs string `json:"funcs"`
+}
+
+func (spec FuzzSpec) check() error {
+	if spec.Funcs != FuncsGo && spec.Funcs != FuncsSprig {
+		return fmt.Errorf("fuzz generates go or sprig cases, not %q", spec.Funcs)
+	}
+	if spec.Count < 0 || spec.Count > 1_000_000 {
+		return fmt.Errorf("fuzz count must be between 0 and 1000000")
+	}
+	return nil
+}
+
+// fuzzCases draws skip+count cases and returns the last count of them.
+func fuzzCases(spec FuzzSpec, skip int) []*Resolved {
+	g := &generator{rng: newSeededRand(spec.Seed), funcs: spec.Funcs}
+	var cases []*Resolved
+	for i := 0; i < skip+spec.Count; i++ {
+		c := g.newCase(fmt.Sprintf("fuzz-%d-%d", spec.Seed, i))
+		if i >= skip {
+			cases = append(cases, c)
+		}
+	}
+	return cases
+}
+
+func newSeededRand(seed int64) *rand.Rand { return rand.New(rand.NewSource(seed)) }
 
 // generator draws templates and data. Depth limits keep every case small and quick to render.
 type generator struct {
@@ -176,10 +204,12 @@ var goFunctions = map[string]arity{
 	"urlquery": {1, 2},
 }
 
+// Sprig functions whose results do not depend on chance or the clock (keys returns Go's random
+// map order, so it is left out).
 var sprigFunctions = map[string]arity{
 	"default": {2, 2}, "empty": {1, 1}, "quote": {1, 2}, "upper": {1, 1}, "toString": {1, 1},
 	"int": {1, 1}, "float64": {1, 1}, "add": {1, 3}, "list": {0, 3}, "dict": {0, 2},
-	"keys": {1, 1}, "join": {2, 2}, "first": {1, 1}, "trim": {1, 1}, "repeat": {2, 2},
+	"join": {2, 2}, "first": {1, 1}, "trim": {1, 1}, "repeat": {2, 2},
 	"ternary": {3, 3}, "toJson": {1, 1}, "hasKey": {2, 2}, "coalesce": {1, 3}, "typeOf": {1, 1},
 	"max": {1, 3}, "until": {1, 1}, "indent": {2, 2}, "splitList": {2, 2}, "sortAlpha": {1, 1},
 }

@@ -126,38 +126,27 @@ func helmCapabilities() *chartutil.Capabilities {
 	return caps
 }
 
-// renderHelm builds an in-memory chart from the case's templates and files and renders it with
-// helm.sh/helm/v3/pkg/engine, the code `helm template` runs. The values are given to the engine
-// as they are (no coalescing with a values.yaml, which would drop nulls).
+// renderHelm builds an in-memory chart (with its subcharts) from the case and renders it the way
+// `helm template` does: the values are coalesced with the charts' defaults by
+// chartutil.ToRenderValues, then helm.sh/helm/v3/pkg/engine renders every template.
 func renderHelm(c *Resolved) Outcome {
-	ch := &chart.Chart{Metadata: &chart.Metadata{
-		APIVersion: chart.APIVersionV2,
-		Name:       helmChartName,
-		Version:    helmChartVersion,
-		AppVersion: helmAppVersion,
-		Type:       "application",
-	}}
-	for _, name := range sortedKeys(c.Templates) {
-		ch.Templates = append(ch.Templates, &chart.File{Name: name, Data: []byte(c.Templates[name])})
+	ch := newChart(helmChartName, "application", c.Templates, c.Files, c.ChartValues)
+	for _, name := range sortedSubchartNames(c.Subcharts) {
+		sub := c.Subcharts[name]
+		ch.AddDependency(newChart(name, sub.Type, sub.Templates, nil, sub.Values))
+		ch.Metadata.Dependencies = append(ch.Metadata.Dependencies,
+			&chart.Dependency{Name: name, Version: helmChartVersion})
 	}
-	for _, name := range sortedKeys(c.Files) {
-		ch.Files = append(ch.Files, &chart.File{Name: name, Data: []byte(c.Files[name])})
-	}
-	values := chartutil.Values{}
+	userValues := map[string]interface{}{}
 	if m, ok := c.Data.(map[string]interface{}); ok {
-		values = chartutil.Values(m)
+		userValues = m
 	}
-	top := chartutil.Values{
-		"Values":       values,
-		"Capabilities": helmCapabilities(),
-		"Release": map[string]interface{}{
-			"Name":      helmReleaseName,
-			"Namespace": helmNamespace,
-			"IsUpgrade": false,
-			"IsInstall": true,
-			"Revision":  1,
-			"Service":   helmReleaseService,
-		},
+	options := chartutil.ReleaseOptions{
+		Name: helmReleaseName, Namespace: helmNamespace, Revision: 1, IsInstall: true,
+	}
+	top, err := chartutil.ToRenderValues(ch, userValues, options, helmCapabilities())
+	if err != nil {
+		return Outcome{Err: err}
 	}
 	eng := engine.Engine{Strict: c.MissingKey == "error"}
 	rendered, err := eng.Render(ch, top)
@@ -169,6 +158,41 @@ func renderHelm(c *Resolved) Outcome {
 		return Outcome{Err: fmt.Errorf("oracle: helm rendered no %s/%s (a partial, whose name starts with _, is never rendered)", helmChartName, c.Entry)}
 	}
 	return Outcome{Output: out}
+}
+
+func newChart(name, chartType string, templates, files map[string]string, values map[string]interface{}) *chart.Chart {
+	if chartType == "" {
+		chartType = "application"
+	}
+	ch := &chart.Chart{
+		Metadata: &chart.Metadata{
+			APIVersion: chart.APIVersionV2,
+			Name:       name,
+			Version:    helmChartVersion,
+			AppVersion: helmAppVersion,
+			Type:       chartType,
+		},
+		Values: values,
+	}
+	if ch.Values == nil {
+		ch.Values = map[string]interface{}{}
+	}
+	for _, file := range sortedKeys(templates) {
+		ch.Templates = append(ch.Templates, &chart.File{Name: file, Data: []byte(templates[file])})
+	}
+	for _, file := range sortedKeys(files) {
+		ch.Files = append(ch.Files, &chart.File{Name: file, Data: []byte(files[file])})
+	}
+	return ch
+}
+
+func sortedSubchartNames(m map[string]*Subchart) []string {
+	names := make([]string, 0, len(m))
+	for name := range m {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
 }
 
 func sortedKeys(m map[string]string) []string {

@@ -33,6 +33,10 @@ type HelmContext struct {
 	Release     HelmRelease       `json:"release"`
 	KubeVersion string            `json:"kube_version"`
 	Files       map[string]string `json:"files"`
+	// The chart's values.yaml, which Helm coalesces with the case's data into .Values.
+	Values map[string]interface{} `json:"values"`
+	// Charts under charts/, named; their values are the data's key of the same name.
+	Subcharts map[string]*Subchart `json:"subcharts"`
 }
 
 type HelmChart struct {
@@ -52,9 +56,16 @@ type HelmRelease struct {
 	Service   string `json:"service"`
 }
 
-func helmContext(files map[string]string) *HelmContext {
+func helmContext(c *Resolved) *HelmContext {
+	files, values, subcharts := c.Files, c.ChartValues, c.Subcharts
 	if files == nil {
 		files = map[string]string{}
+	}
+	if values == nil {
+		values = map[string]interface{}{}
+	}
+	if subcharts == nil {
+		subcharts = map[string]*Subchart{}
 	}
 	return &HelmContext{
 		Chart: HelmChart{
@@ -67,20 +78,42 @@ func helmContext(files map[string]string) *HelmContext {
 		},
 		KubeVersion: helmKubeVersion,
 		Files:       files,
+		Values:      values,
+		Subcharts:   subcharts,
 	}
 }
 
-// vectorOf renders a case and records the result.
-func vectorOf(c *Resolved) (*Vector, error) {
-	// The vector keeps the data as it was before rendering, and rendering gets its own copy:
-	// set, unset and merge change maps in place, and cases expanded from one entry share data.
-	dataJSON, err := json.Marshal(c.Data)
+// independentCopy copies everything of a case that rendering may change (set, unset and merge
+// change maps in place; Helm coalesces chart values in place), through JSON so numbers stay
+// float64 as a values file gives them.
+func independentCopy(c *Resolved) (*Resolved, error) {
+	mutable := struct {
+		Data        interface{}
+		ChartValues map[string]interface{}
+		Subcharts   map[string]*Subchart
+	}{c.Data, c.ChartValues, c.Subcharts}
+	raw, err := json.Marshal(mutable)
 	if err != nil {
 		return nil, fmt.Errorf("case %q: data: %w", c.Name, err)
 	}
-	fresh := *c
-	if err := json.Unmarshal(dataJSON, &fresh.Data); err != nil {
+	if err := json.Unmarshal(raw, &mutable); err != nil {
 		return nil, fmt.Errorf("case %q: data: %w", c.Name, err)
+	}
+	out := *c
+	out.Data, out.ChartValues, out.Subcharts = mutable.Data, mutable.ChartValues, mutable.Subcharts
+	return &out, nil
+}
+
+// vectorOf renders a case and records the result. The vector keeps the inputs as they were
+// before rendering; rendering gets its own copy, since cases expanded from one entry share data.
+func vectorOf(original *Resolved) (*Vector, error) {
+	c, err := independentCopy(original)
+	if err != nil {
+		return nil, err
+	}
+	fresh, err := independentCopy(original)
+	if err != nil {
+		return nil, err
 	}
 	v := &Vector{
 		Name:       c.Name,
@@ -88,12 +121,12 @@ func vectorOf(c *Resolved) (*Vector, error) {
 		MissingKey: c.MissingKey,
 		Templates:  c.Templates,
 		Entry:      c.Entry,
-		Data:       json.RawMessage(dataJSON),
+		Data:       c.Data,
 	}
 	if c.Funcs == FuncsHelm {
-		v.Helm = helmContext(c.Files)
+		v.Helm = helmContext(c)
 	}
-	out := render(&fresh)
+	out := render(fresh)
 	switch {
 	case out.Err == errTimeout:
 		return nil, fmt.Errorf("case %q: %w", c.Name, out.Err)
