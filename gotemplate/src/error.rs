@@ -36,7 +36,11 @@ pub struct ParseError {
 
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "template: {}:{}: {}", self.template, self.line, self.message)
+        write!(
+            f,
+            "template: {}:{}: {}",
+            self.template, self.line, self.message
+        )
     }
 }
 

@@ -33,6 +33,6 @@ pub mod sprig;
 pub mod value;
 
 pub use error::{BudgetError, Error, ExecError, Limit, ParseError};
-pub use funcs::{CallContext, FuncError, Function, Funcs, Signature};
+pub use funcs::{CallContext, FuncError, Funcs, Function, Signature};
 pub use set::{Budget, Limits, MissingKey, Options, Templates};
 pub use value::{FloatKind, IntKind, Kind, List, Map, Object, Type, UintKind, Value};

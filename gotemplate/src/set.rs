@@ -114,6 +114,7 @@ impl Default for Budget {
 /// Cloning is cheap (the parsed trees are shared), which is how `tpl` gets a private copy.
 #[derive(Clone, Debug)]
 pub struct Templates {
+    pub(crate) name: Arc<str>,
     pub(crate) trees: HashMap<Arc<str>, Arc<Tree>>,
     pub(crate) funcs: Arc<Funcs>,
     pub(crate) options: Options,
@@ -128,10 +129,22 @@ impl Templates {
     /// An empty set with these functions and options.
     pub fn with_options(funcs: Arc<Funcs>, options: Options) -> Templates {
         Templates {
+            name: Arc::from(""),
             trees: HashMap::new(),
             funcs,
             options,
         }
+    }
+
+    /// Names the set, as Go's `template.New(name)` does: errors for a missing template say
+    /// `no template "x" associated with template "NAME"` (Helm's set is named `gotpl`).
+    pub fn set_name(&mut self, name: &str) {
+        self.name = Arc::from(name);
+    }
+
+    /// The set's name.
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// The options.
@@ -155,8 +168,7 @@ impl Templates {
     pub fn parse(&mut self, name: &str, text: &str) -> Result<(), Error> {
         let trees = parse::parse(name, text, &self.funcs, &self.options)?;
         for tree in trees {
-            let keep_old = tree.is_empty()
-                && self.trees.contains_key(&tree.name);
+            let keep_old = tree.is_empty() && self.trees.contains_key(&tree.name);
             if !keep_old {
                 self.trees.insert(tree.name.clone(), Arc::new(tree));
             }

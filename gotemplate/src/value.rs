@@ -119,6 +119,7 @@ pub enum Kind {
     Uintptr,
     Float32,
     Float64,
+    Complex128,
     String,
     Slice,
     Map,
@@ -185,7 +186,10 @@ pub trait Object: Any + Send + Sync + fmt::Debug {
         _ctx: &mut CallContext<'_, '_>,
         _args: &[Value],
     ) -> Result<Value, FuncError> {
-        Err(FuncError::new(format!("{} has no method {name}", self.type_name())))
+        Err(FuncError::new(format!(
+            "{} has no method {name}",
+            self.type_name()
+        )))
     }
 
     /// For a named slice or map type (`type VersionSet []string`): the value it is underneath, so
@@ -198,6 +202,14 @@ pub trait Object: Any + Send + Sync + fmt::Debug {
     /// `%v`, `%s` and `%q` verbs use it.
     fn stringer(&self) -> Option<String> {
         None
+    }
+
+    /// Whether [`Object::stringer`] is a method on the pointer type only
+    /// (`func (kv *KubeVersion) String()` on a struct held by value): Go then uses it when a
+    /// template prints the value directly (`{{ .Capabilities.KubeVersion }}`, addressable) but
+    /// not through `printf "%v"` (a copy), which prints the fields instead.
+    fn stringer_needs_pointer(&self) -> bool {
+        false
     }
 
     /// The fields in declaration order, for printing a struct that is not a Stringer as Go does
@@ -327,11 +339,16 @@ impl Value {
             Value::String(s) => !s.is_empty(),
             Value::Bytes(b) => !b.is_empty(),
             Value::List(l) => !l.items.is_empty(),
-            Value::Map(m) => m.len() > 0,
-            Value::Object(o) => match o.underlying() {
-                Some(inner) => inner.is_true(),
-                None => !o.is_nil(),
-            },
+            Value::Map(m) => !m.is_empty(),
+            Value::Object(o) => {
+                if let Some(c) = (&**o as &dyn Any).downcast_ref::<Complex>() {
+                    return c.re != 0.0 || c.im != 0.0;
+                }
+                match o.underlying() {
+                    Some(inner) => inner.is_true(),
+                    None => !o.is_nil(),
+                }
+            }
         }
     }
 
@@ -401,7 +418,9 @@ impl Value {
             serde_json::Value::Bool(b) => Value::Bool(*b),
             serde_json::Value::Number(n) => Value::float(n.as_f64().unwrap_or(f64::NAN)),
             serde_json::Value::String(s) => Value::string(s.as_str()),
-            serde_json::Value::Array(items) => Value::list(items.iter().map(Value::from_json).collect()),
+            serde_json::Value::Array(items) => {
+                Value::list(items.iter().map(Value::from_json).collect())
+            }
             serde_json::Value::Object(entries) => Value::map(
                 entries
                     .iter()
@@ -414,7 +433,12 @@ impl Value {
 
 impl fmt::Debug for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}({})", self.type_name(), crate::fmt::sprint(std::slice::from_ref(self)))
+        write!(
+            f,
+            "{}({})",
+            self.type_name(),
+            crate::fmt::sprint(std::slice::from_ref(self))
+        )
     }
 }
 
@@ -516,6 +540,52 @@ impl Map {
     /// Write access to the entries. Do not call template code while holding it.
     pub fn write(&self) -> RwLockWriteGuard<'_, BTreeMap<String, Value>> {
         self.entries.write().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Values a template builds can nest as deep as its budget allows (`$l = list $l` in a loop);
+/// dropping them recursively would overflow the stack, so containers are taken apart with an
+/// explicit work list instead.
+fn drop_iteratively(mut pending: Vec<Value>) {
+    while let Some(value) = pending.pop() {
+        match value {
+            Value::List(list) => {
+                if let Ok(mut list) = Arc::try_unwrap(list) {
+                    pending.append(&mut list.items);
+                }
+            }
+            Value::Map(map) => {
+                if let Ok(mut map) = Arc::try_unwrap(map) {
+                    let entries = map.entries.get_mut().unwrap_or_else(|e| e.into_inner());
+                    pending.extend(std::mem::take(entries).into_values());
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Drop for List {
+    fn drop(&mut self) {
+        if self
+            .items
+            .iter()
+            .any(|v| matches!(v, Value::List(_) | Value::Map(_)))
+        {
+            drop_iteratively(std::mem::take(&mut self.items));
+        }
+    }
+}
+
+impl Drop for Map {
+    fn drop(&mut self) {
+        let entries = self.entries.get_mut().unwrap_or_else(|e| e.into_inner());
+        if entries
+            .values()
+            .any(|v| matches!(v, Value::List(_) | Value::Map(_)))
+        {
+            drop_iteratively(std::mem::take(entries).into_values().collect());
+        }
     }
 }
 
@@ -650,6 +720,7 @@ impl Kind {
             Kind::Uintptr => "uintptr",
             Kind::Float32 => "float32",
             Kind::Float64 => "float64",
+            Kind::Complex128 => "complex128",
             Kind::String => "string",
             Kind::Slice => "slice",
             Kind::Map => "map",
@@ -664,5 +735,26 @@ impl Kind {
 impl fmt::Display for Kind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+/// A Go `complex128`, which templates meet only as complex constants (`{{ 1+2i }}`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Complex {
+    pub re: f64,
+    pub im: f64,
+}
+
+impl Object for Complex {
+    fn type_name(&self) -> Cow<'_, str> {
+        Cow::Borrowed("complex128")
+    }
+
+    fn kind(&self) -> Kind {
+        Kind::Complex128
+    }
+
+    fn equals(&self, other: &dyn Object) -> bool {
+        (other as &dyn Any).downcast_ref::<Complex>() == Some(self)
     }
 }

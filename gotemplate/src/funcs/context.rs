@@ -4,9 +4,9 @@
 use std::any::Any;
 
 use super::FuncError;
+use crate::MissingKey;
 use crate::exec::State;
 use crate::value::Value;
-use crate::MissingKey;
 
 /// The executor as a function sees it during one call.
 ///
@@ -39,7 +39,9 @@ impl CallContext<'_, '_> {
     /// A failure inside comes back as [`FuncError::Template`] holding the nested error (whose
     /// text Go would print after `error calling include: `), or as [`FuncError::Budget`].
     pub fn execute_template(&mut self, name: &str, data: Value) -> Result<String, FuncError> {
-        self.state.execute_nested(name, data).map_err(FuncError::from)
+        self.state
+            .execute_nested(name, data)
+            .map_err(FuncError::from)
     }
 
     /// Whether the current set has a template `name` (with a body).

@@ -113,7 +113,10 @@ impl Funcs {
     /// not something a template can cause.
     pub fn register<F>(&mut self, name: &str, signature: Signature, body: F)
     where
-        F: Fn(&mut CallContext<'_, '_>, &[Value]) -> Result<Value, FuncError> + Send + Sync + 'static,
+        F: Fn(&mut CallContext<'_, '_>, &[Value]) -> Result<Value, FuncError>
+            + Send
+            + Sync
+            + 'static,
     {
         self.insert(
             name,
@@ -129,7 +132,10 @@ impl Funcs {
     /// # Panics
     /// If `name` is not a Go identifier.
     pub fn insert(&mut self, name: &str, function: Function) {
-        assert!(is_identifier(name), "function name {name:?} is not a valid identifier");
+        assert!(
+            is_identifier(name),
+            "function name {name:?} is not a valid identifier"
+        );
         self.functions.insert(name.to_string(), function);
     }
 

@@ -165,6 +165,8 @@ pub struct Number {
     pub int: i64,
     pub uint: u64,
     pub float: f64,
+    /// The imaginary part of a complex constant (`float` holds the real part).
+    pub imag: f64,
     /// The source text.
     pub text: Arc<str>,
 }
