@@ -17,6 +17,11 @@ use capstan_gotemplate::{Error, Funcs, Limit, MissingKey, Options, Templates, Va
 fn funcs_for(kind: &str) -> Option<Funcs> {
     match kind {
         "go" => Some(Funcs::new()),
+        "sprig" => {
+            let mut funcs = Funcs::new();
+            capstan_gotemplate::sprig::register_sprig(&mut funcs);
+            Some(funcs)
+        }
         _ => None,
     }
 }

@@ -22,8 +22,35 @@ const RAW: Style = Style {
     indent: None,
 };
 
-pub(super) fn register(funcs: &mut Funcs) {
+/// Sprig's JSON functions (its `fromJson` decodes any document and gives nil on error).
+pub(super) fn register_sprig(funcs: &mut Funcs) {
     register_json_encoding(funcs);
+    // Sprig: func(v string) interface{}
+    define(
+        funcs,
+        &["fromJson"],
+        Signature::new([string()]),
+        |ctx, args| {
+            let text = str_arg(args, 0);
+            ctx.charge_bytes(text.len())?;
+            Ok(json::decode(text).unwrap_or_default())
+        },
+    );
+    // Sprig: func(v string) (interface{}, error)
+    define(
+        funcs,
+        &["mustFromJson"],
+        Signature::new([string()]),
+        |ctx, args| {
+            let text = str_arg(args, 0);
+            ctx.charge_bytes(text.len())?;
+            json::decode(text).map_err(FuncError::new)
+        },
+    );
+}
+
+/// Helm's JSON and YAML functions, replacing Sprig's `fromJson`.
+pub(super) fn register_helm(funcs: &mut Funcs) {
     register_json_decoding(funcs);
     register_yaml(funcs);
 }

@@ -46,9 +46,21 @@ pub use helm::{HELM_ERROR_END, HELM_ERROR_START};
 use crate::funcs::{CallContext, FuncError, Funcs, Signature};
 use crate::value::{Type, Value};
 
-/// Registers every Sprig function Helm keeps and Helm's executor-free functions into `funcs`.
-/// `include` and `tpl`, which render templates, are left to the caller.
+/// Registers Helm's function map into `funcs`: every Sprig function Helm keeps, with Helm's
+/// replacements (`toJson`, `fromJson`, `fail`, `getHostByName`) and additions (`toYaml`,
+/// `fromYaml`, `toToml`, `required`, `lookup`...). `include` and `tpl`, which render templates,
+/// are left to the caller.
 pub fn register(funcs: &mut Funcs) {
+    register_sprig(funcs);
+    data::register_helm(funcs);
+    toml::register(funcs);
+    helm::register(funcs);
+}
+
+/// Registers Sprig v3.3.0's `TxtFuncMap()` less `env` and `expandenv`, with Sprig's own
+/// `fromJson` and `fail` (what a plain Go program using Sprig sees). `getHostByName` never
+/// resolves here either.
+pub fn register_sprig(funcs: &mut Funcs) {
     strings::register(funcs);
     convert::register(funcs);
     math::register(funcs);
@@ -57,16 +69,14 @@ pub fn register(funcs: &mut Funcs) {
     defaults::register(funcs);
     reflection::register(funcs);
     encoding::register(funcs);
-    data::register(funcs);
+    data::register_sprig(funcs);
     regex::register(funcs);
     semver::register(funcs);
     crypto::register(funcs);
     certs::register(funcs);
     dates::register(funcs);
     paths::register(funcs);
-    helm::register(funcs);
     urls::register(funcs);
-    toml::register(funcs);
 }
 
 /// The result of a function body.
@@ -390,11 +400,21 @@ mod tests {
         "wrapWith",
     ];
 
-    #[test]
-    fn registers_every_function_helm_has() {
-        let mut funcs = Funcs::new();
-        register(&mut funcs);
-        let missing: Vec<&str> = HELM_FUNCTIONS
+    /// Helm's additions to Sprig's map (besides `include` and `tpl`).
+    const HELM_ONLY: &[&str] = &[
+        "toToml",
+        "fromToml",
+        "toYaml",
+        "toYamlPretty",
+        "fromYaml",
+        "fromYamlArray",
+        "fromJsonArray",
+        "required",
+        "lookup",
+    ];
+
+    fn assert_registers_exactly(funcs: &Funcs, expected: &[&str]) {
+        let missing: Vec<&str> = expected
             .iter()
             .copied()
             .filter(|name| !funcs.contains(name))
@@ -402,8 +422,30 @@ mod tests {
         assert!(missing.is_empty(), "not registered: {missing:?}");
         let extra: Vec<&str> = funcs
             .names()
-            .filter(|name| !HELM_FUNCTIONS.contains(name))
+            .filter(|name| !expected.contains(name))
             .collect();
-        assert!(extra.is_empty(), "not in Helm: {extra:?}");
+        assert!(
+            extra.is_empty(),
+            "registered but not in Go's map: {extra:?}"
+        );
+    }
+
+    #[test]
+    fn registers_every_function_helm_has() {
+        let mut funcs = Funcs::new();
+        register(&mut funcs);
+        assert_registers_exactly(&funcs, HELM_FUNCTIONS);
+    }
+
+    #[test]
+    fn registers_every_function_sprig_has() {
+        let mut funcs = Funcs::new();
+        register_sprig(&mut funcs);
+        let sprig: Vec<&str> = HELM_FUNCTIONS
+            .iter()
+            .copied()
+            .filter(|name| !HELM_ONLY.contains(name))
+            .collect();
+        assert_registers_exactly(&funcs, &sprig);
     }
 }
