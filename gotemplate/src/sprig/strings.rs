@@ -2,7 +2,7 @@
 //! strings.
 
 use super::convert::{strslice, strval};
-use super::text;
+use super::text::{self, lossy_slice};
 use super::types::{any, int, string};
 use super::{Outcome, arg, define, int_arg, str_arg, string_result, strings_result};
 use crate::funcs::{CallContext, FuncError, Funcs, Signature};
@@ -371,13 +371,6 @@ fn trunc(count: i64, s: &str) -> String {
         return lossy_slice(s, 0, count);
     }
     s.to_string()
-}
-
-/// `s[start..end]` by bytes. Go can cut inside a character; the broken bytes become U+FFFD here
-/// (which is also what any later JSON or YAML encoding would turn them into).
-fn lossy_slice(s: &str, start: i64, end: i64) -> String {
-    let (start, end) = (start as usize, end as usize);
-    String::from_utf8_lossy(&s.as_bytes()[start..end]).into_owned()
 }
 
 /// Sprig's `substr`, with Go's slice-bounds panics as errors.
