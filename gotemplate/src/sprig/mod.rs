@@ -25,6 +25,7 @@ mod crypto;
 mod data;
 mod dates;
 mod defaults;
+mod der;
 mod dicts;
 mod encoding;
 pub mod gotime;
