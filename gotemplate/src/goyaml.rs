@@ -29,7 +29,7 @@ pub fn mapping_to_yaml(map: &Map<String, Value>) -> String {
     } else {
         writer.mapping(map, 0, false);
     }
-    if writer.column > 0 {
+    if writer.column > 0 || writer.pending_break {
         writer.out.push('\n');
     }
     writer.out
@@ -61,7 +61,7 @@ fn document(value: &Value, mut writer: Writer) -> String {
         // A top-level scalar continues (folds, or runs a literal block) two columns in.
         other => writer.leaf(other, INDENT_STEP),
     }
-    if writer.column > 0 {
+    if writer.column > 0 || writer.pending_break {
         writer.out.push('\n');
     }
     writer.out
@@ -75,6 +75,9 @@ struct Writer {
     indent_sequences: bool,
     /// go-yaml v2 folds long plain and quoted text at a space past column 80.
     fold_long_lines: bool,
+    /// A literal block's final line break was taken back to serve as the break before whatever
+    /// comes next, which must therefore start a new line even at column 0.
+    pending_break: bool,
 }
 
 impl Default for Writer {
@@ -84,6 +87,7 @@ impl Default for Writer {
             column: 0,
             indent_sequences: false,
             fold_long_lines: true,
+            pending_break: false,
         }
     }
 }
@@ -107,9 +111,10 @@ impl Writer {
 
     /// Starts a new line indented to `indent`, unless the cursor already sits at line start.
     fn new_line(&mut self, indent: usize) {
-        if self.column > 0 {
+        if self.column > 0 || self.pending_break {
             self.write_char('\n');
         }
+        self.pending_break = false;
         while self.column < indent {
             self.write_char(' ');
         }
@@ -304,6 +309,7 @@ impl Writer {
             self.out.pop();
             let line_start = self.out.rfind('\n').map_or(0, |at| at + 1);
             self.column = self.out[line_start..].chars().count();
+            self.pending_break = true;
         }
     }
 
@@ -431,9 +437,11 @@ fn is_break(ch: char) -> bool {
     matches!(ch, '\n' | '\r' | '\u{85}' | '\u{2028}' | '\u{2029}')
 }
 
-/// YAML's printable set (go-yaml writes non-ASCII text as is).
+/// go-yaml v2's printable set: it writes other non-ASCII text as is, but its test covers one- to
+/// three-byte UTF-8 only, so characters beyond U+FFFF (emoji) count as unprintable and are
+/// escaped (`"\U0001F600"`).
 fn is_printable(ch: char) -> bool {
-    matches!(ch, '\n' | '\u{20}'..='\u{7E}' | '\u{85}' | '\u{A0}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+    matches!(ch, '\n' | '\u{20}'..='\u{7E}' | '\u{85}' | '\u{A0}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}')
         && ch != '\u{FEFF}'
 }
 
