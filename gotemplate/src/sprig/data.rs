@@ -62,7 +62,7 @@ fn json_result(
     style: Style,
     swallow: bool,
 ) -> Outcome {
-    ctx.charge(1)?;
+    ctx.charge_bytes(super::encoded_size(value, 0))?;
     match json::encode(value, style) {
         Ok(text) => string_result(ctx, text),
         Err(_) if swallow => Ok(Value::string("")),
@@ -146,7 +146,7 @@ fn register_json_decoding(funcs: &mut Funcs) {
 
 fn register_yaml(funcs: &mut Funcs) {
     define(funcs, &["toYaml"], Signature::new([any()]), |ctx, args| {
-        ctx.charge(1)?;
+        ctx.charge_bytes(super::encoded_size(&arg(args, 0), 0))?;
         let Some(json) = json_shape(&arg(args, 0)) else {
             return Ok(Value::string(""));
         };
@@ -158,7 +158,7 @@ fn register_yaml(funcs: &mut Funcs) {
         &["toYamlPretty"],
         Signature::new([any()]),
         |ctx, args| {
-            ctx.charge(1)?;
+            ctx.charge_bytes(super::encoded_size(&arg(args, 0), 0))?;
             let Ok(json) = typed_json(&arg(args, 0), 0) else {
                 return Ok(Value::string(""));
             };

@@ -158,6 +158,38 @@ pub(crate) fn list_result(ctx: &mut CallContext<'_, '_>, items: Vec<Value>) -> O
 pub(crate) const NIL_DEREFERENCE: &str =
     "runtime error: invalid memory address or nil pointer dereference";
 
+/// A cheap upper-bound estimate of the bytes an encoding of `value` (JSON, YAML, TOML) takes,
+/// charged before encoding so that a serialisation cannot be used to build huge text for free:
+/// the text of every string and key, a few bytes per scalar and punctuation, and the
+/// indentation YAML adds per level.
+pub(crate) fn encoded_size(value: &Value, depth: usize) -> usize {
+    if depth >= MAX_NESTING {
+        return 0;
+    }
+    let indent = 2 * depth + 4;
+    match value {
+        Value::String(s) => s.len() * 2 + indent,
+        Value::Bytes(b) => b.len() * 2 + indent,
+        Value::List(list) => list
+            .items
+            .iter()
+            .map(|item| encoded_size(item, depth + 1) + indent)
+            .sum::<usize>()
+            .saturating_add(indent),
+        Value::Map(map) => map
+            .snapshot()
+            .iter()
+            .map(|(key, item)| key.len() * 2 + encoded_size(item, depth + 1) + indent)
+            .sum::<usize>()
+            .saturating_add(indent),
+        Value::Object(object) => match object.underlying() {
+            Some(inner) => encoded_size(&inner, depth),
+            None => 64 + indent,
+        },
+        _ => 32 + indent,
+    }
+}
+
 /// How deep functions that walk values (`deepCopy`, `merge`, `toJson`, `toYaml`...) follow
 /// nested maps and lists. Real values are a few dozen levels deep; a map that contains itself
 /// (`set $d "self" $d`) would otherwise recurse forever.

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 
 pub(super) fn register(funcs: &mut Funcs) {
     define(funcs, &["toToml"], Signature::new([any()]), |ctx, args| {
-        ctx.charge(1)?;
+        ctx.charge_bytes(super::encoded_size(&arg(args, 0), 0))?;
         let mut encoder = Encoder::default();
         let text = match encoder.encode(&[], &arg(args, 0), 0) {
             Ok(()) => encoder.out,
