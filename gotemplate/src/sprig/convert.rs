@@ -95,7 +95,7 @@ pub(crate) fn atoi(text: &str) -> i64 {
 /// out of range (Rust's `as` would saturate instead).
 pub(crate) fn go_float_to_int(f: f64) -> i64 {
     const LIMIT: f64 = 9_223_372_036_854_775_808.0; // 2^63
-    if f.is_nan() || f >= LIMIT || f < -LIMIT {
+    if f.is_nan() || !(-LIMIT..LIMIT).contains(&f) {
         return i64::MIN;
     }
     f as i64

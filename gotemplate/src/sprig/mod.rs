@@ -110,6 +110,9 @@ pub(crate) mod types {
     }
 }
 
+/// A string function `func(s string) string` by its Rust body.
+pub(crate) type StringMap = fn(&str) -> String;
+
 /// Registers `body` under each of `names` with `signature`.
 pub(crate) fn define<F>(funcs: &mut Funcs, names: &[&str], signature: Signature, body: F)
 where

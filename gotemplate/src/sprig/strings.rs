@@ -272,7 +272,8 @@ fn register_building(funcs: &mut Funcs) {
 
 fn register_predicates(funcs: &mut Funcs) {
     // Arguments reversed so that `"foobar" | contains "foo"` reads naturally.
-    let predicates: [(&str, fn(&str, &str) -> bool); 3] = [
+    type Predicate = fn(&str, &str) -> bool;
+    let predicates: [(&str, Predicate); 3] = [
         ("contains", |needle, haystack| haystack.contains(needle)),
         ("hasPrefix", |prefix, s| s.starts_with(prefix)),
         ("hasSuffix", |suffix, s| s.ends_with(suffix)),
@@ -326,7 +327,8 @@ fn indexed_parts(ctx: &mut CallContext<'_, '_>, parts: Vec<String>) -> Outcome {
 }
 
 fn register_random(funcs: &mut Funcs) {
-    let generators: [(&str, fn(char) -> bool); 4] = [
+    type Accept = fn(char) -> bool;
+    let generators: [(&str, Accept); 4] = [
         ("randAlphaNum", |c| c.is_ascii_alphanumeric()),
         ("randAlpha", |c| c.is_ascii_alphabetic()),
         ("randNumeric", |c| c.is_ascii_digit()),

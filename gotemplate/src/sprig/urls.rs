@@ -145,7 +145,7 @@ fn parse_without_fragment(original: &str, raw: &str) -> Result<Url, String> {
         url.path = "*".to_string();
         return Ok(url);
     }
-    let (scheme, mut rest) = get_scheme(raw).map_err(|m| error(m))?;
+    let (scheme, mut rest) = get_scheme(raw).map_err(&error)?;
     url.scheme = scheme.to_ascii_lowercase();
     if rest.ends_with('?') && rest.matches('?').count() == 1 {
         rest = &rest[..rest.len() - 1];
