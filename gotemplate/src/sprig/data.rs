@@ -251,13 +251,16 @@ fn typed_json(value: &Value, depth: usize) -> Result<serde_json::Value, FuncErro
 /// `sigs.k8s.io/yaml.Unmarshal` into `interface{}`: YAML 1.1 scalars (`yes`, `on`, `0x1F`,
 /// `012` octal), every number a `float64`, keys as strings. Errors name the first problem.
 pub(crate) fn yaml_to_value(text: &str) -> Result<Value, String> {
-    let mut options = serde_saphyr::options::Options::default();
+    let mut options = serde_saphyr::Options::default();
     options.legacy_octal_numbers = true;
-    let parsed: Option<serde_json::Value> = serde_saphyr::from_str_with_options(text, options)
-        .map_err(|error| {
+    // go-yaml keeps the last of duplicate keys and reads only the first document.
+    options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::LastWins;
+    let documents: Vec<Option<serde_json::Value>> =
+        serde_saphyr::from_str_multiple_with_options(text, options).map_err(|error| {
             let message = error.without_snippet().to_string();
             let message = message.strip_prefix("error: ").unwrap_or(&message);
             format!("error converting YAML to JSON: yaml: {message}")
         })?;
-    Ok(parsed.map_or(Value::Nil, |json| Value::from_json(&json)))
+    let first = documents.into_iter().next().flatten();
+    Ok(first.map_or(Value::Nil, |json| Value::from_json(&json)))
 }
