@@ -29,7 +29,7 @@ func cmdFuzz(args []string) error {
 	if *count < 0 || *count > 1_000_000 {
 		return fmt.Errorf("-count must be between 0 and 1000000")
 	}
-	g := &generator{rng: rand.New(rand.NewSource(*seed)), funcs: *funcs}
+	g := &generator{rng: newSeededRand(*seed), funcs: *funcs}
 	var buf bytes.Buffer
 	for i := 0; i < *skip+*count; i++ {
 		c := g.newCase(fmt.Sprintf("fuzz-%d-%d", *seed, i))
@@ -47,6 +47,8 @@ func cmdFuzz(args []string) error {
 	_, err := os.Stdout.Write(buf.Bytes())
 	return err
 }
+
+func newSeededRand(seed int64) *rand.Rand { return rand.New(rand.NewSource(seed)) }
 
 // generator draws templates and data. Depth limits keep every case small and quick to render.
 type generator struct {

@@ -19,6 +19,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log"
 	"os"
 	"time"
 	// Zone names in dateInZone resolve the same on a machine without /usr/share/zoneinfo.
@@ -130,6 +131,9 @@ func cmdVectors(args []string) error {
 	if fs.NArg() != 2 {
 		return fmt.Errorf("vectors takes CASES_DIR VECTORS_DIR")
 	}
+	// Helm logs coalescing warnings (a table replaced by a scalar, ...) through the standard
+	// logger; they are not part of any result, and would bury the summary.
+	log.SetOutput(io.Discard)
 	stale, err := writeVectors(fs.Arg(0), fs.Arg(1), *check)
 	if err != nil {
 		return err
