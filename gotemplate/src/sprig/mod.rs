@@ -12,12 +12,27 @@
 //! building it ([`CallContext::charge_bytes`]), so `repeat`, `until`, `indent`, `toYaml` and the
 //! like cannot be used to allocate past the limits.
 //!
-//! Deliberate differences from Go (all of them documented at the function):
+//! [`register`] gives Helm's map; [`register_sprig`] gives Sprig's own (a plain Go program's).
+//! Expected behaviour is checked against Go: the oracle's vectors (`tests/vectors/sprig-*.jsonl`)
+//! and `tests/helm_functions.rs` for Helm's additions.
+//!
+//! Differences from Go, deliberate or forced by the value model (each documented where it
+//! happens):
 //! - `env` and `expandenv` are absent (Helm deletes them).
 //! - `getHostByName` never resolves: it returns `""`, as `helm template` does without
 //!   `--enable-dns`, so untrusted charts cannot reach the network.
 //! - `keys`, `values` and other walks over maps go in sorted key order, one of the orders Go's
-//!   random map iteration can produce.
+//!   random map iteration can produce; `shuffle`, `rand*`, `uuidv4`, keys and certificates are
+//!   random as in Go.
+//! - Strings are UTF-8: where Go would keep bytes that are not (`b64dec` of binary data, `trunc`
+//!   or `substr` inside a character), they become U+FFFD, so `len` of such a string differs.
+//! - A nil map passed for a map parameter arrives as an empty map (`set nil "k" 1` succeeds
+//!   instead of panicking), and `fromJson "null"` gives an empty map where Go gives a nil map.
+//! - Error texts of `fromYaml`/`fromYamlArray`/`fromToml` (kept under `Error`) describe the same
+//!   fault in other words; YAML 1.1 words used as plain map keys (`on:`, `y:`) stay strings,
+//!   as in the chart values parser.
+//! - The regular-expression compile errors Go words in its own way are matched for the common
+//!   faults (unclosed groups and classes, nested or missing repetition, bad escapes).
 
 mod certs;
 mod convert;
