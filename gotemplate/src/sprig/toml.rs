@@ -8,16 +8,24 @@ use super::dates::GoTimeValue;
 use super::gotime::{GoTime, Location, parse_in_location};
 use super::types::{any, string};
 use super::{arg, define, str_arg, string_result};
-use crate::funcs::{Funcs, Signature};
+use crate::funcs::{FuncError, Funcs, Signature};
 use crate::value::{FloatKind, Kind, Object, Value};
 use std::any::Any;
 use std::collections::BTreeMap;
 
 pub(super) fn register(funcs: &mut Funcs) {
     define(funcs, &["toToml"], Signature::new([any()]), |ctx, args| {
-        ctx.charge_bytes(super::encoded_size(&arg(args, 0), 0))?;
+        let value = arg(args, 0);
+        if value.is_nil() {
+            // BurntSushi asks reflect for the type of nil and panics; the panic is not its own
+            // encoding error, so the template fails.
+            return Err(FuncError::new(
+                "reflect: call of reflect.Value.Type on zero Value",
+            ));
+        }
+        ctx.charge_bytes(super::encoded_size(&value, 0))?;
         let mut encoder = Encoder::default();
-        let text = match encoder.encode(&[], &arg(args, 0), 0) {
+        let text = match encoder.encode(&[], &value, 0) {
             Ok(()) => encoder.out,
             Err(message) => message,
         };
