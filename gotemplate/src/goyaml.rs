@@ -10,8 +10,8 @@
 //! double quotes for text that would read as another type, literal blocks for multi-line text and
 //! folding of long lines past column 80.
 //!
-//! Limitation: keys longer than 128 characters, which go-yaml writes as complex `? key` entries,
-//! are written as ordinary keys here.
+//! Keys longer than 128 bytes or spanning lines are written as explicit `? key` entries, as
+//! go-yaml does.
 
 use serde_json::{Map, Number, Value};
 use std::cmp::Ordering;
@@ -129,7 +129,15 @@ impl Writer {
             if !(inline_first && position == 0) {
                 self.new_line(indent);
             }
-            self.scalar_text(key, indent + INDENT_STEP, false);
+            if is_simple_key(key) {
+                self.scalar_text(key, indent + INDENT_STEP, false);
+            } else {
+                // go-yaml writes a key longer than 128 bytes or spanning lines as an explicit
+                // `? key` entry, with the value after `:` on the next line.
+                self.write_str("? ");
+                self.scalar_text(key, indent + INDENT_STEP, true);
+                self.new_line(indent);
+            }
             self.write_char(':');
             self.node_after_key(&map[key.as_str()], indent);
         }
@@ -432,6 +440,11 @@ impl Analysis {
     }
 }
 
+/// go-yaml's `yaml_emitter_check_simple_key` for a string key: at most 128 bytes, one line.
+fn is_simple_key(key: &str) -> bool {
+    key.len() <= 128 && !key.chars().any(is_break)
+}
+
 /// YAML line breaks (go-yaml treats all of these as breaks when analysing text).
 fn is_break(ch: char) -> bool {
     matches!(ch, '\n' | '\r' | '\u{85}' | '\u{2028}' | '\u{2029}')
@@ -479,13 +492,14 @@ fn double_quote_escape(ch: char) -> Option<String> {
 }
 
 /// Whether go-yaml v2 (YAML 1.1 rules) would read `text`, unquoted, back as the same string
-/// rather than as a null, bool, number, timestamp or merge key.
+/// rather than as a null, bool, number or timestamp. (The merge key `<<` stays plain: go-yaml's
+/// encoder writes it so.)
 fn resolves_as_plain_string(text: &str) -> bool {
     const SPECIAL: &[&str] = &[
         "", "~", "null", "Null", "NULL", "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO",
         "true", "True", "TRUE", "false", "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF",
         ".nan", ".NaN", ".NAN", ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", "-.inf",
-        "-.Inf", "-.INF", "<<",
+        "-.Inf", "-.INF",
     ];
     if SPECIAL.contains(&text) {
         return false;

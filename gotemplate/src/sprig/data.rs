@@ -261,6 +261,34 @@ pub(crate) fn yaml_to_value(text: &str) -> Result<Value, String> {
             let message = message.strip_prefix("error: ").unwrap_or(&message);
             format!("error converting YAML to JSON: yaml: {message}")
         })?;
-    let first = documents.into_iter().next().flatten();
+    let mut first = documents.into_iter().next().flatten();
+    // A block scalar cut off by the end of the input keeps no final line break in go-yaml,
+    // where this parser adds one (`toYaml` trims the document's last newline, so
+    // `toYaml | fromYaml` meets this whenever the last value is multi-line text).
+    let ends_in_block_scalar =
+        !text.ends_with('\n') && !text.trim_end().ends_with(['"', '\'', ']', '}']);
+    if ends_in_block_scalar && let Some(json) = first.as_mut() {
+        strip_last_line_break(json);
+    }
     Ok(first.map_or(Value::Nil, |json| Value::from_json(&json)))
+}
+
+/// Removes the final line break of the last scalar in document order.
+fn strip_last_line_break(json: &mut serde_json::Value) {
+    match json {
+        serde_json::Value::String(text) if text.ends_with('\n') => {
+            text.pop();
+        }
+        serde_json::Value::Array(items) => {
+            if let Some(last) = items.last_mut() {
+                strip_last_line_break(last);
+            }
+        }
+        serde_json::Value::Object(entries) => {
+            if let Some(last) = entries.values_mut().next_back() {
+                strip_last_line_break(last);
+            }
+        }
+        _ => {}
+    }
 }
