@@ -5,7 +5,7 @@
 //!
 //! `tests/data/sprig-helm-functions.jsonl` holds what a Go program (Go 1.26's text/template with
 //! Helm v3.22.0's function map: Sprig v3.3.0, sigs.k8s.io/yaml v1.6.0, BurntSushi/toml v1.6.0)
-//! rendered for each template, with `missingkey=zero` and the [`VALUES`] below as `.Values`:
+//! rendered for each template, with `missingkey=zero` and fresh [`VALUES`] below as `.Values`:
 //! the output, or the error text. Calls whose result depends on the clock, the machine's zone or
 //! randomness are not in it.
 
@@ -49,7 +49,7 @@ fn helm_function_map_matches_go_on_the_grid() {
     capstan_gotemplate::sprig::register(&mut funcs);
     let funcs = Arc::new(funcs);
     let values: serde_json::Value = serde_json::from_str(VALUES).expect("VALUES is JSON");
-    let data = Value::from_json(&serde_json::json!({ "Values": values }));
+    let values = serde_json::json!({ "Values": values });
     let cases = cases();
     assert!(cases.len() > 2000, "only {} cases", cases.len());
     let mut failures = Vec::new();
@@ -58,6 +58,8 @@ fn helm_function_map_matches_go_on_the_grid() {
             missing_key: MissingKey::Zero,
             ..Options::default()
         };
+        // Fresh values for each case: `merge` and `set` change the maps they are given.
+        let data = Value::from_json(&values);
         let mut set = Templates::with_options(funcs.clone(), options);
         let got = set
             .parse("t", &case.template)
