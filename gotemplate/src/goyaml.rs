@@ -10,8 +10,8 @@
 //! double quotes for text that would read as another type, literal blocks for multi-line text and
 //! folding of long lines past column 80.
 //!
-//! Limitation: keys longer than 128 characters, which go-yaml writes as complex `? key` entries,
-//! are written as ordinary keys here.
+//! Keys longer than 128 bytes or spanning lines are written as explicit `? key` entries, as
+//! go-yaml does.
 
 use serde_json::{Map, Number, Value};
 use std::cmp::Ordering;
@@ -29,7 +29,7 @@ pub fn mapping_to_yaml(map: &Map<String, Value>) -> String {
     } else {
         writer.mapping(map, 0, false);
     }
-    if writer.column > 0 {
+    if writer.column > 0 || writer.pending_break {
         writer.out.push('\n');
     }
     writer.out
@@ -61,7 +61,7 @@ fn document(value: &Value, mut writer: Writer) -> String {
         // A top-level scalar continues (folds, or runs a literal block) two columns in.
         other => writer.leaf(other, INDENT_STEP),
     }
-    if writer.column > 0 {
+    if writer.column > 0 || writer.pending_break {
         writer.out.push('\n');
     }
     writer.out
@@ -75,6 +75,9 @@ struct Writer {
     indent_sequences: bool,
     /// go-yaml v2 folds long plain and quoted text at a space past column 80.
     fold_long_lines: bool,
+    /// A literal block's final line break was taken back to serve as the break before whatever
+    /// comes next, which must therefore start a new line even at column 0.
+    pending_break: bool,
 }
 
 impl Default for Writer {
@@ -84,6 +87,7 @@ impl Default for Writer {
             column: 0,
             indent_sequences: false,
             fold_long_lines: true,
+            pending_break: false,
         }
     }
 }
@@ -107,9 +111,10 @@ impl Writer {
 
     /// Starts a new line indented to `indent`, unless the cursor already sits at line start.
     fn new_line(&mut self, indent: usize) {
-        if self.column > 0 {
+        if self.column > 0 || self.pending_break {
             self.write_char('\n');
         }
+        self.pending_break = false;
         while self.column < indent {
             self.write_char(' ');
         }
@@ -124,7 +129,15 @@ impl Writer {
             if !(inline_first && position == 0) {
                 self.new_line(indent);
             }
-            self.scalar_text(key, indent + INDENT_STEP, false);
+            if is_simple_key(key) {
+                self.scalar_text(key, indent + INDENT_STEP, false);
+            } else {
+                // go-yaml writes a key longer than 128 bytes or spanning lines as an explicit
+                // `? key` entry, with the value after `:` on the next line.
+                self.write_str("? ");
+                self.scalar_text(key, indent + INDENT_STEP, true);
+                self.new_line(indent);
+            }
             self.write_char(':');
             self.node_after_key(&map[key.as_str()], indent);
         }
@@ -304,6 +317,7 @@ impl Writer {
             self.out.pop();
             let line_start = self.out.rfind('\n').map_or(0, |at| at + 1);
             self.column = self.out[line_start..].chars().count();
+            self.pending_break = true;
         }
     }
 
@@ -426,14 +440,21 @@ impl Analysis {
     }
 }
 
+/// go-yaml's `yaml_emitter_check_simple_key` for a string key: at most 128 bytes, one line.
+fn is_simple_key(key: &str) -> bool {
+    key.len() <= 128 && !key.chars().any(is_break)
+}
+
 /// YAML line breaks (go-yaml treats all of these as breaks when analysing text).
 fn is_break(ch: char) -> bool {
     matches!(ch, '\n' | '\r' | '\u{85}' | '\u{2028}' | '\u{2029}')
 }
 
-/// YAML's printable set (go-yaml writes non-ASCII text as is).
+/// go-yaml v2's printable set: it writes other non-ASCII text as is, but its test covers one- to
+/// three-byte UTF-8 only, so characters beyond U+FFFF (emoji) count as unprintable and are
+/// escaped (`"\U0001F600"`).
 fn is_printable(ch: char) -> bool {
-    matches!(ch, '\n' | '\u{20}'..='\u{7E}' | '\u{85}' | '\u{A0}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+    matches!(ch, '\n' | '\u{20}'..='\u{7E}' | '\u{85}' | '\u{A0}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}')
         && ch != '\u{FEFF}'
 }
 
@@ -471,13 +492,14 @@ fn double_quote_escape(ch: char) -> Option<String> {
 }
 
 /// Whether go-yaml v2 (YAML 1.1 rules) would read `text`, unquoted, back as the same string
-/// rather than as a null, bool, number, timestamp or merge key.
+/// rather than as a null, bool, number or timestamp. (The merge key `<<` stays plain: go-yaml's
+/// encoder writes it so.)
 fn resolves_as_plain_string(text: &str) -> bool {
     const SPECIAL: &[&str] = &[
         "", "~", "null", "Null", "NULL", "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO",
         "true", "True", "TRUE", "false", "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF",
         ".nan", ".NaN", ".NAN", ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", "-.inf",
-        "-.Inf", "-.INF", "<<",
+        "-.Inf", "-.INF",
     ];
     if SPECIAL.contains(&text) {
         return false;

@@ -17,6 +17,11 @@ use capstan_gotemplate::{Error, Funcs, Limit, MissingKey, Options, Templates, Va
 fn funcs_for(kind: &str) -> Option<Funcs> {
     match kind {
         "go" => Some(Funcs::new()),
+        "sprig" => {
+            let mut funcs = Funcs::new();
+            capstan_gotemplate::sprig::register_sprig(&mut funcs);
+            Some(funcs)
+        }
         _ => None,
     }
 }
@@ -107,6 +112,37 @@ fn run(vector: &Vector, funcs: Funcs) -> Result<String, Error> {
     set.render(&vector.entry, &vector.data)
 }
 
+/// Vectors whose Go result the engine cannot reproduce by design, with the reason. The test
+/// checks that each still differs, so a fix shows up as a failure asking to shorten this list.
+const KNOWN_DIFFERENCES: &[(&str, &str, &str)] = &[
+    (
+        "sprig-crypto.jsonl",
+        "aes/7",
+        "b64dec of random bytes: Go strings hold any bytes, Rust strings only UTF-8, so `len` counts replacement characters",
+    ),
+    (
+        "sprig-crypto.jsonl",
+        "aes/8",
+        "b64dec of random bytes (as aes/7)",
+    ),
+    (
+        "sprig-crypto.jsonl",
+        "random-shapes/1",
+        "b64dec of random bytes (as aes/7)",
+    ),
+    (
+        "sprig-dicts.jsonl",
+        "get-set-unset-haskey/12",
+        "nil passed for a map parameter arrives as an empty map (the value model has no nil map), so `set` cannot fail like Go's assignment to a nil map",
+    ),
+];
+
+fn is_known_difference(vector: &Vector) -> bool {
+    KNOWN_DIFFERENCES
+        .iter()
+        .any(|(file, name, _)| *file == vector.file && *name == vector.name)
+}
+
 /// Whether the engine's result is Go's. One deliberate difference: Go stops runaway recursion
 /// only at 100000 nested templates, the engine at its depth budget, with a budget error at the
 /// same place.
@@ -171,7 +207,17 @@ fn engine_matches_go_on_every_vector() {
             };
             checked += 1;
             let got = run(&vector, funcs);
-            if !matches(&vector.expected, &got) {
+            let same = matches(&vector.expected, &got);
+            if is_known_difference(&vector) {
+                if same {
+                    failures.push(format!(
+                        "{}: {} now matches Go: remove it from KNOWN_DIFFERENCES",
+                        vector.file, vector.name
+                    ));
+                }
+                continue;
+            }
+            if !same {
                 let expected = match &vector.expected {
                     Expected::Output(s) => format!("{s:?}"),
                     Expected::Bytes(b) => format!("bytes {:?}", String::from_utf8_lossy(b)),

@@ -75,13 +75,19 @@ pub(crate) fn strslice(value: &Value) -> Vec<String> {
     }
 }
 
-/// Go's `strconv.Atoi`, 0 on any error (Sprig ignores it).
+/// Go's `strconv.Atoi` with its error ignored, as Sprig does: 0 for text that is not a
+/// number, the nearest limit for one out of range (Go returns both the clamped value and the
+/// error).
 pub(crate) fn atoi(text: &str) -> i64 {
     let digits = text.strip_prefix(['+', '-']).unwrap_or(text);
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return 0;
     }
-    text.parse::<i64>().unwrap_or(0)
+    text.parse::<i64>().unwrap_or(if text.starts_with('-') {
+        i64::MIN
+    } else {
+        i64::MAX
+    })
 }
 
 /// Go's conversion of a `float64` to an integer on amd64 (what Helm's release binaries run):
@@ -89,7 +95,7 @@ pub(crate) fn atoi(text: &str) -> i64 {
 /// out of range (Rust's `as` would saturate instead).
 pub(crate) fn go_float_to_int(f: f64) -> i64 {
     const LIMIT: f64 = 9_223_372_036_854_775_808.0; // 2^63
-    if f.is_nan() || f >= LIMIT || f < -LIMIT {
+    if f.is_nan() || !(-LIMIT..LIMIT).contains(&f) {
         return i64::MIN;
     }
     f as i64
@@ -335,6 +341,7 @@ mod tests {
     fn atoi_and_octal() {
         assert_eq!(atoi("+12"), 12);
         assert_eq!(atoi("12a"), 0);
+        assert_eq!(atoi("99999999999999999999"), i64::MAX);
         assert_eq!(to_decimal(&Value::string("0777")), 511);
         assert_eq!(to_decimal(&Value::string("9")), 0);
     }

@@ -29,7 +29,8 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn register_hashes(funcs: &mut Funcs) {
-    let hashes: [(&str, fn(&[u8]) -> String); 4] = [
+    type Hash = fn(&[u8]) -> String;
+    let hashes: [(&str, Hash); 4] = [
         ("sha1sum", |b| hex(&sha1::Sha1::digest(b))),
         ("sha256sum", |b| hex(&sha2::Sha256::digest(b))),
         ("sha512sum", |b| hex(&sha2::Sha512::digest(b))),

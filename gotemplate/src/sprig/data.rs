@@ -22,8 +22,35 @@ const RAW: Style = Style {
     indent: None,
 };
 
-pub(super) fn register(funcs: &mut Funcs) {
+/// Sprig's JSON functions (its `fromJson` decodes any document and gives nil on error).
+pub(super) fn register_sprig(funcs: &mut Funcs) {
     register_json_encoding(funcs);
+    // Sprig: func(v string) interface{}
+    define(
+        funcs,
+        &["fromJson"],
+        Signature::new([string()]),
+        |ctx, args| {
+            let text = str_arg(args, 0);
+            ctx.charge_bytes(text.len())?;
+            Ok(json::decode(text).unwrap_or_default())
+        },
+    );
+    // Sprig: func(v string) (interface{}, error)
+    define(
+        funcs,
+        &["mustFromJson"],
+        Signature::new([string()]),
+        |ctx, args| {
+            let text = str_arg(args, 0);
+            ctx.charge_bytes(text.len())?;
+            json::decode(text).map_err(FuncError::new)
+        },
+    );
+}
+
+/// Helm's JSON and YAML functions, replacing Sprig's `fromJson`.
+pub(super) fn register_helm(funcs: &mut Funcs) {
     register_json_decoding(funcs);
     register_yaml(funcs);
 }
@@ -35,7 +62,7 @@ fn json_result(
     style: Style,
     swallow: bool,
 ) -> Outcome {
-    ctx.charge(1)?;
+    ctx.charge_bytes(super::encoded_size(value, 0))?;
     match json::encode(value, style) {
         Ok(text) => string_result(ctx, text),
         Err(_) if swallow => Ok(Value::string("")),
@@ -119,7 +146,7 @@ fn register_json_decoding(funcs: &mut Funcs) {
 
 fn register_yaml(funcs: &mut Funcs) {
     define(funcs, &["toYaml"], Signature::new([any()]), |ctx, args| {
-        ctx.charge(1)?;
+        ctx.charge_bytes(super::encoded_size(&arg(args, 0), 0))?;
         let Some(json) = json_shape(&arg(args, 0)) else {
             return Ok(Value::string(""));
         };
@@ -131,7 +158,7 @@ fn register_yaml(funcs: &mut Funcs) {
         &["toYamlPretty"],
         Signature::new([any()]),
         |ctx, args| {
-            ctx.charge(1)?;
+            ctx.charge_bytes(super::encoded_size(&arg(args, 0), 0))?;
             let Ok(json) = typed_json(&arg(args, 0), 0) else {
                 return Ok(Value::string(""));
             };
@@ -224,13 +251,44 @@ fn typed_json(value: &Value, depth: usize) -> Result<serde_json::Value, FuncErro
 /// `sigs.k8s.io/yaml.Unmarshal` into `interface{}`: YAML 1.1 scalars (`yes`, `on`, `0x1F`,
 /// `012` octal), every number a `float64`, keys as strings. Errors name the first problem.
 pub(crate) fn yaml_to_value(text: &str) -> Result<Value, String> {
-    let mut options = serde_saphyr::options::Options::default();
+    let mut options = serde_saphyr::Options::default();
     options.legacy_octal_numbers = true;
-    let parsed: Option<serde_json::Value> = serde_saphyr::from_str_with_options(text, options)
-        .map_err(|error| {
+    // go-yaml keeps the last of duplicate keys and reads only the first document.
+    options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::LastWins;
+    let documents: Vec<Option<serde_json::Value>> =
+        serde_saphyr::from_str_multiple_with_options(text, options).map_err(|error| {
             let message = error.without_snippet().to_string();
             let message = message.strip_prefix("error: ").unwrap_or(&message);
             format!("error converting YAML to JSON: yaml: {message}")
         })?;
-    Ok(parsed.map_or(Value::Nil, |json| Value::from_json(&json)))
+    let mut first = documents.into_iter().next().flatten();
+    // A block scalar cut off by the end of the input keeps no final line break in go-yaml,
+    // where this parser adds one (`toYaml` trims the document's last newline, so
+    // `toYaml | fromYaml` meets this whenever the last value is multi-line text).
+    let ends_in_block_scalar =
+        !text.ends_with('\n') && !text.trim_end().ends_with(['"', '\'', ']', '}']);
+    if ends_in_block_scalar && let Some(json) = first.as_mut() {
+        strip_last_line_break(json);
+    }
+    Ok(first.map_or(Value::Nil, |json| Value::from_json(&json)))
+}
+
+/// Removes the final line break of the last scalar in document order.
+fn strip_last_line_break(json: &mut serde_json::Value) {
+    match json {
+        serde_json::Value::String(text) if text.ends_with('\n') => {
+            text.pop();
+        }
+        serde_json::Value::Array(items) => {
+            if let Some(last) = items.last_mut() {
+                strip_last_line_break(last);
+            }
+        }
+        serde_json::Value::Object(entries) => {
+            if let Some(last) = entries.values_mut().next_back() {
+                strip_last_line_break(last);
+            }
+        }
+        _ => {}
+    }
 }

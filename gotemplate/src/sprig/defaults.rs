@@ -1,10 +1,11 @@
-//! Sprig's defaults and emptiness: `default`, `empty`, `coalesce`, `all`, `any`, `ternary`.
+//! Sprig's defaults and emptiness: `default`, `empty`, `coalesce`, `all`, `any`, `ternary`,
+//! and Sprig's own `fail`.
 //! "Empty" is Go's zero value: nil, `false`, `0`, `""`, and empty lists and maps (structs are
 //! never empty), which is exactly the opposite of a template's truth.
 
-use super::types::{any, bool};
-use super::{arg, define};
-use crate::funcs::{Funcs, Signature};
+use super::types::{any, bool, string};
+use super::{arg, define, str_arg};
+use crate::funcs::{FuncError, Funcs, Signature};
 use crate::value::Value;
 
 pub(super) fn register(funcs: &mut Funcs) {
@@ -45,6 +46,10 @@ pub(super) fn register(funcs: &mut Funcs) {
         Signature::variadic([], any()),
         |_, args| Ok(Value::Bool(args.iter().any(|v| !is_empty(v)))),
     );
+    // Sprig: func(msg string) (string, error); Helm replaces it (see `helm`).
+    define(funcs, &["fail"], Signature::new([string()]), |_, args| {
+        Err(FuncError::new(str_arg(args, 0)))
+    });
     define(
         funcs,
         &["ternary"],

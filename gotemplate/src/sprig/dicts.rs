@@ -235,6 +235,11 @@ fn merge_into(
 /// immutable).
 fn deep_copy(ctx: &mut CallContext<'_, '_>, value: &Value, depth: usize) -> Outcome {
     check_depth(depth)?;
+    if depth == 0 && value.is_nil() {
+        return Err(FuncError::new(
+            "reflect: call of reflect.Value.Type on zero Value",
+        ));
+    }
     ctx.charge(1)?;
     Ok(match value {
         Value::Map(map) => {

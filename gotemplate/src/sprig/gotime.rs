@@ -1146,7 +1146,7 @@ fn parse_time_zone(value: &str) -> Option<usize> {
     }
     let upper = bytes.iter().take_while(|b| b.is_ascii_uppercase()).count();
     match upper {
-        0 | 1 | 2 => None,
+        0..=2 => None,
         5 if bytes[4] == b'T' => Some(5),
         4 if bytes[3] == b'T' || &value[..4] == "WITA" => Some(4),
         3 => Some(3),

@@ -1,5 +1,6 @@
 //! Helm's own functions that need no executor (`include` and `tpl` render templates and are
-//! registered by the caller): `required`, `fail`, `lookup`, and Helm's `getHostByName`.
+//! registered by the caller): `required`, `fail` and `lookup`. (Helm's `getHostByName` answers
+//! `""` without `--enable-dns`, which is what the one in `urls` always does.)
 //!
 //! `required` and `fail` wrap their message between [`HELM_ERROR_START`] and
 //! [`HELM_ERROR_END`], exactly as Helm's engine does; Helm then shortens an execution error that
@@ -51,13 +52,5 @@ pub(super) fn register(funcs: &mut Funcs) {
         &["lookup"],
         Signature::new([string(), string(), string(), string()]),
         |_, _| Ok(Value::map(BTreeMap::new())),
-    );
-    // Helm replaces Sprig's DNS lookup with this unless `--enable-dns` is given; charts are
-    // untrusted here, so it never resolves.
-    define(
-        funcs,
-        &["getHostByName"],
-        Signature::new([string()]),
-        |_, _| Ok(Value::string("")),
     );
 }

@@ -215,36 +215,230 @@ pub(crate) fn go_json_float(f: f64, kind: FloatKind) -> Result<String, String> {
     Ok(format!("{mantissa}e{sign}{:02}", exponent.abs()).replace("e-0", "e-"))
 }
 
-/// Go's `json.Unmarshal` into `interface{}`. Errors carry Go's message where the cause is one Go
-/// names the same way (`unexpected end of JSON input`), otherwise a description of the fault.
+/// Go's `json.Unmarshal` into `interface{}`, with Go's syntax error texts (`invalid character
+/// 'x' looking for beginning of value`, `unexpected end of JSON input`).
 pub(crate) fn decode(text: &str) -> Result<Value, String> {
+    check_syntax(text.as_bytes())?;
     match serde_json::from_str::<serde_json::Value>(text) {
         Ok(json) => Ok(Value::from_json(&json)),
-        Err(error) => Err(decode_error_text(text, &error)),
+        Err(error) => Err(format!("json: {error}")),
     }
 }
 
-/// Go's message for a JSON syntax error, as far as `serde_json`'s diagnosis allows.
-fn decode_error_text(text: &str, error: &serde_json::Error) -> String {
-    if error.is_eof() || text.trim().is_empty() {
-        return "unexpected end of JSON input".to_string();
-    }
-    // The offending character, at serde's line and column.
-    let offending = text
-        .lines()
-        .nth(error.line().saturating_sub(1))
-        .and_then(|line| line.chars().nth(error.column().saturating_sub(1)));
-    match offending {
-        Some(ch) => format!(
-            "invalid character {} {}",
-            go_quote_char(ch),
-            go_syntax_context(&error.to_string())
-        ),
-        None => error.to_string(),
+/// Go's `checkValid`: the first syntax error Go's JSON scanner reports, byte by byte. At the end
+/// of the input the scanner is fed one space, so an unfinished literal or number reports that
+/// space while an unfinished string, array or object is "unexpected end of JSON input".
+fn check_syntax(input: &[u8]) -> Result<(), String> {
+    let mut scanner = Scanner { input, at: 0 };
+    scanner.value(0)?;
+    scanner.skip_space();
+    match scanner.peek() {
+        None => Ok(()),
+        Some(c) => Err(invalid(c, "after top-level value")),
     }
 }
 
-/// Go's `quoteChar`: `'x'`, with `'\''` and `'"'` special-cased.
+const UNEXPECTED_END: &str = "unexpected end of JSON input";
+
+fn invalid(byte: u8, context: &str) -> String {
+    format!(
+        "invalid character {} {context}",
+        go_quote_char(char::from(byte))
+    )
+}
+
+struct Scanner<'a> {
+    input: &'a [u8],
+    at: usize,
+}
+
+impl Scanner<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.input.get(self.at).copied()
+    }
+
+    fn skip_space(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\r' | b'\n')) {
+            self.at += 1;
+        }
+    }
+
+    /// The next byte, which must satisfy `accept`; at the end of input the scanner sees a space.
+    fn expect(&mut self, accept: impl Fn(u8) -> bool, context: &str) -> Result<u8, String> {
+        let byte = self.peek().unwrap_or(b' ');
+        if !accept(byte) {
+            return Err(invalid(byte, context));
+        }
+        self.at += 1;
+        Ok(byte)
+    }
+
+    fn value(&mut self, depth: usize) -> Result<(), String> {
+        if depth >= super::MAX_NESTING {
+            return Err("exceeded max depth".to_string());
+        }
+        self.skip_space();
+        let Some(byte) = self.peek() else {
+            return Err(UNEXPECTED_END.to_string());
+        };
+        match byte {
+            b'{' => self.object(depth),
+            b'[' => self.array(depth),
+            b'"' => self.string(),
+            b'-' | b'0'..=b'9' => self.number(),
+            b't' => self.literal("true"),
+            b'f' => self.literal("false"),
+            b'n' => self.literal("null"),
+            other => Err(invalid(other, "looking for beginning of value")),
+        }
+    }
+
+    fn object(&mut self, depth: usize) -> Result<(), String> {
+        self.at += 1;
+        self.skip_space();
+        if self.peek() == Some(b'}') {
+            self.at += 1;
+            return Ok(());
+        }
+        loop {
+            match self.peek() {
+                None => return Err(UNEXPECTED_END.to_string()),
+                Some(b'"') => self.string()?,
+                Some(other) => {
+                    return Err(invalid(other, "looking for beginning of object key string"));
+                }
+            }
+            self.skip_space();
+            match self.peek() {
+                None => return Err(UNEXPECTED_END.to_string()),
+                Some(b':') => self.at += 1,
+                Some(other) => return Err(invalid(other, "after object key")),
+            }
+            self.value(depth + 1)?;
+            self.skip_space();
+            match self.peek() {
+                None => return Err(UNEXPECTED_END.to_string()),
+                Some(b',') => {
+                    self.at += 1;
+                    self.skip_space();
+                }
+                Some(b'}') => {
+                    self.at += 1;
+                    return Ok(());
+                }
+                Some(other) => return Err(invalid(other, "after object key:value pair")),
+            }
+        }
+    }
+
+    fn array(&mut self, depth: usize) -> Result<(), String> {
+        self.at += 1;
+        self.skip_space();
+        if self.peek() == Some(b']') {
+            self.at += 1;
+            return Ok(());
+        }
+        loop {
+            self.value(depth + 1)?;
+            self.skip_space();
+            match self.peek() {
+                None => return Err(UNEXPECTED_END.to_string()),
+                Some(b',') => self.at += 1,
+                Some(b']') => {
+                    self.at += 1;
+                    return Ok(());
+                }
+                Some(other) => return Err(invalid(other, "after array element")),
+            }
+        }
+    }
+
+    fn string(&mut self) -> Result<(), String> {
+        self.at += 1;
+        loop {
+            let Some(byte) = self.peek() else {
+                return Err(UNEXPECTED_END.to_string());
+            };
+            self.at += 1;
+            match byte {
+                b'"' => return Ok(()),
+                b'\\' => {
+                    let escape = self.expect(
+                        |c| {
+                            matches!(
+                                c,
+                                b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' | b'u'
+                            )
+                        },
+                        "in string escape code",
+                    )?;
+                    if escape == b'u' {
+                        for _ in 0..4 {
+                            self.expect(
+                                |c| c.is_ascii_hexdigit(),
+                                "in \\u hexadecimal character escape",
+                            )?;
+                        }
+                    }
+                }
+                c if c < 0x20 => return Err(invalid(c, "in string literal")),
+                _ => {}
+            }
+        }
+    }
+
+    fn digits(&mut self) {
+        while self.peek().is_some_and(|c| c.is_ascii_digit()) {
+            self.at += 1;
+        }
+    }
+
+    fn number(&mut self) -> Result<(), String> {
+        if self.peek() == Some(b'-') {
+            self.at += 1;
+            let first = self.expect(|c| c.is_ascii_digit(), "in numeric literal")?;
+            if first != b'0' {
+                self.digits();
+            }
+        } else if self.peek() == Some(b'0') {
+            self.at += 1;
+        } else {
+            self.digits();
+        }
+        if self.peek() == Some(b'.') {
+            self.at += 1;
+            self.expect(
+                |c| c.is_ascii_digit(),
+                "after decimal point in numeric literal",
+            )?;
+            self.digits();
+        }
+        if matches!(self.peek(), Some(b'e' | b'E')) {
+            self.at += 1;
+            if matches!(self.peek(), Some(b'+' | b'-')) {
+                self.at += 1;
+            }
+            self.expect(|c| c.is_ascii_digit(), "in exponent of numeric literal")?;
+            self.digits();
+        }
+        Ok(())
+    }
+
+    fn literal(&mut self, word: &str) -> Result<(), String> {
+        self.at += 1;
+        for expected in word.bytes().skip(1) {
+            let context = format!(
+                "in literal {word} (expecting {})",
+                go_quote_char(char::from(expected))
+            );
+            self.expect(|c| c == expected, &context)?;
+        }
+        Ok(())
+    }
+}
+
+/// Go's `quoteChar`: `'x'`, with `'\''` and `'"'` special-cased. The scanner works on bytes, so
+/// a non-ASCII byte shows as the character of the same number.
 fn go_quote_char(ch: char) -> String {
     match ch {
         '\'' => "'\\''".to_string(),
@@ -253,25 +447,6 @@ fn go_quote_char(ch: char) -> String {
             let quoted = crate::fmt::quote(&c.to_string());
             format!("'{}'", &quoted[1..quoted.len() - 1])
         }
-    }
-}
-
-/// The `looking for ...`/`after ...` part of Go's scanner messages, guessed from serde's.
-fn go_syntax_context(serde_message: &str) -> &'static str {
-    if serde_message.contains("expected value") {
-        "looking for beginning of value"
-    } else if serde_message.contains("key must be a string") {
-        "looking for beginning of object key string"
-    } else if serde_message.contains("expected `:`") {
-        "after object key"
-    } else if serde_message.contains("expected `,` or `}`") {
-        "after object key:value pair"
-    } else if serde_message.contains("expected `,` or `]`") {
-        "after array element"
-    } else if serde_message.contains("trailing characters") {
-        "after top-level value"
-    } else {
-        "in literal"
     }
 }
 
@@ -314,6 +489,46 @@ mod tests {
             go_json_float(f64::NAN, FloatKind::Float64).unwrap_err(),
             "json: unsupported value: NaN"
         );
+    }
+
+    #[test]
+    fn syntax_errors_like_go() {
+        let cases = [
+            ("", "unexpected end of JSON input"),
+            ("{", "unexpected end of JSON input"),
+            ("{\"a\" 1}", "invalid character '1' after object key"),
+            (
+                "[1,]",
+                "invalid character ']' looking for beginning of value",
+            ),
+            ("x", "invalid character 'x' looking for beginning of value"),
+            ("{} x", "invalid character 'x' after top-level value"),
+            (
+                "{'a':1}",
+                "invalid character '\\'' looking for beginning of object key string",
+            ),
+            ("[1 2]", "invalid character '2' after array element"),
+            (
+                "{\"a\":1 \"b\"}",
+                "invalid character '\"' after object key:value pair",
+            ),
+            (
+                "tru",
+                "invalid character ' ' in literal true (expecting 'e')",
+            ),
+            (
+                "not json",
+                "invalid character 'o' in literal null (expecting 'u')",
+            ),
+        ];
+        for (input, message) in cases {
+            assert_eq!(
+                check_syntax(input.as_bytes()).unwrap_err(),
+                message,
+                "{input:?}"
+            );
+        }
+        assert!(check_syntax(b" [1, -2.5e+3, {\"a\": null}] ").is_ok());
     }
 
     #[test]

@@ -315,7 +315,9 @@ fn slice(ctx: &mut CallContext<'_, '_>, list: &Value, indices: &[Value]) -> Outc
     let start = indices.first().map_or(0, to_int64);
     let end = indices.get(1).map_or(items.len() as i64, to_int64);
     if start < 0 || end < start || end > items.len() as i64 {
-        return Err(FuncError::new("reflect: slice index out of range"));
+        return Err(FuncError::new(
+            "reflect.Value.Slice: slice index out of bounds",
+        ));
     }
     let picked = items[start as usize..end as usize].to_vec();
     ctx.charge_bytes(picked.len())?;

@@ -210,7 +210,7 @@ fn go_pow10(y: f64) -> f64 {
         return if y > 0.0 { f64::INFINITY } else { 0.0 };
     }
     let yi = y.abs().trunc();
-    if yi >= 9.223_372_036_854_775_808e18 {
+    if yi >= 9.223_372_036_854_776e18 {
         return if y > 0.0 { f64::INFINITY } else { 0.0 };
     }
     let (mut x1, mut xe) = frexp(10.0);

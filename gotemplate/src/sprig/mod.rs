@@ -12,12 +12,27 @@
 //! building it ([`CallContext::charge_bytes`]), so `repeat`, `until`, `indent`, `toYaml` and the
 //! like cannot be used to allocate past the limits.
 //!
-//! Deliberate differences from Go (all of them documented at the function):
+//! [`register`] gives Helm's map; [`register_sprig`] gives Sprig's own (a plain Go program's).
+//! Expected behaviour is checked against Go: the oracle's vectors (`tests/vectors/sprig-*.jsonl`)
+//! and `tests/helm_functions.rs` for Helm's additions.
+//!
+//! Differences from Go, deliberate or forced by the value model (each documented where it
+//! happens):
 //! - `env` and `expandenv` are absent (Helm deletes them).
 //! - `getHostByName` never resolves: it returns `""`, as `helm template` does without
 //!   `--enable-dns`, so untrusted charts cannot reach the network.
 //! - `keys`, `values` and other walks over maps go in sorted key order, one of the orders Go's
-//!   random map iteration can produce.
+//!   random map iteration can produce; `shuffle`, `rand*`, `uuidv4`, keys and certificates are
+//!   random as in Go.
+//! - Strings are UTF-8: where Go would keep bytes that are not (`b64dec` of binary data, `trunc`
+//!   or `substr` inside a character), they become U+FFFD, so `len` of such a string differs.
+//! - A nil map passed for a map parameter arrives as an empty map (`set nil "k" 1` succeeds
+//!   instead of panicking), and `fromJson "null"` gives an empty map where Go gives a nil map.
+//! - Error texts of `fromYaml`/`fromYamlArray`/`fromToml` (kept under `Error`) describe the same
+//!   fault in other words; YAML 1.1 words used as plain map keys (`on:`, `y:`) stay strings,
+//!   as in the chart values parser.
+//! - The regular-expression compile errors Go words in its own way are matched for the common
+//!   faults (unclosed groups and classes, nested or missing repetition, bad escapes).
 
 mod certs;
 mod convert;
@@ -25,6 +40,7 @@ mod crypto;
 mod data;
 mod dates;
 mod defaults;
+mod der;
 mod dicts;
 mod encoding;
 pub mod gotime;
@@ -38,6 +54,7 @@ mod regex;
 mod semver;
 mod strings;
 pub(crate) mod text;
+mod toml;
 mod urls;
 
 pub use helm::{HELM_ERROR_END, HELM_ERROR_START};
@@ -45,9 +62,21 @@ pub use helm::{HELM_ERROR_END, HELM_ERROR_START};
 use crate::funcs::{CallContext, FuncError, Funcs, Signature};
 use crate::value::{Type, Value};
 
-/// Registers every Sprig function Helm keeps and Helm's executor-free functions into `funcs`.
-/// `include` and `tpl`, which render templates, are left to the caller.
+/// Registers Helm's function map into `funcs`: every Sprig function Helm keeps, with Helm's
+/// replacements (`toJson`, `fromJson`, `fail`, `getHostByName`) and additions (`toYaml`,
+/// `fromYaml`, `toToml`, `required`, `lookup`...). `include` and `tpl`, which render templates,
+/// are left to the caller.
 pub fn register(funcs: &mut Funcs) {
+    register_sprig(funcs);
+    data::register_helm(funcs);
+    toml::register(funcs);
+    helm::register(funcs);
+}
+
+/// Registers Sprig v3.3.0's `TxtFuncMap()` less `env` and `expandenv`, with Sprig's own
+/// `fromJson` and `fail` (what a plain Go program using Sprig sees). `getHostByName` never
+/// resolves here either.
+pub fn register_sprig(funcs: &mut Funcs) {
     strings::register(funcs);
     convert::register(funcs);
     math::register(funcs);
@@ -56,14 +85,13 @@ pub fn register(funcs: &mut Funcs) {
     defaults::register(funcs);
     reflection::register(funcs);
     encoding::register(funcs);
-    data::register(funcs);
+    data::register_sprig(funcs);
     regex::register(funcs);
     semver::register(funcs);
     crypto::register(funcs);
     certs::register(funcs);
     dates::register(funcs);
     paths::register(funcs);
-    helm::register(funcs);
     urls::register(funcs);
 }
 
@@ -96,6 +124,9 @@ pub(crate) mod types {
         Type::Uint(crate::value::UintKind::Uint32)
     }
 }
+
+/// A string function `func(s string) string` by its Rust body.
+pub(crate) type StringMap = fn(&str) -> String;
 
 /// Registers `body` under each of `names` with `signature`.
 pub(crate) fn define<F>(funcs: &mut Funcs, names: &[&str], signature: Signature, body: F)
@@ -145,6 +176,38 @@ pub(crate) fn list_result(ctx: &mut CallContext<'_, '_>, items: Vec<Value>) -> O
 pub(crate) const NIL_DEREFERENCE: &str =
     "runtime error: invalid memory address or nil pointer dereference";
 
+/// A cheap upper-bound estimate of the bytes an encoding of `value` (JSON, YAML, TOML) takes,
+/// charged before encoding so that a serialisation cannot be used to build huge text for free:
+/// the text of every string and key, a few bytes per scalar and punctuation, and the
+/// indentation YAML adds per level.
+pub(crate) fn encoded_size(value: &Value, depth: usize) -> usize {
+    if depth >= MAX_NESTING {
+        return 0;
+    }
+    let indent = 2 * depth + 4;
+    match value {
+        Value::String(s) => s.len() * 2 + indent,
+        Value::Bytes(b) => b.len() * 2 + indent,
+        Value::List(list) => list
+            .items
+            .iter()
+            .map(|item| encoded_size(item, depth + 1) + indent)
+            .sum::<usize>()
+            .saturating_add(indent),
+        Value::Map(map) => map
+            .snapshot()
+            .iter()
+            .map(|(key, item)| key.len() * 2 + encoded_size(item, depth + 1) + indent)
+            .sum::<usize>()
+            .saturating_add(indent),
+        Value::Object(object) => match object.underlying() {
+            Some(inner) => encoded_size(&inner, depth),
+            None => 64 + indent,
+        },
+        _ => 32 + indent,
+    }
+}
+
 /// How deep functions that walk values (`deepCopy`, `merge`, `toJson`, `toYaml`...) follow
 /// nested maps and lists. Real values are a few dozen levels deep; a map that contains itself
 /// (`set $d "self" $d`) would otherwise recurse forever.
@@ -158,4 +221,282 @@ pub(crate) fn check_depth(depth: usize) -> Result<(), FuncError> {
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The names in Helm v3.22.0's function map (Sprig v3.3.0's `TxtFuncMap` without `env` and
+    /// `expandenv`, plus Helm's own), as a Go program listed them; `include` and `tpl` are the
+    /// renderer's.
+    const HELM_FUNCTIONS: &[&str] = &[
+        "abbrev",
+        "abbrevboth",
+        "add",
+        "add1",
+        "add1f",
+        "addf",
+        "adler32sum",
+        "ago",
+        "all",
+        "any",
+        "append",
+        "atoi",
+        "b32dec",
+        "b32enc",
+        "b64dec",
+        "b64enc",
+        "base",
+        "bcrypt",
+        "biggest",
+        "buildCustomCert",
+        "camelcase",
+        "cat",
+        "ceil",
+        "chunk",
+        "clean",
+        "coalesce",
+        "compact",
+        "concat",
+        "contains",
+        "date",
+        "dateInZone",
+        "dateModify",
+        "date_in_zone",
+        "date_modify",
+        "decryptAES",
+        "deepCopy",
+        "deepEqual",
+        "default",
+        "derivePassword",
+        "dict",
+        "dig",
+        "dir",
+        "div",
+        "divf",
+        "duration",
+        "durationRound",
+        "empty",
+        "encryptAES",
+        "ext",
+        "fail",
+        "first",
+        "float64",
+        "floor",
+        "fromJson",
+        "fromJsonArray",
+        "fromToml",
+        "fromYaml",
+        "fromYamlArray",
+        "genCA",
+        "genCAWithKey",
+        "genPrivateKey",
+        "genSelfSignedCert",
+        "genSelfSignedCertWithKey",
+        "genSignedCert",
+        "genSignedCertWithKey",
+        "get",
+        "getHostByName",
+        "has",
+        "hasKey",
+        "hasPrefix",
+        "hasSuffix",
+        "hello",
+        "htmlDate",
+        "htmlDateInZone",
+        "htpasswd",
+        "indent",
+        "initial",
+        "initials",
+        "int",
+        "int64",
+        "isAbs",
+        "join",
+        "kebabcase",
+        "keys",
+        "kindIs",
+        "kindOf",
+        "last",
+        "list",
+        "lookup",
+        "lower",
+        "max",
+        "maxf",
+        "merge",
+        "mergeOverwrite",
+        "min",
+        "minf",
+        "mod",
+        "mul",
+        "mulf",
+        "mustAppend",
+        "mustChunk",
+        "mustCompact",
+        "mustDateModify",
+        "mustDeepCopy",
+        "mustFirst",
+        "mustFromJson",
+        "mustHas",
+        "mustInitial",
+        "mustLast",
+        "mustMerge",
+        "mustMergeOverwrite",
+        "mustPrepend",
+        "mustPush",
+        "mustRegexFind",
+        "mustRegexFindAll",
+        "mustRegexMatch",
+        "mustRegexReplaceAll",
+        "mustRegexReplaceAllLiteral",
+        "mustRegexSplit",
+        "mustRest",
+        "mustReverse",
+        "mustSlice",
+        "mustToDate",
+        "mustToJson",
+        "mustToPrettyJson",
+        "mustToRawJson",
+        "mustUniq",
+        "mustWithout",
+        "must_date_modify",
+        "nindent",
+        "nospace",
+        "now",
+        "omit",
+        "osBase",
+        "osClean",
+        "osDir",
+        "osExt",
+        "osIsAbs",
+        "pick",
+        "pluck",
+        "plural",
+        "prepend",
+        "push",
+        "quote",
+        "randAlpha",
+        "randAlphaNum",
+        "randAscii",
+        "randBytes",
+        "randInt",
+        "randNumeric",
+        "regexFind",
+        "regexFindAll",
+        "regexMatch",
+        "regexQuoteMeta",
+        "regexReplaceAll",
+        "regexReplaceAllLiteral",
+        "regexSplit",
+        "repeat",
+        "replace",
+        "required",
+        "rest",
+        "reverse",
+        "round",
+        "semver",
+        "semverCompare",
+        "seq",
+        "set",
+        "sha1sum",
+        "sha256sum",
+        "sha512sum",
+        "shuffle",
+        "slice",
+        "snakecase",
+        "sortAlpha",
+        "split",
+        "splitList",
+        "splitn",
+        "squote",
+        "sub",
+        "subf",
+        "substr",
+        "swapcase",
+        "ternary",
+        "title",
+        "toDate",
+        "toDecimal",
+        "toJson",
+        "toPrettyJson",
+        "toRawJson",
+        "toString",
+        "toStrings",
+        "toToml",
+        "toYaml",
+        "toYamlPretty",
+        "trim",
+        "trimAll",
+        "trimPrefix",
+        "trimSuffix",
+        "trimall",
+        "trunc",
+        "tuple",
+        "typeIs",
+        "typeIsLike",
+        "typeOf",
+        "uniq",
+        "unixEpoch",
+        "unset",
+        "until",
+        "untilStep",
+        "untitle",
+        "upper",
+        "urlJoin",
+        "urlParse",
+        "uuidv4",
+        "values",
+        "without",
+        "wrap",
+        "wrapWith",
+    ];
+
+    /// Helm's additions to Sprig's map (besides `include` and `tpl`).
+    const HELM_ONLY: &[&str] = &[
+        "toToml",
+        "fromToml",
+        "toYaml",
+        "toYamlPretty",
+        "fromYaml",
+        "fromYamlArray",
+        "fromJsonArray",
+        "required",
+        "lookup",
+    ];
+
+    fn assert_registers_exactly(funcs: &Funcs, expected: &[&str]) {
+        let missing: Vec<&str> = expected
+            .iter()
+            .copied()
+            .filter(|name| !funcs.contains(name))
+            .collect();
+        assert!(missing.is_empty(), "not registered: {missing:?}");
+        let extra: Vec<&str> = funcs
+            .names()
+            .filter(|name| !expected.contains(name))
+            .collect();
+        assert!(
+            extra.is_empty(),
+            "registered but not in Go's map: {extra:?}"
+        );
+    }
+
+    #[test]
+    fn registers_every_function_helm_has() {
+        let mut funcs = Funcs::new();
+        register(&mut funcs);
+        assert_registers_exactly(&funcs, HELM_FUNCTIONS);
+    }
+
+    #[test]
+    fn registers_every_function_sprig_has() {
+        let mut funcs = Funcs::new();
+        register_sprig(&mut funcs);
+        let sprig: Vec<&str> = HELM_FUNCTIONS
+            .iter()
+            .copied()
+            .filter(|name| !HELM_ONLY.contains(name))
+            .collect();
+        assert_registers_exactly(&funcs, &sprig);
+    }
 }

@@ -7,7 +7,7 @@ use crate::funcs::{Funcs, Signature};
 use crate::value::Value;
 
 pub(super) fn register(funcs: &mut Funcs) {
-    let functions: [(&str, &str, fn(&str) -> String); 4] = [
+    let functions: [(&str, &str, super::StringMap); 4] = [
         ("base", "osBase", base),
         ("dir", "osDir", dir),
         ("clean", "osClean", clean),

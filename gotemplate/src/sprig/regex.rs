@@ -174,11 +174,9 @@ fn compile_go_pattern(pattern: &str) -> Result<Regex, CompileError> {
             message: "error parsing regexp: expression too large".to_string(),
         });
     }
-    if let Some(operators) = nested_repetition(pattern) {
+    if let Some(message) = go_only_errors(pattern) {
         return Err(CompileError {
-            message: format!(
-                "error parsing regexp: invalid nested repetition operator: `{operators}`"
-            ),
+            message: format!("error parsing regexp: {message}"),
         });
     }
     let translated = translate(pattern);
@@ -198,6 +196,12 @@ fn go_error_text(pattern: &str, error: &regex::Error) -> String {
     let translated = translate(pattern);
     let Err(parse_error) = regex_syntax::ast::parse::Parser::new().parse(&translated) else {
         let detail = error.to_string();
+        if detail.contains("Unicode property not found")
+            || detail.contains("Unicode property value not found")
+        {
+            let class = unicode_class_at(pattern).unwrap_or(pattern);
+            return format!("error parsing regexp: invalid character class range: `{class}`");
+        }
         let summary = detail.lines().last().unwrap_or("invalid pattern").trim();
         return format!("error parsing regexp: {summary}: `{pattern}`");
     };
@@ -237,7 +241,16 @@ fn go_error_text(pattern: &str, error: &regex::Error) -> String {
         | ErrorKind::FlagRepeatedNegation { .. }
         | ErrorKind::FlagUnexpectedEof
         | ErrorKind::UnsupportedLookAround
-        | ErrorKind::UnsupportedBackreference => ("invalid or unsupported Perl syntax", fragment),
+        | ErrorKind::UnsupportedBackreference => {
+            // Go quotes from the group's `(?` to the offending character.
+            let start = translated[..span.start.offset]
+                .rfind("(?")
+                .unwrap_or(span.start.offset);
+            (
+                "invalid or unsupported Perl syntax",
+                at(start, span.end.offset),
+            )
+        }
         _ => {
             let detail = parse_error.to_string();
             let summary = detail
@@ -250,6 +263,72 @@ fn go_error_text(pattern: &str, error: &regex::Error) -> String {
         }
     };
     format!("error parsing regexp: {code}: `{shown}`")
+}
+
+/// Faults Go reports that Rust's parser accepts: a repetition of a repetition, a repeat count
+/// above Go's 1000, an unknown POSIX class name.
+fn go_only_errors(pattern: &str) -> Option<String> {
+    if let Some(operators) = nested_repetition(pattern) {
+        return Some(format!("invalid nested repetition operator: `{operators}`"));
+    }
+    let bytes = pattern.as_bytes();
+    let mut i = 0;
+    let mut in_class = false;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => i += 1,
+            b'[' if in_class && bytes.get(i + 1) == Some(&b':') => {
+                if let Some(end) = pattern[i + 2..].find(":]") {
+                    let name = &pattern[i + 2..i + 2 + end];
+                    let known = [
+                        "alnum", "alpha", "ascii", "blank", "cntrl", "digit", "graph", "lower",
+                        "print", "punct", "space", "upper", "word", "xdigit",
+                    ];
+                    if !known.contains(&name.strip_prefix('^').unwrap_or(name)) {
+                        let class = &pattern[i..i + 2 + end + 2];
+                        return Some(format!("invalid character class range: `{class}`"));
+                    }
+                    i += 2 + end + 1;
+                }
+            }
+            b'[' if !in_class => {
+                in_class = true;
+                if bytes.get(i + 1) == Some(&b'^') {
+                    i += 1;
+                }
+                if bytes.get(i + 1) == Some(&b']') {
+                    i += 1;
+                }
+            }
+            b']' if in_class => in_class = false,
+            b'{' if !in_class => {
+                if let Some(end) = repeat_count_end(bytes, i) {
+                    let counts = &pattern[i + 1..end - 1];
+                    let too_many = counts
+                        .split(',')
+                        .any(|n| n.parse::<u64>().is_ok_and(|n| n > 1000));
+                    if too_many {
+                        return Some(format!("invalid repeat count: `{}`", &pattern[i..end]));
+                    }
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// The first `\\p{...}`/`\\P{...}`/`\\pX` class in the pattern.
+fn unicode_class_at(pattern: &str) -> Option<&str> {
+    let start = pattern.find("\\p").or_else(|| pattern.find("\\P"))?;
+    let rest = &pattern[start..];
+    if rest[2..].starts_with('{') {
+        let end = rest.find('}')?;
+        return Some(&rest[..=end]);
+    }
+    let next = rest[2..].chars().next()?;
+    Some(&rest[..2 + next.len_utf8()])
 }
 
 /// Go refuses a repetition operator applied to another (`a**`, `a{2}+`; the lazy `?` suffix
@@ -333,14 +412,57 @@ fn repeat_count_end(bytes: &[u8], start: usize) -> Option<usize> {
     (bytes.get(i) == Some(&b'}')).then_some(i + 1)
 }
 
+/// What marks the second and later uses of a group name in a translated pattern.
+const DUPLICATE_MARK: &str = "__go_duplicate_";
+
+/// The group name as written in the Go pattern.
+fn go_group_name(name: &str) -> &str {
+    name.find(DUPLICATE_MARK).map_or(name, |at| &name[..at])
+}
+
 /// Rewrites Go's ASCII-only Perl classes and word boundaries (and `\Q…\E` literals) into
 /// forms the `regex` crate reads the same way Go does.
 fn translate(pattern: &str) -> String {
     let mut out = String::with_capacity(pattern.len() + 16);
     let mut chars = pattern.chars().peekable();
     let mut class_depth = 0usize;
+    let mut group_names: Vec<String> = Vec::new();
     while let Some(ch) = chars.next() {
         match ch {
+            // Go allows a group name twice; Rust does not, so repeats get a marked name
+            // that `go_group_name` maps back.
+            '(' if class_depth == 0 && chars.peek() == Some(&'?') => {
+                out.push('(');
+                let rest: String = chars.clone().take(3).collect();
+                let opener = if rest.starts_with("?P<") {
+                    "?P<"
+                } else if rest.starts_with("?<")
+                    && !rest.starts_with("?<=")
+                    && !rest.starts_with("?<!")
+                {
+                    "?<"
+                } else {
+                    continue;
+                };
+                for _ in 0..opener.len() {
+                    chars.next();
+                }
+                out.push_str(opener);
+                let mut name = String::new();
+                while let Some(&c) = chars.peek() {
+                    if c == '>' {
+                        break;
+                    }
+                    name.push(c);
+                    chars.next();
+                }
+                let seen = group_names.iter().filter(|n| **n == name).count();
+                out.push_str(&name);
+                if seen > 0 {
+                    out.push_str(&format!("{DUPLICATE_MARK}{seen}"));
+                }
+                group_names.push(name);
+            }
             '\\' => {
                 let Some(next) = chars.next() else {
                     out.push('\\');
@@ -535,12 +657,14 @@ fn expand(out: &mut String, template: &str, re: &Regex, captures: &regex::Captur
             continue;
         };
         rest = tail;
+        // By number, or the first group of that name that took part in the match.
         let group = match group_number(name) {
             Some(number) => captures.get(number),
             None => re
                 .capture_names()
-                .position(|n| n == Some(name))
-                .and_then(|index| captures.get(index)),
+                .enumerate()
+                .filter(|(_, n)| n.is_some_and(|n| go_group_name(n) == name))
+                .find_map(|(index, _)| captures.get(index)),
         };
         if let Some(m) = group {
             out.push_str(m.as_str());

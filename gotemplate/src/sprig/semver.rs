@@ -56,15 +56,12 @@ fn go_error(error: VersionError) -> FuncError {
         VersionError::InvalidConstraint { input, .. } => {
             format!("improper constraint: {}", crate::fmt::quote(&input))
         }
-        VersionError::InvalidVersion { reason, .. } => {
-            if reason.contains("leading zero") {
-                "version segment starts with 0".to_string()
-            } else if reason.contains("prerelease or build") {
-                "invalid prerelease string".to_string()
-            } else {
-                "invalid semantic version".to_string()
-            }
+        // Masterminds matches a loose pattern first (anything else is "invalid semantic
+        // version"), then rejects a numeric prerelease identifier with a leading zero.
+        VersionError::InvalidVersion { reason, .. } if reason.contains("leading zero") => {
+            "version segment starts with 0".to_string()
         }
+        VersionError::InvalidVersion { .. } => "invalid semantic version".to_string(),
     })
 }
 

@@ -2,7 +2,7 @@
 //! strings.
 
 use super::convert::{strslice, strval};
-use super::text;
+use super::text::{self, lossy_slice};
 use super::types::{any, int, string};
 use super::{Outcome, arg, define, int_arg, str_arg, string_result, strings_result};
 use crate::funcs::{CallContext, FuncError, Funcs, Signature};
@@ -272,7 +272,8 @@ fn register_building(funcs: &mut Funcs) {
 
 fn register_predicates(funcs: &mut Funcs) {
     // Arguments reversed so that `"foobar" | contains "foo"` reads naturally.
-    let predicates: [(&str, fn(&str, &str) -> bool); 3] = [
+    type Predicate = fn(&str, &str) -> bool;
+    let predicates: [(&str, Predicate); 3] = [
         ("contains", |needle, haystack| haystack.contains(needle)),
         ("hasPrefix", |prefix, s| s.starts_with(prefix)),
         ("hasSuffix", |suffix, s| s.ends_with(suffix)),
@@ -326,7 +327,8 @@ fn indexed_parts(ctx: &mut CallContext<'_, '_>, parts: Vec<String>) -> Outcome {
 }
 
 fn register_random(funcs: &mut Funcs) {
-    let generators: [(&str, fn(char) -> bool); 4] = [
+    type Accept = fn(char) -> bool;
+    let generators: [(&str, Accept); 4] = [
         ("randAlphaNum", |c| c.is_ascii_alphanumeric()),
         ("randAlpha", |c| c.is_ascii_alphabetic()),
         ("randNumeric", |c| c.is_ascii_digit()),
@@ -371,13 +373,6 @@ fn trunc(count: i64, s: &str) -> String {
         return lossy_slice(s, 0, count);
     }
     s.to_string()
-}
-
-/// `s[start..end]` by bytes. Go can cut inside a character; the broken bytes become U+FFFD here
-/// (which is also what any later JSON or YAML encoding would turn them into).
-fn lossy_slice(s: &str, start: i64, end: i64) -> String {
-    let (start, end) = (start as usize, end as usize);
-    String::from_utf8_lossy(&s.as_bytes()[start..end]).into_owned()
 }
 
 /// Sprig's `substr`, with Go's slice-bounds panics as errors.

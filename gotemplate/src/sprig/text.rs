@@ -40,8 +40,11 @@ pub fn to_upper_rune(ch: char) -> char {
     }
 }
 
-/// Go's `unicode.ToLower` for one rune.
+/// Go's `unicode.ToLower` for one rune (simple case mapping: `İ` becomes `i`).
 pub fn to_lower_rune(ch: char) -> char {
+    if ch == '\u{130}' {
+        return 'i';
+    }
     let mut lower = ch.to_lowercase();
     match (lower.next(), lower.next()) {
         (Some(single), None) => single,
@@ -145,53 +148,54 @@ pub fn abbreviate_full(text: &str, offset: i64, max_width: i64) -> Option<String
     }
     const MARKER: &str = "...";
     if offset <= 4 {
-        return Some(format!("{}{MARKER}", byte_slice(text, 0, max_width - 3)));
+        return Some(format!("{}{MARKER}", lossy_slice(text, 0, max_width - 3)));
     }
     if max_width < 7 {
         return None;
     }
     if offset + max_width - 3 < len {
-        let inner = abbreviate(byte_slice(text, offset, len), max_width - 3);
+        let inner = abbreviate(&lossy_slice(text, offset, len), max_width - 3);
         return Some(format!("{MARKER}{inner}"));
     }
     Some(format!(
         "{MARKER}{}",
-        byte_slice(text, len - (max_width - 3), len)
+        lossy_slice(text, len - (max_width - 3), len)
     ))
 }
 
-/// `text[start..end]` by bytes, each end moved back to a character boundary (Go would slice
-/// mid-character and produce invalid UTF-8, which a Rust string cannot hold).
-pub fn byte_slice(text: &str, start: i64, end: i64) -> &str {
-    let clamp = |at: i64| {
-        let mut at = at.clamp(0, text.len() as i64) as usize;
-        while !text.is_char_boundary(at) {
-            at -= 1;
-        }
-        at
-    };
+/// `text[start..end]` by bytes as Go slices strings; a cut inside a character leaves bytes that
+/// are not UTF-8, which become U+FFFD here (as they would in any later encoding).
+pub fn lossy_slice(text: &str, start: i64, end: i64) -> String {
+    let clamp = |at: i64| at.clamp(0, text.len() as i64) as usize;
     let (start, end) = (clamp(start), clamp(end));
-    if start > end {
-        return "";
+    if start >= end {
+        return String::new();
     }
-    &text[start..end]
+    String::from_utf8_lossy(&text.as_bytes()[start..end]).into_owned()
 }
 
-/// goutils' `DeleteWhiteSpace` (Sprig's `nospace`): drops every byte that is an ASCII-range
-/// space; goutils looks at bytes, so multi-byte spaces stay.
+/// goutils' `DeleteWhiteSpace` (Sprig's `nospace`). goutils walks bytes, not characters: each
+/// byte is taken as the character of the same number, spaces among those are dropped, and the
+/// rest written back as characters, so when anything was dropped, multi-byte characters come
+/// out as their bytes' Latin-1 characters (`"日 本"` gives `"æ\u{97}¥æ\u{9c}¬"`), exactly as Go.
 pub fn delete_white_space(text: &str) -> String {
-    text.chars()
-        .filter(|&c| !((c as u32) < 0x80 && is_go_space(c)) && c != '\u{85}' && c != '\u{a0}')
-        .collect()
+    let kept: String = text
+        .bytes()
+        .map(char::from)
+        .filter(|&c| !is_go_space(c))
+        .collect();
+    if kept.chars().count() == text.len() {
+        return text.to_string();
+    }
+    kept
 }
 
-/// goutils' `Initials` with whitespace delimiters: the first byte of each word. goutils takes
-/// bytes, so a word starting with a multi-byte character contributes that whole character here
-/// (Go would emit its first byte re-encoded as a Latin-1 rune).
+/// goutils' `Initials` with whitespace delimiters: the first byte of each word, taken as the
+/// character of the same number (so `"über"` gives `"Ã"`, as in Go).
 pub fn initials(text: &str) -> String {
     let mut out = String::new();
     let mut after_gap = true;
-    for ch in text.chars() {
+    for ch in text.bytes().map(char::from) {
         if is_go_space(ch) {
             after_gap = true;
         } else if after_gap {
@@ -257,7 +261,7 @@ pub fn wrap_custom(text: &str, wrap_length: i64, new_line: &str, wrap_long_words
     let length = bytes.len();
     let mut offset = 0usize;
     let mut out = String::with_capacity(length + length / wrap_length * new_line.len());
-    let piece = |from: usize, to: usize| byte_slice(text, from as i64, to as i64);
+    let piece = |from: usize, to: usize| lossy_slice(text, from as i64, to as i64);
     while length - offset > wrap_length {
         if bytes[offset] == b' ' {
             offset += 1;
@@ -267,12 +271,12 @@ pub fn wrap_custom(text: &str, wrap_length: i64, new_line: &str, wrap_long_words
         let space = bytes[offset..end].iter().rposition(|&b| b == b' ');
         match space {
             Some(at) => {
-                out.push_str(piece(offset, offset + at));
+                out.push_str(&piece(offset, offset + at));
                 out.push_str(new_line);
                 offset += at + 1;
             }
             None if wrap_long_words => {
-                out.push_str(piece(offset, wrap_length + offset));
+                out.push_str(&piece(offset, wrap_length + offset));
                 out.push_str(new_line);
                 offset += wrap_length;
             }
@@ -280,11 +284,11 @@ pub fn wrap_custom(text: &str, wrap_length: i64, new_line: &str, wrap_long_words
                 let end = wrap_length + offset;
                 match bytes[end..].iter().position(|&b| b == b' ') {
                     None => {
-                        out.push_str(piece(offset, length));
+                        out.push_str(&piece(offset, length));
                         offset = length;
                     }
                     Some(index) => {
-                        out.push_str(piece(offset, index + end));
+                        out.push_str(&piece(offset, index + end));
                         out.push_str(new_line);
                         offset = index + end + 1;
                     }
@@ -292,7 +296,7 @@ pub fn wrap_custom(text: &str, wrap_length: i64, new_line: &str, wrap_long_words
             }
         }
     }
-    out.push_str(piece(offset, length));
+    out.push_str(&piece(offset, length));
     out
 }
 

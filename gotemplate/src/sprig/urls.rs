@@ -1,6 +1,7 @@
 //! Sprig's `urlParse` and `urlJoin`, on Go's `net/url` rules: `urlParse` gives a dict of
 //! `scheme`, `host`, `hostname`, `path`, `query`, `opaque`, `fragment` and `userinfo`;
-//! `urlJoin` builds a URL back from such a dict with Go's `URL.String()` escaping.
+//! `urlJoin` builds a URL back from such a dict with Go's `URL.String()` escaping. Also
+//! `getHostByName`, which never resolves.
 
 use super::types::{dict, string};
 use super::{define, str_arg, string_result};
@@ -9,6 +10,14 @@ use crate::value::Value;
 use std::collections::BTreeMap;
 
 pub(super) fn register(funcs: &mut Funcs) {
+    // Sprig resolves the name with the machine's resolver; charts are untrusted here, so this
+    // never touches the network and answers "" as Helm does without `--enable-dns`.
+    define(
+        funcs,
+        &["getHostByName"],
+        Signature::new([string()]),
+        |_, _| Ok(Value::string("")),
+    );
     define(
         funcs,
         &["urlParse"],
@@ -136,7 +145,7 @@ fn parse_without_fragment(original: &str, raw: &str) -> Result<Url, String> {
         url.path = "*".to_string();
         return Ok(url);
     }
-    let (scheme, mut rest) = get_scheme(raw).map_err(|m| error(m))?;
+    let (scheme, mut rest) = get_scheme(raw).map_err(&error)?;
     url.scheme = scheme.to_ascii_lowercase();
     if rest.ends_with('?') && rest.matches('?').count() == 1 {
         rest = &rest[..rest.len() - 1];
