@@ -221,3 +221,27 @@ fn repeated_keys_keep_the_last_value() {
         "two"
     );
 }
+
+/// Checked against `helm template`: a block scalar before a document's `---` keeps its line break
+/// through `fromYaml`, as Bitnami's checksum annotations rely on.
+#[test]
+fn from_yaml_of_an_included_document_ending_in_a_separator() {
+    let chart = chart(
+        "fy",
+        &[
+            (
+                "_x.tpl",
+                "{{- define \"script\" -}}\ndata:\n  run.sh: |\n    echo hi\n---\n{{- end }}\n",
+            ),
+            (
+                "cm.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  out: {{ include \"script\" . | fromYaml | toYaml | quote }}\n",
+            ),
+        ],
+    );
+    let out = output(&chart, json!({}));
+    assert!(
+        out.ends_with("  out: \"data:\\n  run.sh: |\\n    echo hi\"\n"),
+        "{out}"
+    );
+}

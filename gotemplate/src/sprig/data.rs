@@ -265,8 +265,15 @@ pub(crate) fn yaml_to_value(text: &str) -> Result<Value, String> {
     // A block scalar cut off by the end of the input keeps no final line break in go-yaml,
     // where this parser adds one (`toYaml` trims the document's last newline, so
     // `toYaml | fromYaml` meets this whenever the last value is multi-line text).
-    let ends_in_block_scalar =
-        !text.ends_with('\n') && !text.trim_end().ends_with(['"', '\'', ']', '}']);
+    // Only when the first document runs to the end of the input: a later `---` or `...` ends
+    // it with its line break (an included manifest often ends in `---`).
+    let first_document_is_last = !text
+        .lines()
+        .skip(1)
+        .any(|line| line == "---" || line.starts_with("--- ") || line == "...");
+    let ends_in_block_scalar = first_document_is_last
+        && !text.ends_with('\n')
+        && !text.trim_end().ends_with(['"', '\'', ']', '}']);
     if ends_in_block_scalar && let Some(json) = first.as_mut() {
         strip_last_line_break(json);
     }
