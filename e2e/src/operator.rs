@@ -250,7 +250,7 @@ impl Setup {
         Ok(())
     }
 
-    /// Writes a chart (`files` relative to its directory) and packages it into `<name>-<version>.tgz`
+    /// Writes a Jinja chart (`files` relative to its directory) and packages it into `<name>-<version>.tgz`
     /// in the scratch directory, returning its path; nothing is published yet.
     pub fn package(
         &self,
@@ -262,7 +262,10 @@ impl Setup {
         std::fs::create_dir_all(dir.join("templates"))?;
         std::fs::write(
             dir.join("Chart.yaml"),
-            format!("apiVersion: v2\nname: {name}\nversion: {version}\n"),
+            format!(
+                "apiVersion: v2\nname: {name}\nversion: {version}\n\
+                 annotations:\n  capstan.dev/engine: jinja\n"
+            ),
         )?;
         for (path, content) in files {
             std::fs::write(dir.join(path), content)?;

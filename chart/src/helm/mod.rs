@@ -38,15 +38,13 @@ pub use objects::HELM_VERSION;
 use files::FilesObject;
 use objects::{CapabilitiesObject, ChartObject, KubeVersionObject, ValuesObject};
 
-/// The bounds on one render of a Go-template chart, all templates together. The fuel allows far
-/// more than the largest charts use (a few million steps) while a runaway template stops within
-/// a second or two; the output limit is the one the Jinja renderer uses.
+/// The bounds on one render of a Go-template chart, all templates together: the engine's
+/// defaults (fuel far beyond what the largest charts use, so that a runaway template stops within
+/// about a second), with the output limit the Jinja renderer uses.
 pub fn limits() -> Limits {
     Limits {
-        fuel: 500_000_000,
         max_output: MAX_OUTPUT_BYTES,
-        max_depth: 150,
-        max_range_iterations: 10_000_000,
+        ..Limits::default()
     }
 }
 
