@@ -240,7 +240,7 @@ async fn errors_are_helms() -> Fallible<()> {
     )
     .await?
     .expect_err("capstan refuses the chart");
-    let message = "execution error at (failing/templates/cm.yaml:6:9): set .Values.v";
+    let message = "execution error at (failing/templates/cm.yaml:6:8): set .Values.v";
     assert!(helm_error.contains(message), "{helm_error}");
     assert!(capstan_error.contains(message), "{capstan_error}");
     same_as_helm(&chart, &[&["--set", "v=given"]]).await
