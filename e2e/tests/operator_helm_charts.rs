@@ -220,6 +220,34 @@ async fn podinfo_from_a_chart_repository_applies_what_helm_template_gives() -> T
     let helm_again = helm_template(cluster, home.path(), "podinfo", &archive, &namespace).await?;
     assert!(helm_output.contains("kind: Deployment"), "{helm_output}");
     check_applied_like_helm(cluster, &namespace, &deployment, &helm_output, &helm_again).await?;
+
+    // The archive capstan packaged goes to a registry with `capstan push` and comes back
+    // unchanged with `helm pull`.
+    let path = format!("{}/{namespace}", cluster.env().registry);
+    ToolCommand::new(workspace_binary("CAPSTAN_BIN", "capstan"))
+        .env("HOME", home.path())
+        .arg("push")
+        .arg(&archive)
+        .args([&format!("oci://{path}"), "--plain-http"])
+        .run()
+        .await?;
+    let pulled = home.path().join("pulled");
+    cluster
+        .helm(home.path())
+        .args([
+            "pull",
+            &format!("oci://{path}/podinfo"),
+            "--version",
+            PODINFO_VERSION,
+        ])
+        .args(["--plain-http", "--destination"])
+        .arg(&pulled)
+        .run()
+        .await?;
+    assert_eq!(
+        std::fs::read(pulled.join(&file_name))?,
+        std::fs::read(&archive)?
+    );
     setup.finish().await
 }
 

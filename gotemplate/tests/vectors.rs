@@ -3,9 +3,10 @@
 //! the error text Go produced. `fuzz-go-seed7.jsonl` holds random templates with Go's results,
 //! from `oracle fuzz -seed 7 -count 600 -funcs go`.
 //!
-//! Vectors need the functions they were made with: `go` vectors (builtins only) run here;
-//! `sprig` and `helm` vectors run once those function sets are registered in [`funcs_for`], and
-//! until then are counted and reported as not run.
+//! Vectors need the functions they were made with: `go` (builtins only) and `sprig` vectors run
+//! here; `helm` vectors need Helm's chart objects (`.Values`, `.Files`, `.Capabilities`...) and run
+//! through Capstan's Helm engine in `chart/tests/helm_vectors.rs`, so they are reported here as not
+//! run.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
