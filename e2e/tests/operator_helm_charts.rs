@@ -107,8 +107,20 @@ fn is_hook(object: &Value) -> bool {
         .is_some()
 }
 
+/// Go's zero values, which the API server leaves out of the objects it returns (`omitempty`).
+fn is_zero(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::Bool(b) => !b,
+        Value::Number(n) => n.as_f64() == Some(0.0),
+        Value::String(s) => s.is_empty(),
+        Value::Array(items) => items.is_empty(),
+        Value::Object(fields) => fields.is_empty(),
+    }
+}
+
 /// Where `rendered` is not contained in `live`: every field Helm rendered must be there with the
-/// same value (the API server adds defaults, the operator adds its labels); a `null` means
+/// same value (the API server adds defaults, the operator adds its labels); a zero value may be
 /// absent.
 fn not_contained(rendered: &Value, live: &Value, path: &str) -> Option<String> {
     match (rendered, live) {
@@ -118,7 +130,7 @@ fn not_contained(rendered: &Value, live: &Value, path: &str) -> Option<String> {
                 let child = format!("{path}.{key}");
                 match live_fields.get(key) {
                     Some(live_value) => not_contained(value, live_value, &child),
-                    None if value.is_null() => None,
+                    None if is_zero(value) => None,
                     None => Some(format!("{child} is missing")),
                 }
             })
@@ -232,6 +244,7 @@ async fn podinfo_from_a_chart_repository_applies_what_helm_template_gives() -> T
         .run()
         .await?;
     let pulled = home.path().join("pulled");
+    std::fs::create_dir_all(&pulled)?;
     cluster
         .helm(home.path())
         .args([
