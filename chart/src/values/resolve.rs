@@ -139,9 +139,7 @@ fn coalesce_tables(dst: &mut Values, mut src: Values, mode: Mode) {
     }
     for (key, value) in src {
         match dst.get_mut(&key) {
-            Some(Value::Null)
-                if mode == Mode::Coalesce && src_non_null.iter().any(|k| *k == key) =>
-            {
+            Some(Value::Null) if mode == Mode::Coalesce && src_non_null.contains(&key) => {
                 dst.remove(&key);
             }
             None => {
