@@ -10,19 +10,20 @@
 pub mod common;
 pub mod crd;
 pub mod deployment;
+pub mod duration;
 pub mod labels;
 pub mod located;
 pub mod repository;
 pub mod schema;
 pub mod validate;
 
-pub use common::{ConditionStatus, Revision, SecretReference};
+pub use common::{ConditionStatus, Connection, Revision, SecretReference};
 pub use deployment::{
     ChartDeployment, ChartDeploymentSpec, ChartDeploymentStatus, ChartSource, InventoryEntry,
     PackageSource, ProvenanceStatus, RepositoryChart, ValuesReference,
 };
 /// Go-style durations (`10m`, `1h30m`) as `interval` and `timeout` hold them.
-pub use kube::core::Duration;
+pub use duration::Duration;
 pub use repository::{
     ChartRepository, ChartRepositorySpec, ChartRepositoryStatus, S3Settings, VerificationMode,
     VerificationPolicy,

@@ -1,12 +1,12 @@
 //! `ChartRepository`: where charts come from, and how they must be verified.
 
+use crate::duration::Duration;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
-use kube::core::Duration;
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::common::SecretReference;
+use crate::common::{Connection, SecretReference};
 
 /// A Helm-compatible chart repository (an HTTP server or an S3 bucket with an `index.yaml`) or an
 /// OCI registry path. The operator fetches a repository's index once per interval and shares it
@@ -74,38 +74,14 @@ pub struct ChartRepositorySpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<Duration>,
 
-    /// Secret with credentials for the repository: `username` and `password` for basic auth, or
-    /// `token` for a bearer token; for `oci://` also a `kubernetes.io/dockerconfigjson` Secret;
-    /// for `s3://` (where it is required) `accessKeyID` and `secretAccessKey`, the keys Flux's
-    /// Bucket reads. Credentials go only to the repository's own host (scheme, host and port),
-    /// or for `s3://` only to its bucket.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_ref: Option<SecretReference>,
-
-    /// Secret with a `ca.crt` (PEM) to trust for this repository's TLS certificate, in addition to
-    /// the system roots, and optionally `tls.crt` and `tls.key` (PEM) as a client certificate
-    /// (HTTP repositories only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cert_secret_ref: Option<SecretReference>,
-
-    /// Accept any TLS certificate from the repository. Only for test servers: it gives up the
-    /// protection TLS offers.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub insecure_skip_tls_verify: bool,
+    /// Credentials, TLS and provenance verification for the repository.
+    #[serde(flatten)]
+    pub connection: Connection,
 
     /// Send the credentials also to other hosts the index points chart downloads at (Helm's
     /// `--pass-credentials`). Off by default: only the repository's own host receives them.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub pass_credentials: bool,
-
-    /// Speak plain HTTP to an `oci://` registry instead of HTTPS (`helm --plain-http`).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub plain_http: bool,
-
-    /// Whether chart archives must come with a valid provenance (`.prov`) file. Defaults to
-    /// `mode: Ignore`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verify: Option<VerificationPolicy>,
 
     /// Stop fetching the index; deployments keep using the last index fetched.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]

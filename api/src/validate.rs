@@ -354,7 +354,7 @@ fn display_path(pointer: &str) -> String {
 
 /// A Go duration (`90s`, `10m`, `1h30m`), as the operator reads `interval` and `timeout`.
 fn check_duration(text: &str, pointer: &str) -> Option<(String, String)> {
-    kube::core::Duration::from_str(text).err().map(|error| {
+    crate::Duration::from_str(text).err().map(|error| {
         (
             pointer.to_string(),
             format!(
@@ -397,7 +397,7 @@ fn repository_rules(repository: &ChartRepository) -> Vec<(String, String)> {
             ));
         }
     }
-    if s3_url && spec.secret_ref.is_none() {
+    if s3_url && spec.connection.secret_ref.is_none() {
         problems.push((
             "/spec/secretRef".into(),
             "required for an s3:// repository: a Secret with accessKeyID and secretAccessKey"
@@ -409,7 +409,7 @@ fn repository_rules(repository: &ChartRepository) -> Vec<(String, String)> {
     if s3_url {
         for (set, field) in [
             (spec.pass_credentials, "passCredentials"),
-            (spec.plain_http, "plainHttp"),
+            (spec.connection.plain_http, "plainHttp"),
         ] {
             if set {
                 problems.push((
@@ -421,7 +421,10 @@ fn repository_rules(repository: &ChartRepository) -> Vec<(String, String)> {
             }
         }
     }
-    problems.extend(policy_rules(spec.verify.as_ref(), "/spec/verify"));
+    problems.extend(policy_rules(
+        spec.connection.verify.as_ref(),
+        "/spec/verify",
+    ));
     problems
 }
 

@@ -8,7 +8,9 @@
 //! chart's, against the target version as `--kube-version` parses it.
 
 use crate::model::{Chart, Engine};
-use crate::render::{RenderError, RenderOptions, Rendered, chart_engine, render};
+use crate::render::{
+    RenderError, RenderLimits, RenderOptions, Rendered, chart_engine, render_with_limits,
+};
 use crate::values::{Values, ValuesError, resolve};
 use crate::version::{Constraint, VersionError, parse_version};
 
@@ -56,14 +58,22 @@ pub enum ExpandError {
 }
 
 /// Resolves values, checks every enabled chart's `kubeVersion` against `opts.kube_version`, and
-/// renders.
+/// renders within the default [`RenderLimits`].
 pub fn expand(input: &ExpandInput) -> Result<Rendered, ExpandError> {
+    expand_with_limits(input, &RenderLimits::default())
+}
+
+/// [`expand`] within `limits`.
+pub fn expand_with_limits(
+    input: &ExpandInput,
+    limits: &RenderLimits,
+) -> Result<Rendered, ExpandError> {
     let (chart, values) = resolve(&input.chart, &input.user_values)?;
     match chart_engine(&chart)? {
         Engine::Jinja => check_kube_version(&chart, &input.opts.kube_version)?,
         Engine::Go => check_helm_kube_version(&chart, &input.opts.kube_version)?,
     }
-    Ok(render(&chart, &values, &input.opts)?)
+    Ok(render_with_limits(&chart, &values, &input.opts, limits)?)
 }
 
 /// Helm's check: the top chart's `kubeVersion` against the target as `ParseKubeVersion` reads it

@@ -36,6 +36,10 @@ pub struct E2eEnv {
     pub kubeconfig: PathBuf,
     /// `https://127.0.0.1:<port>`.
     pub apiserver: String,
+    /// etcd's client URL, `http://127.0.0.1:<port>`, for tests that must write what the API
+    /// server would refuse (objects stored before a validation existed); `None` when the
+    /// cluster was started by a version of `e2e/cluster` without it.
+    pub etcd: Option<String>,
     /// The Kubernetes release the control plane was built from, e.g. `v1.36.3`.
     pub k8s_version: String,
     /// The API server's audit log (JSON lines, Metadata level, writes only); `None` when the
@@ -111,6 +115,10 @@ impl E2eEnv {
             state_dir: get("CAPSTAN_E2E_DIR")?.into(),
             kubeconfig: get("CAPSTAN_E2E_KUBECONFIG")?.into(),
             apiserver: get("CAPSTAN_E2E_APISERVER")?,
+            etcd: variables
+                .get("CAPSTAN_E2E_ETCD")
+                .filter(|url| !url.is_empty())
+                .cloned(),
             k8s_version: get("CAPSTAN_E2E_K8S_VERSION")?,
             audit_log: variables
                 .get("CAPSTAN_E2E_AUDIT_LOG")

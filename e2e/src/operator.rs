@@ -72,6 +72,8 @@ impl OperatorProcess {
             .args(["run", "--namespace", namespace])
             .env("KUBECONFIG", kubeconfig)
             .env("RUST_LOG", "info")
+            // Tests use intervals of a few seconds to watch periodic work happen.
+            .env("CAPSTAN_MIN_INTERVAL", "1s")
             .envs(env.iter().copied())
             .stdout(stdout)
             .stderr(stderr)

@@ -657,7 +657,7 @@ async fn the_kustomize_base_installs_a_least_privilege_operator() -> TestResult 
     let exec = ["--namespace", "some-app", "--subresource=exec"];
     let token_request = ["--namespace", "some-app", "--subresource=token"];
     let own = ["--namespace", "capstan-system"];
-    let needed: [(&str, &str, &[&str]); 15] = [
+    let needed: [(&str, &str, &[&str]); 12] = [
         ("create", "leases.coordination.k8s.io", &own),
         (
             "update",
@@ -677,14 +677,7 @@ async fn the_kustomize_base_installs_a_least_privilege_operator() -> TestResult 
         ("watch", "configmaps", &all),
         ("watch", "secrets", &all),
         ("create", "events.events.k8s.io", &elsewhere),
-        ("patch", "configmaps", &elsewhere),
-        ("delete", "services", &elsewhere),
-        ("patch", "deployments.apps", &elsewhere),
-        (
-            "watch",
-            "customresourcedefinitions.apiextensions.k8s.io",
-            &[],
-        ),
+        ("impersonate", "serviceaccounts", &elsewhere),
     ];
     for (verb, resource, scope) in needed {
         assert!(
@@ -692,7 +685,9 @@ async fn the_kustomize_base_installs_a_least_privilege_operator() -> TestResult 
             "the operator needs to {verb} {resource} {scope:?}"
         );
     }
-    let forbidden: [(&str, &str, &[&str]); 16] = [
+    // Nothing on what charts create: every write of a chart's objects is made as the
+    // deployment's own ServiceAccount.
+    let forbidden: [(&str, &str, &[&str]); 21] = [
         (
             "update",
             "leases.coordination.k8s.io/capstan-operator",
@@ -710,7 +705,20 @@ async fn the_kustomize_base_installs_a_least_privilege_operator() -> TestResult 
         ("escalate", "clusterroles.rbac.authorization.k8s.io", &[]),
         ("bind", "clusterroles.rbac.authorization.k8s.io", &[]),
         ("impersonate", "users", &[]),
-        ("impersonate", "serviceaccounts", &elsewhere),
+        ("impersonate", "groups", &[]),
+        ("patch", "configmaps", &elsewhere),
+        ("delete", "services", &elsewhere),
+        ("patch", "deployments.apps", &elsewhere),
+        (
+            "create",
+            "customresourcedefinitions.apiextensions.k8s.io",
+            &[],
+        ),
+        (
+            "create",
+            "clusterrolebindings.rbac.authorization.k8s.io",
+            &[],
+        ),
         ("create", "pods", &exec),
         ("create", "serviceaccounts", &token_request),
         ("update", "secrets", &elsewhere),
@@ -725,8 +733,9 @@ async fn the_kustomize_base_installs_a_least_privilege_operator() -> TestResult 
         );
     }
 
-    // Those permissions are enough: the operator, authenticated as its ServiceAccount, takes a
-    // chart all the way to Ready.
+    // Those permissions are enough: the operator, authenticated as its ServiceAccount and locked
+    // down as config/ runs it, takes a chart all the way to Ready as the tenant's ServiceAccount,
+    // and a ServiceAccount without rights gets nothing applied.
     let token = cluster
         .kubectl()
         .args([
@@ -761,9 +770,11 @@ async fn the_kustomize_base_installs_a_least_privilege_operator() -> TestResult 
         &[
             ("CAPSTAN_LEADER_ELECT", "true"),
             ("POD_NAMESPACE", "capstan-system"),
+            ("CAPSTAN_DEFAULT_SERVICE_ACCOUNT", "deployer"),
         ],
     )
     .await?;
+    grant_deployer(cluster, setup.namespace.name()).await?;
     publish_greet(&setup)?;
     create_values(&setup, "web-values", "greeting: least-privilege\n").await?;
     setup.apply_repository().await?;
@@ -791,5 +802,77 @@ async fn the_kustomize_base_installs_a_least_privilege_operator() -> TestResult 
     let main = wait_data(&setup, "web-main", "greeting", "least-privilege").await?;
     let labels: BTreeMap<String, String> = main.labels().clone();
     assert!(labels.contains_key("capstan.dev/deployment"), "{labels:?}");
+
+    cluster
+        .kubectl()
+        .args([
+            "create",
+            "serviceaccount",
+            "nobody",
+            "--namespace",
+            setup.namespace.name(),
+        ])
+        .run()
+        .await?;
+    setup
+        .apply_deployment_with(
+            "denied",
+            json!({
+                "chart": {"repository": {"repositoryRef": {"name": "charts"}, "name": "greet",
+                                         "version": "1.0.0"}},
+                "serviceAccountName": "nobody",
+            }),
+        )
+        .await?;
+    let denied = setup
+        .wait_deployment("denied", ready_is("False", |reason| reason == "Forbidden"))
+        .await?;
+    let message = ready_message(&denied);
+    assert!(
+        message.contains(&format!("ServiceAccount {}/nobody", setup.namespace.name())),
+        "{message}"
+    );
+    assert!(
+        setup
+            .namespace
+            .api::<ConfigMap>()
+            .get_opt("denied-main")
+            .await?
+            .is_none(),
+        "nothing applied for a ServiceAccount without rights"
+    );
     setup.finish().await
+}
+
+/// A ServiceAccount `deployer` in `namespace` that may manage ConfigMaps there, as a tenant's
+/// deployer would.
+async fn grant_deployer(cluster: &Cluster, namespace: &str) -> TestResult {
+    let binding = format!("{namespace}:deployer");
+    let commands: [&[&str]; 3] = [
+        &["create", "serviceaccount", "deployer"],
+        &[
+            "create",
+            "role",
+            "deployer",
+            "--verb=get,list,watch,create,update,patch,delete",
+            "--resource=configmaps",
+        ],
+        &[
+            "create",
+            "rolebinding",
+            "deployer",
+            "--role=deployer",
+            "--serviceaccount",
+            &binding,
+        ],
+    ];
+    for args in commands {
+        cluster
+            .kubectl()
+            .args(args)
+            .args(["--namespace", namespace])
+            .run()
+            .await?;
+    }
+    Ok(())
 }

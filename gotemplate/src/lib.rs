@@ -34,5 +34,5 @@ pub mod value;
 
 pub use error::{BudgetError, Error, ExecError, Limit, ParseError};
 pub use funcs::{CallContext, FuncError, Funcs, Function, Signature};
-pub use set::{Budget, Limits, MissingKey, Options, Templates};
+pub use set::{Budget, Limits, MissingKey, Options, STEP_FUEL, Templates};
 pub use value::{FloatKind, IntKind, Kind, List, Map, Object, Type, UintKind, Value};

@@ -45,11 +45,17 @@ impl Default for Options {
     }
 }
 
+/// The fuel of one execution step (a node, command, field or call); a byte made costs one. So
+/// fuel bounds time and data alike: 200 000 000 fuel is about 6 million steps (well under a second)
+/// or 200 MB of text.
+pub const STEP_FUEL: u64 = 32;
+
 /// Bounds on one execution of an untrusted template.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
-    /// Fuel: one unit per execution step (node, command, argument, call) plus one per byte
-    /// written or built by a function.
+    /// Fuel: [`STEP_FUEL`] units per execution step (node, command, argument, call, `range`
+    /// iteration) plus one
+    /// per byte written or built by a function.
     pub fuel: u64,
     /// The most bytes one output (the rendered file, or one `include` result) may have, and the
     /// longest string a function may build.

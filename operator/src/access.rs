@@ -6,14 +6,14 @@
 
 use std::time::Duration;
 
-use capstan_api::SecretReference;
+use capstan_api::Connection;
 use capstan_sources::http::{Credentials, HttpClient, HttpOptions};
 use capstan_sources::oci::{Auth, RegistryOptions, docker_config_auth_json};
 use k8s_openapi::api::core::v1::Secret;
-use kube::Api;
+use kube::{Api, Client};
 
-use crate::context::Context;
 use crate::error::{Error, Result};
+use crate::object_data::DataObject;
 
 /// Key of the CA bundle in the `certSecretRef` Secret.
 const CA_KEY: &str = "ca.crt";
@@ -23,6 +23,8 @@ const CLIENT_KEY_KEY: &str = "tls.key";
 /// Key and type of a Docker config Secret (`kubectl create secret docker-registry`).
 const DOCKER_CONFIG_KEY: &str = ".dockerconfigjson";
 const DOCKER_CONFIG_TYPE: &str = "kubernetes.io/dockerconfigjson";
+/// Type of the Secrets that hold a ServiceAccount's token.
+const SERVICE_ACCOUNT_TOKEN_TYPE: &str = "kubernetes.io/service-account-token";
 
 /// What the `secretRef` Secret holds.
 #[derive(Clone, PartialEq, Eq)]
@@ -46,15 +48,6 @@ impl std::fmt::Debug for SecretCredentials {
     }
 }
 
-/// The spec fields that say how to reach a source.
-pub struct AccessSpec<'a> {
-    /// `spec.secretRef` or `spec.chart.oci.secretRef`, for messages.
-    pub field: &'a str,
-    pub secret_ref: Option<&'a SecretReference>,
-    pub cert_secret_ref: Option<&'a SecretReference>,
-    pub insecure_skip_tls_verify: bool,
-}
-
 /// Credentials and TLS settings for one source.
 #[derive(Clone, Default)]
 pub struct Access {
@@ -62,26 +55,35 @@ pub struct Access {
     ca_pem: Option<Vec<u8>>,
     client_identity_pem: Option<Vec<u8>>,
     insecure_skip_tls_verify: bool,
+    plain_http: bool,
 }
 
 impl Access {
-    /// Reads the Secrets `spec` names from `namespace`.
-    pub async fn read(ctx: &Context, namespace: &str, spec: &AccessSpec<'_>) -> Result<Self> {
-        let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
-        let credentials = match spec.secret_ref {
+    /// Reads the Secrets `connection` names from `namespace`. `spec_path` is where the
+    /// connection fields live in the spec (`spec`, `spec.chart.oci`), for messages.
+    pub async fn read(
+        client: &Client,
+        namespace: &str,
+        connection: &Connection,
+        spec_path: &str,
+    ) -> Result<Self> {
+        let credentials = match &connection.secret_ref {
             Some(reference) => {
-                let secret = get_secret(&secrets, &reference.name, spec.field).await?;
-                Some(secret_credentials(&secret, &reference.name, spec.field)?)
+                let field = format!("{spec_path}.secretRef");
+                let secret = read_secret(client, namespace, &reference.name, &field).await?;
+                Some(secret_credentials(&secret, &reference.name, &field)?)
             }
             None => None,
         };
         let mut access = Access {
             credentials,
-            insecure_skip_tls_verify: spec.insecure_skip_tls_verify,
+            insecure_skip_tls_verify: connection.insecure_skip_tls_verify,
+            plain_http: connection.plain_http,
             ..Access::default()
         };
-        if let Some(reference) = spec.cert_secret_ref {
-            let secret = get_secret(&secrets, &reference.name, "certSecretRef").await?;
+        if let Some(reference) = &connection.cert_secret_ref {
+            let field = format!("{spec_path}.certSecretRef");
+            let secret = read_secret(client, namespace, &reference.name, &field).await?;
             access.read_certificates(&secret, &reference.name)?;
         }
         Ok(access)
@@ -122,8 +124,7 @@ impl Access {
     /// A bounded HTTP client for an HTTP repository. Its credentials go to the origin of each
     /// URL it is asked for, so callers use [`Access::without_credentials`] for other hosts.
     pub fn http_client(&self, total_timeout: Duration) -> Result<HttpClient> {
-        let options = self.http_options(total_timeout)?;
-        HttpClient::new(options).map_err(|error| Error::InvalidSpec(error.to_string()))
+        http_client(self.http_options(total_timeout)?)
     }
 
     /// The options [`Access::http_client`] builds its client from, for callers that tighten them
@@ -159,7 +160,7 @@ impl Access {
     }
 
     /// Options for the registry client, for the registry `host` (`host[:port]`).
-    pub fn registry_options(&self, host: &str, plain_http: bool) -> Result<RegistryOptions> {
+    pub fn registry_options(&self, host: &str) -> Result<RegistryOptions> {
         if self.client_identity_pem.is_some() {
             return Err(Error::InvalidSpec(format!(
                 "certSecretRef: client certificates ({CLIENT_CERT_KEY}, {CLIENT_KEY_KEY}) are not \
@@ -195,7 +196,7 @@ impl Access {
             }
         };
         Ok(RegistryOptions {
-            plain_http,
+            plain_http: self.plain_http,
             ca_pem: self.ca_pem.clone(),
             insecure_skip_tls_verify: self.insecure_skip_tls_verify,
             auth,
@@ -203,22 +204,50 @@ impl Access {
     }
 }
 
-pub async fn get_secret(secrets: &Api<Secret>, name: &str, field: &str) -> Result<Secret> {
-    secrets
+/// The one builder of HTTP clients from options: a client that cannot be set up (a CA that is
+/// not PEM, say) is the spec's to fix.
+pub fn http_client(options: HttpOptions) -> Result<HttpClient> {
+    HttpClient::new(options).map_err(|error| Error::InvalidSpec(error.to_string()))
+}
+
+/// The Secret `name` in `namespace`, named by the spec field `field`, to read credentials from.
+/// A ServiceAccount token is refused: it would hand the cluster identity of whoever owns it to
+/// the source's server.
+pub async fn read_secret(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+    field: &str,
+) -> Result<Secret> {
+    let secret = Api::<Secret>::namespaced(client.clone(), namespace)
         .get_opt(name)
-        .await?
+        .await
+        .map_err(Error::kube(format!(
+            "reading Secret {namespace}/{name} ({field})"
+        )))?
         .ok_or_else(|| Error::InputMissing {
             what: format!("Secret {name} ({field})"),
             message: "not found; create it in the namespace of the resource that names it".into(),
-        })
+        })?;
+    refuse_token_secret(&secret, name, field)?;
+    Ok(secret)
 }
 
+/// Refuses a `kubernetes.io/service-account-token` Secret as a source of credentials.
+pub fn refuse_token_secret(secret: &Secret, name: &str, field: &str) -> Result<()> {
+    if secret.type_.as_deref() == Some(SERVICE_ACCOUNT_TOKEN_TYPE) {
+        return Err(Error::InvalidSpec(format!(
+            "{field}: Secret {name} is a ServiceAccount token ({SERVICE_ACCOUNT_TOKEN_TYPE}); \
+             credentials for a chart source must be a Secret of their own, never a cluster \
+             identity"
+        )));
+    }
+    Ok(())
+}
+
+/// The value of `key` in `secret`.
 pub fn secret_value<'a>(secret: &'a Secret, key: &str) -> Option<&'a [u8]> {
-    secret
-        .data
-        .as_ref()
-        .and_then(|data| data.get(key))
-        .map(|bytes| bytes.0.as_slice())
+    DataObject::Secret(secret).get(key)
 }
 
 /// What a credentials Secret holds: a Docker config (by type or by key), basic credentials from
@@ -320,11 +349,11 @@ mod tests {
         )
         .unwrap();
         let options = access(config.clone())
-            .registry_options("127.0.0.1:5001", true)
+            .registry_options("127.0.0.1:5001")
             .unwrap();
         assert!(matches!(options.auth, Auth::Basic { ref username, .. } if username == "robot"));
         let error = access(config.clone())
-            .registry_options("other:5000", true)
+            .registry_options("other:5000")
             .unwrap_err();
         assert!(error.to_string().contains("no `auths` entry"), "{error}");
         let error = access(config)
@@ -342,7 +371,7 @@ mod tests {
         let options = access(SecretCredentials::Http(Credentials::Bearer {
             token: "t0ken".into(),
         }))
-        .registry_options("r", false)
+        .registry_options("r")
         .unwrap();
         assert!(matches!(options.auth, Auth::Bearer { ref token } if token == "t0ken"));
         assert!(!format!("{:?}", options.auth).contains("t0ken"));
@@ -371,8 +400,18 @@ mod tests {
             .read_certificates(&secret(None, &[("tls.crt", "C"), ("tls.key", "K")]), "tls")
             .unwrap();
         assert_eq!(client.client_identity_pem.as_deref(), Some(&b"C\nK"[..]));
-        let error = client.registry_options("r", false).unwrap_err();
+        let error = client.registry_options("r").unwrap_err();
         assert!(error.to_string().contains("not supported"), "{error}");
+    }
+
+    #[test]
+    fn service_account_tokens_are_never_credentials() {
+        let token = secret(Some(SERVICE_ACCOUNT_TOKEN_TYPE), &[("token", "eyJ")]);
+        let error = refuse_token_secret(&token, "default-token", "spec.secretRef").unwrap_err();
+        assert_eq!(error.reason(), "InvalidSpec");
+        assert!(error.to_string().contains("default-token"), "{error}");
+        assert!(!error.to_string().contains("eyJ"), "{error}");
+        refuse_token_secret(&secret(None, &[("token", "t")]), "auth", "spec.secretRef").unwrap();
     }
 
     #[test]

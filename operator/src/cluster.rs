@@ -13,8 +13,8 @@ use kube::core::GroupVersionKind;
 use kube::discovery::{ApiCapabilities, ApiResource, Discovery, Scope as DiscoveryScope};
 use tokio::sync::RwLock;
 
-use crate::desired::Scope;
-use crate::error::Result;
+use crate::deployment::desired::Scope;
+use crate::error::{Error, Result};
 
 /// Discovery older than this is refreshed before use.
 const MAX_AGE: Duration = Duration::from_secs(300);
@@ -57,8 +57,15 @@ impl ClusterInfo {
         {
             return Ok(snapshot.clone());
         }
-        let discovery = Discovery::new(self.client.clone()).run_aggregated().await?;
-        let version = self.client.apiserver_version().await?;
+        let discovery = Discovery::new(self.client.clone())
+            .run_aggregated()
+            .await
+            .map_err(Error::kube("discovering the kinds the cluster serves"))?;
+        let version = self
+            .client
+            .apiserver_version()
+            .await
+            .map_err(Error::kube("reading the cluster's version"))?;
         let snapshot = Arc::new(Snapshot {
             discovery: Arc::new(discovery),
             kube_version: version.git_version,
@@ -89,7 +96,7 @@ impl ClusterInfo {
         Ok(snapshot.discovery.resolve_gvk(&gvk))
     }
 
-    /// The scope of every kind the cluster serves, as a lookup for [`crate::desired::build`].
+    /// The scope of every kind the cluster serves, as a lookup for [`crate::deployment::desired::build`].
     pub async fn scopes(&self) -> Result<impl Fn(&str, &str) -> Option<Scope> + use<>> {
         let snapshot = self.snapshot(MAX_AGE).await?;
         Ok(move |api_version: &str, kind: &str| {
@@ -103,9 +110,11 @@ impl ClusterInfo {
         })
     }
 
-    /// A dynamic API for one object's kind and namespace; `None` if the kind is not served.
+    /// A dynamic API for one object's kind and namespace, whose requests `client` makes (the
+    /// identity a deployment acts as); `None` if the kind is not served.
     pub async fn dynamic_api(
         &self,
+        client: &Client,
         api_version: &str,
         kind: &str,
         namespace: Option<&str>,
@@ -113,7 +122,7 @@ impl ClusterInfo {
         let Some((resource, capabilities)) = self.resolve(api_version, kind).await? else {
             return Ok(None);
         };
-        let client = self.client.clone();
+        let client = client.clone();
         Ok(Some(match (capabilities.scope, namespace) {
             (DiscoveryScope::Namespaced, Some(namespace)) => {
                 Api::namespaced_with(client, namespace, &resource)

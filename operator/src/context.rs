@@ -8,12 +8,20 @@ use capstan_api::labels::FIELD_MANAGER;
 use k8s_openapi::NamespaceResourceScope;
 use kube::runtime::events::{Recorder, Reporter};
 use kube::{Api, Client, Resource};
+use tokio::sync::Semaphore;
 
 use crate::cluster::ClusterInfo;
-use crate::fetch::oci::OciCache;
-use crate::fetch_schedule::FetchSchedule;
-use crate::index_cache::IndexCache;
+use crate::deployment::identity::Clients;
+use crate::deployment::oci::OciCache;
 use crate::metrics::Metrics;
+use crate::object_key::{KindKey, ObjectKey};
+use crate::repository::fetch_schedule::FetchSchedule;
+use crate::repository::index_cache::IndexCache;
+use crate::settings::Settings;
+use crate::values_key::ValuesKey;
+
+/// The object (uid) and spec (generation) an undecodable resource was reported for.
+type Reported = (Option<String>, Option<i64>);
 
 pub struct Context {
     pub client: Client,
@@ -27,24 +35,30 @@ pub struct Context {
     pub fetch_schedule: FetchSchedule,
     /// Charts pulled from registries, by manifest digest: an unchanged digest is not pulled again.
     pub oci_charts: OciCache,
-    /// Only resources in this namespace are watched (`--namespace`); all namespaces when `None`.
-    pub watch_namespace: Option<String>,
-    /// Largest repository index downloaded (`--max-index-bytes`).
-    pub max_index_bytes: u64,
-    /// Consecutive failures per object (`<namespace>/<name>`), for exponential back-off.
-    failures: Mutex<HashMap<String, u32>>,
+    /// The process's flags.
+    pub settings: Settings,
+    /// Permits to render: rendering runs on blocking threads, at most this many at once.
+    pub render_slots: Arc<Semaphore>,
+    /// Clients that act as the ServiceAccounts deployments name.
+    pub clients: Clients,
+    /// Keys the digest of each revision's values.
+    pub values_key: ValuesKey,
+    /// Consecutive failures per object, for exponential back-off.
+    failures: Mutex<HashMap<KindKey, u32>>,
     /// When each deployment was last applied in full, and under which verification policy. A
     /// reconcile with an unchanged revision and policy writes nothing until its interval has
     /// passed since then; then it applies again to undo drift (see [`Context::applied_within`]).
-    applied_at: Mutex<HashMap<String, (Instant, String)>>,
+    applied_at: Mutex<HashMap<ObjectKey, (Instant, String)>>,
+    /// Undecodable objects already reported, with the uid and generation reported.
+    invalid_reported: Mutex<HashMap<KindKey, Reported>>,
 }
 
 impl Context {
     pub fn new(
         client: Client,
-        watch_namespace: Option<String>,
-        max_index_bytes: u64,
+        settings: Settings,
         metrics: Arc<Metrics>,
+        values_key: ValuesKey,
     ) -> Self {
         let reporter = Reporter {
             controller: FIELD_MANAGER.into(),
@@ -57,11 +71,14 @@ impl Context {
             indexes: IndexCache::default(),
             fetch_schedule: FetchSchedule::default(),
             oci_charts: OciCache::default(),
-            watch_namespace,
-            max_index_bytes,
+            render_slots: Arc::new(Semaphore::new(usize::from(settings.render_workers.max(1)))),
+            clients: Clients::default(),
+            values_key,
+            settings,
             client,
             failures: Mutex::default(),
             applied_at: Mutex::default(),
+            invalid_reported: Mutex::default(),
         }
     }
 
@@ -71,55 +88,63 @@ impl Context {
         K: Resource<Scope = NamespaceResourceScope>,
         <K as Resource>::DynamicType: Default,
     {
-        match &self.watch_namespace {
+        match &self.settings.watch_namespace {
             Some(namespace) => Api::namespaced(self.client.clone(), namespace),
             None => Api::all(self.client.clone()),
         }
     }
 
     /// Counts one more failure of `key` and returns the count.
-    pub fn record_failure(&self, key: &str) -> u32 {
-        let mut failures = self
-            .failures
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner());
-        let count = failures.entry(key.to_string()).or_default();
+    pub fn record_failure(&self, key: &KindKey) -> u32 {
+        let mut failures = lock(&self.failures);
+        let count = failures.entry(key.clone()).or_default();
         *count = count.saturating_add(1);
         *count
     }
 
-    pub fn clear_failures(&self, key: &str) {
-        self.failures
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner())
-            .remove(key);
+    pub fn clear_failures(&self, key: &KindKey) {
+        lock(&self.failures).remove(key);
     }
 
-    /// Records that `key` was applied in full just now, verified under `policy` (an opaque tag).
-    pub fn mark_applied(&self, key: &str, policy: &str) {
-        self.applied_at
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner())
-            .insert(key.to_string(), (Instant::now(), policy.to_string()));
+    /// Records that the deployment `key` was applied in full just now, verified under `policy`
+    /// (an opaque tag).
+    pub fn mark_applied(&self, key: &ObjectKey, policy: &str) {
+        lock(&self.applied_at).insert(key.clone(), (Instant::now(), policy.to_string()));
     }
 
-    pub fn forget(&self, key: &str) {
+    /// Forgets everything kept for the deployment `key` (it was deleted).
+    pub fn forget(&self, key: &KindKey) {
         self.clear_failures(key);
-        self.applied_at
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner())
-            .remove(key);
+        lock(&self.applied_at).remove(&key.key);
+        lock(&self.invalid_reported).remove(key);
     }
 
-    /// Whether `key` was applied in full less than `interval` ago by this process, under the
-    /// same verification `policy`. A policy that changed (a repository or deployment now asking
-    /// for provenance, or another keyring) must be checked against the applied chart at once,
-    /// not at the next interval.
-    pub fn applied_within(&self, key: &str, interval: Duration, policy: &str) -> bool {
-        self.applied_at
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner())
+    /// Whether the undecodable object `key` (object `uid`, spec `generation`) is to be reported
+    /// now: the first time, and again only after its spec changed. Reporting writes its status,
+    /// which wakes it again; this keeps that from becoming a loop.
+    pub fn first_report_of_invalid(
+        &self,
+        key: &KindKey,
+        uid: Option<&str>,
+        generation: Option<i64>,
+    ) -> bool {
+        let marker = (uid.map(str::to_string), generation);
+        lock(&self.invalid_reported).insert(key.clone(), marker.clone()) != Some(marker)
+    }
+
+    /// Whether the deployment `key` was applied in full less than `interval` ago by this
+    /// process, under the same verification `policy`. A policy that changed (a repository or
+    /// deployment now asking for provenance, or another keyring) must be checked against the
+    /// applied chart at once, not at the next interval.
+    pub fn applied_within(&self, key: &ObjectKey, interval: Duration, policy: &str) -> bool {
+        lock(&self.applied_at)
             .get(key)
             .is_some_and(|(at, applied_policy)| at.elapsed() < interval && applied_policy == policy)
     }
+}
+
+/// Locks `mutex`, recovering the data after a panic elsewhere (the maps stay consistent: every
+/// update is a single insert or remove).
+pub fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poison| poison.into_inner())
 }

@@ -1,29 +1,10 @@
-//! The Capstan operator. The reconcile pipeline (fetch, verify, expand, apply, prune, status)
-//! lives in modules of those names; `controller` wires them to the cluster.
+//! `capstan-operator`: the command line over the `capstan_operator` library, which holds the
+//! controllers and the reconcile pipeline.
 
-mod access;
-mod apply;
-mod cluster;
-mod context;
-mod controller;
-mod desired;
-mod error;
-mod expand;
-mod fetch;
-mod fetch_schedule;
-mod index_cache;
-mod leader;
-mod metrics;
-mod owner;
-mod prune;
-mod report;
-mod repository;
-mod s3;
-mod status;
-mod values;
-mod verify;
-
-use std::sync::Arc;
+use capstan_operator::leader::LeaseSettings;
+use capstan_operator::settings::{
+    DEFAULT_MAX_CONCURRENT_RECONCILES, DEFAULT_MAX_INDEX_BYTES, DEFAULT_RENDER_WORKERS, Settings,
+};
 
 use clap::{Parser, Subcommand};
 
@@ -54,6 +35,25 @@ enum Command {
         /// `0.0.0.0:8080` (config/ does). Not served when unset.
         #[arg(long, env = "CAPSTAN_METRICS_BIND_ADDRESS")]
         metrics_bind_address: Option<std::net::SocketAddr>,
+        /// Reconciles that may run at once, per controller (ChartDeployments, ChartRepositories).
+        #[arg(long, env = "CAPSTAN_MAX_CONCURRENT_RECONCILES", default_value_t = DEFAULT_MAX_CONCURRENT_RECONCILES, value_parser = clap::value_parser!(u16).range(1..=1000))]
+        max_concurrent_reconciles: u16,
+        /// Charts rendered at once, on threads apart from the ones that talk to the cluster;
+        /// more renders wait their turn.
+        #[arg(long, env = "CAPSTAN_RENDER_WORKERS", default_value_t = DEFAULT_RENDER_WORKERS, value_parser = clap::value_parser!(u16).range(1..=256))]
+        render_workers: u16,
+        /// Lockdown: the ServiceAccount (in each deployment's namespace) that deployments
+        /// without `serviceAccountName` act as. With it set, nothing is ever applied with the
+        /// operator's own identity.
+        #[arg(long, env = "CAPSTAN_DEFAULT_SERVICE_ACCOUNT", value_name = "NAME")]
+        default_service_account: Option<String>,
+        /// Refuse a `targetNamespace` other than the ChartDeployment's own namespace.
+        #[arg(long, env = "CAPSTAN_NO_CROSS_NAMESPACE_REFS")]
+        no_cross_namespace_refs: bool,
+        /// The shortest `spec.interval` honoured (a Go duration); shorter ones are raised to
+        /// it, so no resource can keep the operator busy in a tight loop.
+        #[arg(long, env = "CAPSTAN_MIN_INTERVAL", default_value = "10s", value_parser = parse_duration)]
+        min_interval: std::time::Duration,
         #[command(flatten)]
         election: Election,
     },
@@ -83,10 +83,7 @@ struct Election {
 
 impl Election {
     /// The Lease settings when leader election is on; an error when no namespace is known.
-    fn settings(
-        &self,
-        watch_namespace: Option<&str>,
-    ) -> anyhow::Result<Option<leader::LeaseSettings>> {
+    fn settings(&self, watch_namespace: Option<&str>) -> anyhow::Result<Option<LeaseSettings>> {
         if !self.leader_elect {
             return Ok(None);
         }
@@ -100,7 +97,7 @@ impl Election {
                      POD_NAMESPACE, which the Deployment in config/ sets)"
                 )
             })?;
-        Ok(Some(leader::LeaseSettings {
+        Ok(Some(LeaseSettings {
             namespace,
             name: self.lease_name.clone(),
             identity: identity(),
@@ -122,9 +119,6 @@ fn identity() -> String {
     format!("{host}_{}", std::process::id())
 }
 
-/// Default `--max-index-bytes`: 100 MiB, twice the largest public indexes.
-const DEFAULT_MAX_INDEX_BYTES: u64 = 100 * 1024 * 1024;
-
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let command = cli.command.unwrap_or_else(|| {
@@ -142,20 +136,37 @@ fn main() -> anyhow::Result<()> {
             namespace,
             max_index_bytes,
             metrics_bind_address,
+            max_concurrent_reconciles,
+            render_workers,
+            min_interval,
+            default_service_account,
+            no_cross_namespace_refs,
             election,
         } => {
             let lease = election.settings(namespace.as_deref())?;
-            run(namespace, max_index_bytes, metrics_bind_address, lease)
+            run(Settings {
+                watch_namespace: namespace,
+                max_index_bytes,
+                metrics_bind_address,
+                lease,
+                max_concurrent_reconciles,
+                render_workers,
+                min_interval,
+                default_service_account,
+                no_cross_namespace_refs,
+            })
         }
     }
 }
 
-fn run(
-    namespace: Option<String>,
-    max_index_bytes: u64,
-    metrics_bind_address: Option<std::net::SocketAddr>,
-    lease: Option<leader::LeaseSettings>,
-) -> anyhow::Result<()> {
+/// A Go duration flag (`10s`, `1m`).
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    text.parse::<capstan_api::Duration>()
+        .map(|duration| duration.get())
+        .map_err(|error| format!("{text:?} is not a duration: {error}"))
+}
+
+fn run(settings: Settings) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -168,91 +179,8 @@ fn run(
     // the process can pick a different provider.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(operate(
-        namespace,
-        max_index_bytes,
-        metrics_bind_address,
-        lease,
-    ))
-}
-
-/// Serves the metrics, waits for the Lease when electing a leader, then runs both controllers
-/// until shutdown (or until leadership is lost).
-async fn operate(
-    namespace: Option<String>,
-    max_index_bytes: u64,
-    metrics_bind_address: Option<std::net::SocketAddr>,
-    lease: Option<leader::LeaseSettings>,
-) -> anyhow::Result<()> {
-    let client = kube::Client::try_default().await?;
-    tracing::info!("capstan-operator started");
-    let metrics = Arc::new(metrics::Metrics::default());
-    if let Some(address) = metrics_bind_address {
-        let listener = metrics::bind(address)
-            .await
-            .map_err(|error| anyhow::anyhow!("--metrics-bind-address {address}: {error}"))?;
-        tokio::spawn(metrics::serve(listener, Arc::clone(&metrics)));
-    }
-    let leadership = match lease {
-        None => None,
-        Some(settings) => {
-            tokio::select! {
-                leadership = leader::acquire(client.clone(), settings) => Some(leadership),
-                () = shutdown_signal() => return Ok(()),
-            }
-        }
-    };
-    metrics.set_leader(true);
-    let ctx = Arc::new(context::Context::new(
-        client,
-        namespace,
-        max_index_bytes,
-        metrics,
-    ));
-    let controllers = async {
-        tokio::join!(controller::run(ctx.clone()), repository::run(ctx));
-    };
-    match leadership {
-        None => {
-            controllers.await;
-            Ok(())
-        }
-        Some(leadership) => lead(leadership, controllers).await,
-    }
-}
-
-/// Runs `controllers` while renewing the Lease. A clean shutdown releases the Lease for a
-/// standby; lost leadership ends the process with an error, before a second leader can start.
-async fn lead(
-    mut leadership: leader::Leadership,
-    controllers: impl std::future::Future<Output = ()>,
-) -> anyhow::Result<()> {
-    let lost = tokio::select! {
-        () = controllers => None,
-        lost = leadership.keep() => Some(lost),
-    };
-    match lost {
-        Some(lost) => Err(lost.into()),
-        None => {
-            leadership.release().await;
-            Ok(())
-        }
-    }
-}
-
-/// SIGTERM (what Kubernetes sends a pod) or Ctrl-C, for a standby that is not running the
-/// controllers (they stop on these signals by themselves).
-async fn shutdown_signal() {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = terminate => {}
-    }
+    runtime.block_on(async {
+        let client = kube::Client::try_default().await?;
+        capstan_operator::operate(client, settings).await
+    })
 }

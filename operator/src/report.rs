@@ -10,7 +10,8 @@ use serde::de::DeserializeOwned;
 use tracing::warn;
 
 use crate::context::Context;
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::object_key::ObjectKey;
 
 /// Replaces `object`'s status by server-side apply with the operator's field manager, so the
 /// status has one owner and no read-modify-write race.
@@ -32,7 +33,12 @@ where
         &PatchParams::apply(FIELD_MANAGER).force(),
         &Patch::Apply(&patch),
     )
-    .await?;
+    .await
+    .map_err(Error::kube(format!(
+        "writing the status of {} {}",
+        K::kind(&()),
+        ObjectKey::of(object)
+    )))?;
     Ok(())
 }
 
@@ -50,6 +56,34 @@ where
         secondary: None,
     };
     if let Err(error) = ctx.recorder.publish(&event, &object.object_ref(&())).await {
+        warn!(%error, "publishing an event failed");
+    }
+}
+
+/// [`publish`] about the object `key` names (one of the operator's own kinds), for when only
+/// its key is at hand.
+pub async fn publish_about(
+    ctx: &Context,
+    key: &crate::object_key::KindKey,
+    type_: EventType,
+    reason: &str,
+    note: String,
+) {
+    let reference = k8s_openapi::api::core::v1::ObjectReference {
+        api_version: Some(format!("{}/{}", capstan_api::GROUP, capstan_api::VERSION)),
+        kind: Some(key.kind.to_string()),
+        namespace: Some(key.key.namespace.clone()),
+        name: Some(key.key.name.clone()),
+        ..Default::default()
+    };
+    let event = KubeEvent {
+        type_,
+        reason: reason.to_string(),
+        note: Some(note),
+        action: "Reconcile".into(),
+        secondary: None,
+    };
+    if let Err(error) = ctx.recorder.publish(&event, &reference).await {
         warn!(%error, "publishing an event failed");
     }
 }

@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use serde_json::Value as Json;
 
 use crate::kube_object;
-use crate::render::{HookEvent, Manifest, RenderError};
+use crate::render::manifest::{YamlFailure, parse_yaml_counted};
+use crate::render::{Account, HookEvent, Manifest, RenderError};
 
 /// Helm's install order by kind (`releaseutil.InstallOrder`); other kinds come after these,
 /// ordered by kind name.
@@ -89,14 +90,21 @@ pub(crate) struct HookSpec {
 /// files in name order, partials and blank files skipped, each split into documents; a
 /// document with a `helm.sh/hook` annotation is a hook (one naming an unknown event is dropped, as
 /// Helm does), every other is a manifest.
-pub(crate) fn sort(files: &BTreeMap<String, String>) -> Result<Sorted, RenderError> {
+///
+/// Each document takes one object of the render's allowance in `account` before it is parsed, and
+/// its YAML nodes count against the render's while it is parsed.
+pub(crate) fn sort(
+    files: &BTreeMap<String, String>,
+    account: &Account,
+) -> Result<Sorted, RenderError> {
     let mut sorted = Sorted::default();
     for (path, text) in files {
         if base_name(path).starts_with('_') || text.trim().is_empty() {
             continue;
         }
         for (index, content) in split_manifests(text).into_iter().enumerate() {
-            let object = parse(path, index + 1, &content).map_err(|e| sort_error(path, e))?;
+            let object = parse_counted(path, index + 1, &content, account)
+                .map_err(|e| sort_error(path, e))?;
             let head = Head::read(path, index + 1, &object).map_err(|e| sort_error(path, e))?;
             let document = Document {
                 source: path.clone(),
@@ -187,17 +195,53 @@ fn next_separator(bytes: &[u8], from: usize) -> Option<(usize, usize)> {
 pub fn parse(source: &str, document: usize, content: &str) -> Result<Json, RenderError> {
     crate::values::parse_go_yaml(content.as_bytes())
         .map(Option::unwrap_or_default)
-        .map_err(|error| RenderError::Yaml {
+        .map_err(|error| yaml_error(source, document, &error))
+}
+
+/// [`parse`] within the render's bounds: the document takes one object of the allowance in
+/// `account` first, and stops once it holds more YAML nodes than the render has left.
+pub(crate) fn parse_counted(
+    source: &str,
+    document: usize,
+    content: &str,
+    account: &Account,
+) -> Result<Json, RenderError> {
+    if !account.take_object() {
+        return Err(RenderError::TooManyObjects {
             file: source.to_string(),
             document,
-            line: error.location().map_or(1, |loc| loc.line() as usize),
-            problem: crate::values::yaml_error_message(&error),
-        })
+            limit: account.limits.max_objects,
+        });
+    }
+    let parsed = parse_yaml_counted(content, account, |options| {
+        crate::values::parse_go_yaml_with(content.as_bytes(), options)
+    });
+    match parsed {
+        Ok(object) => Ok(object.unwrap_or_default()),
+        Err(YamlFailure::OverBudget) => Err(RenderError::TooManyYamlNodes {
+            file: source.to_string(),
+            document,
+            line: 1,
+            limit: account.limits.max_yaml_nodes,
+        }),
+        Err(YamlFailure::Invalid(error)) => Err(yaml_error(source, document, &error)),
+    }
+}
+
+fn yaml_error(source: &str, document: usize, error: &serde_saphyr::Error) -> RenderError {
+    RenderError::Yaml {
+        file: source.to_string(),
+        document,
+        line: error.location().map_or(1, |loc| loc.line() as usize),
+        problem: crate::values::yaml_error_message(error),
+    }
 }
 
 /// Helm's wording for a document it cannot sort: `YAML parse error on FILE: ...`.
+/// A render limit reached is reported as itself.
 fn sort_error(source: &str, error: RenderError) -> RenderError {
     let detail = match &error {
+        RenderError::TooManyObjects { .. } | RenderError::TooManyYamlNodes { .. } => return error,
         RenderError::Yaml { line, problem, .. } => {
             format!("error converting YAML to JSON: yaml: line {line}: {problem}")
         }
@@ -405,7 +449,11 @@ mod tests {
                 "ignored: [".to_string(),
             ),
         ]);
-        let sorted = sort(&files).unwrap();
+        let sorted = sort(
+            &files,
+            &Account::new(&crate::render::RenderLimits::default()),
+        )
+        .unwrap();
         assert_eq!(sorted.hooks.len(), 1);
         let hook = &sorted.hooks[0].1;
         assert_eq!(hook.events, [HookEvent::Test]);

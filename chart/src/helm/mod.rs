@@ -16,8 +16,11 @@
 //! 4. the output is printed as `helm template` prints it ([`HelmText`]), and the objects are kept
 //!    for the operator.
 //!
-//! Every render runs under one budget ([`capstan_gotemplate::Limits`]): fuel for steps and bytes,
-//! output size and nesting, so a hostile chart stops quickly.
+//! Every render runs within [`RenderLimits`], as a Jinja chart's does: each file gets the fuel its
+//! `template_fuel` and what is left of `chart_fuel` allow ([`GO_FUEL_PER_UNIT`] converts) and the
+//! output room that is left, and the objects and YAML nodes parsed from the output are counted;
+//! `template`/`include`/`tpl` nest at most as deep as the engine's depth limit allows. A hostile
+//! chart stops quickly.
 
 mod documents;
 mod files;
@@ -25,11 +28,16 @@ mod functions;
 mod glob;
 mod objects;
 
-use capstan_gotemplate::{Budget, Error, Limits, MissingKey, Options, Templates, Value};
+use capstan_gotemplate::{
+    Budget, Error, Limit as GoLimit, Limits, MissingKey, Options, Templates, Value,
+};
 use std::collections::BTreeMap;
 
 use crate::model::Chart;
-use crate::render::{Hook, MAX_OUTPUT_BYTES, Manifest, RenderError, RenderOptions, Rendered};
+use crate::render::{
+    Account, Hook, Limit as RenderLimit, Manifest, RenderError, RenderLimits, RenderOptions,
+    Rendered, with_render_stack,
+};
 use crate::values::Values;
 
 pub use documents::{parse as parse_document, split_manifests};
@@ -38,15 +46,12 @@ pub use objects::HELM_VERSION;
 use files::FilesObject;
 use objects::{CapabilitiesObject, ChartObject, KubeVersionObject, ValuesObject};
 
-/// The bounds on one render of a Go-template chart, all templates together: the engine's
-/// defaults (fuel far beyond what the largest charts use, so that a runaway template stops within
-/// about a second), with the output limit the Jinja renderer uses.
-pub fn limits() -> Limits {
-    Limits {
-        max_output: MAX_OUTPUT_BYTES,
-        ..Limits::default()
-    }
-}
+/// Go-template fuel per unit of [`RenderLimits`] fuel. [`RenderLimits`] counts one unit per
+/// instruction and one per 64 bytes of data; the Go engine one per byte and
+/// [`capstan_gotemplate::STEP_FUEL`] per step. 64 makes the data a template file may make the same
+/// for both engines (64 MiB by default), and makes the chart's fuel last about as long (a step is
+/// two units of [`RenderLimits`] fuel, and takes a little longer than a Jinja instruction).
+pub const GO_FUEL_PER_UNIT: u64 = 64;
 
 /// How strictly to render.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -95,20 +100,45 @@ struct ScopeData {
     base_path: String,
 }
 
-/// Renders a Go-template chart. `chart` and `values` come from [`crate::values::resolve`]
-/// (disabled subcharts removed, aliases applied, values coalesced and checked).
+/// Renders a Go-template chart within the default [`RenderLimits`]. `chart` and `values` come
+/// from [`crate::values::resolve`] (disabled subcharts removed, aliases applied, values coalesced
+/// and checked).
 pub fn render(
     chart: &Chart,
     values: &Values,
     opts: &RenderOptions,
 ) -> Result<Rendered, RenderError> {
-    let outputs = render_files(chart, values, opts, Strictness::default())?;
+    render_with_limits(chart, values, opts, &RenderLimits::default())
+}
+
+/// [`render`] within `limits`: fuel per template file and per chart, the output of all files
+/// together, the objects and YAML nodes parsed from it, and the nesting of
+/// `template`/`include`/`tpl` (the engine's depth limit).
+pub fn render_with_limits(
+    chart: &Chart,
+    values: &Values,
+    opts: &RenderOptions,
+    limits: &RenderLimits,
+) -> Result<Rendered, RenderError> {
+    with_render_stack(|| {
+        let account = Account::new(limits);
+        let outputs = render_files_within(chart, values, opts, Strictness::default(), &account)?;
+        rendered_from(chart, outputs, &account)
+    })
+}
+
+/// Splits the rendered files into documents and objects as `helm template` does.
+fn rendered_from(
+    chart: &Chart,
+    outputs: Vec<FileOutput>,
+    account: &Account,
+) -> Result<Rendered, RenderError> {
     let mut files: BTreeMap<String, String> = outputs
         .into_iter()
         .map(|output| output.result.map(|text| (output.source, text)))
         .collect::<Result<_, _>>()?;
     let notes = take_notes(&mut files, chart.name());
-    let sorted = documents::sort(&files)?;
+    let sorted = documents::sort(&files, account)?;
     let mut text = HelmText {
         crds: crd_text(chart, ""),
         manifests: String::new(),
@@ -138,7 +168,7 @@ pub fn render(
     }
     Ok(Rendered {
         manifests,
-        crds: crd_manifests(chart, "")?,
+        crds: crd_manifests(chart, "", account)?,
         notes,
         hooks,
         helm: Some(text),
@@ -146,17 +176,40 @@ pub fn render(
 }
 
 /// Renders every template file of a Go-template chart and reports each one's text or error,
-/// in Helm's render order, without splitting into documents. The first parse error fails the
-/// whole set, as in Helm.
+/// in Helm's render order, without splitting into documents, within the default
+/// [`RenderLimits`]. The first parse error fails the whole set, as in Helm.
 pub fn render_files(
     chart: &Chart,
     values: &Values,
     opts: &RenderOptions,
     strictness: Strictness,
 ) -> Result<Vec<FileOutput>, RenderError> {
+    render_files_with_limits(chart, values, opts, strictness, &RenderLimits::default())
+}
+
+/// [`render_files`] within `limits`.
+pub fn render_files_with_limits(
+    chart: &Chart,
+    values: &Values,
+    opts: &RenderOptions,
+    strictness: Strictness,
+    limits: &RenderLimits,
+) -> Result<Vec<FileOutput>, RenderError> {
+    with_render_stack(|| {
+        render_files_within(chart, values, opts, strictness, &Account::new(limits))
+    })
+}
+
+/// Renders every file with what `account` grants it, and records what each used. Running out of
+/// a budget stops the whole render.
+fn render_files_within(
+    chart: &Chart,
+    values: &Values,
+    opts: &RenderOptions,
+    strictness: Strictness,
+    account: &Account,
+) -> Result<Vec<FileOutput>, RenderError> {
     let assembly = assemble(chart, values, opts, strictness)?;
-    let mut budget = Budget::new(limits());
-    let mut total = 0usize;
     let mut outputs = Vec::new();
     for name in &assembly.order {
         if base_name(name).starts_with('_') {
@@ -173,36 +226,92 @@ pub fn render_files(
             ]);
             top.insert("Template", ValuesObject::value(template));
         }
-        let result = match assembly.set.execute(name, &scope.top, &mut budget) {
-            Ok(text) => {
-                total += text.len();
-                if total > MAX_OUTPUT_BYTES {
-                    return Err(RenderError::OutputTooLarge {
-                        file: name.clone(),
-                        limit: MAX_OUTPUT_BYTES,
-                    });
-                }
-                Ok(text.replace("<no value>", ""))
-            }
-            Err(Error::Budget(budget_error)) => {
-                return Err(RenderError::TooLong {
-                    file: name.clone(),
-                    location: budget_error
-                        .at
-                        .as_ref()
-                        .and_then(|at| at.location.clone())
-                        .unwrap_or_else(|| name.clone()),
-                    why: budget_error.to_string(),
-                });
-            }
-            Err(error) => Err(exec_error(name, &error)),
-        };
+        let result = execute_file(&assembly.set, name, &scope.top, account)?;
         outputs.push(FileOutput {
             source: name.clone(),
-            result,
+            result: result.map(|text| text.replace("<no value>", "")),
         });
     }
     Ok(outputs)
+}
+
+/// Executes template `name` with the fuel and output room `account` has left for it. The outer
+/// error is a budget running out (which ends the render), the inner one the template's own
+/// failure (which a linter reports and goes on).
+fn execute_file(
+    set: &Templates,
+    name: &str,
+    data: &Value,
+    account: &Account,
+) -> Result<Result<String, RenderError>, RenderError> {
+    let (fuel, fuel_limit) = account.fuel_for_template();
+    let mut budget = Budget::new(Limits {
+        fuel: fuel.saturating_mul(GO_FUEL_PER_UNIT),
+        max_output: account.output_left(),
+        ..Limits::default()
+    });
+    let result = set.execute(name, data, &mut budget);
+    account.spend_fuel(budget.fuel_used().div_ceil(GO_FUEL_PER_UNIT));
+    match result {
+        Ok(text) => {
+            if !account.take_output(text.len()) {
+                return Err(output_too_large(name, account));
+            }
+            Ok(Ok(text))
+        }
+        Err(Error::Budget(budget_error)) => Err(budget_exceeded(
+            name,
+            &budget_error,
+            (fuel_limit, fuel_limit.value_in(&account.limits)),
+            account,
+        )),
+        Err(error) => Ok(Err(exec_error(name, &error))),
+    }
+}
+
+fn output_too_large(name: &str, account: &Account) -> RenderError {
+    RenderError::OutputTooLarge {
+        file: name.to_string(),
+        limit: account.limits.max_output_bytes,
+    }
+}
+
+/// The render error for a budget of the Go engine that ran out while executing `name`: the
+/// output cap is the chart's `max_output_bytes`, fuel the limit (`template_fuel` or
+/// `chart_fuel`) that set what the file got, nesting and loops the engine's own limits.
+fn budget_exceeded(
+    name: &str,
+    error: &capstan_gotemplate::BudgetError,
+    (fuel_limit, fuel_amount): (RenderLimit, u64),
+    account: &Account,
+) -> RenderError {
+    let (why, limit) = match error.limit {
+        GoLimit::Output => return output_too_large(name, account),
+        GoLimit::Fuel => (
+            format!(
+                "it used up its budget of work and data ({fuel_amount} fuel, render limit \
+                 {fuel_limit}{}); look for an endless or very large loop, or a string or list \
+                 that keeps growing",
+                if fuel_limit == RenderLimit::ChartFuel {
+                    ", shared by all templates of the chart"
+                } else {
+                    ""
+                }
+            ),
+            Some(fuel_limit),
+        ),
+        GoLimit::Depth | GoLimit::RangeIterations => (error.to_string(), None),
+    };
+    RenderError::TooLong {
+        file: name.to_string(),
+        location: error
+            .at
+            .as_ref()
+            .and_then(|at| at.location.clone())
+            .unwrap_or_else(|| name.to_string()),
+        why,
+        limit,
+    }
 }
 
 fn base_name(path: &str) -> &str {
@@ -544,7 +653,11 @@ fn crd_text(chart: &Chart, parent: &str) -> String {
     text
 }
 
-fn crd_manifests(chart: &Chart, parent: &str) -> Result<Vec<Manifest>, RenderError> {
+fn crd_manifests(
+    chart: &Chart,
+    parent: &str,
+    account: &Account,
+) -> Result<Vec<Manifest>, RenderError> {
     let path = chart_path(chart, parent);
     let mut manifests = Vec::new();
     for file in chart
@@ -559,7 +672,7 @@ fn crd_manifests(chart: &Chart, parent: &str) -> Result<Vec<Manifest>, RenderErr
         for (index, content) in documents::split_manifests(&text).into_iter().enumerate() {
             let document = documents::Document {
                 source: source.clone(),
-                object: documents::parse(&source, index + 1, &content)?,
+                object: documents::parse_counted(&source, index + 1, &content, account)?,
                 kind: String::new(),
                 content,
             };
@@ -569,7 +682,7 @@ fn crd_manifests(chart: &Chart, parent: &str) -> Result<Vec<Manifest>, RenderErr
         }
     }
     for sub in &chart.dependencies {
-        manifests.extend(crd_manifests(sub, &path)?);
+        manifests.extend(crd_manifests(sub, &path, account)?);
     }
     Ok(manifests)
 }

@@ -7,9 +7,8 @@ use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 use std::fmt;
 
-/// Parser options matching go-yaml v2's resolution of plain scalars.
-pub(crate) fn options() -> serde_saphyr::Options {
-    let mut options = serde_saphyr::Options::default();
+/// `options` (budgets included) set to go-yaml v2's resolution of plain scalars.
+pub(crate) fn with_go_rules(mut options: serde_saphyr::Options) -> serde_saphyr::Options {
     options.legacy_octal_numbers = true;
     options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::LastWins;
     options
@@ -17,7 +16,16 @@ pub(crate) fn options() -> serde_saphyr::Options {
 
 /// Parses one YAML document into JSON-shaped data as Helm's loader sees it.
 pub(crate) fn parse(bytes: &[u8]) -> Result<Option<Value>, serde_saphyr::Error> {
-    let parsed: Option<GoValue> = serde_saphyr::from_slice_with_options(bytes, options())?;
+    parse_with(bytes, serde_saphyr::Options::default())
+}
+
+/// [`parse`] under the budgets of `options`.
+pub(crate) fn parse_with(
+    bytes: &[u8],
+    options: serde_saphyr::Options,
+) -> Result<Option<Value>, serde_saphyr::Error> {
+    let parsed: Option<GoValue> =
+        serde_saphyr::from_slice_with_options(bytes, with_go_rules(options))?;
     Ok(parsed.map(|value| value.0))
 }
 

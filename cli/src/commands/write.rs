@@ -9,8 +9,8 @@ use anyhow::{Context, bail};
 use capstan_api::deployment::{LocalReference, OciChart, RepositoryReference};
 use capstan_api::{
     ChartDeployment, ChartDeploymentSpec, ChartRepository, ChartRepositorySpec, ChartSource,
-    Duration, PackageSource, RepositoryChart, S3Settings, SecretReference, VerificationMode,
-    VerificationPolicy,
+    Connection, Duration, PackageSource, RepositoryChart, S3Settings, SecretReference,
+    VerificationMode, VerificationPolicy,
 };
 use capstan_chart::values::combine_user_layers;
 use clap::{Args, Subcommand, ValueEnum};
@@ -107,6 +107,13 @@ pub struct DeploymentArgs {
     /// Release name the chart sees as `release.name` (default: the ChartDeployment's name).
     #[arg(long, value_name = "NAME")]
     pub release_name: Option<String>,
+    /// ServiceAccount (in the ChartDeployment's namespace) whose rights the operator uses to
+    /// apply, prune and delete the chart's objects.
+    #[arg(long, value_name = "NAME")]
+    pub service_account: Option<String>,
+    /// Take over objects the chart renders that exist without belonging to any ChartDeployment.
+    #[arg(long)]
+    pub adopt: bool,
 }
 
 /// Flags both resources have.
@@ -222,14 +229,15 @@ pub fn repository_yaml(args: &RepositoryArgs) -> anyhow::Result<String> {
     let spec = ChartRepositorySpec {
         url: args.url.clone(),
         s3: args.s3.settings(),
-        interval: args.common.interval,
-        timeout: args.common.timeout,
-        secret_ref: secret_ref(args.secret_ref.as_ref()),
-        cert_secret_ref: secret_ref(args.cert_secret_ref.as_ref()),
-        verify: policy(args.verify.verify, args.verify.keyring_secret.as_ref())?,
+        interval: args.common.interval.clone(),
+        timeout: args.common.timeout.clone(),
+        connection: Connection {
+            secret_ref: secret_ref(args.secret_ref.as_ref()),
+            cert_secret_ref: secret_ref(args.cert_secret_ref.as_ref()),
+            verify: policy(args.verify.verify, args.verify.keyring_secret.as_ref())?,
+            ..Connection::default()
+        },
         suspend: false,
-        plain_http: false,
-        insecure_skip_tls_verify: false,
         pass_credentials: false,
     };
     let mut repository = ChartRepository::new(&args.name, spec);
@@ -274,8 +282,15 @@ pub fn deployment_yaml(args: &DeploymentArgs) -> anyhow::Result<String> {
         target_namespace: args.target_namespace.clone(),
         values: (!values.is_empty()).then_some(values),
         values_from: Vec::new(),
-        interval: args.common.interval,
-        timeout: args.common.timeout,
+        interval: args.common.interval.clone(),
+        timeout: args.common.timeout.clone(),
+        service_account_name: args.service_account.clone(),
+        adopt: args.adopt,
+        depends_on: Vec::new(),
+        approval: None,
+        approved_plan: None,
+        drift_detection: None,
+        max_history: None,
         suspend: false,
     };
     let mut deployment = ChartDeployment::new(&args.name, spec);
@@ -301,11 +316,10 @@ fn chart_source(
             oci: Some(OciChart {
                 reference: chart.to_string(),
                 version: version.cloned(),
-                secret_ref: None,
-                cert_secret_ref: None,
-                plain_http: false,
-                insecure_skip_tls_verify: false,
-                verify,
+                connection: Connection {
+                    verify,
+                    ..Connection::default()
+                },
             }),
             ..ChartSource::default()
         });
@@ -510,7 +524,7 @@ mod tests {
                 "spec": {
                     "url": "https://charts.example.com/stable",
                     // The API's Duration type writes durations in seconds.
-                    "interval": "300s",
+                    "interval": "5m",
                     "timeout": "30s",
                     "secretRef": {"name": "charts-auth"},
                     "certSecretRef": {"name": "charts-ca"},
@@ -655,7 +669,7 @@ mod tests {
                         "replicaCount": 3,
                         "greeting": "hi",
                     },
-                    "interval": "3600s",
+                    "interval": "1h",
                 },
             })]
         );

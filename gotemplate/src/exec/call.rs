@@ -8,6 +8,7 @@ use super::{State, Val};
 use crate::error::Error;
 use crate::funcs::{CallContext, FuncError, Function, Signature};
 use crate::parse::node::{Arg, At, Command};
+use crate::set::STEP_FUEL;
 use crate::value::{Object, Type, Value};
 
 type Result<T> = std::result::Result<T, Error>;
@@ -87,7 +88,7 @@ impl<'e> State<'e> {
         args: &'e [Arg],
         last: Option<Val>,
     ) -> Result<Val> {
-        self.charge(1)?;
+        self.charge(STEP_FUEL)?;
         let (params, variadic) = callee.signature();
         let num_in = args.len() + usize::from(last.is_some());
         let mut num_fixed = args.len();
@@ -187,7 +188,7 @@ impl<'e> State<'e> {
     /// Go's `evalArg`: one argument, checked against (or, for literals, converted to) `typ`.
     fn eval_arg(&mut self, dot: &Val, typ: Param<'_>, arg: &'e Arg) -> Result<Val> {
         self.at = At::Arg(arg);
-        self.charge(1)?;
+        self.charge(STEP_FUEL)?;
         let value = match arg {
             Arg::Dot { .. } => dot.clone(),
             Arg::Nil { .. } => {

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use crate::error::{BudgetError, Error, ExecError, ExecLocation, Limit};
 use crate::parse::node::{Arg, At, Branch, ListNode, Node, Number, Pipe, Tree};
-use crate::set::{Budget, MissingKey, Templates};
+use crate::set::{Budget, MissingKey, STEP_FUEL, Templates};
 use crate::value::{Type, Value};
 
 /// A value during execution (see the module documentation).
@@ -259,7 +259,7 @@ impl<'e> State<'e> {
 
     fn walk(&mut self, dot: &Val, node: &'e Node) -> Result<Flow> {
         self.at = At::Node(node);
-        self.charge(1)?;
+        self.charge(STEP_FUEL)?;
         match node {
             Node::Action { pipe, .. } => {
                 let value = self.eval_pipeline(dot, pipe)?;
@@ -447,6 +447,9 @@ impl<'e> State<'e> {
             ));
         }
         self.budget.iterations_left -= 1;
+        // An iteration is a step even when its body is empty.
+        self.at = At::Node(node);
+        self.charge(STEP_FUEL)?;
         let decl = &r.pipe.decl;
         if !decl.is_empty() {
             if r.pipe.is_assign {
@@ -616,7 +619,7 @@ impl<'e> State<'e> {
         cmd: &'e crate::parse::node::Command,
         last: Option<Val>,
     ) -> Result<Val> {
-        self.charge(1)?;
+        self.charge(STEP_FUEL)?;
         let first = &cmd.args[0];
         match first {
             Arg::Field { ident, .. } => {
@@ -747,7 +750,7 @@ impl<'e> State<'e> {
         last: Option<Val>,
         receiver: Val,
     ) -> Result<Val> {
-        self.charge(1)?;
+        self.charge(STEP_FUEL)?;
         let static_type = receiver.type_name();
         let value = match receiver {
             Val::Invalid => {

@@ -18,7 +18,8 @@ pub struct CallContext<'a, 'e> {
 }
 
 impl CallContext<'_, '_> {
-    /// Charges `units` of fuel (one unit is one execution step or one byte produced). Charge
+    /// Charges `units` of fuel (one unit is one byte produced, [`crate::STEP_FUEL`] one execution
+    /// step). Charge
     /// for work proportional to input size that is not output, e.g. one unit per element a
     /// function walks over.
     pub fn charge(&mut self, units: u64) -> Result<(), FuncError> {

@@ -32,7 +32,7 @@ pub(super) fn register_sprig(funcs: &mut Funcs) {
         Signature::new([string()]),
         |ctx, args| {
             let text = str_arg(args, 0);
-            ctx.charge_bytes(text.len())?;
+            charge_json_decode(ctx, text)?;
             Ok(json::decode(text).unwrap_or_default())
         },
     );
@@ -43,7 +43,7 @@ pub(super) fn register_sprig(funcs: &mut Funcs) {
         Signature::new([string()]),
         |ctx, args| {
             let text = str_arg(args, 0);
-            ctx.charge_bytes(text.len())?;
+            charge_json_decode(ctx, text)?;
             json::decode(text).map_err(FuncError::new)
         },
     );
@@ -102,7 +102,7 @@ fn register_json_decoding(funcs: &mut Funcs) {
         Signature::new([string()]),
         |ctx, args| {
             let text = str_arg(args, 0);
-            ctx.charge_bytes(text.len())?;
+            charge_json_decode(ctx, text)?;
             Ok(match json::decode(text) {
                 Ok(Value::Map(map)) => Value::Map(map),
                 // A JSON null leaves Go's map empty.
@@ -119,7 +119,7 @@ fn register_json_decoding(funcs: &mut Funcs) {
         Signature::new([string()]),
         |ctx, args| {
             let text = str_arg(args, 0);
-            ctx.charge_bytes(text.len())?;
+            charge_json_decode(ctx, text)?;
             Ok(match json::decode(text) {
                 Ok(Value::List(list)) => Value::List(list),
                 Ok(Value::Nil) => Value::list(Vec::new()),
@@ -138,7 +138,7 @@ fn register_json_decoding(funcs: &mut Funcs) {
         Signature::new([string()]),
         |ctx, args| {
             let text = str_arg(args, 0);
-            ctx.charge_bytes(text.len())?;
+            charge_json_decode(ctx, text)?;
             json::decode(text).map_err(FuncError::new)
         },
     );
@@ -173,7 +173,7 @@ fn register_yaml(funcs: &mut Funcs) {
         |ctx, args| {
             let text = str_arg(args, 0);
             ctx.charge_bytes(text.len())?;
-            Ok(match yaml_to_value(text) {
+            Ok(match yaml_to_value(ctx, text)? {
                 Ok(Value::Map(map)) => Value::Map(map),
                 Ok(Value::Nil) => Value::map(BTreeMap::new()),
                 Ok(other) => error_map(unmarshal_error(&other, "map[string]interface {}")),
@@ -188,7 +188,7 @@ fn register_yaml(funcs: &mut Funcs) {
         |ctx, args| {
             let text = str_arg(args, 0);
             ctx.charge_bytes(text.len())?;
-            Ok(match yaml_to_value(text) {
+            Ok(match yaml_to_value(ctx, text)? {
                 Ok(Value::List(list)) => Value::List(list),
                 Ok(Value::Nil) => Value::list(Vec::new()),
                 Ok(other) => Value::list(vec![Value::string(unmarshal_error(
@@ -248,10 +248,40 @@ fn typed_json(value: &Value, depth: usize) -> Result<serde_json::Value, FuncErro
     })
 }
 
+/// Fuel per byte of JSON text decoded. A decoded value holds far more memory than its text (a
+/// value of tens of bytes for every two bytes of `[1,1,1]`), and JSON has no aliases, so the
+/// text's length bounds what decoding makes: it is charged up front.
+const JSON_DECODE_FUEL_PER_BYTE: u64 = 32;
+
+/// Fuel per YAML node decoded: about what one node holds once decoded. YAML aliases can make
+/// many nodes of a short text, so the nodes are counted while parsing (within the parser's own
+/// budget) and charged before they become template values.
+const YAML_NODE_FUEL: u64 = 64;
+
+fn charge_json_decode(ctx: &mut CallContext<'_, '_>, text: &str) -> Result<(), FuncError> {
+    ctx.charge_bytes(text.len())?;
+    ctx.charge((text.len() as u64).saturating_mul(JSON_DECODE_FUEL_PER_BYTE - 1))
+}
+
 /// `sigs.k8s.io/yaml.Unmarshal` into `interface{}`: YAML 1.1 scalars (`yes`, `on`, `0x1F`,
-/// `012` octal), every number a `float64`, keys as strings. Errors name the first problem.
-pub(crate) fn yaml_to_value(text: &str) -> Result<Value, String> {
-    let mut options = serde_saphyr::Options::default();
+/// `012` octal), every number a `float64`, keys as strings. The outer error is the budget
+/// running out; the inner one names the first problem of the text.
+pub(crate) fn yaml_to_value(
+    ctx: &mut CallContext<'_, '_>,
+    text: &str,
+) -> Result<Result<Value, String>, FuncError> {
+    let nodes = std::rc::Rc::new(std::cell::Cell::new(0usize));
+    let counted = std::rc::Rc::clone(&nodes);
+    let options = serde_saphyr::Options::default().with_budget_report(
+        move |report: serde_saphyr::budget::BudgetReport| counted.set(report.nodes),
+    );
+    let parsed = parse_yaml_document(text, options);
+    ctx.charge((nodes.get() as u64).saturating_mul(YAML_NODE_FUEL))?;
+    Ok(parsed)
+}
+
+/// The first document of `text` as a template value, or the text of Go's error.
+fn parse_yaml_document(text: &str, mut options: serde_saphyr::Options) -> Result<Value, String> {
     options.legacy_octal_numbers = true;
     // go-yaml keeps the last of duplicate keys and reads only the first document.
     options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::LastWins;

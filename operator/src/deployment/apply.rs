@@ -1,0 +1,285 @@
+//! Step 3 of a reconcile: the writes. Server-side apply of the desired objects in install order,
+//! each with the right over its fields that [`plan::write_for`] decided.
+//!
+//! Every object whose live state is known is checked before anything is written, so a conflict
+//! with another ChartDeployment applies nothing. When the revision was applied before, an object
+//! whose live state already holds every desired field is not written again: a reconcile that
+//! finds nothing to correct sends no write.
+
+use std::time::Duration;
+
+use capstan_api::InventoryEntry;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::runtime::wait::{await_condition, conditions};
+
+use crate::error::{Error, Result};
+
+use super::acting::Acting;
+use super::approval::{Action, Planned};
+use super::desired::DesiredObject;
+use super::live::{self, Observed};
+use super::owner::Owner;
+use super::plan::{self, Rules, Write};
+use capstan_api::deployment::DriftedObject;
+
+/// How long a CRD of the chart may take to become Established.
+const CRD_ESTABLISHED_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What [`apply_all`] did.
+#[derive(Debug)]
+pub struct Applied {
+    /// Every desired object, in install order.
+    pub inventory: Vec<InventoryEntry>,
+    /// How many objects were written (all of them in [`Mode::All`]).
+    pub patched: usize,
+    /// Each object as last seen, in inventory order: the API server's answer to the apply, or
+    /// the live state read before when nothing was written. Health is judged from these.
+    pub live: Vec<serde_json::Value>,
+    /// Objects found drifted from the revision already applied, with the fields that differ.
+    pub drift: Vec<DriftedObject>,
+    /// Whether that drift was corrected (drift detection `Enabled`) or only found (`Warn`).
+    pub corrected: bool,
+}
+
+/// Applies every object as the deployment's identity, CRDs first (each waited for until
+/// Established, then discovery is refreshed so their kinds resolve). `observed` is the live state
+/// [`live::observe_all`] read; objects of kinds not served yet are read once their CRD is
+/// established.
+///
+/// Before the first write, every object whose kind is served is checked: ownership and adoption
+/// by [`plan::check_before_writing`], then the API server's own verdict by a server-side dry-run
+/// of each write (RBAC of the identity, admission, validation, defaulting). A refusal there
+/// applies nothing of the revision. A failure after that stops at the failing object: what was
+/// applied so far stays, and the next attempt applies everything again.
+pub async fn apply_all(
+    acting: &Acting<'_>,
+    owner: &Owner,
+    objects: &[DesiredObject],
+    observed: &[Observed],
+    rules: &Rules,
+) -> Result<Applied> {
+    let writes = plan::check_before_writing(objects, observed, owner, rules)?;
+    let created_namespaces = plan::namespaces_created(objects, observed);
+    for (object, write) in objects.iter().zip(&writes) {
+        // An object in a namespace this revision creates cannot be checked before it exists.
+        let in_new_namespace = object
+            .entry
+            .namespace
+            .as_ref()
+            .is_some_and(|namespace| created_namespaces.contains(namespace));
+        if let Some(force) = write.as_ref().and_then(Write::sends)
+            && !in_new_namespace
+        {
+            let api = acting.served_api(&object.entry).await?;
+            apply_one(acting, &api, owner, object, force, DryRun::Yes).await?;
+        }
+    }
+    let mut applied = Applied {
+        inventory: Vec::with_capacity(objects.len()),
+        patched: 0,
+        live: Vec::with_capacity(objects.len()),
+        drift: Vec::new(),
+        corrected: false,
+    };
+    let mut crds_applied = false;
+    for ((object, write), observed) in objects.iter().zip(writes).zip(observed) {
+        if crds_applied && !object.is_crd {
+            acting.cluster.invalidate().await;
+            crds_applied = false;
+        }
+        let api = acting.served_api(&object.entry).await?;
+        let (write, seen) = match write {
+            Some(write) => (write, observed.clone()),
+            // Served only now that its CRD is established: read and decide it now.
+            None => {
+                let seen = live::read(acting, &api, object).await?;
+                let live = match &seen {
+                    Observed::Present(live) => Some(live),
+                    Observed::Absent | Observed::NotYetServed => None,
+                };
+                (plan::write_for(object, live, owner, rules)?, seen)
+            }
+        };
+        if let Write::Drifted { paths, correct } = &write {
+            applied.drift.push(DriftedObject {
+                object: object.describe(),
+                paths: paths.clone(),
+            });
+            applied.corrected |= *correct;
+        }
+        let last_seen = if let Some(force) = write.sends() {
+            applied.patched += 1;
+            apply_one(acting, &api, owner, object, force, DryRun::No).await?
+        } else {
+            match seen {
+                Observed::Present(live) => live.object,
+                Observed::Absent | Observed::NotYetServed => object.object.clone(),
+            }
+        };
+        applied.live.push(last_seen);
+        if object.is_crd {
+            wait_established(acting, &object.entry.name).await?;
+            crds_applied = true;
+        }
+        applied.inventory.push(object.entry.clone());
+    }
+    Ok(applied)
+}
+
+/// What the revision would do, object by object, for a plan (`spec.approval: Manual`): each
+/// write checked as ownership and adoption say, then sent as a server-side dry run with the
+/// deployment's identity to see the object as it would be. Objects whose kind is not served yet
+/// (custom resources of a CRD in the same revision) are planned as the chart renders them.
+/// Returns the changes and how many objects stay as they are.
+pub async fn plan_changes(
+    acting: &Acting<'_>,
+    owner: &Owner,
+    objects: &[DesiredObject],
+    observed: &[Observed],
+    rules: &Rules,
+    stale: &[InventoryEntry],
+) -> Result<(Vec<Planned>, usize)> {
+    let writes = plan::check_before_writing(objects, observed, owner, rules)?;
+    let created_namespaces = plan::namespaces_created(objects, observed);
+    let mut planned = Vec::new();
+    let mut unchanged = 0;
+    for ((object, write), seen) in objects.iter().zip(&writes).zip(observed) {
+        let before = match seen {
+            Observed::Present(live) => Some(live.object.clone()),
+            Observed::Absent | Observed::NotYetServed => None,
+        };
+        let action = if before.is_some() {
+            Action::Change
+        } else {
+            Action::Create
+        };
+        let in_new_namespace = object
+            .entry
+            .namespace
+            .as_ref()
+            .is_some_and(|namespace| created_namespaces.contains(namespace));
+        let after = match write.as_ref().map(Write::sends) {
+            Some(None) => {
+                unchanged += 1;
+                continue;
+            }
+            Some(Some(force)) if !in_new_namespace => {
+                let api = acting.served_api(&object.entry).await?;
+                apply_one(acting, &api, owner, object, force, DryRun::Yes).await?
+            }
+            _ => object.object.clone(),
+        };
+        planned.push(Planned {
+            entry: object.entry.clone(),
+            action,
+            before,
+            after: Some(after),
+        });
+    }
+    planned.extend(stale.iter().map(|entry| Planned {
+        entry: entry.clone(),
+        action: Action::Prune,
+        before: None,
+        after: None,
+    }));
+    Ok((planned, unchanged))
+}
+
+/// Writes the diffs of a plan (`pages` of ConfigMap data) to ConfigMaps `<deployment>-plan`,
+/// `<deployment>-plan-2`, ... in the deployment's namespace, owned by it, as the deployment's
+/// identity (so whoever may read ConfigMaps there may read the plan). Returns their names.
+pub async fn write_plan(
+    acting: &Acting<'_>,
+    deployment: &capstan_api::ChartDeployment,
+    pages: &[serde_json::Map<String, serde_json::Value>],
+) -> Result<Vec<String>> {
+    let key = crate::object_key::ObjectKey::of(deployment);
+    let api: Api<k8s_openapi::api::core::v1::ConfigMap> =
+        Api::namespaced(acting.client.clone(), &key.namespace);
+    let mut names = Vec::with_capacity(pages.len());
+    for (index, page) in pages.iter().enumerate() {
+        let name = if index == 0 {
+            format!("{}-plan", key.name)
+        } else {
+            format!("{}-plan-{}", key.name, index + 1)
+        };
+        let config_map = serde_json::json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {
+                "name": name,
+                "labels": {"capstan.dev/plan-of": key.name},
+                "ownerReferences": [{
+                    "apiVersion": "capstan.dev/v1alpha1", "kind": "ChartDeployment",
+                    "name": key.name, "uid": deployment.metadata.uid.clone().unwrap_or_default(),
+                }],
+            },
+            "data": page,
+        });
+        api.patch(
+            &name,
+            &PatchParams::apply("capstan-plan").force(),
+            &Patch::Apply(&config_map),
+        )
+        .await
+        .map_err(|source| acting.refused(format!("ConfigMap {}/{name}", key.namespace), source))?;
+        names.push(name);
+    }
+    Ok(names)
+}
+
+/// Whether a write is only checked by the API server or made.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum DryRun {
+    Yes,
+    No,
+}
+
+/// Applies one object with the deployment's own field manager. With `force` (an object this
+/// deployment owns, or adopts on request) fields someone else changed are taken; without, a field
+/// another manager set makes the apply fail instead.
+async fn apply_one(
+    acting: &Acting<'_>,
+    api: &Api<DynamicObject>,
+    owner: &Owner,
+    object: &DesiredObject,
+    force: bool,
+    dry_run: DryRun,
+) -> Result<serde_json::Value> {
+    let mut params = PatchParams::apply(&owner.field_manager());
+    if force {
+        params = params.force();
+    }
+    if dry_run == DryRun::Yes {
+        params = params.dry_run();
+    }
+    api.patch(&object.entry.name, &params, &Patch::Apply(&object.object))
+        .await
+        .map(|applied| serde_json::to_value(applied).unwrap_or_default())
+        .map_err(|error| match error {
+            kube::Error::Api(status) if status.code == 409 => Error::Conflict(format!(
+                "{} exists and its fields are managed by someone else ({}); delete it or annotate \
+                 it with capstan.dev/deployment: {} to hand it over",
+                object.describe(),
+                status.message,
+                owner.annotation_value()
+            )),
+            source => acting.refused(object.describe(), source),
+        })
+}
+
+async fn wait_established(acting: &Acting<'_>, name: &str) -> Result<()> {
+    let api: Api<CustomResourceDefinition> = Api::all(acting.client.clone());
+    let established = await_condition(api, name, conditions::is_crd_established());
+    match tokio::time::timeout(CRD_ESTABLISHED_TIMEOUT, established).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(error)) => Err(Error::CrdWatch {
+            name: name.to_string(),
+            source: error,
+        }),
+        Err(_) => Err(Error::CrdNotEstablished {
+            name: name.to_string(),
+            seconds: CRD_ESTABLISHED_TIMEOUT.as_secs(),
+        }),
+    }
+}

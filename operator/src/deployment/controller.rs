@@ -1,0 +1,210 @@
+//! The ChartDeployment controller's wiring: the watches and their triggers, the finalizer that
+//! cleans up on deletion, and the error policy. The reconcile itself is
+//! [`super::reconcile`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use capstan_api::ChartDeployment;
+use capstan_api::deployment::ValuesSourceKind;
+use capstan_api::labels::{DEPLOYMENT_ANNOTATION, DEPLOYMENT_LABEL, FINALIZER};
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::api::Api;
+use kube::api::{ApiResource, DynamicObject};
+use kube::core::{DeserializeGuard, PartialObjectMeta};
+use kube::runtime::controller::{Action, Config, Controller};
+use kube::runtime::reflector;
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::{WatchStreamExt, watcher};
+use tracing::warn;
+
+use crate::context::Context;
+use crate::error::{Error, Result};
+use crate::finalizer::{self, Step};
+use crate::object_key::{KindKey, ObjectKey};
+
+use super::triggers::{
+    RepositoryChanges, WatchedRepository, dependents, forget_deleted, referencing,
+    touched_repository, using_repository, using_repository_keyring,
+};
+use super::{cleanup, invalid, reconcile};
+
+/// Default `spec.interval`.
+const DEFAULT_INTERVAL: Duration = Duration::from_secs(600);
+
+/// A ChartDeployment as the watch hands it over: one that cannot be decoded (written before
+/// the CRD validated it, say) arrives as an error instead of failing the whole watch, so one
+/// tenant's broken object never stops the others being reconciled.
+pub type Watched = DeserializeGuard<ChartDeployment>;
+
+/// Runs the ChartDeployment controller until shutdown.
+pub async fn run(ctx: Arc<Context>) {
+    let deployments: Api<Watched> = ctx.watched();
+    let controller = Controller::new(deployments, watcher::Config::default())
+        .with_config(Config::default().concurrency(ctx.settings.max_concurrent_reconciles));
+    let store = controller.store();
+    let config_map_store = store.clone();
+    let dependency_store = store.clone();
+    let repository_store = store.clone();
+    let repository_changes = RepositoryChanges::default();
+    // One watch of the repositories keeps the store the Secret mapper below reads (a
+    // repository's keyring Secret is read on behalf of the deployments that use the repository)
+    // and wakes the deployments of a repository whose index, conditions or spec changed, or
+    // that was deleted.
+    let (repositories, repository_writer) = reflector::store::<WatchedRepository>();
+    let deletions = Arc::clone(&ctx);
+    let touched_repositories = watcher::watcher(
+        ctx.watched::<WatchedRepository>(),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .reflect(repository_writer)
+    .filter_map(move |event| {
+        if let Ok(watcher::Event::Delete(DeserializeGuard(Ok(repository)))) = &event {
+            forget_deleted(&deletions, repository);
+        }
+        std::future::ready(touched_repository(event))
+    });
+    // ConfigMaps and Secrets are watched as metadata only: their contents are read only for
+    // the objects a deployment names, when it is reconciled.
+    let config_maps = watcher::watcher(
+        ctx.watched::<PartialObjectMeta<ConfigMap>>(),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .touched_objects();
+    let secrets = watcher::watcher(
+        ctx.watched::<PartialObjectMeta<Secret>>(),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .touched_objects();
+    // The applied workloads, as metadata and only those carrying a deployment's label: a change
+    // in their status wakes their deployment to read its health again.
+    let workloads = health_watches(&ctx);
+    controller
+        .watches_stream_with(
+            workloads,
+            |object| owner_of(&object),
+            // The kind of the watched objects matters only to the mapper, which reads their
+            // annotation; any of them stands for all.
+            ApiResource::erase::<k8s_openapi::api::apps::v1::Deployment>(&()),
+        )
+        .watches(
+            ctx.watched::<Watched>(),
+            watcher::Config::default(),
+            move |changed| dependents(&dependency_store, &changed),
+        )
+        .watches_stream(touched_repositories, move |repository| {
+            if repository_changes.changed(&repository) {
+                using_repository(&repository_store, &repository)
+            } else {
+                Vec::new()
+            }
+        })
+        .watches_stream(config_maps, move |config_map| {
+            referencing(&config_map_store, &config_map, ValuesSourceKind::ConfigMap)
+        })
+        .watches_stream(secrets, move |secret| {
+            let mut triggered = referencing(&store, &secret, ValuesSourceKind::Secret);
+            triggered.extend(using_repository_keyring(&store, &repositories, &secret));
+            triggered
+        })
+        .shutdown_on_signal()
+        .run(reconcile_with_finalizer, error_policy, ctx)
+        .for_each(|result| async move {
+            if let Err(error) = result {
+                warn!(%error, "reconcile failed");
+            }
+        })
+        .await;
+}
+
+/// One metadata watch per kind whose health is read from its status (Deployments,
+/// StatefulSets, DaemonSets, Jobs, PersistentVolumeClaims), of the objects deployments applied.
+fn health_watches(
+    ctx: &Context,
+) -> impl futures::Stream<Item = Result<PartialObjectMeta<DynamicObject>, watcher::Error>> + Send + 'static
+{
+    let config = || watcher::Config::default().labels(DEPLOYMENT_LABEL);
+    let kinds = [
+        ApiResource::erase::<k8s_openapi::api::apps::v1::Deployment>(&()),
+        ApiResource::erase::<k8s_openapi::api::apps::v1::StatefulSet>(&()),
+        ApiResource::erase::<k8s_openapi::api::apps::v1::DaemonSet>(&()),
+        ApiResource::erase::<k8s_openapi::api::batch::v1::Job>(&()),
+        ApiResource::erase::<k8s_openapi::api::core::v1::PersistentVolumeClaim>(&()),
+    ];
+    let streams = kinds.map(|resource| {
+        let api: Api<PartialObjectMeta<DynamicObject>> = match &ctx.settings.watch_namespace {
+            Some(namespace) => Api::namespaced_with(ctx.client.clone(), namespace, &resource),
+            None => Api::all_with(ctx.client.clone(), &resource),
+        };
+        watcher::watcher(api, config())
+            .default_backoff()
+            .touched_objects()
+            .boxed()
+    });
+    futures::stream::select_all(streams)
+}
+
+/// The deployment an applied object's annotation names.
+fn owner_of(object: &PartialObjectMeta<DynamicObject>) -> Option<ObjectRef<Watched>> {
+    let owner = object
+        .metadata
+        .annotations
+        .as_ref()?
+        .get(DEPLOYMENT_ANNOTATION)?;
+    let (namespace, name) = owner.split_once('/')?;
+    Some(ObjectRef::new(name).within(namespace))
+}
+
+async fn reconcile_with_finalizer(deployment: Arc<Watched>, ctx: Arc<Context>) -> Result<Action> {
+    let started = std::time::Instant::now();
+    let result = reconcile_step(&deployment, &ctx).await;
+    ctx.metrics
+        .reconciled("ChartDeployment", result.is_ok(), started.elapsed());
+    result
+}
+
+/// Adds the finalizer, reconciles, or cleans up and releases the finalizer; an object that
+/// cannot be decoded is reported (or, when deleted, cleaned up from its status).
+async fn reconcile_step(watched: &Watched, ctx: &Context) -> Result<Action> {
+    let api: Api<Watched> = Api::namespaced(ctx.client.clone(), &ObjectKey::of(watched).namespace);
+    match finalizer::step(watched, FINALIZER) {
+        Step::Add => {
+            // The write wakes the object again, with the finalizer in place.
+            finalizer::add(&api, watched, FINALIZER).await?;
+            Ok(Action::await_change())
+        }
+        Step::Apply => match &watched.0 {
+            Ok(deployment) => reconcile::reconcile(deployment, ctx).await,
+            Err(invalid) => invalid::report(ctx, watched, invalid).await,
+        },
+        Step::Cleanup { index } => {
+            let action = match &watched.0 {
+                Ok(deployment) => cleanup::cleanup(deployment, ctx).await?,
+                Err(_) => cleanup::cleanup_undecodable(watched, ctx).await?,
+            };
+            finalizer::release(&api, watched, FINALIZER, index).await?;
+            Ok(action)
+        }
+        Step::Nothing => Ok(Action::await_change()),
+    }
+}
+
+fn error_policy(deployment: Arc<Watched>, error: &Error, ctx: Arc<Context>) -> Action {
+    let failures = ctx.record_failure(&KindKey::of(&*deployment));
+    Action::requeue(error.retry_after(failures))
+}
+
+/// The deployment's `spec.interval` (or the default), raised to the operator's floor
+/// (`--min-interval`), so no tenant can make the operator reconcile in a tight loop.
+pub fn interval(deployment: &ChartDeployment, floor: Duration) -> Duration {
+    deployment
+        .spec
+        .interval
+        .as_ref()
+        .map_or(DEFAULT_INTERVAL, Into::into)
+        .max(floor)
+}

@@ -1,0 +1,274 @@
+//! Step 1 of a reconcile: every read a ChartDeployment needs, gathered into plain values.
+//!
+//! [`inputs`] reads what the spec names (the chart source, the keyring of its verification
+//! policy, the `valuesFrom` ConfigMaps and Secrets); [`archive`] then fetches the chart archive,
+//! but only once [`super::plan`] has decided that the revision may have changed. Nothing here
+//! decides anything beyond what the reads themselves fail on.
+
+use std::sync::Arc;
+
+use capstan_api::deployment::ValuesSourceKind;
+use capstan_api::{ChartDeployment, ChartRepository, ChartRepositoryStatus, RepositoryChart};
+use capstan_chart::values::Values;
+use capstan_sources::catalogue::ResolvedChart;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::Client;
+use kube::api::Api;
+
+use crate::access::Access;
+use crate::context::Context;
+use crate::error::{Error, Result};
+use crate::object_data::DataObject;
+use crate::object_key::ObjectKey;
+use crate::repository::index_cache::CachedIndex;
+
+use super::oci::{self, OciSource};
+use super::package::{self, Package};
+use super::policy::Policy;
+use super::values;
+
+/// Where this attempt's archive comes from, known before anything is downloaded.
+pub enum Source {
+    /// Already in hand, read from a ConfigMap or Secret.
+    Package(Package),
+    /// In a registry: resolved to a manifest digest, pulled unless that digest is cached.
+    Oci(Box<OciSource>),
+    /// In a repository: downloaded only when the revision it names is not already applied.
+    Repository {
+        index: Arc<CachedIndex>,
+        entry: Box<ResolvedChart>,
+    },
+}
+
+/// What the spec names, read for one reconcile.
+pub struct Inputs {
+    pub source: Source,
+    pub policy: Policy,
+    /// The keyring Secret, when provenance is checked and the Secret exists. The policy tag
+    /// and the verification use this same read.
+    pub keyring: Option<Secret>,
+    /// The user's values: `valuesFrom` in order, then `values`.
+    pub values: Values,
+}
+
+/// Reads the chart source, the policy's keyring and the values. What the deployment names
+/// (its package, `valuesFrom`, registry credentials, keyring) is read through `client`, as the
+/// deployment's identity, so a tenant cannot have the operator read a Secret its own
+/// ServiceAccount may not; the ChartRepository and what it names are the operator's to read.
+pub async fn inputs(
+    deployment: &ChartDeployment,
+    ctx: &Context,
+    client: &Client,
+) -> Result<Inputs> {
+    let namespace = ObjectKey::of(deployment).namespace;
+    let (source, policy) = resolve_source(deployment, ctx, client, &namespace).await?;
+    let keyring = match policy.keyring_to_read() {
+        Some(name) => get_opt::<Secret>(client, &namespace, name).await?,
+        None => None,
+    };
+    let values = read_values(deployment, client, &namespace).await?;
+    Ok(Inputs {
+        source,
+        policy,
+        keyring,
+        values,
+    })
+}
+
+/// A chart archive in hand, with the registry manifest it came from.
+pub struct Fetched {
+    pub package: Arc<Package>,
+    /// `sha256:<hex>` of the OCI manifest (registry sources only).
+    pub manifest_digest: Option<String>,
+}
+
+/// Fetches the archive `source` names (and its `.prov` when `policy` looks at provenance).
+pub async fn archive(ctx: &Context, source: Source, policy: &Policy) -> Result<Fetched> {
+    Ok(match source {
+        Source::Package(package) => Fetched {
+            package: Arc::new(package),
+            manifest_digest: None,
+        },
+        Source::Repository { index, entry } => {
+            let package =
+                package::download_package(&index, &entry, policy.wants_provenance()).await?;
+            Fetched {
+                package: Arc::new(package),
+                manifest_digest: None,
+            }
+        }
+        Source::Oci(source) => {
+            let (package, digest) = oci::fetch(&ctx.oci_charts, &source).await?;
+            Fetched {
+                package,
+                manifest_digest: Some(digest),
+            }
+        }
+    })
+}
+
+/// The object `name` of kind `K` in `namespace`, or `None` when it does not exist.
+async fn get_opt<K>(client: &Client, namespace: &str, name: &str) -> Result<Option<K>>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    Api::<K>::namespaced(client.clone(), namespace)
+        .get_opt(name)
+        .await
+        .map_err(Error::kube(format!(
+            "reading {} {namespace}/{name}",
+            K::kind(&())
+        )))
+}
+
+async fn resolve_source(
+    deployment: &ChartDeployment,
+    ctx: &Context,
+    client: &Client,
+    namespace: &str,
+) -> Result<(Source, Policy)> {
+    let chart = &deployment.spec.chart;
+    if let Some(source) = &chart.package {
+        let policy = Policy::from_spec(source.verify.as_ref());
+        let missing = |kind: &str, name: &str| Error::InputMissing {
+            what: format!("{kind} {name}"),
+            message: "not found; create it (capstan write deployment --from-package)".into(),
+        };
+        let package = if let Some(reference) = &source.config_map_ref {
+            let config_map = get_opt::<ConfigMap>(client, namespace, &reference.name)
+                .await?
+                .ok_or_else(|| missing("ConfigMap", &reference.name))?;
+            package::package_from(DataObject::ConfigMap(&config_map), source)?
+        } else if let Some(reference) = &source.secret_ref {
+            let secret = get_opt::<Secret>(client, namespace, &reference.name)
+                .await?
+                .ok_or_else(|| missing("Secret", &reference.name))?;
+            package::package_from(DataObject::Secret(&secret), source)?
+        } else {
+            return Err(Error::InvalidSpec(
+                "spec.chart.package: set configMapRef or secretRef".into(),
+            ));
+        };
+        return Ok((Source::Package(package), policy));
+    }
+    if let Some(oci) = &chart.oci {
+        let access = Access::read(client, namespace, &oci.connection, "spec.chart.oci").await?;
+        let source = oci_source(&oci.reference, oci.version.as_deref(), &access)?;
+        let policy = Policy::from_spec(oci.connection.verify.as_ref());
+        return Ok((Source::Oci(Box::new(source)), policy));
+    }
+    if let Some(wanted) = &chart.repository {
+        return from_repository(ctx, namespace, wanted).await;
+    }
+    Err(Error::InvalidSpec(
+        "spec.chart: set one of repository, package or oci".into(),
+    ))
+}
+
+/// A chart from a ChartRepository: an `oci://` one resolves over the registry's tags, any other
+/// from the index the repository controller cached.
+async fn from_repository(
+    ctx: &Context,
+    namespace: &str,
+    wanted: &RepositoryChart,
+) -> Result<(Source, Policy)> {
+    let name = &wanted.repository_ref.name;
+    let cache_key = ObjectKey::new(namespace, name.clone());
+    let Some(repository) = get_opt::<ChartRepository>(&ctx.client, namespace, name).await? else {
+        ctx.indexes.remove(&cache_key);
+        return Err(Error::InputMissing {
+            what: format!("ChartRepository {name}"),
+            message: "not found; create it in the namespace of this ChartDeployment".into(),
+        });
+    };
+    // The deployment's own policy, when it sets one, replaces the repository's.
+    let policy = Policy::from_spec(
+        wanted
+            .verify
+            .as_ref()
+            .or(repository.spec.connection.verify.as_ref()),
+    );
+    if repository.spec.url.starts_with("oci://") {
+        // A registry path: the chart is the repository `<path>/<name>`, its versions its tags.
+        let access =
+            Access::read(&ctx.client, namespace, &repository.spec.connection, "spec").await?;
+        if wanted.name.is_empty()
+            || wanted.name.starts_with('.')
+            || wanted.name.contains([':', '@', '/'])
+        {
+            return Err(Error::InvalidSpec(format!(
+                "spec.chart.repository.name {:?}: a chart name in an oci:// repository is one \
+                 path segment, without tag or digest (set them in version)",
+                wanted.name
+            )));
+        }
+        let reference = capstan_chart::index::join_url(&repository.spec.url, &wanted.name);
+        let source = oci_source(&reference, wanted.version.as_deref(), &access)?;
+        return Ok((Source::Oci(Box::new(source)), policy));
+    }
+    let index = ctx
+        .indexes
+        .get(&cache_key)
+        .filter(|index| index.url == repository.spec.url)
+        .ok_or_else(|| Error::InputMissing {
+            what: format!("ChartRepository {name}"),
+            message: format!(
+                "its index has not been fetched yet{}",
+                ready_message(repository.status.as_ref())
+            ),
+        })?;
+    let entry = index.resolve(&wanted.name, wanted.version.as_deref().unwrap_or_default())?;
+    Ok((
+        Source::Repository {
+            index,
+            entry: Box::new(entry),
+        },
+        policy,
+    ))
+}
+
+/// The registry source for `reference` (with an optional tag or digest) and `version`.
+fn oci_source(reference: &str, version: Option<&str>, access: &Access) -> Result<OciSource> {
+    let (chart_url, _) = capstan_sources::oci::split_chart_reference(reference);
+    let host = capstan_sources::oci::registry_host(&chart_url)
+        .map_err(|error| Error::InvalidSpec(error.to_string()))?;
+    OciSource::new(reference, version, access.registry_options(&host)?)
+}
+
+/// `: <message>` of a repository's failing Ready condition, so a deployment says why its
+/// repository has no index.
+fn ready_message(status: Option<&ChartRepositoryStatus>) -> String {
+    status
+        .into_iter()
+        .flat_map(|status| &status.conditions)
+        .find(|c| c.type_ == capstan_api::common::READY && c.status != "True")
+        .map(|c| format!(": {}", c.message))
+        .unwrap_or_default()
+}
+
+/// Reads every `valuesFrom` entry (a missing object or key is `None`) and merges them with
+/// `values`.
+async fn read_values(
+    deployment: &ChartDeployment,
+    client: &Client,
+    namespace: &str,
+) -> Result<Values> {
+    let references = &deployment.spec.values_from;
+    let mut fetched = Vec::with_capacity(references.len());
+    for reference in references {
+        let key = reference.key();
+        let content = match reference.kind {
+            ValuesSourceKind::ConfigMap => get_opt::<ConfigMap>(client, namespace, &reference.name)
+                .await?
+                .and_then(|object| DataObject::ConfigMap(&object).get(key).map(<[u8]>::to_vec)),
+            ValuesSourceKind::Secret => get_opt::<Secret>(client, namespace, &reference.name)
+                .await?
+                .and_then(|object| DataObject::Secret(&object).get(key).map(<[u8]>::to_vec)),
+        };
+        fetched.push(content);
+    }
+    values::merge_user_values(references, fetched, deployment.spec.values.as_ref())
+}

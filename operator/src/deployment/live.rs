@@ -1,0 +1,99 @@
+//! Reading the live state of the objects a revision will apply: part of the dereference step,
+//! kept apart because it needs the desired objects first.
+
+use kube::api::{Api, DynamicObject};
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+
+use super::acting::Acting;
+use super::desired::DesiredObject;
+
+/// An object as it is in the cluster.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Live {
+    /// The whole object, as JSON.
+    pub object: Value,
+}
+
+impl Live {
+    /// The object's annotations.
+    pub fn annotations(&self) -> std::collections::BTreeMap<String, String> {
+        self.object["metadata"]["annotations"]
+            .as_object()
+            .map(|map| {
+                map.iter()
+                    .filter_map(|(key, value)| Some((key.clone(), value.as_str()?.to_string())))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// What was found of one desired object.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Observed {
+    /// The object does not exist.
+    Absent,
+    Present(Live),
+    /// Its kind is not served yet: a CRD of this same revision defines it, and it is read once
+    /// that CRD is established.
+    NotYetServed,
+}
+
+/// Reads every object the cluster can already resolve, in order, as the deployment's identity.
+pub async fn observe_all(acting: &Acting<'_>, objects: &[DesiredObject]) -> Result<Vec<Observed>> {
+    let mut observed = Vec::with_capacity(objects.len());
+    for object in objects {
+        observed.push(match acting.api(&object.entry).await? {
+            Some(api) => read(acting, &api, object).await?,
+            None => Observed::NotYetServed,
+        });
+    }
+    Ok(observed)
+}
+
+/// Reads `object` through `api`; a refused read names the identity and permission.
+pub async fn read(
+    acting: &Acting<'_>,
+    api: &Api<DynamicObject>,
+    object: &DesiredObject,
+) -> Result<Observed> {
+    let found = api
+        .get_opt(&object.entry.name)
+        .await
+        .map_err(|source| match source {
+            kube::Error::Api(ref status) if status.code == 403 => {
+                acting.refused(object.describe(), source)
+            }
+            source => Error::ReadLive {
+                object: object.describe(),
+                source,
+            },
+        })?;
+    Ok(match found {
+        None => Observed::Absent,
+        Some(live) => Observed::Present(Live {
+            object: serde_json::to_value(&live).unwrap_or(Value::Null),
+        }),
+    })
+}
+
+/// Reads the object `entry` names; `None` when it (or its kind) is gone.
+pub async fn read_entry(
+    acting: &Acting<'_>,
+    entry: &capstan_api::InventoryEntry,
+) -> Result<Option<Value>> {
+    let Some(api) = acting.api(entry).await? else {
+        return Ok(None);
+    };
+    let object = super::desired::describe(entry);
+    let found = api
+        .get_opt(&entry.name)
+        .await
+        .map_err(|source| match source {
+            kube::Error::Api(ref status) if status.code == 403 => acting.refused(object, source),
+            source => Error::ReadLive { object, source },
+        })?;
+    Ok(found.map(|live| serde_json::to_value(&live).unwrap_or(Value::Null)))
+}

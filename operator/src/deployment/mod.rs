@@ -1,0 +1,38 @@
+//! The ChartDeployment controller and its reconcile pipeline.
+//!
+//! - [`controller`]: watches, [`triggers`], the finalizer ([`cleanup`]), the error policy, and
+//!   objects that cannot be decoded ([`invalid`]);
+//! - [`reconcile`]: one attempt, step by step:
+//!   1. [`dereference`] reads the source ([`package`], [`oci`]), the [`policy`]'s keyring and the
+//!      [`values`]; [`live`] reads the objects' live state;
+//!   2. [`plan`] decides, without a client: the revision, whether it changed, the verification,
+//!      the release number, the objects ([`render`], [`desired`], [`owner`]), which to write
+//!      ([`drift`]) and what to prune;
+//!   3. [`apply`] and [`prune`] write;
+//!   4. [`status`] computes the new status and event and writes them.
+
+pub mod acting;
+pub mod apply;
+pub mod approval;
+pub mod cleanup;
+pub mod controller;
+pub mod dependencies;
+pub mod dereference;
+pub mod desired;
+pub mod drift;
+pub mod health;
+pub mod history;
+pub mod identity;
+pub mod invalid;
+pub mod live;
+pub mod oci;
+pub mod owner;
+pub mod package;
+pub mod plan;
+pub mod policy;
+pub mod prune;
+pub mod reconcile;
+pub mod render;
+pub mod status;
+pub mod triggers;
+pub mod values;

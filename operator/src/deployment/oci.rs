@@ -1,0 +1,202 @@
+//! Charts from OCI registries: the tag, version constraint or digest is resolved to a manifest
+//! digest (one small request, with the source's credentials), and the chart layer and its
+//! provenance layer are pulled only when no chart with that digest is cached yet.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use capstan_sources::oci::{self, PullLimits, RegistryOptions};
+use tracing::info;
+
+use super::package::Package;
+use crate::error::{Error, Result};
+
+/// Charts kept in memory, newest last.
+const CACHE_ENTRIES: usize = 32;
+/// Total archive and provenance bytes kept in memory.
+const CACHE_BYTES: usize = 64 * 1024 * 1024;
+
+/// A chart in a registry, and how to reach it.
+#[derive(Debug, Clone)]
+pub struct OciSource {
+    /// `oci://host[:port]/path/name`, without tag or digest.
+    pub chart_url: String,
+    /// A constraint, an exact version or a digest (`sha256:...`); `None` for the latest stable.
+    pub version: Option<String>,
+    pub options: RegistryOptions,
+}
+
+impl OciSource {
+    /// The chart named by `reference` (which may carry `:tag` or `@sha256:...`) and `version`.
+    /// A reference with a tag or digest and a `version` as well is ambiguous.
+    pub fn new(
+        reference: &str,
+        version: Option<&str>,
+        options: RegistryOptions,
+    ) -> Result<OciSource> {
+        let (chart_url, pinned) = oci::split_chart_reference(reference);
+        let version = version.map(str::trim).filter(|v| !v.is_empty());
+        let version = match (pinned, version) {
+            (Some(_), Some(_)) => {
+                return Err(Error::InvalidSpec(format!(
+                    "spec.chart.oci: the reference {reference} carries a tag or digest and \
+                     `version` is set too; keep one of them"
+                )));
+            }
+            (pinned, version) => pinned.or(version.map(str::to_string)),
+        };
+        oci::registry_host(&chart_url).map_err(|error| Error::InvalidSpec(error.to_string()))?;
+        Ok(OciSource {
+            chart_url,
+            version,
+            options,
+        })
+    }
+
+    fn describe(&self) -> String {
+        match &self.version {
+            Some(version) => format!("chart {} ({version})", self.chart_url),
+            None => format!("chart {}", self.chart_url),
+        }
+    }
+}
+
+/// Pulled charts by `<chart url>@<manifest digest>`, bounded in entries and bytes. The key holds
+/// the chart URL, not only the digest: a cached chart is only handed out after the registry
+/// answered, with the asking source's credentials, that this repository has this digest.
+#[derive(Default)]
+pub struct OciCache {
+    entries: Mutex<VecDeque<(String, Arc<Package>)>>,
+}
+
+impl OciCache {
+    fn get(&self, key: &str) -> Option<Arc<Package>> {
+        self.entries
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, package)| Arc::clone(package))
+    }
+
+    fn insert(&self, key: String, package: Arc<Package>) {
+        let mut entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        entries.retain(|(k, _)| *k != key);
+        entries.push_back((key, package));
+        let size = |p: &Package| p.archive.len() + p.provenance.as_ref().map_or(0, Vec::len);
+        while entries.len() > CACHE_ENTRIES
+            || (entries.len() > 1
+                && entries.iter().map(|(_, p)| size(p)).sum::<usize>() > CACHE_BYTES)
+        {
+            entries.pop_front();
+        }
+    }
+}
+
+/// The chart `source` names and its manifest digest: from the cache when the digest is known,
+/// otherwise pulled (and cached).
+pub async fn fetch(cache: &OciCache, source: &OciSource) -> Result<(Arc<Package>, String)> {
+    let what = source.describe();
+    let resolved = oci::resolve_digest(
+        &source.chart_url,
+        source.version.as_deref(),
+        &source.options,
+    )
+    .await
+    .map_err(|error| Error::from_oci(what.clone(), error))?;
+    let key = format!("{}@{}", source.chart_url, resolved.digest);
+    if let Some(package) = cache.get(&key) {
+        return Ok((package, resolved.digest));
+    }
+    let pulled = oci::pull(
+        &source.chart_url,
+        Some(&resolved.digest),
+        &source.options,
+        PullLimits::default(),
+    )
+    .await
+    .map_err(|error| Error::from_oci(what.clone(), error))?;
+    info!(reference = %resolved.reference, digest = %resolved.digest, chart = %pulled.name, version = %pulled.version, "pulled chart");
+    let package = Arc::new(Package {
+        archive: pulled.archive,
+        provenance: pulled.prov,
+    });
+    cache.insert(key, Arc::clone(&package));
+    Ok((package, resolved.digest))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use capstan_sources::oci::OciError;
+
+    fn package(bytes: usize) -> Arc<Package> {
+        Arc::new(Package {
+            archive: vec![0; bytes],
+            provenance: None,
+        })
+    }
+
+    #[test]
+    fn sources_take_a_tag_a_digest_or_a_version() {
+        let options = RegistryOptions::default;
+        let tagged = OciSource::new("oci://r:5000/c/greet:1.0.0_b", None, options()).unwrap();
+        assert_eq!(tagged.chart_url, "oci://r:5000/c/greet");
+        assert_eq!(tagged.version.as_deref(), Some("1.0.0+b"));
+        let pinned = OciSource::new("oci://r/greet@sha256:ab", None, options()).unwrap();
+        assert_eq!(pinned.version.as_deref(), Some("sha256:ab"));
+        let constrained = OciSource::new("oci://r:5000/greet", Some("^1"), options()).unwrap();
+        assert_eq!(constrained.chart_url, "oci://r:5000/greet");
+        assert_eq!(constrained.version.as_deref(), Some("^1"));
+        let latest = OciSource::new("oci://r:5000/greet", Some(" "), options()).unwrap();
+        assert_eq!(latest.version, None);
+        let error = OciSource::new("oci://r/greet:1.0.0", Some("^1"), options()).unwrap_err();
+        assert!(error.is_stalled());
+        assert!(error.to_string().contains("keep one"), "{error}");
+    }
+
+    #[test]
+    fn registry_errors_map_to_reasons() {
+        let unauthorized = Error::from_oci(
+            "chart x".into(),
+            OciError::Unauthorized {
+                registry: "r".into(),
+                reference: "r/x:1".into(),
+                reason: "it needs credentials and none were given".into(),
+            },
+        );
+        assert_eq!(unauthorized.reason(), "AuthenticationFailed");
+        let missing = Error::from_oci(
+            "chart x".into(),
+            OciError::NoMatchingVersion {
+                reference: "oci://r/x".into(),
+                constraint: "^9".into(),
+                available: "1.0.0".into(),
+            },
+        );
+        assert_eq!(missing.reason(), "ChartNotFound");
+        assert!(missing.is_stalled());
+    }
+
+    #[test]
+    fn the_cache_is_bounded_and_keyed_by_url_and_digest() {
+        let cache = OciCache::default();
+        cache.insert("oci://r/a@sha256:1".into(), package(10));
+        assert!(cache.get("oci://r/a@sha256:1").is_some());
+        assert!(cache.get("oci://r/b@sha256:1").is_none());
+        for n in 0..CACHE_ENTRIES {
+            cache.insert(format!("oci://r/n@sha256:{n}"), package(1));
+        }
+        assert!(
+            cache.get("oci://r/a@sha256:1").is_none(),
+            "the oldest went first"
+        );
+        assert!(cache.get("oci://r/n@sha256:0").is_some());
+        cache.insert("oci://r/big@sha256:1".into(), package(CACHE_BYTES));
+        assert!(cache.get("oci://r/big@sha256:1").is_some());
+        assert!(cache.get("oci://r/n@sha256:0").is_none());
+    }
+}

@@ -1,0 +1,273 @@
+//! What wakes a ChartDeployment besides a change to itself: the ConfigMaps and Secrets it reads
+//! (values, packages, credentials, keyrings) and the ChartRepository it takes its chart from.
+//! Each mapper answers "which deployments does this change concern?" from the controller's
+//! store, without a request to the API server.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use capstan_api::deployment::ValuesSourceKind;
+use capstan_api::{ChartDeployment, ChartRepository};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
+use kube::core::DeserializeGuard;
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::watcher;
+use kube::{Resource, ResourceExt};
+
+use crate::context::{Context, lock};
+use crate::object_key::ObjectKey;
+use crate::repository::status::seen_by_deployments;
+
+use super::controller::Watched;
+
+/// A ChartRepository as the deployment controller's watch hands it over.
+pub type WatchedRepository = DeserializeGuard<ChartRepository>;
+
+/// The deployments that read `object` (a ConfigMap or Secret) through `valuesFrom` or as their
+/// package, so a change to it triggers them.
+pub fn referencing<K: Resource>(
+    store: &Store<Watched>,
+    object: &K,
+    kind: ValuesSourceKind,
+) -> Vec<ObjectRef<Watched>> {
+    let namespace = object.meta().namespace.clone();
+    let name = object.meta().name.clone().unwrap_or_default();
+    select(store, |deployment| {
+        deployment.namespace() == namespace && {
+            let spec = &deployment.spec;
+            let in_values = spec
+                .values_from
+                .iter()
+                .any(|reference| reference.kind == kind && reference.name == name);
+            let package = spec.chart.package.as_ref();
+            let in_package = match kind {
+                ValuesSourceKind::ConfigMap => package.and_then(|p| p.config_map_ref.as_ref()),
+                ValuesSourceKind::Secret => package.and_then(|p| p.secret_ref.as_ref()),
+            }
+            .is_some_and(|reference| reference.name == name);
+            // The credentials and certificates of an OCI source: a fixed Secret retries at once.
+            let oci = spec
+                .chart
+                .oci
+                .as_ref()
+                .filter(|_| kind == ValuesSourceKind::Secret);
+            let in_oci = oci.is_some_and(|oci| {
+                [&oci.connection.secret_ref, &oci.connection.cert_secret_ref]
+                    .into_iter()
+                    .flatten()
+                    .any(|reference| reference.name == name)
+            });
+            // A keyring the deployment's own verification policy names: a key added or revoked
+            // re-checks the applied chart at once.
+            let keyrings = [
+                spec.chart
+                    .repository
+                    .as_ref()
+                    .and_then(|r| r.verify.as_ref()),
+                package.and_then(|p| p.verify.as_ref()),
+                spec.chart
+                    .oci
+                    .as_ref()
+                    .and_then(|o| o.connection.verify.as_ref()),
+            ];
+            let in_keyring = kind == ValuesSourceKind::Secret
+                && keyrings
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|policy| policy.keyring_secret_ref.as_ref())
+                    .any(|reference| reference.name == name);
+            in_values || in_package || in_oci || in_keyring
+        }
+    })
+}
+
+/// The deployments whose ChartRepository's verification policy names `secret` as its keyring, so
+/// a key added or revoked there re-checks what they applied.
+pub fn using_repository_keyring<K: Resource>(
+    deployments: &Store<Watched>,
+    repositories: &Store<WatchedRepository>,
+    secret: &K,
+) -> Vec<ObjectRef<Watched>> {
+    let namespace = secret.meta().namespace.clone();
+    let name = secret.meta().name.clone().unwrap_or_default();
+    let keyed: Vec<String> = repositories
+        .state()
+        .iter()
+        .filter_map(|watched| watched.0.as_ref().ok())
+        .filter(|repository| repository.namespace() == namespace)
+        .filter(|repository| {
+            repository
+                .spec
+                .connection
+                .verify
+                .as_ref()
+                .and_then(|policy| policy.keyring_secret_ref.as_ref())
+                .is_some_and(|reference| reference.name == name)
+        })
+        .map(|repository| repository.name_any())
+        .collect();
+    // Most Secrets are nobody's keyring: skip the scan of deployments for them.
+    if keyed.is_empty() {
+        return Vec::new();
+    }
+    deployments_using(deployments, &namespace, |used| {
+        keyed.iter().any(|name| name == used)
+    })
+}
+
+/// Drops what the operator keeps in memory for a deleted repository: its parsed index and its
+/// fetch schedule, unless they already belong to a repository created again under its name.
+pub fn forget_deleted(ctx: &Context, repository: &ChartRepository) {
+    let key = ObjectKey::of(repository);
+    let uid = repository.metadata.uid.as_deref();
+    ctx.indexes.remove_if_fetched_for(&key, uid);
+    ctx.fetch_schedule.forget_if_scheduled_for(&key, uid);
+}
+
+/// The repository a watch event is about, for the deployment triggers. A deleted repository
+/// comes marked as being deleted: the watch hands it over as it last was, which would otherwise
+/// look unchanged to [`RepositoryChanges`].
+/// A repository that cannot be decoded wakes nobody (its deployments report it when they read it).
+pub fn touched_repository(
+    event: Result<watcher::Event<WatchedRepository>, watcher::Error>,
+) -> Option<Result<ChartRepository, watcher::Error>> {
+    match event {
+        Ok(
+            watcher::Event::Apply(DeserializeGuard(Ok(repository)))
+            | watcher::Event::InitApply(DeserializeGuard(Ok(repository))),
+        ) => Some(Ok(repository)),
+        Ok(watcher::Event::Delete(DeserializeGuard(Ok(mut repository)))) => {
+            repository
+                .metadata
+                .deletion_timestamp
+                .get_or_insert(Time(Timestamp::now()));
+            Some(Ok(repository))
+        }
+        Ok(
+            watcher::Event::Init
+            | watcher::Event::InitDone
+            | watcher::Event::Apply(_)
+            | watcher::Event::InitApply(_)
+            | watcher::Event::Delete(_),
+        ) => None,
+        Err(error) => Some(Err(error)),
+    }
+}
+
+/// What the deployments last saw of each repository ([`seen_by_deployments`]), so
+/// a status write that only records another fetch of the same index wakes none of them.
+#[derive(Default)]
+pub struct RepositoryChanges {
+    seen: Mutex<HashMap<ObjectKey, u64>>,
+}
+
+impl RepositoryChanges {
+    /// Whether `repository` differs, for its deployments, from when it was last seen. One being
+    /// deleted always does, and is forgotten.
+    pub fn changed(&self, repository: &ChartRepository) -> bool {
+        let key = ObjectKey::of(repository);
+        let mut seen = lock(&self.seen);
+        if repository.metadata.deletion_timestamp.is_some() {
+            seen.remove(&key);
+            return true;
+        }
+        let fingerprint = seen_by_deployments(repository);
+        seen.insert(key, fingerprint) != Some(fingerprint)
+    }
+}
+
+/// The deployments that take their chart from `repository`, so a new index (the repository's
+/// status changes) triggers them.
+pub fn using_repository(
+    store: &Store<Watched>,
+    repository: &ChartRepository,
+) -> Vec<ObjectRef<Watched>> {
+    let name = repository.name_any();
+    deployments_using(store, &repository.namespace(), |used| used == name)
+}
+
+/// The deployments whose `spec.dependsOn` names `changed`, so its becoming Ready wakes them.
+pub fn dependents(store: &Store<Watched>, changed: &Watched) -> Vec<ObjectRef<Watched>> {
+    let changed = ObjectKey::of(changed);
+    select(store, |deployment| {
+        let own = ObjectKey::of(deployment).namespace;
+        deployment.spec.depends_on.iter().any(|reference| {
+            reference.name == changed.name
+                && reference.namespace.as_deref().unwrap_or(&own) == changed.namespace
+        })
+    })
+}
+
+/// The deployments in `namespace` whose chart comes from a ChartRepository `uses` accepts.
+fn deployments_using(
+    store: &Store<Watched>,
+    namespace: &Option<String>,
+    uses: impl Fn(&str) -> bool,
+) -> Vec<ObjectRef<Watched>> {
+    select(store, |deployment| {
+        deployment.namespace() == *namespace
+            && deployment
+                .spec
+                .chart
+                .repository
+                .as_ref()
+                .is_some_and(|chart| uses(&chart.repository_ref.name))
+    })
+}
+
+/// The decodable deployments of `store` that `wanted` accepts.
+fn select(
+    store: &Store<Watched>,
+    wanted: impl Fn(&ChartDeployment) -> bool,
+) -> Vec<ObjectRef<Watched>> {
+    store
+        .state()
+        .iter()
+        .filter(|watched| watched.0.as_ref().is_ok_and(&wanted))
+        .map(|watched| ObjectRef::from_obj(&**watched))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kube::runtime::watcher;
+
+    fn repository(digest: &str, fetched_at: &str) -> ChartRepository {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "capstan.dev/v1alpha1",
+            "kind": "ChartRepository",
+            "metadata": {"name": "charts", "namespace": "apps", "uid": "u1", "generation": 1},
+            "spec": {"url": "https://charts.example"},
+            "status": {"indexDigest": digest, "chartCount": 2,
+                       "lastFetchTime": fetched_at, "nextFetchTime": fetched_at},
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn deployments_are_woken_by_a_new_index_and_a_deletion_but_not_by_another_fetch() {
+        let changes = RepositoryChanges::default();
+        let first = repository("sha256:ab", "2026-12-02T10:00:00Z");
+        assert!(changes.changed(&first), "first sight");
+        assert!(!changes.changed(&repository("sha256:ab", "2026-12-02T10:10:00Z")));
+        assert!(changes.changed(&repository("sha256:cd", "2026-12-02T10:20:00Z")));
+        assert!(!changes.changed(&repository("sha256:cd", "2026-12-02T10:30:00Z")));
+
+        // Deleted as it last was: the event marks it, and it wakes its deployments.
+        let deleted = touched_repository(Ok(watcher::Event::Delete(DeserializeGuard(Ok(
+            repository("sha256:cd", "2026-12-02T10:30:00Z"),
+        )))))
+        .unwrap()
+        .unwrap();
+        assert!(deleted.metadata.deletion_timestamp.is_some());
+        assert!(changes.changed(&deleted));
+        // Created again with the same content: seen anew.
+        assert!(changes.changed(&repository("sha256:cd", "2026-12-02T10:40:00Z")));
+
+        let init: Option<Result<ChartRepository, watcher::Error>> =
+            touched_repository(Ok(watcher::Event::Init));
+        assert!(init.is_none());
+    }
+}
