@@ -561,7 +561,6 @@ async fn helm_test_charts_render_like_helm_template() -> Fallible<()> {
 }
 
 #[tokio::test]
-#[ignore = "capstan template does not render Go templates yet; run with --ignored once it does"]
 async fn helm_create_scaffold_renders_like_helm_template() -> Fallible<()> {
     let tools = Tools::new()?;
     let charts = TempDir::new()?;
