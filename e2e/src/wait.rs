@@ -4,7 +4,8 @@ use std::fmt::Debug;
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
-use kube::runtime::wait::{Condition, await_condition, conditions};
+use kube::runtime::wait::{self, Condition, await_condition, conditions};
+use kube::runtime::watcher;
 use kube::{Api, Resource};
 use serde::de::DeserializeOwned;
 
@@ -23,7 +24,22 @@ where
     K: Clone + Debug + Send + DeserializeOwned + Resource + 'static,
 {
     let description = format!("{what} {name}");
-    match tokio::time::timeout(timeout, await_condition(api.clone(), name, condition)).await {
+    // A watch resumed from a resource version the API server's cache has dropped (busy shared
+    // cluster) fails with 410 Gone: watching again from a fresh list is all it takes.
+    let watch = async {
+        loop {
+            let matches = |object: Option<&K>| condition.matches_object(object);
+            match await_condition(api.clone(), name, matches).await {
+                Err(wait::Error::ProbeFailed(watcher::Error::WatchError(status)))
+                    if status.code == 410 =>
+                {
+                    continue;
+                }
+                other => return other,
+            }
+        }
+    };
+    match tokio::time::timeout(timeout, watch).await {
         Ok(Ok(object)) => Ok(object),
         Ok(Err(source)) => Err(E2eError::Watch {
             what: description,
