@@ -3,9 +3,14 @@
 //! `capstan template` and the operator both call [`expand`], so what an author previews is exactly
 //! what the operator applies: values are resolved (subchart conditions, schema) the same way, the
 //! chart's `kubeVersion` is enforced the same way, and the same renderer runs.
+//!
+//! For a Go-template (Helm) chart, `kubeVersion` is checked as Helm checks it: only the top
+//! chart's, against the target version as `--kube-version` parses it.
 
-use crate::model::Chart;
-use crate::render::{RenderError, RenderLimits, RenderOptions, Rendered, render_with_limits};
+use crate::model::{Chart, Engine};
+use crate::render::{
+    RenderError, RenderLimits, RenderOptions, Rendered, chart_engine, render_with_limits,
+};
 use crate::values::{Values, ValuesError, resolve};
 use crate::version::{Constraint, VersionError, parse_version};
 
@@ -40,6 +45,14 @@ pub enum ExpandError {
     },
     #[error("target Kubernetes version: {0}")]
     InvalidKubeVersion(#[source] VersionError),
+    /// Helm's wording, for a Go-template chart.
+    #[error(
+        "chart requires kubeVersion: {constraint} which is incompatible with Kubernetes {kube_version}"
+    )]
+    HelmKubeVersionMismatch {
+        constraint: String,
+        kube_version: String,
+    },
     #[error(transparent)]
     Render(#[from] RenderError),
 }
@@ -56,8 +69,42 @@ pub fn expand_with_limits(
     limits: &RenderLimits,
 ) -> Result<Rendered, ExpandError> {
     let (chart, values) = resolve(&input.chart, &input.user_values)?;
-    check_kube_version(&chart, &input.opts.kube_version)?;
+    match chart_engine(&chart)? {
+        Engine::Jinja => check_kube_version(&chart, &input.opts.kube_version)?,
+        Engine::Go => check_helm_kube_version(&chart, &input.opts.kube_version)?,
+    }
     Ok(render_with_limits(&chart, &values, &input.opts, limits)?)
+}
+
+/// Helm's check: the top chart's `kubeVersion` against the target as `ParseKubeVersion` reads it
+/// (`v1.30.2-gke.1` is `v1.30.2`).
+fn check_helm_kube_version(chart: &Chart, kube_version: &str) -> Result<(), ExpandError> {
+    let Some(text) = chart
+        .metadata
+        .kube_version
+        .as_deref()
+        .filter(|t| !t.is_empty())
+    else {
+        return Ok(());
+    };
+    let target = crate::helm::normalize_kube_version(kube_version).ok_or_else(|| {
+        ExpandError::Render(RenderError::InvalidOption {
+            field: "kube_version".into(),
+            problem: format!("invalid kube version {kube_version:?}: write it like v1.36.0"),
+        })
+    })?;
+    let compatible = Constraint::parse(text)
+        .ok()
+        .zip(parse_version(&target).ok())
+        .is_some_and(|(constraint, version)| constraint.matches(&version));
+    if compatible {
+        Ok(())
+    } else {
+        Err(ExpandError::HelmKubeVersionMismatch {
+            constraint: text.to_string(),
+            kube_version: target,
+        })
+    }
 }
 
 /// Helm compares the cluster version without its prerelease part (`v1.30.0-gke.1` is 1.30.0), so

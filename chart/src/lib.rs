@@ -7,6 +7,7 @@
 //! tested from fixtures (and fuzzed). The clients that fetch charts live in `capstan-sources`.
 
 pub mod expand;
+pub mod helm;
 pub mod index;
 pub mod kube_object;
 pub mod lint;
@@ -19,4 +20,5 @@ pub mod render;
 pub mod scaffold;
 pub mod schema;
 pub mod values;
-pub mod version;
+/// Chart versions and constraints, with Masterminds/semver v3 rules (shared with the template functions).
+pub use capstan_gotemplate::semver as version;

@@ -9,8 +9,30 @@ use std::collections::BTreeMap;
 
 /// The annotation that names a chart's template engine.
 pub const ENGINE_ANNOTATION: &str = "capstan.dev/engine";
-/// The only engine Capstan renders.
+/// The annotation value for Capstan's Jinja templates.
 pub const ENGINE_JINJA: &str = "jinja";
+/// The annotation value for Go templates, which is also what a chart without the annotation uses,
+/// as it is for Helm.
+pub const ENGINE_GO: &str = "go";
+
+/// The template language a chart's templates are written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// Capstan's Jinja templates (annotation `capstan.dev/engine: jinja`).
+    Jinja,
+    /// Helm's Go templates: the default, so unmodified Helm charts render as `helm template` does.
+    Go,
+}
+
+impl Engine {
+    /// The annotation value naming this engine.
+    pub fn annotation_value(self) -> &'static str {
+        match self {
+            Engine::Jinja => ENGINE_JINJA,
+            Engine::Go => ENGINE_GO,
+        }
+    }
+}
 
 /// `Chart.yaml`, as Helm defines it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -51,9 +73,23 @@ pub struct ChartMetadata {
 }
 
 impl ChartMetadata {
-    /// Whether this is a library chart (renders no manifests of its own).
+    /// Whether this is a library chart (renders no manifests of its own). Helm compares the type
+    /// without regard to case.
     pub fn is_library(&self) -> bool {
-        self.chart_type.as_deref() == Some("library")
+        self.chart_type
+            .as_deref()
+            .is_some_and(|kind| kind.eq_ignore_ascii_case("library"))
+    }
+
+    /// The engine the annotation asks for: Go templates without it, `Err` with the value when it
+    /// names an engine Capstan does not have.
+    pub fn engine(&self) -> Result<Engine, &str> {
+        match self.annotations.get(ENGINE_ANNOTATION).map(String::as_str) {
+            None => Ok(Engine::Go),
+            Some(value) if value == ENGINE_JINJA => Ok(Engine::Jinja),
+            Some(value) if value == ENGINE_GO => Ok(Engine::Go),
+            Some(other) => Err(other),
+        }
     }
 }
 

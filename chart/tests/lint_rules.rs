@@ -159,3 +159,27 @@ fn invalid_label_value_is_an_error() {
         "{finding}"
     );
 }
+
+#[test]
+fn go_chart_lints_like_helm_lint_with_required_and_fail_not_stopping() {
+    assert_eq!(lint_fixture("go-chart"), Vec::<Finding>::new());
+}
+
+#[test]
+fn go_chart_template_errors_use_helms_words() {
+    let findings = lint_fixture("go-broken");
+    let errors: Vec<String> = findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .map(|f| f.to_string())
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            // `helm lint` prints exactly this line for the chart.
+            "[ERROR] templates/: parse error at (go-broken/templates/broken.yaml:5): unclosed action started at go-broken/templates/broken.yaml:4",
+            "[ERROR] templates/notes.md: file extension '.md' not valid. Valid extensions are .yaml, .yml, .tpl, or .txt",
+        ],
+        "{findings:#?}"
+    );
+}

@@ -389,3 +389,188 @@ fn the_chart_budget_is_shared_by_all_templates() {
     let (result, _) = measure(&chart, &RenderLimits::default());
     assert_eq!(result.unwrap(), 0);
 }
+
+/// Go-template (Helm) charts render within the same [`RenderLimits`] as Jinja ones.
+mod go_templates {
+    use super::*;
+
+    fn go_chart(templates: &[(&str, &str)]) -> Chart {
+        let mut chart = chart_with(templates, Vec::new());
+        chart.metadata.annotations.clear();
+        chart
+    }
+
+    fn go_template(text: &str) -> Chart {
+        go_chart(&[("x.yaml", text)])
+    }
+
+    fn assert_go_out_of_fuel(name: &str, template: &str) {
+        let error = assert_stops(name, &go_template(template), &small_limits(), SMALL_PEAK);
+        assert!(
+            matches!(
+                error,
+                RenderError::TooLong {
+                    limit: Some(Limit::TemplateFuel),
+                    ..
+                }
+            ),
+            "{name}: {error}"
+        );
+        assert!(
+            error.to_string().contains("template_fuel"),
+            "{name}: {error}"
+        );
+    }
+
+    #[test]
+    fn loops_and_growing_strings_use_up_the_template_fuel() {
+        assert_go_out_of_fuel(
+            "long loop",
+            "{{ range until 20000 }}{{ range until 20000 }}{{ end }}{{ end }}",
+        );
+        assert_go_out_of_fuel(
+            "nested loops",
+            "{{ range until 100000 }}{{ range until 100000 }}xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx{{ end }}{{ end }}",
+        );
+        assert_go_out_of_fuel(
+            "doubling",
+            "{{ $s := \"xx\" }}{{ range until 64 }}{{ $s = print $s $s }}{{ end }}{{ len $s }}",
+        );
+        assert_go_out_of_fuel("repeat", "{{ repeat 20000000 \"x\" | len }}");
+        assert_go_out_of_fuel(
+            "captured by include",
+            "{{ define \"big\" }}{{ range until 100000 }}{{ range until 100000 }}xxxxxxxx{{ end }}{{ end }}{{ end }}{{ include \"big\" . | len }}",
+        );
+    }
+
+    #[test]
+    fn the_chart_fuel_is_shared_by_all_templates() {
+        // Each file uses about half its own budget; together they use up the chart's.
+        let busy = "{{ range until 400 }}{{ range until 400 }}{{ end }}{{ end }}";
+        let names: Vec<String> = (0..20).map(|i| format!("t{i}.yaml")).collect();
+        let templates: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), busy)).collect();
+        let chart = go_chart(&templates);
+        let limits = RenderLimits {
+            template_fuel: 200_000,
+            chart_fuel: 1_000_000,
+            ..RenderLimits::default()
+        };
+        let error = measure(&chart, &limits).0.unwrap_err();
+        assert!(
+            matches!(
+                error,
+                RenderError::TooLong {
+                    limit: Some(Limit::ChartFuel),
+                    ..
+                }
+            ),
+            "{error}"
+        );
+        assert!(error.to_string().contains("chart_fuel"), "{error}");
+        assert_eq!(measure(&chart, &RenderLimits::default()).0.unwrap(), 0);
+    }
+
+    #[test]
+    fn the_output_cap_is_the_charts_and_holds_while_writing() {
+        let limits = RenderLimits {
+            template_fuel: 50_000_000,
+            chart_fuel: 50_000_000,
+            max_output_bytes: MIB,
+            ..RenderLimits::default()
+        };
+        let line = "x".repeat(100);
+        let one_file = go_template(&format!("{{{{ range until 100000 }}}}{line}{{{{ end }}}}"));
+        // The output grows by doubling: 2 MiB of capacity for 1 MiB, plus the engine.
+        let error = assert_stops("output cap", &one_file, &limits, 6 * MIB);
+        assert!(
+            matches!(error, RenderError::OutputTooLarge { limit, .. } if limit == MIB),
+            "{error}"
+        );
+        assert!(error.to_string().contains("max_output_bytes"), "{error}");
+        // Three files of 400 KB each fit one by one but not together.
+        let part = format!("{{{{ range until 4000 }}}}{line}{{{{ end }}}}");
+        let three = go_chart(&[("a.yaml", &part), ("b.yaml", &part), ("x.yaml", &part)]);
+        let error = measure(&three, &limits).0.unwrap_err();
+        assert!(
+            matches!(error, RenderError::OutputTooLarge { limit, .. } if limit == MIB),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn objects_are_counted_before_they_are_parsed() {
+        let chart = go_template(
+            "{{ range $i := until 100000 }}---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c{{ $i }}\n{{ end }}",
+        );
+        let limits = RenderLimits {
+            template_fuel: 5_000_000,
+            ..RenderLimits::default()
+        };
+        // Helm's sort keeps each document's text and parsed object until all are sorted.
+        let error = assert_stops("tiny objects", &chart, &limits, 64 * MIB);
+        assert!(
+            matches!(
+                error,
+                RenderError::TooManyObjects {
+                    document: 10_001,
+                    limit: 10_000,
+                    ..
+                }
+            ),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn yaml_aliases_in_the_output_cannot_expand() {
+        let laughs = "a: &a [x,x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e,*e]\ng: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f,*f]\nh: [*g,*g,*g,*g,*g,*g,*g,*g,*g,*g]\n";
+        let error = assert_stops(
+            "aliases in the output",
+            &go_template(laughs),
+            &RenderLimits::default(),
+            16 * MIB,
+        );
+        assert!(error.to_string().contains("max_yaml_nodes"), "{error}");
+        // Many small documents together go over the chart's node allowance too.
+        let many = go_template(
+            "{{ range $i := until 2000 }}---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c{{ $i }}\ndata:\n{{ range $j := until 100 }}  k{{ $j }}: v\n{{ end }}{{ end }}",
+        );
+        let limits = RenderLimits {
+            max_yaml_nodes: 50_000,
+            ..RenderLimits::default()
+        };
+        let error = measure(&many, &limits).0.unwrap_err();
+        assert!(error.to_string().contains("max_yaml_nodes"), "{error}");
+    }
+
+    #[test]
+    fn decoded_documents_kept_in_a_list_use_up_the_fuel() {
+        // Two bytes of text per list element, tens of bytes per decoded value: each decode is
+        // charged for what it makes, not for the text it reads.
+        let elements = "x,".repeat(200_000);
+        for decode in ["fromYaml", "fromJson"] {
+            let template = format!(
+                "{{{{ $text := print \"{{\\\"a\\\": [\" (trimSuffix \",\" \"{elements}\") \"]}}\" }}}}{{{{ $kept := list }}}}{{{{ range until 1000 }}}}{{{{ $kept = append $kept ({decode} $text) }}}}{{{{ end }}}}"
+            );
+            let template = template.replace("x,", "1,");
+            assert_go_out_of_fuel(decode, &template);
+        }
+    }
+
+    #[test]
+    fn includes_that_recurse_stop_at_the_nesting_limit() {
+        let chart = go_chart(&[
+            (
+                "_lib.tpl",
+                "{{ define \"loop\" }}{{ include \"loop\" . }}{{ end }}",
+            ),
+            ("x.yaml", "{{ include \"loop\" . }}"),
+        ]);
+        let error = assert_stops("include loop", &chart, &RenderLimits::default(), SMALL_PEAK);
+        assert!(
+            matches!(error, RenderError::TooLong { limit: None, .. }),
+            "{error}"
+        );
+        assert!(error.to_string().contains("nest deeper"), "{error}");
+    }
+}

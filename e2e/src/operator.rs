@@ -333,7 +333,7 @@ impl Setup {
         Ok(())
     }
 
-    /// Writes a chart (`files` relative to its directory) and packages it into `<name>-<version>.tgz`
+    /// Writes a Jinja chart (`files` relative to its directory) and packages it into `<name>-<version>.tgz`
     /// in the scratch directory, returning its path; nothing is published yet.
     pub fn package(
         &self,

@@ -4,13 +4,18 @@
 use super::apis::{ApiStatus, find_retired};
 use super::finding::Finding;
 use crate::expand::{ExpandError, ExpandInput, expand};
-use crate::model::Chart;
+use crate::model::{Chart, Engine};
 use crate::names::check_label_value;
-use crate::render::{Manifest, RenderError};
+use crate::render::{Manifest, RenderError, chart_engine};
 use crate::version::parse_version;
 
-/// Renders the chart as `capstan template` would and checks every object.
+/// Renders the chart as `capstan template` would and checks every object. A Go-template chart is
+/// rendered as `helm lint` renders it ([`super::go_templates`]).
 pub fn check(input: &ExpandInput, out: &mut Vec<Finding>) {
+    if matches!(chart_engine(&input.chart), Ok(Engine::Go)) {
+        super::go_templates::check(input, out);
+        return;
+    }
     let rendered = match expand(input) {
         Ok(rendered) => rendered,
         Err(err) => {
@@ -18,17 +23,27 @@ pub fn check(input: &ExpandInput, out: &mut Vec<Finding>) {
             return;
         }
     };
-    let minor = parse_version(&input.opts.kube_version)
+    for manifest in rendered.crds.iter().chain(&rendered.manifests) {
+        let file = chart_relative(&input.chart, &manifest.source);
+        check_manifest(manifest, &file, &input.opts.kube_version, out);
+    }
+}
+
+/// The API and label rules for one object rendered from `file`.
+pub(super) fn check_manifest(
+    manifest: &Manifest,
+    file: &str,
+    kube_version: &str,
+    out: &mut Vec<Finding>,
+) {
+    let minor = parse_version(kube_version)
         .ok()
         .filter(|v| v.major == 1)
         .map(|v| v.minor);
-    for manifest in rendered.crds.iter().chain(&rendered.manifests) {
-        let file = chart_relative(&input.chart, &manifest.source);
-        if let Some(minor) = minor {
-            check_api(manifest, &file, minor, &input.opts.kube_version, out);
-        }
-        check_labels(manifest, &file, out);
+    if let Some(minor) = minor {
+        check_api(manifest, file, minor, kube_version, out);
     }
+    check_labels(manifest, file, out);
 }
 
 /// Strips the top chart's name from a render source (`web/templates/x.yaml` → `templates/x.yaml`),
@@ -51,8 +66,8 @@ fn finding_for_error(chart: &Chart, err: &ExpandError) -> Finding {
             (chart_relative(chart, file), line)
         }
         ExpandError::Render(
-            RenderError::HelmChart { file, .. }
-            | RenderError::NotText { file }
+            RenderError::NotText { file }
+            | RenderError::GoTemplate { file, .. }
             | RenderError::TooLong { file, .. }
             | RenderError::OutputTooLarge { file, .. }
             | RenderError::Yaml { file, .. }

@@ -1,7 +1,7 @@
 //! Rules on `Chart.yaml`, the checks `helm lint` makes on it.
 
-use super::finding::{Finding, describe_yaml_error, line_of_top_level_key};
-use crate::model::ChartMetadata;
+use super::finding::{Finding, Severity, describe_yaml_error, line_of_top_level_key};
+use crate::model::{ChartMetadata, Engine};
 use crate::names::check_chart_name;
 use crate::version::Constraint;
 use std::collections::BTreeSet;
@@ -69,18 +69,33 @@ pub fn check(text: &str, dir_name: Option<&str>, out: &mut Vec<Finding>) -> Opti
     check_dependencies(&metadata, at("dependencies"), out);
     if metadata.deprecated {
         out.push(
-            Finding::warning(CHART_FILE, "the chart is marked deprecated")
-                .at_line(at("deprecated")),
+            Finding::new(
+                advice_severity(&metadata),
+                CHART_FILE,
+                "the chart is marked deprecated",
+            )
+            .at_line(at("deprecated")),
         );
     }
     Some(metadata)
+}
+
+/// Capstan's advice beyond Helm's rules is a warning for Capstan charts, but only information for
+/// Go-template (Helm) charts, so `--strict` fails exactly where `helm lint --strict` does.
+fn advice_severity(metadata: &ChartMetadata) -> Severity {
+    if metadata.engine() == Ok(Engine::Go) {
+        Severity::Info
+    } else {
+        Severity::Warning
+    }
 }
 
 fn check_api_version(metadata: &ChartMetadata, line: Option<u64>, out: &mut Vec<Finding>) {
     match metadata.api_version.as_str() {
         "v2" => {}
         "v1" => out.push(
-            Finding::warning(
+            Finding::new(
+                advice_severity(metadata),
                 CHART_FILE,
                 "apiVersion v1 is the Helm 2 format; set apiVersion: v2 and move requirements.yaml into Chart.yaml dependencies",
             )

@@ -7,6 +7,7 @@
 
 pub mod apis;
 mod finding;
+mod go_templates;
 mod manifests;
 pub mod metadata;
 mod structure;

@@ -1,8 +1,8 @@
 //! The provenance message block: the text that gets signed.
 
 use super::ProvenanceError;
-use super::goyaml::mapping_to_yaml;
 use crate::model::ChartMetadata;
+use capstan_gotemplate::goyaml::mapping_to_yaml;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};

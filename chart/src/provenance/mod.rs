@@ -7,7 +7,6 @@
 //! `gpg --verify` accept what is made here and the reverse.
 
 mod error;
-mod goyaml;
 mod keyring;
 mod message;
 mod mpi_repair;

@@ -1,109 +1,91 @@
-//! Deciding whether a chart's templates are Jinja, which is the only engine Capstan renders.
+//! Choosing the template engine of a chart.
 //!
-//! A chart names its engine in `annotations["capstan.dev/engine"]`. When the annotation is
-//! missing, the templates are scanned for Go template syntax: a chart that has it is a Helm chart,
-//! and rendering it as Jinja would produce garbage or confusing errors, so it is refused with the
-//! first place the syntax was seen. A chart without the annotation and without Go syntax is
-//! rendered as Jinja: many simple charts are valid in both, and asking every chart for an
-//! annotation would only add friction.
+//! A chart names its engine in `annotations["capstan.dev/engine"]`: `jinja` for Capstan's Jinja
+//! templates, `go` for Helm's Go templates. Without the annotation a chart is a Helm chart, as it
+//! is for Helm itself, so unmodified Helm charts render as `helm template` renders them. A chart
+//! and its subcharts render as one template set, so they must agree on the engine.
 
 use super::RenderError;
-use crate::model::{Chart, ENGINE_ANNOTATION, ENGINE_JINJA};
+use crate::model::{Chart, Engine};
 
-/// Markers that only occur in Go templates. Jinja writes `values.x`, never `.Values.x`, and has no
-/// `include`/`template`/`define` actions inside `{{ }}`.
-const GO_TEMPLATE_MARKERS: &[&str] = &[
-    "{{ .",
-    "{{- .",
-    "{{.",
-    "{{ $",
-    "{{- $",
-    "{{- include ",
-    "{{ include ",
-    "{{ template ",
-    "{{- template ",
-    "{{ define ",
-    "{{- define ",
-    "{{ end }}",
-    "{{- end }}",
-    "{{- end -}}",
-    ".Release.",
-    ".Values.",
-    ".Chart.",
-];
-
-/// Checks that `chart` (one chart, not its subcharts) is to be rendered as Jinja.
-pub(crate) fn ensure_jinja(chart: &Chart, chart_path: &str) -> Result<(), RenderError> {
-    match chart.metadata.annotations.get(ENGINE_ANNOTATION) {
-        Some(engine) if engine == ENGINE_JINJA => Ok(()),
-        Some(engine) => Err(RenderError::UnsupportedEngine {
-            chart: chart_path.to_string(),
-            engine: engine.clone(),
-        }),
-        None => match find_go_template_syntax(chart) {
-            Some((file, line, marker)) => Err(RenderError::HelmChart {
-                file: format!("{chart_path}/{file}"),
-                line,
-                marker: marker.to_string(),
-            }),
-            None => Ok(()),
-        },
-    }
+/// The engine of `chart`, checked to be the engine of every subchart too.
+pub fn chart_engine(chart: &Chart) -> Result<Engine, RenderError> {
+    let engine = engine_of(chart, chart.name())?;
+    check_subcharts(chart, chart.name(), engine)?;
+    Ok(engine)
 }
 
-/// The first template file, 1-based line and marker where Go template syntax appears.
-fn find_go_template_syntax(chart: &Chart) -> Option<(&str, usize, &'static str)> {
-    chart.templates.iter().find_map(|file| {
-        let text = String::from_utf8_lossy(&file.data);
-        text.lines().enumerate().find_map(|(index, line)| {
-            GO_TEMPLATE_MARKERS
-                .iter()
-                .find(|marker| line.contains(*marker))
-                .map(|marker| (file.path.as_str(), index + 1, *marker))
+fn engine_of(chart: &Chart, path: &str) -> Result<Engine, RenderError> {
+    chart
+        .metadata
+        .engine()
+        .map_err(|engine| RenderError::UnsupportedEngine {
+            chart: path.to_string(),
+            engine: engine.to_string(),
         })
-    })
+}
+
+fn check_subcharts(chart: &Chart, path: &str, engine: Engine) -> Result<(), RenderError> {
+    for sub in &chart.dependencies {
+        let sub_path = format!("{path}/charts/{}", sub.name());
+        let sub_engine = engine_of(sub, &sub_path)?;
+        if sub_engine != engine {
+            return Err(RenderError::MixedEngines {
+                chart: sub_path,
+                engine: sub_engine.annotation_value().to_string(),
+                parent: path.to_string(),
+                parent_engine: engine.annotation_value().to_string(),
+            });
+        }
+        check_subcharts(sub, &sub_path, engine)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::ChartFile;
+    use crate::model::ENGINE_ANNOTATION;
 
-    fn chart_with(template: &str, engine: Option<&str>) -> Chart {
+    fn chart_with(name: &str, engine: Option<&str>) -> Chart {
         let mut chart = Chart::default();
-        chart.metadata.name = "demo".into();
+        chart.metadata.name = name.into();
         if let Some(engine) = engine {
             chart
                 .metadata
                 .annotations
                 .insert(ENGINE_ANNOTATION.into(), engine.into());
         }
-        chart.templates.push(ChartFile {
-            path: "templates/cm.yaml".into(),
-            data: template.as_bytes().to_vec(),
-        });
         chart
     }
 
     #[test]
-    fn refuses_helm_templates_naming_file_and_line() {
-        let chart = chart_with("kind: ConfigMap\nname: {{ .Release.Name }}\n", None);
-        let err = ensure_jinja(&chart, "demo").unwrap_err();
-        let message = err.to_string();
-        assert!(message.contains("demo/templates/cm.yaml:2"), "{message}");
-        assert!(message.contains("capstan.dev/engine"), "{message}");
+    fn the_annotation_chooses_and_go_is_the_default() {
+        assert_eq!(chart_engine(&chart_with("a", None)).unwrap(), Engine::Go);
+        assert_eq!(
+            chart_engine(&chart_with("a", Some("jinja"))).unwrap(),
+            Engine::Jinja
+        );
+        assert_eq!(
+            chart_engine(&chart_with("a", Some("go"))).unwrap(),
+            Engine::Go
+        );
+        let err = chart_engine(&chart_with("a", Some("mustache"))).unwrap_err();
+        assert!(
+            matches!(err, RenderError::UnsupportedEngine { .. }),
+            "{err}"
+        );
     }
 
     #[test]
-    fn unannotated_jinja_and_annotated_charts_render() {
-        let plain = chart_with("name: {{ release.name }}\n", None);
-        assert!(ensure_jinja(&plain, "demo").is_ok());
-        let annotated = chart_with("name: {{ .Release.Name }}\n", Some("jinja"));
-        assert!(ensure_jinja(&annotated, "demo").is_ok());
-        let other = chart_with("x", Some("gotemplate"));
-        assert!(matches!(
-            ensure_jinja(&other, "demo"),
-            Err(RenderError::UnsupportedEngine { .. })
-        ));
+    fn subcharts_must_use_the_parents_engine() {
+        let mut parent = chart_with("app", Some("jinja"));
+        parent.dependencies.push(chart_with("db", None));
+        let err = chart_engine(&parent).unwrap_err();
+        let message = err.to_string();
+        assert!(message.contains("app/charts/db"), "{message}");
+        assert!(message.contains("go"), "{message}");
+        parent.dependencies[0] = chart_with("db", Some("jinja"));
+        assert_eq!(chart_engine(&parent).unwrap(), Engine::Jinja);
     }
 }

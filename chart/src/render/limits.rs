@@ -137,6 +137,11 @@ impl Account {
         take(&self.output_left, bytes)
     }
 
+    /// The output bytes still allowed.
+    pub(crate) fn output_left(&self) -> usize {
+        self.output_left.get()
+    }
+
     /// Takes one object; `false` when the chart already rendered as many as it may.
     pub(crate) fn take_object(&self) -> bool {
         take(&self.objects_left, 1)

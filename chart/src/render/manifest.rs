@@ -84,28 +84,25 @@ fn parse_document(
     doc: &Document,
     account: &Account,
 ) -> Result<Manifest, RenderError> {
-    let nodes_left = account.yaml_nodes_left();
-    let nodes_seen = Rc::new(Cell::new(0usize));
-    // Without anchors and aliases a document holds fewer events than bytes; with them, a short
-    // text can replay a large part of itself many times. A generous multiple of the text's length
-    // lets real uses of aliases through and stops such replays early.
-    let max_events = doc.text.len().saturating_mul(8).saturating_add(1024);
-    let options = super::charge::counted_yaml_options(nodes_left, max_events, &nodes_seen);
-    let parsed = serde_saphyr::from_str_with_options::<serde_json::Value>(&doc.text, options);
-    account.spend_yaml_nodes(nodes_seen.get());
-    let object = parsed.map_err(|err| {
+    let parsed = parse_yaml_counted(&doc.text, account, |options| {
+        serde_saphyr::from_str_with_options::<serde_json::Value>(&doc.text, options)
+    });
+    let object = parsed.map_err(|failure| {
+        let err = match failure {
+            YamlFailure::OverBudget => {
+                return RenderError::TooManyYamlNodes {
+                    file: source.to_string(),
+                    document,
+                    line: doc.first_line,
+                    limit: account.limits.max_yaml_nodes,
+                };
+            }
+            YamlFailure::Invalid(err) => err,
+        };
         let line = doc.first_line
             + err
                 .location()
                 .map_or(0, |loc| (loc.line() as usize).saturating_sub(1));
-        if crate::values::yaml_budget_breached(&err) || nodes_seen.get() >= nodes_left {
-            return RenderError::TooManyYamlNodes {
-                file: source.to_string(),
-                document,
-                line: doc.first_line,
-                limit: account.limits.max_yaml_nodes,
-            };
-        }
         RenderError::Yaml {
             file: source.to_string(),
             document,
@@ -138,6 +135,39 @@ fn parse_document(
         namespace: identity.namespace,
         object,
         yaml,
+    })
+}
+
+/// Why a document parsed under the render's YAML node budget failed.
+pub(crate) enum YamlFailure {
+    /// It holds more nodes than the render has left, or replays aliases far beyond its length.
+    OverBudget,
+    /// It is not valid YAML.
+    Invalid(serde_saphyr::Error),
+}
+
+/// Runs `parse` on `text` with parser options that stop at the YAML nodes the render has left,
+/// and records the nodes it read against the render.
+pub(crate) fn parse_yaml_counted<T>(
+    text: &str,
+    account: &Account,
+    parse: impl FnOnce(serde_saphyr::Options) -> Result<T, serde_saphyr::Error>,
+) -> Result<T, YamlFailure> {
+    let nodes_left = account.yaml_nodes_left();
+    let nodes_seen = Rc::new(Cell::new(0usize));
+    // Without anchors and aliases a document holds fewer events than bytes; with them, a short
+    // text can replay a large part of itself many times. A generous multiple of the text's length
+    // lets real uses of aliases through and stops such replays early.
+    let max_events = text.len().saturating_mul(8).saturating_add(1024);
+    let options = super::charge::counted_yaml_options(nodes_left, max_events, &nodes_seen);
+    let parsed = parse(options);
+    account.spend_yaml_nodes(nodes_seen.get());
+    parsed.map_err(|err| {
+        if crate::values::yaml_budget_breached(&err) || nodes_seen.get() >= nodes_left {
+            YamlFailure::OverBudget
+        } else {
+            YamlFailure::Invalid(err)
+        }
     })
 }
 

@@ -25,10 +25,11 @@ mod builtins;
 mod charge;
 mod context;
 mod engine;
+pub use engine::chart_engine;
 mod environment;
 mod functions;
 mod limits;
-mod manifest;
+pub(crate) mod manifest;
 mod nested;
 mod order;
 mod output;
@@ -38,10 +39,10 @@ use std::collections::BTreeMap;
 use minijinja::Value;
 use minijinja::value::Serde;
 
-use crate::model::Chart;
+use crate::model::{Chart, Engine};
 use crate::values::Values;
 use environment::ChartEnvironment;
-use limits::Account;
+pub(crate) use limits::Account;
 pub use limits::{Limit, RenderLimits};
 
 /// The largest total output a render may produce by default, across all templates
@@ -96,12 +97,88 @@ pub struct Manifest {
 /// The result of rendering a chart.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Rendered {
-    /// In install order.
+    /// In install order. For a Go-template chart, without the hooks.
     pub manifests: Vec<Manifest>,
     /// From `crds/` directories (not templated); applied before everything else.
     pub crds: Vec<Manifest>,
     /// The top chart's rendered `templates/NOTES.txt`.
     pub notes: Option<String>,
+    /// Objects of a Go-template chart that carry a `helm.sh/hook` annotation, in Helm's order.
+    /// Helm runs them around installs, upgrades and deletes (and `helm test`) instead of
+    /// applying them with the release; they are never in `manifests`. Empty for Jinja charts.
+    pub hooks: Vec<Hook>,
+    /// For a Go-template chart, the text `helm template` prints (see
+    /// [`Rendered::helm_template_output`]).
+    pub helm: Option<crate::helm::HelmText>,
+}
+
+/// A Helm hook: an object with a `helm.sh/hook` annotation, as Helm's `release.Hook` records it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hook {
+    pub manifest: Manifest,
+    /// From `helm.sh/hook`, in the annotation's order.
+    pub events: Vec<HookEvent>,
+    /// `helm.sh/hook-weight` (0 when absent or not an integer).
+    pub weight: i64,
+    /// `helm.sh/hook-delete-policy`, lower-cased.
+    pub delete_policies: Vec<String>,
+    /// `helm.sh/hook-output-log-policy`, lower-cased.
+    pub output_log_policies: Vec<String>,
+}
+
+impl Hook {
+    /// Whether Helm treats this as a test (`helm test` runs it; `--skip-tests` leaves it out).
+    pub fn is_test(&self) -> bool {
+        self.events.contains(&HookEvent::Test)
+    }
+}
+
+/// When Helm runs a hook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HookEvent {
+    PreInstall,
+    PostInstall,
+    PreDelete,
+    PostDelete,
+    PreUpgrade,
+    PostUpgrade,
+    PreRollback,
+    PostRollback,
+    /// `test` (also `test-success`, Helm 2's name).
+    Test,
+}
+
+impl HookEvent {
+    /// The event named by a (lower-cased, trimmed) `helm.sh/hook` entry.
+    pub fn parse(name: &str) -> Option<HookEvent> {
+        Some(match name {
+            "pre-install" => HookEvent::PreInstall,
+            "post-install" => HookEvent::PostInstall,
+            "pre-delete" => HookEvent::PreDelete,
+            "post-delete" => HookEvent::PostDelete,
+            "pre-upgrade" => HookEvent::PreUpgrade,
+            "post-upgrade" => HookEvent::PostUpgrade,
+            "pre-rollback" => HookEvent::PreRollback,
+            "post-rollback" => HookEvent::PostRollback,
+            "test" | "test-success" => HookEvent::Test,
+            _ => return None,
+        })
+    }
+
+    /// Helm's name of the event.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HookEvent::PreInstall => "pre-install",
+            HookEvent::PostInstall => "post-install",
+            HookEvent::PreDelete => "pre-delete",
+            HookEvent::PostDelete => "post-delete",
+            HookEvent::PreUpgrade => "pre-upgrade",
+            HookEvent::PostUpgrade => "post-upgrade",
+            HookEvent::PreRollback => "pre-rollback",
+            HookEvent::PostRollback => "post-rollback",
+            HookEvent::Test => "test",
+        }
+    }
 }
 
 impl Rendered {
@@ -123,20 +200,24 @@ impl Rendered {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum RenderError {
     #[error(
-        "{file}:{line}: this looks like a Helm chart (found Go template syntax `{marker}`); \
-         Capstan renders Jinja templates. Port the templates to Jinja and set the annotation \
-         `capstan.dev/engine: jinja` in Chart.yaml"
-    )]
-    HelmChart {
-        file: String,
-        line: usize,
-        marker: String,
-    },
-    #[error(
-        "chart {chart}: Chart.yaml asks for template engine `{engine}`, but Capstan renders only \
-         Jinja templates; set the annotation `capstan.dev/engine: jinja`"
+        "chart {chart}: Chart.yaml asks for template engine `{engine}` (annotation \
+         `capstan.dev/engine`); Capstan renders `jinja` and Go templates (`go`, the default)"
     )]
     UnsupportedEngine { chart: String, engine: String },
+    #[error(
+        "chart {chart} uses the {engine} template engine but its parent {parent} uses {parent_engine}; \
+         a chart and its subcharts must use one engine (annotation `capstan.dev/engine`)"
+    )]
+    MixedEngines {
+        chart: String,
+        engine: String,
+        parent: String,
+        parent_engine: String,
+    },
+    /// A Go template failed to parse or execute, worded as Helm words it (`parse error at
+    /// (FILE:LINE): ...`, `execution error at (FILE:LINE:COL): ...`, or Go's own text).
+    #[error("{message}")]
+    GoTemplate { file: String, message: String },
     #[error("{file}: the template is not UTF-8 text; save it as UTF-8")]
     NotText { file: String },
     #[error("{location}: {message}")]
@@ -336,9 +417,6 @@ impl<'a> Renderer<'a> {
         limits: &RenderLimits,
     ) -> Result<Self, RenderError> {
         let scopes = collect_scopes(chart, values);
-        for scope in &scopes {
-            engine::ensure_jinja(scope.chart, &scope.path)?;
-        }
         let capabilities = context::capabilities_value(opts)?;
         let environment = environment::build(&scopes);
         let scope_context = scopes
@@ -466,7 +544,7 @@ impl<'a> Renderer<'a> {
 }
 
 /// Runs `work` on a thread with a large stack and returns its result.
-fn with_render_stack<T: Send>(
+pub(crate) fn with_render_stack<T: Send>(
     work: impl FnOnce() -> Result<T, RenderError> + Send,
 ) -> Result<T, RenderError> {
     std::thread::scope(|scope| {
@@ -504,6 +582,9 @@ pub fn render_with_limits(
     opts: &RenderOptions,
     limits: &RenderLimits,
 ) -> Result<Rendered, RenderError> {
+    if engine::chart_engine(chart)? == Engine::Go {
+        return crate::helm::render_with_limits(chart, values, opts, limits);
+    }
     with_render_stack(|| {
         let renderer = Renderer::new(chart, values, opts, limits)?;
         let crds = renderer.crds()?;
@@ -521,12 +602,13 @@ pub fn render_with_limits(
             manifests,
             crds,
             notes,
+            ..Rendered::default()
         })
     })
 }
 
-/// Renders every template file separately and reports each one's result, so a linter can show
-/// all problems at once. Errors that concern the whole chart (a Helm chart, a bad option) are
+/// Renders every template file of a Jinja chart separately and reports each one's result, so a
+/// linter can show all problems at once. Errors that concern the whole chart (a bad option) are
 /// returned as `Err`. The default [`RenderLimits`] apply to all files together.
 pub fn render_template_files(
     chart: &Chart,

@@ -342,18 +342,18 @@ fn library_charts_render_nothing_but_share_macros() {
 }
 
 #[test]
-fn refuses_helm_charts() {
+fn a_chart_without_the_annotation_renders_as_go_templates() {
     let mut helm = chart(
         "legacy",
-        &[("cm.yaml", "metadata:\n  name: {{ .Release.Name }}\n")],
+        &[(
+            "cm.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\n",
+        )],
     );
     helm.metadata.annotations.clear();
-    let err = render(&helm, &Values::new(), &RenderOptions::default()).unwrap_err();
-    assert!(
-        err.to_string().contains("legacy/templates/cm.yaml:2"),
-        "{err}"
-    );
-    assert!(err.to_string().contains("Helm chart"), "{err}");
+    let rendered = render(&helm, &Values::new(), &RenderOptions::default()).unwrap();
+    assert_eq!(rendered.manifests[0].name, "release-name");
+    assert!(rendered.helm.is_some());
 }
 
 #[test]

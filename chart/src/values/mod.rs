@@ -4,10 +4,18 @@
 //! Values are JSON-shaped (`serde_json::Map`) whatever file format they came from, so templates,
 //! schemas and the operator's custom resources all see the same types.
 
+mod go_yaml;
 mod resolve;
 mod set;
 
 pub use resolve::{GLOBAL_KEY, combine_user_layers, resolve};
+
+/// Parses one YAML document as Helm's decoder (`sigs.k8s.io/yaml`) reads it; `None` for an empty
+/// document. Used for what Go-template charts render.
+pub fn parse_go_yaml(bytes: &[u8]) -> Result<Option<Value>, serde_saphyr::Error> {
+    go_yaml::parse(bytes)
+}
+pub(crate) use go_yaml::parse_with as parse_go_yaml_with;
 pub use set::{MAX_INDEX, MAX_NESTING, MAX_SET_FILE_BYTES, SetKind, apply_set};
 
 use crate::schema::{SchemaError, SchemaViolation};
@@ -58,16 +66,17 @@ fn list_violations(violations: &[SchemaViolation]) -> String {
     violations.iter().map(|v| format!("\n  {v}")).collect()
 }
 
-/// Parses a values file (YAML, which includes JSON). An empty file or one holding only `null` is an
+/// Parses a values file (YAML, which includes JSON) as Helm reads it: YAML 1.1 scalars (`yes` and
+/// `on` are booleans, `0755` is octal), the last of repeated keys wins, and keys that are numbers
+/// or booleans become Helm's strings for them. An empty file or one holding only `null` is an
 /// empty map; any other non-map top level is an error naming `file`. A UTF-8 byte-order mark is
 /// ignored.
 pub fn parse_values_file(file: &str, bytes: &[u8]) -> Result<Values, ValuesError> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let parsed: Option<Value> =
-        serde_saphyr::from_slice(bytes).map_err(|error| ValuesError::Parse {
-            file: file.to_string(),
-            message: redacted_yaml_error(&error, bytes),
-        })?;
+    let parsed = go_yaml::parse(bytes).map_err(|error| ValuesError::Parse {
+        file: file.to_string(),
+        message: redacted_yaml_error(&error, bytes),
+    })?;
     match parsed {
         None | Some(Value::Null) => Ok(Values::new()),
         Some(Value::Object(map)) => Ok(map),
@@ -271,13 +280,12 @@ mod tests {
     /// A value that could come from a Secret.
     const CANARY: &str = "canary-3e9d71-secret";
 
+    /// Repeated keys are no error: as in Helm, the last one wins.
     #[test]
     fn parse_errors_name_the_place_but_never_the_content() {
         let broken = [
             "a: CANARY\n b: [",
             "a: \"CANARY\\q\"\n",
-            "a: CANARY\na: CANARY\n",
-            "CANARY: 1\nCANARY: 2\n",
             "a: *CANARY\n",
             "a: 'CANARY\n",
             "a: !!int CANARY\n",

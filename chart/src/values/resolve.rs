@@ -1,12 +1,14 @@
-//! The full values tree of a chart for rendering, computed as Helm does (ProcessDependencies,
-//! then CoalesceValues):
+//! The full values tree of a chart for rendering, computed as Helm v3 does for `helm template` and
+//! `helm install` (`ProcessDependenciesWithMerge`, then `CoalesceValues`), step for step, because
+//! charts depend on its corners (which `null` deletes what, which globals win):
 //!
 //! 1. subcharts named in `dependencies:` are matched to the loaded ones by name and version
-//!    constraint and renamed to their alias; loaded subcharts not listed stay as they are;
+//!    constraint (a dependency without a version matches nothing, as in Helm, so its alias is not
+//!    applied) and renamed to their alias; loaded subcharts not listed stay as they are;
 //! 2. `tags:` then `condition:` switch listed subcharts on or off (conditions, read at the chart's
 //!    own path in the values, win over tags), and disabled ones are removed, level by level;
-//! 3. `import-values` copy tables from subcharts into their parent's defaults (children first;
-//!    the parent's own values win);
+//! 3. every chart with dependencies gets its defaults merged with its subcharts' (nulls kept) and
+//!    `import-values` copied in (children first; the parent's own values win);
 //! 4. the user's values are laid over the chart defaults, each subchart's defaults filling its
 //!    section (named by alias), with `global` copied down to every subchart (parent globals win)
 //!    and `null` deleting a default;
@@ -28,7 +30,7 @@ pub fn resolve(chart: &Chart, user: &[Values]) -> Result<(Chart, Values), Values
     let mut chart = chart.clone();
     enable_dependencies(&mut chart, &user_values, "")?;
     import_values(&mut chart)?;
-    let values = coalesce(&chart, user_values)?;
+    let values = coalesce(&chart, user_values, Mode::Coalesce)?;
     let violations = crate::schema::validate_tree(&chart, &values)?;
     if !violations.is_empty() {
         return Err(ValuesError::Schema { violations });
@@ -64,35 +66,23 @@ fn overlay_keeping_nulls(base: &mut Values, overlay: Values) {
     }
 }
 
-/// Fills `dest` (higher priority) with `defaults`: keys missing from `dest` are copied, maps present
-/// in both merge, and a `null` in `dest` deletes the default.
-fn coalesce_tables(dest: &mut Values, defaults: &Values) {
-    for (key, default) in defaults {
-        match dest.get_mut(key) {
-            None => {
-                dest.insert(key.clone(), default.clone());
-            }
-            Some(Value::Null) => {
-                dest.remove(key);
-            }
-            Some(Value::Object(dest_map)) => {
-                if let Value::Object(default_map) = default {
-                    coalesce_tables(dest_map, default_map);
-                }
-            }
-            Some(_) => {}
-        }
-    }
+/// Helm's two ways of laying defaults under given values: `CoalesceValues`, where a `null` given
+/// for a key deletes its default, and `MergeValues`, where nulls stay (used while preparing
+/// subchart defaults, so that a parent's `null` still deletes the subchart's default later).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Coalesce,
+    Merge,
 }
 
-/// Helm's CoalesceValues: `dest` holds the values given for this chart (user values, or the
-/// parent's section for a subchart); the chart's defaults fill it, then each subchart's section.
-fn coalesce(chart: &Chart, mut dest: Values) -> Result<Values, ValuesError> {
-    coalesce_tables(&mut dest, &chart.values);
+/// Helm's `coalesce`: the chart's defaults under `dest` (the values given for this chart), then
+/// each subchart's defaults under its section, with the globals copied down.
+fn coalesce(chart: &Chart, mut dest: Values, mode: Mode) -> Result<Values, ValuesError> {
+    coalesce_values(chart, &mut dest, mode);
     for subchart in &chart.dependencies {
         let name = subchart.name();
-        let section = match dest.remove(name) {
-            None | Some(Value::Null) => Values::new(),
+        let mut section = match dest.remove(name) {
+            None => Values::new(),
             Some(Value::Object(map)) => map,
             Some(other) => {
                 return Err(ValuesError::NotATable {
@@ -102,42 +92,102 @@ fn coalesce(chart: &Chart, mut dest: Values) -> Result<Values, ValuesError> {
                 });
             }
         };
-        let mut section = section;
         copy_globals(&dest, &mut section);
-        let resolved = coalesce(subchart, section)?;
+        let resolved = coalesce(subchart, section, mode)?;
         dest.insert(name.to_string(), Value::Object(resolved));
     }
     Ok(dest)
 }
 
-/// Copies the parent's `global` table into a subchart's section: the parent's entries win, maps
-/// are merged with the subchart's own, and a map never replaces a scalar or the reverse.
-/// Like Helm, every subchart section gets a `global` map, empty if nobody defines one.
-fn copy_globals(parent: &Values, section: &mut Values) {
-    let child_globals = section
-        .entry(GLOBAL_KEY)
-        .or_insert_with(|| Value::Object(Values::new()));
-    let (Some(Value::Object(parent_globals)), Value::Object(child_globals)) =
-        (parent.get(GLOBAL_KEY), child_globals)
-    else {
-        return;
-    };
-    for (key, value) in parent_globals {
-        match (value, child_globals.get(key)) {
-            (Value::Object(parent_map), Some(Value::Object(child_map))) => {
-                let mut merged = parent_map.clone();
-                coalesce_tables(&mut merged, child_map);
-                child_globals.insert(key.clone(), Value::Object(merged));
+/// Helm's `coalesceValues`: each default of the chart fills `dest` where it has no value; a
+/// `null` given for a default deletes it (when coalescing); maps given over map defaults are
+/// filled key by key (keeping nulls when the key names a subchart, whose own coalescing deletes
+/// them later).
+fn coalesce_values(chart: &Chart, dest: &mut Values, mode: Mode) {
+    for (key, default) in &chart.values {
+        match dest.get_mut(key) {
+            None => {
+                dest.insert(key.clone(), default.clone());
             }
-            (Value::Object(_), Some(_)) | (_, Some(Value::Object(_))) => {}
-            (value, _) => {
-                child_globals.insert(key.clone(), value.clone());
+            Some(Value::Null) if mode == Mode::Coalesce => {
+                dest.remove(key);
             }
+            Some(Value::Object(given)) => {
+                if let Value::Object(default_map) = default {
+                    let names_subchart = chart.dependencies.iter().any(|sub| sub.name() == key);
+                    let mode = if names_subchart { Mode::Merge } else { mode };
+                    coalesce_tables(given, default_map.clone(), mode);
+                }
+            }
+            Some(_) => {}
         }
     }
 }
 
-/// Helm's processDependencyEnabled for one chart and, recursively, its enabled subcharts.
+/// Helm's `coalesceTablesFullKey`: `src` fills `dst` (which wins). When coalescing, a `null` in
+/// `dst` deletes a non-null default and stays otherwise; when merging, nulls stay.
+fn coalesce_tables(dst: &mut Values, mut src: Values, mode: Mode) {
+    let src_non_null: Vec<String> = src
+        .iter()
+        .filter(|(_, value)| !value.is_null())
+        .map(|(key, _)| key.clone())
+        .collect();
+    for (key, value) in dst.iter() {
+        if value.is_null() {
+            src.insert(key.clone(), Value::Null);
+        }
+    }
+    for (key, value) in src {
+        match dst.get_mut(&key) {
+            Some(Value::Null) if mode == Mode::Coalesce && src_non_null.contains(&key) => {
+                dst.remove(&key);
+            }
+            None => {
+                dst.insert(key, value);
+            }
+            Some(Value::Object(dst_map)) => {
+                if let Value::Object(src_map) = value {
+                    coalesce_tables(dst_map, src_map, mode);
+                }
+            }
+            Some(_) => {}
+        }
+    }
+}
+
+/// Helm's `coalesceGlobals`: the parent's `global` table into a subchart's section. The parent's
+/// entries win; a parent map is filled with the subchart's map of the same key; a map never
+/// replaces a scalar or the reverse. Every subchart section gets a `global` map.
+fn copy_globals(parent: &Values, section: &mut Values) {
+    let mut child_globals = match section.get(GLOBAL_KEY) {
+        None => Values::new(),
+        Some(Value::Object(map)) => map.clone(),
+        Some(_) => return,
+    };
+    let parent_globals = match parent.get(GLOBAL_KEY) {
+        None => Values::new(),
+        Some(Value::Object(map)) => map.clone(),
+        Some(_) => return,
+    };
+    for (key, value) in parent_globals {
+        match (value, child_globals.get(&key)) {
+            (Value::Object(parent_map), None) => {
+                child_globals.insert(key, Value::Object(parent_map));
+            }
+            (Value::Object(mut parent_map), Some(Value::Object(child_map))) => {
+                coalesce_tables(&mut parent_map, child_map.clone(), Mode::Merge);
+                child_globals.insert(key, Value::Object(parent_map));
+            }
+            (Value::Object(_), Some(_)) | (_, Some(Value::Object(_))) => {}
+            (value, _) => {
+                child_globals.insert(key, value);
+            }
+        }
+    }
+    section.insert(GLOBAL_KEY.to_string(), Value::Object(child_globals));
+}
+
+/// Helm's `processDependencyEnabled` for one chart and, recursively, its enabled subcharts.
 /// `parent_values` is the tree conditions are read from; `path` is this chart's place in it.
 fn enable_dependencies(
     chart: &mut Chart,
@@ -165,19 +215,19 @@ fn enable_dependencies(
             .find(|sub| sub.name() == dependency.name && version_fits(dependency, sub))
         {
             let mut found = found.clone();
-            if let Some(alias) = &dependency.alias {
+            if let Some(alias) = dependency.alias.as_ref().filter(|a| !a.is_empty()) {
                 found.metadata.name = alias.clone();
             }
             kept.push(found);
         }
-        if let Some(alias) = dependency.alias.take() {
-            dependency.name = alias;
+        if let Some(alias) = dependency.alias.as_ref().filter(|a| !a.is_empty()) {
+            dependency.name = alias.clone();
         }
         dependency.enabled = Some(true);
     }
     chart.dependencies = kept;
 
-    let values = coalesce(chart, parent_values.clone())?;
+    let values = coalesce(chart, parent_values.clone(), Mode::Coalesce)?;
     apply_tags(&mut chart.metadata.dependencies, &values);
     apply_conditions(&mut chart.metadata.dependencies, &values, path);
     let disabled: Vec<String> = chart
@@ -193,7 +243,7 @@ fn enable_dependencies(
     chart
         .metadata
         .dependencies
-        .retain(|dep| dep.enabled != Some(false));
+        .retain(|dep| !disabled.contains(&dep.name));
     for sub in &mut chart.dependencies {
         let sub_path = format!("{path}{}.", sub.name());
         enable_dependencies(sub, &values, &sub_path)?;
@@ -201,17 +251,18 @@ fn enable_dependencies(
     Ok(())
 }
 
-/// Whether a loaded subchart satisfies the dependency's version constraint (none means any).
+/// Helm's `IsCompatibleRange(dependency.version, subchart.version)`: a missing or empty
+/// constraint is not a valid constraint, so it matches nothing.
 fn version_fits(dependency: &Dependency, subchart: &Chart) -> bool {
-    match dependency.version.as_deref().map(str::trim) {
-        None | Some("") => true,
+    match dependency.version.as_deref() {
+        None => false,
         Some(constraint) => {
             constraint_matches(constraint, &subchart.metadata.version).unwrap_or(false)
         }
     }
 }
 
-/// `tags:`: a dependency with a true tag is on; with only false tags it is off.
+/// `tags:`: a dependency with a true tag is on; with only false tags it is off; otherwise on.
 fn apply_tags(dependencies: &mut [Dependency], values: &Values) {
     let Some(Value::Object(tags)) = values.get("tags") else {
         return;
@@ -222,11 +273,7 @@ fn apply_tags(dependencies: &mut [Dependency], values: &Values) {
             .iter()
             .filter_map(|tag| tags.get(tag).and_then(Value::as_bool))
             .collect();
-        if states.contains(&true) {
-            dependency.enabled = Some(true);
-        } else if !states.is_empty() {
-            dependency.enabled = Some(false);
-        }
+        dependency.enabled = Some(states.contains(&true) || states.is_empty());
     }
 }
 
@@ -236,11 +283,11 @@ fn apply_conditions(dependencies: &mut [Dependency], values: &Values, path: &str
         let Some(condition) = &dependency.condition else {
             continue;
         };
-        for candidate in condition.trim().split(',').map(str::trim) {
+        for candidate in condition.trim().split(',') {
             if candidate.is_empty() {
                 continue;
             }
-            if let Some(Value::Bool(enabled)) = lookup(values, &format!("{path}{candidate}")) {
+            if let Some(Value::Bool(enabled)) = path_value(values, &format!("{path}{candidate}")) {
                 dependency.enabled = Some(*enabled);
                 break;
             }
@@ -248,36 +295,44 @@ fn apply_conditions(dependencies: &mut [Dependency], values: &Values, path: &str
     }
 }
 
-/// The value at a dotted path.
-fn lookup<'v>(values: &'v Values, dotted: &str) -> Option<&'v Value> {
-    let mut parts = dotted.split('.');
-    let mut current = values.get(parts.next()?)?;
-    for part in parts {
-        current = current.as_object()?.get(part)?;
+/// Helm's `Values.PathValue`: the value at a dotted path, unless it is a table.
+fn path_value<'v>(values: &'v Values, dotted: &str) -> Option<&'v Value> {
+    let (tables, last) = match dotted.rsplit_once('.') {
+        Some((tables, last)) => (Some(tables), last),
+        None => (None, dotted),
+    };
+    let table = match tables {
+        Some(tables) => table_at(values, tables)?,
+        None => values,
+    };
+    table.get(last).filter(|value| !value.is_object())
+}
+
+/// Helm's `Values.Table`: the map at a dotted path.
+fn table_at<'v>(values: &'v Values, dotted: &str) -> Option<&'v Values> {
+    let mut current = values;
+    for part in dotted.split('.') {
+        current = current.get(part)?.as_object()?;
     }
     Some(current)
 }
 
-/// Helm's processDependencyImportValues: children first, then this chart's `import-values`.
+/// Helm's `processDependencyImportValues` with merging: children first, then every chart that
+/// has dependencies gets its defaults merged with its subcharts' and its `import-values` copied
+/// in.
 fn import_values(chart: &mut Chart) -> Result<(), ValuesError> {
     for sub in &mut chart.dependencies {
         import_values(sub)?;
     }
-    if chart.metadata.dependencies.is_empty()
-        || chart
-            .metadata
-            .dependencies
-            .iter()
-            .all(|dep| dep.import_values.is_empty())
-    {
+    if chart.metadata.dependencies.is_empty() {
         return Ok(());
     }
-    let defaults = coalesce(chart, Values::new())?;
+    let defaults = coalesce(chart, Values::new(), Mode::Merge)?;
     let mut imported = Values::new();
     for dependency in &chart.metadata.dependencies {
         for import in &dependency.import_values {
             let (child, parent) = match import {
-                Value::String(name) => (format!("exports.{name}"), String::new()),
+                Value::String(name) => (format!("exports.{name}"), ".".to_string()),
                 Value::Object(map) => {
                     let field = |name: &str| match map.get(name) {
                         Some(Value::String(text)) => Ok(text.clone()),
@@ -301,24 +356,25 @@ fn import_values(chart: &mut Chart) -> Result<(), ValuesError> {
                 }
             };
             // Helm skips (with a warning) imports whose child is missing or not a table.
-            let Some(Value::Object(table)) =
-                lookup(&defaults, &format!("{}.{child}", dependency.name))
-            else {
+            let Some(table) = table_at(&defaults, &format!("{}.{child}", dependency.name)) else {
                 continue;
             };
-            let nested = nest_under(&parent, table.clone());
-            overlay_keeping_nulls(&mut imported, nested);
+            coalesce_tables(
+                &mut imported,
+                nest_under(&parent, table.clone()),
+                Mode::Merge,
+            );
         }
     }
     let mut values = defaults;
-    coalesce_tables(&mut values, &imported);
+    coalesce_tables(&mut values, imported, Mode::Merge);
     chart.values = values;
     Ok(())
 }
 
-/// `{a: {b: table}}` for the path `a.b`; the table itself for an empty path or `.`.
+/// `{a: {b: table}}` for the path `a.b`; the table itself for `.`.
 fn nest_under(path: &str, table: Values) -> Values {
-    if path.is_empty() || path == "." {
+    if path == "." {
         return table;
     }
     path.rsplit('.').fold(table, |inner, key| {

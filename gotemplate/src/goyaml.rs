@@ -1,5 +1,7 @@
 //! Writes JSON-shaped values as YAML byte-for-byte the way Helm's Go YAML marshaller does.
 //!
+//! Used by chart provenance files and by the template functions `toYaml` and `toYamlPretty`.
+//!
 //! A provenance message block embeds the chart metadata as Helm serialises it: the metadata is
 //! turned into JSON, read back as generic data and written by go-yaml v2. Anyone who rebuilds the
 //! block (to compare it, or to sign what Helm would sign) must reproduce that output exactly, so
@@ -8,8 +10,8 @@
 //! double quotes for text that would read as another type, literal blocks for multi-line text and
 //! folding of long lines past column 80.
 //!
-//! Limitation: keys longer than 128 characters, which go-yaml writes as complex `? key` entries,
-//! are written as ordinary keys here.
+//! Keys longer than 128 bytes or spanning lines are written as explicit `? key` entries, as
+//! go-yaml does.
 
 use serde_json::{Map, Number, Value};
 use std::cmp::Ordering;
@@ -20,24 +22,74 @@ const BEST_WIDTH: usize = 80;
 const INDENT_STEP: usize = 2;
 
 /// Renders a mapping as a YAML document (without a `---` marker), ending in a newline.
-pub(crate) fn mapping_to_yaml(map: &Map<String, Value>) -> String {
+pub fn mapping_to_yaml(map: &Map<String, Value>) -> String {
     let mut writer = Writer::default();
     if map.is_empty() {
         writer.write_str("{}");
     } else {
         writer.mapping(map, 0, false);
     }
-    if writer.column > 0 {
+    if writer.column > 0 || writer.pending_break {
         writer.out.push('\n');
     }
     writer.out
 }
 
-#[derive(Default)]
+/// Renders any value as a YAML document the way go-yaml v2's `Marshal` does (what Helm's
+/// `toYaml` produces through `sigs.k8s.io/yaml`), ending in a newline.
+pub fn to_yaml_document(value: &Value) -> String {
+    document(value, Writer::default())
+}
+
+/// Renders any value as go-yaml v3's encoder does with `SetIndent(2)` (Helm's `toYamlPretty`):
+/// sequences indented under their key and long lines never folded.
+pub fn to_yaml_document_v3(value: &Value) -> String {
+    document(
+        value,
+        Writer {
+            indent_sequences: true,
+            fold_long_lines: false,
+            ..Writer::default()
+        },
+    )
+}
+
+fn document(value: &Value, mut writer: Writer) -> String {
+    match value {
+        Value::Object(map) if !map.is_empty() => writer.mapping(map, 0, false),
+        Value::Array(items) if !items.is_empty() => writer.sequence(items, 0, false),
+        // A top-level scalar continues (folds, or runs a literal block) two columns in.
+        other => writer.leaf(other, INDENT_STEP),
+    }
+    if writer.column > 0 || writer.pending_break {
+        writer.out.push('\n');
+    }
+    writer.out
+}
+
 struct Writer {
     out: String,
     /// Characters since the last line break (go-yaml counts characters, not bytes).
     column: usize,
+    /// go-yaml v3 indents a sequence under its key; v2 does not.
+    indent_sequences: bool,
+    /// go-yaml v2 folds long plain and quoted text at a space past column 80.
+    fold_long_lines: bool,
+    /// A literal block's final line break was taken back to serve as the break before whatever
+    /// comes next, which must therefore start a new line even at column 0.
+    pending_break: bool,
+}
+
+impl Default for Writer {
+    fn default() -> Self {
+        Writer {
+            out: String::new(),
+            column: 0,
+            indent_sequences: false,
+            fold_long_lines: true,
+            pending_break: false,
+        }
+    }
 }
 
 impl Writer {
@@ -59,9 +111,10 @@ impl Writer {
 
     /// Starts a new line indented to `indent`, unless the cursor already sits at line start.
     fn new_line(&mut self, indent: usize) {
-        if self.column > 0 {
+        if self.column > 0 || self.pending_break {
             self.write_char('\n');
         }
+        self.pending_break = false;
         while self.column < indent {
             self.write_char(' ');
         }
@@ -76,7 +129,15 @@ impl Writer {
             if !(inline_first && position == 0) {
                 self.new_line(indent);
             }
-            self.scalar_text(key, indent + INDENT_STEP, false);
+            if is_simple_key(key) {
+                self.scalar_text(key, indent + INDENT_STEP, false);
+            } else {
+                // go-yaml writes a key longer than 128 bytes or spanning lines as an explicit
+                // `? key` entry, with the value after `:` on the next line.
+                self.write_str("? ");
+                self.scalar_text(key, indent + INDENT_STEP, true);
+                self.new_line(indent);
+            }
             self.write_char(':');
             self.node_after_key(&map[key.as_str()], indent);
         }
@@ -88,8 +149,15 @@ impl Writer {
             Value::Object(inner) if !inner.is_empty() => {
                 self.mapping(inner, indent + INDENT_STEP, false)
             }
-            // go-yaml v2 does not indent a sequence under its key.
-            Value::Array(items) if !items.is_empty() => self.sequence(items, indent, false),
+            // go-yaml v2 does not indent a sequence under its key; v3 does.
+            Value::Array(items) if !items.is_empty() => {
+                let at = if self.indent_sequences {
+                    indent + INDENT_STEP
+                } else {
+                    indent
+                };
+                self.sequence(items, at, false)
+            }
             _ => {
                 self.write_char(' ');
                 self.leaf(value, indent + INDENT_STEP);
@@ -162,7 +230,12 @@ impl Writer {
         for (i, &ch) in chars.iter().enumerate() {
             if ch == ' ' {
                 let next_is_space = chars.get(i + 1) == Some(&' ');
-                if allow_breaks && !after_space && self.column > BEST_WIDTH && !next_is_space {
+                if allow_breaks
+                    && self.fold_long_lines
+                    && !after_space
+                    && self.column > BEST_WIDTH
+                    && !next_is_space
+                {
                     self.fold(indent);
                 } else {
                     self.write_char(ch);
@@ -190,7 +263,12 @@ impl Writer {
                 after_space = false;
             } else if ch == ' ' {
                 let foldable = i != 0 && i + 1 != chars.len() && (double || !next_is_space);
-                if allow_breaks && !after_space && self.column > BEST_WIDTH && foldable {
+                if allow_breaks
+                    && self.fold_long_lines
+                    && !after_space
+                    && self.column > BEST_WIDTH
+                    && foldable
+                {
                     self.fold(indent);
                     if double && next_is_space {
                         self.write_char('\\');
@@ -239,6 +317,7 @@ impl Writer {
             self.out.pop();
             let line_start = self.out.rfind('\n').map_or(0, |at| at + 1);
             self.column = self.out[line_start..].chars().count();
+            self.pending_break = true;
         }
     }
 
@@ -361,14 +440,21 @@ impl Analysis {
     }
 }
 
+/// go-yaml's `yaml_emitter_check_simple_key` for a string key: at most 128 bytes, one line.
+fn is_simple_key(key: &str) -> bool {
+    key.len() <= 128 && !key.chars().any(is_break)
+}
+
 /// YAML line breaks (go-yaml treats all of these as breaks when analysing text).
 fn is_break(ch: char) -> bool {
     matches!(ch, '\n' | '\r' | '\u{85}' | '\u{2028}' | '\u{2029}')
 }
 
-/// YAML's printable set (go-yaml writes non-ASCII text as is).
+/// go-yaml v2's printable set: it writes other non-ASCII text as is, but its test covers one- to
+/// three-byte UTF-8 only, so characters beyond U+FFFF (emoji) count as unprintable and are
+/// escaped (`"\U0001F600"`).
 fn is_printable(ch: char) -> bool {
-    matches!(ch, '\n' | '\u{20}'..='\u{7E}' | '\u{85}' | '\u{A0}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+    matches!(ch, '\n' | '\u{20}'..='\u{7E}' | '\u{85}' | '\u{A0}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}')
         && ch != '\u{FEFF}'
 }
 
@@ -406,13 +492,14 @@ fn double_quote_escape(ch: char) -> Option<String> {
 }
 
 /// Whether go-yaml v2 (YAML 1.1 rules) would read `text`, unquoted, back as the same string
-/// rather than as a null, bool, number, timestamp or merge key.
+/// rather than as a null, bool, number or timestamp. (The merge key `<<` stays plain: go-yaml's
+/// encoder writes it so.)
 fn resolves_as_plain_string(text: &str) -> bool {
     const SPECIAL: &[&str] = &[
         "", "~", "null", "Null", "NULL", "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO",
         "true", "True", "TRUE", "false", "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF",
         ".nan", ".NaN", ".NAN", ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", "-.inf",
-        "-.Inf", "-.INF", "<<",
+        "-.Inf", "-.INF",
     ];
     if SPECIAL.contains(&text) {
         return false;
