@@ -114,6 +114,43 @@ pub enum Fetched {
     NotModified,
 }
 
+/// Largest part of an error answer's body that [`HttpClient::exchange`] keeps: enough for any
+/// error document, and no more from a server that sends megabytes with its 404.
+pub const MAX_ERROR_BODY_BYTES: u64 = 64 * 1024;
+
+/// One answer of [`HttpClient::exchange`], whatever its status.
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    pub status: u16,
+    pub headers: HeaderMap,
+    /// The body: whole for a success, at most [`MAX_ERROR_BODY_BYTES`] for an error.
+    pub body: Vec<u8>,
+}
+
+impl Exchange {
+    /// A header's value as text, if present and readable.
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    }
+}
+
+/// Reads at most `limit` bytes of a body, ignoring a transport failure half-way: what is
+/// read is only used to explain an error that already happened.
+async fn read_prefix(mut response: reqwest::Response, limit: u64) -> Vec<u8> {
+    let mut body = Vec::new();
+    while let Ok(Some(chunk)) = response.chunk().await {
+        let room = (limit as usize).saturating_sub(body.len());
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if body.len() as u64 >= limit {
+            break;
+        }
+    }
+    body
+}
+
 /// Why a download failed. The URL shown has no credentials and no query string.
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
@@ -121,22 +158,45 @@ pub enum HttpError {
     InvalidUrl { url: String, reason: String },
     #[error("cannot set up the HTTP client: {0}")]
     Client(String),
-    #[error("GET {url} failed: {cause}")]
-    Request { url: String, cause: String },
+    #[error("{method} {url} failed: {cause}")]
+    Request {
+        method: String,
+        url: String,
+        cause: String,
+    },
     #[error(
-        "GET {url} timed out ({what}); the server is unreachable or too slow, retry later or raise the timeout"
+        "{method} {url} timed out ({what}); the server is unreachable or too slow, retry later or raise the timeout"
     )]
-    Timeout { url: String, what: String },
+    Timeout {
+        method: String,
+        url: String,
+        what: String,
+    },
     #[error("GET {url} returned HTTP {status}{}", hint_for_status(*.status))]
     Status { url: String, status: u16 },
     #[error(
-        "GET {url}: the response is larger than the limit of {limit} bytes; refusing to download it"
+        "{method} {url}: the response is larger than the limit of {limit} bytes; refusing to download it"
     )]
-    TooLarge { url: String, limit: u64 },
+    TooLarge {
+        method: String,
+        url: String,
+        limit: u64,
+    },
     #[error("GET {url}: more than {limit} redirects; the server is probably redirecting in a loop")]
     TooManyRedirects { url: String, limit: usize },
     #[error("GET {url}: redirect with a missing or invalid Location header")]
     BadRedirect { url: String },
+    /// The server explained its refusal with an error code (an S3 error document, say): the
+    /// code and message are the server's own words, `hint` what to do about them.
+    #[error("{method} {url}: HTTP {status} {code}: {message}{hint}")]
+    Rejected {
+        method: String,
+        url: String,
+        status: u16,
+        code: String,
+        message: String,
+        hint: String,
+    },
 }
 
 fn hint_for_status(status: u16) -> &'static str {
@@ -225,7 +285,56 @@ impl HttpClient {
         match tokio::time::timeout(self.options.total_timeout, work).await {
             Ok(result) => result,
             Err(_) => Err(HttpError::Timeout {
+                method: "GET".into(),
                 url: shown,
+                what: format!("no complete answer within {:?}", self.options.total_timeout),
+            }),
+        }
+    }
+
+    /// Sends one request and returns the answer whatever its status, for APIs such as S3 whose
+    /// error answers carry a document worth reading (`NoSuchBucket`, `AccessDenied`) and whose
+    /// signed URLs must not be redirected. A success body is bounded by the body limit; an error
+    /// body is cut at [`MAX_ERROR_BODY_BYTES`]. The configured credentials are not sent: such
+    /// requests carry their own signature.
+    pub async fn exchange(
+        &self,
+        method: reqwest::Method,
+        url: &Url,
+        headers: HeaderMap,
+        body: Option<Vec<u8>>,
+    ) -> Result<Exchange, HttpError> {
+        let name = method.as_str().to_string();
+        let work = async {
+            let mut request = self
+                .client
+                .request(method.clone(), url.clone())
+                .headers(headers);
+            if let Some(body) = body {
+                request = request.body(body);
+            }
+            let response = request
+                .send()
+                .await
+                .map_err(|e| self.transport_error(&name, url, e))?;
+            let status = response.status().as_u16();
+            let headers = response.headers().clone();
+            let body = if response.status().is_success() {
+                self.read_body(&name, url, response).await?
+            } else {
+                read_prefix(response, MAX_ERROR_BODY_BYTES).await
+            };
+            Ok(Exchange {
+                status,
+                headers,
+                body,
+            })
+        };
+        match tokio::time::timeout(self.options.total_timeout, work).await {
+            Ok(result) => result,
+            Err(_) => Err(HttpError::Timeout {
+                method: name.clone(),
+                url: display_url(url),
                 what: format!("no complete answer within {:?}", self.options.total_timeout),
             }),
         }
@@ -255,7 +364,7 @@ impl HttpClient {
             let response = request
                 .send()
                 .await
-                .map_err(|e| self.transport_error(&current, e))?;
+                .map_err(|e| self.transport_error("GET", &current, e))?;
             let status = response.status();
             if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
                 current = redirect_target(&current, response.headers())?;
@@ -274,7 +383,7 @@ impl HttpClient {
                 etag: header_text(response.headers(), ETAG),
                 last_modified: header_text(response.headers(), LAST_MODIFIED),
             };
-            let bytes = self.read_body(&current, response).await?;
+            let bytes = self.read_body("GET", &current, response).await?;
             return Ok(Fetched::Body { bytes, validators });
         }
         Err(HttpError::TooManyRedirects {
@@ -286,11 +395,13 @@ impl HttpClient {
     /// Reads the body chunk by chunk, failing as soon as it passes the limit.
     async fn read_body(
         &self,
+        method: &str,
         url: &Url,
         mut response: reqwest::Response,
     ) -> Result<Vec<u8>, HttpError> {
         let limit = self.options.max_body_bytes;
         let too_large = || HttpError::TooLarge {
+            method: method.into(),
             url: display_url(url),
             limit,
         };
@@ -302,7 +413,7 @@ impl HttpClient {
         while let Some(chunk) = response
             .chunk()
             .await
-            .map_err(|e| self.transport_error(url, e))?
+            .map_err(|e| self.transport_error(method, url, e))?
         {
             if body.len() as u64 + chunk.len() as u64 > limit {
                 return Err(too_large());
@@ -314,7 +425,8 @@ impl HttpClient {
 
     /// The error for a failed request. reqwest's own message ends with the full URL, query
     /// string included, which for a presigned URL is its signature: it is dropped here.
-    fn transport_error(&self, url: &Url, error: reqwest::Error) -> HttpError {
+    fn transport_error(&self, method: &str, url: &Url, error: reqwest::Error) -> HttpError {
+        let method = method.to_string();
         let url = display_url(url);
         let error = error.without_url();
         if error.is_timeout() {
@@ -329,11 +441,11 @@ impl HttpClient {
                     self.options.read_timeout, self.options.total_timeout
                 )
             };
-            return HttpError::Timeout { url, what };
+            return HttpError::Timeout { method, url, what };
         }
         let mut cause = error_chain(&error);
         cause.push_str(hint_for_transport(&cause));
-        HttpError::Request { url, cause }
+        HttpError::Request { method, url, cause }
     }
 }
 

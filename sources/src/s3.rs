@@ -10,8 +10,15 @@
 //! [`crate::http`]) has its query string removed; the secret key itself is never printed, not even
 //! by `Debug`.
 
+mod objects;
+mod release;
+
+pub use objects::{ObjectError, ObjectVersion, Precondition, PutOutcome, ServiceError};
+pub use release::{IndexChange, MAX_INDEX_ATTEMPTS, Release, ReleaseError, Released, Stored};
+
 use crate::http::{Fetched, HttpClient, HttpError, Validators, display_url, percent_decode};
-use reqwest::Url;
+use reqwest::header::{HeaderMap, HeaderValue, IF_MODIFIED_SINCE, IF_NONE_MATCH};
+use reqwest::{Method, Url};
 use rusty_s3::{Bucket, S3Action, UrlStyle};
 use std::fmt;
 use std::time::Duration;
@@ -225,6 +232,24 @@ impl S3Repository {
             .sign(PRESIGNED_URL_LIFETIME))
     }
 
+    /// The same repository, signing with a temporary session token as well (the
+    /// `X-Amz-Security-Token` of STS credentials). An empty token is none.
+    pub fn with_session_token(&self, token: &str) -> Self {
+        let credentials = if token.is_empty() {
+            rusty_s3::Credentials::new(self.credentials.key(), self.credentials.secret())
+        } else {
+            rusty_s3::Credentials::new_with_token(
+                self.credentials.key(),
+                self.credentials.secret(),
+                token,
+            )
+        };
+        S3Repository {
+            credentials,
+            ..self.clone()
+        }
+    }
+
     /// The same repository, downloading through `http` (a tighter body limit for the index,
     /// say).
     pub fn with_http(&self, http: HttpClient) -> Self {
@@ -288,7 +313,9 @@ impl S3Repository {
 
     /// Downloads the object at `path` unless it is unchanged since `validators` were recorded.
     /// The conditional headers are not part of the signature (it covers the host only), so a
-    /// presigned URL carries them as any GET does.
+    /// presigned URL carries them as any GET does. A refused signature is [`S3Error::Refused`],
+    /// a missing object [`S3Error::NotFound`]; a missing bucket keeps the server's
+    /// `NoSuchBucket` in an [`HttpError::Rejected`], so whoever reads it knows which is missing.
     pub async fn get_conditional(
         &self,
         path: &str,
@@ -299,24 +326,48 @@ impl S3Repository {
             .bucket
             .get_object(Some(&self.credentials), &key)
             .sign(PRESIGNED_URL_LIFETIME);
-        self.http
-            .get_conditional(url.as_str(), validators)
+        let mut headers = HeaderMap::new();
+        for (name, value) in [
+            (IF_NONE_MATCH, &validators.etag),
+            (IF_MODIFIED_SINCE, &validators.last_modified),
+        ] {
+            if let Some(value) = value.as_deref().and_then(|v| HeaderValue::from_str(v).ok()) {
+                headers.insert(name, value);
+            }
+        }
+        let answer = self
+            .http
+            .exchange(Method::GET, &url, headers, None)
             .await
-            .map_err(|error| match error {
-                HttpError::Status { status, .. } if matches!(status, 401 | 403) => {
-                    S3Error::Refused {
-                        url: display_url(&url),
-                        bucket: self.bucket.name().into(),
-                        status,
-                    }
-                }
-                HttpError::Status { status: 404, .. } => S3Error::NotFound {
-                    url: display_url(&url),
-                    bucket: self.bucket.name().into(),
-                    key: key.clone(),
+            .map_err(S3Error::Http)?;
+        match answer.status {
+            200..=299 => Ok(Fetched::Body {
+                validators: Validators {
+                    etag: answer.header("etag"),
+                    last_modified: answer.header("last-modified"),
                 },
-                other => S3Error::Http(other),
-            })
+                bytes: answer.body,
+            }),
+            304 => Ok(Fetched::NotModified),
+            401 | 403 => Err(S3Error::Refused {
+                url: display_url(&url),
+                bucket: self.bucket.name().into(),
+                status: answer.status,
+            }),
+            404 if ServiceError::read(&answer).code != "NoSuchBucket" => Err(S3Error::NotFound {
+                url: display_url(&url),
+                bucket: self.bucket.name().into(),
+                key,
+            }),
+            status => Err(S3Error::Http(
+                self.service_error("GET", &url, &answer)
+                    .into_http_error()
+                    .unwrap_or(HttpError::Status {
+                        url: display_url(&url),
+                        status,
+                    }),
+            )),
+        }
     }
 
     /// Downloads the repository's `index.yaml`.
