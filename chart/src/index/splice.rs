@@ -94,6 +94,7 @@ pub fn new_index(entry: &ChartVersion, generated: &str) -> Result<String, IndexE
 }
 
 /// Why the text cannot be edited: the layout leaves the subset understood here.
+#[derive(Debug)]
 struct Unsupported(String);
 
 type Edit = (usize, usize, String);
@@ -507,8 +508,19 @@ fn replace_value(text: &str, line: Line<'_>, value: &str) -> Result<Edit, Unsupp
     Ok((colon + 1, value_end, format!(" {quoted}")))
 }
 
-/// Inserting `block` at the line start `at`, after a line break if the text lacks its last one.
-fn insertion(text: &str, at: usize, block: String) -> Edit {
+/// Inserting `block` at the line start `at` (above the comment lines right over it, which
+/// belong to what follows), after a line break if the text lacks its last one.
+fn insertion(text: &str, mut at: usize, block: String) -> Edit {
+    while at > 0 && at < text.len() {
+        let previous_start = text[..at - 1].rfind('\n').map_or(0, |n| n + 1);
+        if !text[previous_start..at]
+            .trim_start_matches(' ')
+            .starts_with('#')
+        {
+            break;
+        }
+        at = previous_start;
+    }
     if at == text.len() && !text.is_empty() && !text.ends_with('\n') {
         (at, at, format!("\n{block}"))
     } else {
@@ -580,4 +592,268 @@ fn apply(text: &str, mut edits: Vec<Edit>) -> String {
     }
     out.push_str(&text[at..]);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `helm repo index` (Helm v3.22.0) over alpha 0.1.0, alpha 0.2.0 and zeta 0.1.0.
+    const HELM_INDEX: &str =
+        include_str!("../../tests/fixtures/index/helm-v3.22.0-repo-index.yaml");
+    const NOW: &str = "2030-01-02T03:04:05.000000006Z";
+
+    fn entry(name: &str, version: &str) -> ChartVersion {
+        ChartVersion {
+            api_version: "v2".into(),
+            name: name.into(),
+            version: version.into(),
+            description: Some("Added by a test".into()),
+            urls: vec![format!("{name}-{version}.tgz")],
+            digest: "ab".repeat(32),
+            created: "2030-01-02T03:04:05Z".into(),
+            ..Default::default()
+        }
+    }
+
+    fn splice(original: &str, entry: &ChartVersion) -> Result<String, IndexError> {
+        splice_entry(original.as_bytes(), "index.yaml", entry, NOW, false)
+    }
+
+    /// `spliced` less `inserted` (once) equals `original` with its `generated` time replaced.
+    fn assert_only_inserted(original: &str, spliced: &str, inserted: &str) {
+        assert_eq!(
+            spliced.matches(inserted).count(),
+            1,
+            "the new entry is not in:\n{spliced}"
+        );
+        let without = spliced.replacen(inserted, "", 1);
+        let generated = original
+            .lines()
+            .find(|line| line.starts_with("generated:"))
+            .map(|line| (line.to_string(), format!("generated: \"{NOW}\"")));
+        let expected = match generated {
+            Some((old, new)) => original.replace(&old, &new),
+            None => original.to_string(),
+        };
+        assert_eq!(without, expected);
+    }
+
+    #[test]
+    fn a_newer_version_goes_first_among_its_chart_and_nothing_else_changes() {
+        let spliced = splice(HELM_INDEX, &entry("alpha", "0.3.0")).unwrap();
+        let item = render_item(&entry("alpha", "0.3.0"), 2).unwrap();
+        assert!(
+            item.starts_with("  - apiVersion: v2\n    created:"),
+            "{item}"
+        );
+        assert_only_inserted(HELM_INDEX, &spliced, &item);
+        assert!(
+            spliced.find("alpha-0.3.0.tgz").unwrap() < spliced.find("alpha-0.2.0.tgz").unwrap()
+        );
+        let index = IndexFile::parse(spliced.as_bytes(), "spliced")
+            .unwrap()
+            .index;
+        assert_eq!(index.entries["alpha"][0].version, "0.3.0");
+        assert_eq!(index.generated, NOW);
+    }
+
+    #[test]
+    fn an_older_version_goes_between_and_a_new_chart_in_name_order() {
+        let spliced = splice(HELM_INDEX, &entry("alpha", "0.1.5")).unwrap();
+        assert_only_inserted(
+            HELM_INDEX,
+            &spliced,
+            &render_item(&entry("alpha", "0.1.5"), 2).unwrap(),
+        );
+        let (newer, middle, older) = (
+            spliced.find("alpha-0.2.0.tgz").unwrap(),
+            spliced.find("alpha-0.1.5.tgz").unwrap(),
+            spliced.find("alpha-0.1.0.tgz").unwrap(),
+        );
+        assert!(newer < middle && middle < older, "{spliced}");
+
+        let spliced = splice(HELM_INDEX, &entry("mid", "1.0.0")).unwrap();
+        let block = format!(
+            "  mid:\n{}",
+            render_item(&entry("mid", "1.0.0"), 2).unwrap()
+        );
+        assert_only_inserted(HELM_INDEX, &spliced, &block);
+        assert!(spliced.find("  mid:\n").unwrap() < spliced.find("  zeta:\n").unwrap());
+
+        let spliced = splice(HELM_INDEX, &entry("zz-last", "1.0.0")).unwrap();
+        assert!(
+            spliced.find("  zz-last:\n").unwrap() < spliced.find("generated:").unwrap(),
+            "{spliced}"
+        );
+    }
+
+    #[test]
+    fn the_indexes_own_indentation_and_comments_are_kept() {
+        let original = "# Published by the release pipeline.\napiVersion: v1\nentries:\n    # the web server\n    nginx:\n        -   name: nginx\n            version: \"1.0.0\" # first\n            apiVersion: v2\n            urls: [nginx-1.0.0.tgz]\n\n    redis:\n        - {name: redis, version: 2.0.0, apiVersion: v2}\n";
+        let spliced = splice(original, &entry("nginx", "1.1.0")).unwrap();
+        let item = render_item(&entry("nginx", "1.1.0"), 8).unwrap();
+        assert_only_inserted(original, &spliced, &item);
+        assert!(spliced.find("1.1.0").unwrap() < spliced.find("\"1.0.0\"").unwrap());
+        // No `generated` line: none is added.
+        assert!(!spliced.contains("generated"));
+
+        let spliced = splice(original, &entry("kafka", "3.0.0")).unwrap();
+        let block = format!(
+            "    kafka:\n{}",
+            render_item(&entry("kafka", "3.0.0"), 8).unwrap()
+        );
+        assert_only_inserted(original, &spliced, &block);
+        assert!(spliced.find("kafka:").unwrap() < spliced.find("# the web server").unwrap());
+    }
+
+    #[test]
+    fn empty_and_missing_entries_get_a_block() {
+        for (original, expected_start) in [
+            (
+                "apiVersion: v1\nentries: {}\ngenerated: '2020-01-01T00:00:00Z'\n",
+                "apiVersion: v1\nentries:\n  app:\n  - apiVersion: v2\n",
+            ),
+            (
+                "apiVersion: v1\nentries:\ngenerated: 2020-01-01T00:00:00Z\n",
+                "apiVersion: v1\nentries:\n  app:\n  - apiVersion: v2\n",
+            ),
+            (
+                "apiVersion: v1\ngenerated: \"2020-01-01T00:00:00Z\"",
+                "apiVersion: v1\nentries:\n  app:\n  - apiVersion: v2\n",
+            ),
+            (
+                "apiVersion: v1\nentries:\n  app: []\n",
+                "apiVersion: v1\nentries:\n  app:\n  - apiVersion: v2\n",
+            ),
+        ] {
+            let spliced = splice(original, &entry("app", "1.0.0")).unwrap();
+            assert!(
+                spliced.starts_with(expected_start),
+                "{original:?} became:\n{spliced}"
+            );
+            let index = IndexFile::parse(spliced.as_bytes(), "spliced")
+                .unwrap()
+                .index;
+            assert_eq!(index.entries["app"][0].version, "1.0.0");
+        }
+        let spliced = splice(
+            "apiVersion: v1\nentries: {}\ngenerated: '2020-01-01T00:00:00Z'\n",
+            &entry("app", "1.0.0"),
+        )
+        .unwrap();
+        assert!(
+            spliced.ends_with(&format!("generated: '{NOW}'\n")),
+            "{spliced}"
+        );
+    }
+
+    #[test]
+    fn an_existing_version_is_refused_or_replaced_in_place() {
+        let error = splice(HELM_INDEX, &entry("alpha", "0.2.0")).unwrap_err();
+        assert!(
+            error.to_string().contains("already has alpha 0.2.0"),
+            "{error}"
+        );
+        let replacement = entry("alpha", "0.2.0");
+        let spliced =
+            splice_entry(HELM_INDEX.as_bytes(), "index.yaml", &replacement, NOW, true).unwrap();
+        let index = IndexFile::parse(spliced.as_bytes(), "spliced")
+            .unwrap()
+            .index;
+        let versions: Vec<_> = index.entries["alpha"]
+            .iter()
+            .map(|v| (v.version.as_str(), v.digest.as_str()))
+            .collect();
+        assert_eq!(
+            versions,
+            [
+                ("0.2.0", "ab".repeat(32).as_str()),
+                (
+                    "0.1.0",
+                    "3ef7ba8c99fbb60135bcf22d99ec0776d547548579e6ca3ffe72cde2e92642bc"
+                )
+            ]
+        );
+        assert!(spliced.contains("zeta-0.1.0.tgz") && !spliced.contains("6b103164ecb3"));
+    }
+
+    #[test]
+    fn layouts_it_cannot_edit_safely_are_refused() {
+        for (original, why) in [
+            ("{\"apiVersion\": \"v1\", \"entries\": {}}", "JSON"),
+            (
+                "apiVersion: v1\nentries: {app: [{name: app, version: 1.0.0}]}\n",
+                "block mapping",
+            ),
+            ("apiVersion: v1\r\nentries: {}\r\n", "CRLF"),
+            (
+                "apiVersion: v1\nentries:\n  app: &a\n  - {name: app, version: 1.0.0}\n",
+                "block list",
+            ),
+        ] {
+            let error = splice(original, &entry("app", "2.0.0")).unwrap_err();
+            let message = error.to_string();
+            assert!(matches!(error, IndexError::Splice { .. }), "{message}");
+            assert!(message.contains(why), "{original:?}: {message}");
+        }
+    }
+
+    #[test]
+    fn a_new_index_is_written_as_helm_writes_one() {
+        let text = new_index(&entry("app", "1.0.0"), NOW).unwrap();
+        let index = IndexFile::parse(text.as_bytes(), "new").unwrap().index;
+        assert_eq!(index.generated, NOW);
+        assert_eq!(index.entries["app"][0].urls, ["app-1.0.0.tgz"]);
+        // A second release splices into it.
+        let spliced = splice(&text, &entry("app", "1.1.0")).unwrap();
+        assert_only_inserted(
+            &text,
+            &spliced,
+            &render_item(&entry("app", "1.1.0"), layout_item_indent(&text)).unwrap(),
+        );
+    }
+
+    #[test]
+    #[ignore = "needs ../shared/testdata/helm/repo"]
+    fn helms_own_test_indexes_take_entries_without_other_changes() {
+        for name in [
+            "local-index.yaml",
+            "local-index-unordered.yaml",
+            "chartmuseum-index.yaml",
+            "local-index-annotations.yaml",
+        ] {
+            let path = format!(
+                "{}/../../shared/testdata/helm/repo/{name}",
+                env!("CARGO_MANIFEST_DIR")
+            );
+            let original = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+            for (chart, version) in [
+                ("nginx", "0.3.0"),
+                ("nginx", "0.1.5"),
+                ("aaa-first", "1.0.0"),
+            ] {
+                let new = entry(chart, version);
+                let spliced = splice(&original, &new)
+                    .unwrap_or_else(|e| panic!("{name}: {chart} {version}: {e}"));
+                let index = IndexFile::parse(spliced.as_bytes(), name).unwrap().index;
+                assert!(index.has(chart, version), "{name}");
+                // Every original line is still there, in the same order.
+                let mut rest = spliced.as_str();
+                for line in original.lines().filter(|l| !l.starts_with("generated:")) {
+                    let at = rest
+                        .find(&format!("{line}\n"))
+                        .or_else(|| rest.find(line))
+                        .unwrap_or_else(|| panic!("{name}: lost or moved {line:?}"));
+                    rest = &rest[at + line.len()..];
+                }
+            }
+        }
+    }
+
+    fn layout_item_indent(text: &str) -> usize {
+        Layout::read(text).ok().unwrap().charts[0]
+            .item_indent
+            .unwrap()
+    }
 }
