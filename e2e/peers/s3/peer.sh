@@ -21,6 +21,8 @@ source "$E2E_DIR/lib/common.sh"
 source "$E2E_DIR/lib/build.sh"
 
 region="${S3_PEER_REGION:-us-east-1}"
+# SHA-256 of an empty body, which S3 wants named on a signed request without one.
+EMPTY_SHA256=e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
 VERSITYGW_BIN="$BIN_CACHE/versitygw-$VERSITYGW_VERSION"
 
 require_keys() {
@@ -41,6 +43,7 @@ create_bucket() {
 	local answer
 	answer=$(printf 'user = "%s:%s"\n' "$S3_PEER_ACCESS_KEY" "$S3_PEER_SECRET_KEY" |
 		curl -sS -K - "${tls[@]}" --max-time 10 --aws-sigv4 "aws:amz:$region:s3" -X PUT \
+			-H "x-amz-content-sha256: $EMPTY_SHA256" \
 			-w '\n%{http_code}' "$endpoint/$bucket") || die "creating bucket $bucket at $endpoint failed"
 	local status=${answer##*$'\n'}
 	case $status in
