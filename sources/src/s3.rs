@@ -597,9 +597,8 @@ mod tests {
     /// Starts the S3 peer (building it if needed), or explains why the test is skipped.
     fn start_peer() -> Option<Peer> {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../e2e/peers/s3/peer.sh");
-        let cached = std::env::var_os("HOME").map(|home| {
-            PathBuf::from(home).join(".cache/capstan/bin/gofakes3-v1.2.0/capstan-s3-peer")
-        });
+        let cached = std::env::var_os("HOME")
+            .map(|home| PathBuf::from(home).join(".cache/capstan/bin/versitygw-v1.8.0/versitygw"));
         let go_available = Command::new("go").arg("version").output().is_ok();
         if !go_available && !cached.is_some_and(|path| path.exists()) {
             println!("SKIP: the S3 peer is not built and Go is not installed to build it");
@@ -727,5 +726,385 @@ mod tests {
                 Fetched::Body { bytes, .. } => assert_eq!(bytes, index),
             }
         });
+    }
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    /// A chart archive packaged the way `capstan package` does; `note` changes its bytes.
+    fn chart_archive(name: &str, version: &str, note: &str) -> Vec<u8> {
+        let dir = tempfile::tempdir().unwrap();
+        let chart = dir.path().join(name);
+        std::fs::create_dir_all(chart.join("templates")).unwrap();
+        std::fs::write(
+            chart.join("Chart.yaml"),
+            format!("apiVersion: v2\nname: {name}\nversion: {version}\ndescription: {note}\n"),
+        )
+        .unwrap();
+        std::fs::write(
+            chart.join("templates/cm.yaml"),
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n",
+        )
+        .unwrap();
+        let options = capstan_chart::package::PackageOptions {
+            mtime: 0,
+            ..Default::default()
+        };
+        capstan_chart::package::package_dir(&chart, &options)
+            .unwrap()
+            .1
+    }
+
+    fn release(archive: &[u8]) -> Release<'_> {
+        Release {
+            archive,
+            provenance: None,
+            force: false,
+            base_url: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_missing_bucket_is_named_by_the_servers_own_code() {
+        let Some(peer) = start_peer() else { return };
+        let repo = repository(
+            "s3://capstan-no-such-bucket/stable",
+            &config(&peer.endpoint, SECRET_KEY),
+        )
+        .unwrap();
+        let err = runtime().block_on(repo.get_index()).unwrap_err();
+        let message = err.to_string();
+        assert!(
+            matches!(&err, S3Error::Http(HttpError::Rejected { code, status: 404, .. }) if code == "NoSuchBucket"),
+            "{message}"
+        );
+        assert!(
+            message.contains("s3://capstan-no-such-bucket does not exist"),
+            "{message}"
+        );
+        let err = runtime()
+            .block_on(repo.release(&release(&chart_archive("app", "1.0.0", "x"))))
+            .unwrap_err();
+        let message = err.to_string();
+        assert!(message.contains("NoSuchBucket"), "{message}");
+        assert!(!message.contains("X-Amz-Signature"), "{message}");
+    }
+
+    #[test]
+    fn conditional_puts_are_enforced_by_the_server() {
+        let Some(peer) = start_peer() else { return };
+        let repo = repository(
+            "s3://capstan-charts/cond",
+            &config(&peer.endpoint, SECRET_KEY),
+        )
+        .unwrap();
+        runtime().block_on(async {
+            let first = repo
+                .put_object("index.yaml", b"one".to_vec(), &Precondition::Absent)
+                .await
+                .unwrap();
+            let PutOutcome::Stored(first_version) = first else {
+                panic!("a create-only PUT of a new object was refused");
+            };
+            assert_eq!(
+                repo.put_object("index.yaml", b"two".to_vec(), &Precondition::Absent)
+                    .await
+                    .unwrap(),
+                PutOutcome::PreconditionFailed
+            );
+            let (bytes, fetched_version) = repo.fetch_object("index.yaml").await.unwrap().unwrap();
+            assert_eq!(
+                (bytes.as_slice(), &fetched_version.etag),
+                (&b"one"[..], &first_version.etag)
+            );
+            let second = repo
+                .put_object(
+                    "index.yaml",
+                    b"two".to_vec(),
+                    &Precondition::Matches(fetched_version.clone()),
+                )
+                .await
+                .unwrap();
+            assert!(matches!(second, PutOutcome::Stored(_)), "{second:?}");
+            // The version read before the second write is stale now.
+            assert_eq!(
+                repo.put_object(
+                    "index.yaml",
+                    b"three".to_vec(),
+                    &Precondition::Matches(fetched_version)
+                )
+                .await
+                .unwrap(),
+                PutOutcome::PreconditionFailed
+            );
+            assert_eq!(repo.get("index.yaml").await.unwrap(), b"two");
+            assert_eq!(repo.fetch_object("absent.yaml").await.unwrap(), None);
+        });
+    }
+
+    #[test]
+    fn ten_concurrent_releases_all_end_up_in_the_index() {
+        let Some(peer) = start_peer() else { return };
+        let repo = repository(
+            "s3://capstan-charts/race",
+            &config(&peer.endpoint, SECRET_KEY),
+        )
+        .unwrap();
+        let archives: Vec<Vec<u8>> = (0..10)
+            .map(|minor| chart_archive("race", &format!("1.{minor}.0"), "race"))
+            .collect();
+        let runtime = runtime();
+        let released: Vec<Released> = runtime.block_on(async {
+            let tasks: Vec<_> = archives
+                .iter()
+                .cloned()
+                .map(|archive| {
+                    let repo = repo.clone();
+                    tokio::spawn(async move { repo.release(&release(&archive)).await })
+                })
+                .collect();
+            let mut released = Vec::new();
+            for task in tasks {
+                released.push(task.await.unwrap().unwrap());
+            }
+            released
+        });
+        let index_bytes = runtime.block_on(repo.get_index()).unwrap();
+        let index = capstan_chart::index::IndexFile::parse(&index_bytes, "race")
+            .unwrap()
+            .index;
+        let mut versions: Vec<_> = index.entries["race"]
+            .iter()
+            .map(|v| v.version.clone())
+            .collect();
+        versions.sort();
+        let expected: Vec<_> = (0..10).map(|minor| format!("1.{minor}.0")).collect();
+        assert_eq!(
+            versions,
+            expected,
+            "{}",
+            String::from_utf8_lossy(&index_bytes)
+        );
+        assert_eq!(
+            released
+                .iter()
+                .filter(|r| r.index == IndexChange::Created)
+                .count(),
+            1
+        );
+        for r in &released {
+            let entry = index.resolve("race", &r.version).unwrap();
+            assert_eq!(format!("sha256:{}", entry.digest), r.digest);
+            assert_eq!(entry.urls, [format!("race-{}.tgz", r.version)]);
+        }
+        println!(
+            "index writes tried: {:?}",
+            released
+                .iter()
+                .map(|r| r.index_attempts)
+                .collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn versions_are_immutable_unless_forced_and_a_retry_changes_nothing() {
+        let Some(peer) = start_peer() else { return };
+        let repo = repository(
+            "s3://capstan-charts/immutable",
+            &config(&peer.endpoint, SECRET_KEY),
+        )
+        .unwrap();
+        let runtime = runtime();
+        let archive = chart_archive("app", "1.0.0", "first");
+        let provenance = b"-----BEGIN PGP SIGNED MESSAGE-----\nnot checked here\n".to_vec();
+        let first = runtime
+            .block_on(repo.release(&Release {
+                provenance: Some(&provenance),
+                ..release(&archive)
+            }))
+            .unwrap();
+        assert_eq!(
+            (first.archive, first.provenance, first.index),
+            (Stored::New, Some(Stored::New), IndexChange::Created)
+        );
+        assert_eq!(
+            first.archive_location,
+            "s3://capstan-charts/immutable/app-1.0.0.tgz"
+        );
+        assert_eq!(
+            runtime.block_on(repo.get("app-1.0.0.tgz.prov")).unwrap(),
+            provenance
+        );
+        let index_before = runtime.block_on(repo.get_index()).unwrap();
+
+        let again = runtime.block_on(repo.release(&release(&archive))).unwrap();
+        assert_eq!(
+            (again.archive, again.index),
+            (Stored::Unchanged, IndexChange::AlreadyListed)
+        );
+        assert_eq!(runtime.block_on(repo.get_index()).unwrap(), index_before);
+
+        let changed = chart_archive("app", "1.0.0", "second");
+        let err = runtime
+            .block_on(repo.release(&release(&changed)))
+            .unwrap_err();
+        assert!(matches!(err, ReleaseError::VersionExists { .. }), "{err}");
+        assert!(err.to_string().contains("--force"), "{err}");
+        assert_eq!(
+            runtime.block_on(repo.get("app-1.0.0.tgz")).unwrap(),
+            archive
+        );
+
+        let forced = runtime
+            .block_on(repo.release(&Release {
+                force: true,
+                ..release(&changed)
+            }))
+            .unwrap();
+        assert_eq!(
+            (forced.archive, forced.index),
+            (Stored::Replaced, IndexChange::Replaced)
+        );
+        assert_eq!(
+            runtime.block_on(repo.get("app-1.0.0.tgz")).unwrap(),
+            changed
+        );
+        let index = capstan_chart::index::IndexFile::parse(
+            &runtime.block_on(repo.get_index()).unwrap(),
+            "i",
+        )
+        .unwrap()
+        .index;
+        assert_eq!(index.entries["app"].len(), 1);
+        assert_eq!(
+            format!("sha256:{}", index.entries["app"][0].digest),
+            forced.digest
+        );
+    }
+
+    #[test]
+    fn wrong_keys_are_refused_with_the_servers_code_and_no_secret() {
+        let Some(peer) = start_peer() else { return };
+        let wrong_secret = "not-the-secret-key-at-all-0123";
+        let repo = repository(
+            "s3://capstan-charts/denied",
+            &config(&peer.endpoint, wrong_secret),
+        )
+        .unwrap();
+        let err = runtime()
+            .block_on(repo.release(&release(&chart_archive("app", "1.0.0", "x"))))
+            .unwrap_err();
+        let message = err.to_string();
+        assert!(
+            message.contains("SignatureDoesNotMatch") || message.contains("AccessDenied"),
+            "{message}"
+        );
+        assert!(
+            message.contains("check the access key, secret key"),
+            "{message}"
+        );
+        for secret in [
+            wrong_secret,
+            SECRET_KEY,
+            "X-Amz-Signature",
+            "X-Amz-Credential",
+        ] {
+            assert!(!message.contains(secret), "{message}");
+        }
+        assert!(!format!("{err:?}").contains(wrong_secret));
+    }
+
+    /// A server that stores every PUT whatever its preconditions, as S3 servers without
+    /// conditional writes do; it records the keys written.
+    fn careless_server() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+        use std::collections::HashMap;
+        use std::io::{BufRead, BufReader, Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let written = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = written.clone();
+        std::thread::spawn(move || {
+            let mut objects: HashMap<String, Vec<u8>> = HashMap::new();
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut request_line = String::new();
+                let _ = reader.read_line(&mut request_line);
+                let mut length = 0;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = value.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0; length];
+                let _ = reader.read_exact(&mut body);
+                let mut parts = request_line.split_whitespace();
+                let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+                let path = target.split('?').next().unwrap_or("").to_string();
+                let (status, answer) = match method {
+                    "PUT" => {
+                        log.lock().unwrap().push(path.clone());
+                        objects.insert(path, body);
+                        ("200 OK", Vec::new())
+                    }
+                    _ => match objects.get(&path) {
+                        Some(bytes) => ("200 OK", bytes.clone()),
+                        None => (
+                            "404 Not Found",
+                            b"<Error><Code>NoSuchKey</Code></Error>".to_vec(),
+                        ),
+                    },
+                };
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status}\r\nETag: \"e{}\"\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    answer.len(),
+                    answer.len()
+                );
+                let _ = stream.write_all(&answer);
+            }
+        });
+        (endpoint, written)
+    }
+
+    #[test]
+    fn a_server_that_ignores_preconditions_is_refused_before_the_index_is_written() {
+        let (endpoint, written) = careless_server();
+        let repo = repository("s3://charts/stable", &config(&endpoint, SECRET_KEY)).unwrap();
+        let err = runtime()
+            .block_on(repo.release(&release(&chart_archive("app", "1.0.0", "x"))))
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ReleaseError::NoConditionalWrites {
+                    header: "If-None-Match: *",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(
+            err.to_string()
+                .contains("does not support conditional writes"),
+            "{err}"
+        );
+        let written = written.lock().unwrap().clone();
+        assert!(!written.is_empty());
+        assert!(
+            written
+                .iter()
+                .all(|path| path == "/charts/stable/app-1.0.0.tgz"),
+            "{written:?}"
+        );
     }
 }
