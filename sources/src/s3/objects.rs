@@ -10,10 +10,17 @@
 //! without the signature failing.
 
 use super::{PRESIGNED_URL_LIFETIME, S3Error, S3Repository};
-use crate::http::{Exchange, HttpError, display_url};
+use crate::http::{Exchange, HttpError, MAX_ERROR_BODY_BYTES, display_url, sanitized};
 use reqwest::header::HeaderMap;
 use reqwest::{Method, Url};
 use rusty_s3::S3Action;
+
+/// The most of an error code kept: S3's codes are single words of at most a few dozen letters.
+const MAX_CODE_CHARS: usize = 64;
+
+/// The most of an error message kept. It is the server's text: control characters are blanked
+/// and it is cut short, as registries' messages are.
+const MAX_MESSAGE_CHARS: usize = 200;
 
 /// A stored object's version as the server names it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -78,8 +85,8 @@ impl ServiceError {
             url: String::new(),
             bucket: String::new(),
             status: answer.status,
-            code: field("Code").chars().take(64).collect(),
-            message: field("Message").chars().take(300).collect(),
+            code: sanitized(&field("Code"), MAX_CODE_CHARS),
+            message: sanitized(&field("Message"), MAX_MESSAGE_CHARS),
         }
     }
 
@@ -215,10 +222,12 @@ impl S3Repository {
     }
 
     /// Downloads the object at `path` with its version, or `None` when the bucket has no such
-    /// object. A missing bucket is an error, not `None`.
+    /// object. A missing bucket is an error, not `None`; one over `max_bytes` is refused while
+    /// downloading.
     pub async fn fetch_object(
         &self,
         path: &str,
+        max_bytes: u64,
     ) -> Result<Option<(Vec<u8>, ObjectVersion)>, ObjectError> {
         let key = self.object_key(path)?;
         let url = self
@@ -227,7 +236,7 @@ impl S3Repository {
             .sign(PRESIGNED_URL_LIFETIME);
         let answer = self
             .http
-            .exchange(Method::GET, &url, HeaderMap::new(), None)
+            .exchange(Method::GET, &url, HeaderMap::new(), None, max_bytes)
             .await?;
         match answer.status {
             200..=299 => {
@@ -271,7 +280,7 @@ impl S3Repository {
         }
         let answer = self
             .http
-            .exchange(Method::PUT, &url, headers, Some(body))
+            .exchange(Method::PUT, &url, headers, Some(body), MAX_ERROR_BODY_BYTES)
             .await?;
         match answer.status {
             200..=299 => Ok(PutOutcome::Stored(version_of(&answer))),

@@ -20,6 +20,7 @@
 //! retried pipeline succeeds.
 
 use super::{ObjectError, ObjectVersion, Precondition, PutOutcome, S3Repository};
+use crate::http::DownloadLimits;
 use capstan_chart::index::{
     ChartVersion, IndexError, IndexFile, join_url, new_index, now_rfc3339, splice_entry,
 };
@@ -30,6 +31,10 @@ use std::time::Duration;
 
 /// Index updates tried before giving up on a repository that others keep changing.
 pub const MAX_INDEX_ATTEMPTS: u32 = 40;
+
+/// The largest `index.yaml` read back for splicing: public repositories of thousands of charts
+/// run to tens of MiB, far more than the chart archives the HTTP client's default limit is for.
+pub const MAX_INDEX_BYTES: u64 = 100 * 1024 * 1024;
 
 /// The longest pause between two index updates.
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
@@ -138,14 +143,26 @@ impl S3Repository {
         let version = chart.metadata.version.clone();
         let file_name = format!("{name}-{version}.tgz");
         let digest = archive_digest(release.archive);
+        // What is stored under our names is read back no further than a loader would read it.
+        let limits = DownloadLimits::default();
 
         let archive = self
-            .place(&file_name, release.archive, release.force)
+            .place(
+                &file_name,
+                release.archive,
+                release.force,
+                limits.archive_bytes,
+            )
             .await?;
         let provenance = match release.provenance {
             Some(bytes) => Some(
-                self.place(&format!("{file_name}.prov"), bytes, release.force)
-                    .await?,
+                self.place(
+                    &format!("{file_name}.prov"),
+                    bytes,
+                    release.force,
+                    limits.provenance_bytes,
+                )
+                .await?,
             ),
             None => None,
         };
@@ -178,8 +195,14 @@ impl S3Repository {
     }
 
     /// Stores `bytes` at `path` unless the same bytes are there; other bytes are refused unless
-    /// `force`.
-    async fn place(&self, path: &str, bytes: &[u8], force: bool) -> Result<Stored, ReleaseError> {
+    /// `force`. An object stored there over `max_bytes` is not read: that is an error.
+    async fn place(
+        &self,
+        path: &str,
+        bytes: &[u8],
+        force: bool,
+        max_bytes: u64,
+    ) -> Result<Stored, ReleaseError> {
         let location = self.location_of(path);
         let object_error = |what: &str| {
             let what = format!("{what} {location}");
@@ -189,7 +212,7 @@ impl S3Repository {
         // and the create-only write; the second read then sees it.
         for _ in 0..2 {
             let existing = self
-                .fetch_object(path)
+                .fetch_object(path, max_bytes)
                 .await
                 .map_err(object_error("reading"))?;
             let precondition = match existing {
@@ -278,13 +301,13 @@ impl S3Repository {
         for attempt in 1..=MAX_INDEX_ATTEMPTS {
             let now = now_rfc3339();
             entry.created = now.clone();
-            let current =
-                self.fetch_object("index.yaml")
-                    .await
-                    .map_err(|source| ReleaseError::Object {
-                        what: format!("reading {location}"),
-                        source,
-                    })?;
+            let current = self
+                .fetch_object("index.yaml", MAX_INDEX_BYTES)
+                .await
+                .map_err(|source| ReleaseError::Object {
+                    what: format!("reading {location}"),
+                    source,
+                })?;
             let (text, precondition, change) = match current {
                 None => (
                     new_index(&entry, &now)?,
