@@ -30,7 +30,7 @@ use super::{apply, crds, desired, live, plan, prune, render};
 use capstan_api::deployment::{Approval, PlanStatus};
 
 /// Default `spec.timeout`.
-const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// What an attempt came to.
 pub enum Attempt {
