@@ -36,7 +36,6 @@ REGISTRY_TLS_PORT="${CAPSTAN_E2E_REGISTRY_TLS_PORT:-25002}"
 CHARTS_PORT="${CAPSTAN_E2E_CHARTS_PORT:-25080}"
 CHARTS_AUTH_PORT="${CAPSTAN_E2E_CHARTS_AUTH_PORT:-25081}"
 CHARTS_TLS_PORT="${CAPSTAN_E2E_CHARTS_TLS_PORT:-25443}"
-S3_PORT="${CAPSTAN_E2E_S3_PORT:-25900}"
 
 # Go: build with the toolchain on the machine unless a module needs a newer one (set per build).
 export GOFLAGS="${GOFLAGS:--buildvcs=false}"

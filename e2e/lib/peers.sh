@@ -1,5 +1,5 @@
-# Test peers: OCI registries, chart repository servers (plain, basic auth, TLS) and an S3 server, plus
-# the paths of the Helm, crane and GnuPG command-line tools. Requires common.sh, pki.sh and processes.sh.
+# Test peers: OCI registries and chart repository servers (plain, basic auth, TLS), plus the paths of the
+# Helm, crane and GnuPG command-line tools. Requires common.sh, pki.sh and processes.sh.
 
 REGISTRY_BIN="$BIN_CACHE/registry-$REGISTRY_VERSION"
 CRANE_BIN="$BIN_CACHE/crane-$CRANE_VERSION"
@@ -7,12 +7,6 @@ HELM_BIN="$BIN_CACHE/helm-$HELM_VERSION"
 CHARTS_SERVER="$E2E_DIR/peers/charts_server.py"
 PEER_USER=capstan-e2e
 CREDENTIALS="$STATE/peers/credentials"
-VERSITYGW_BIN="$BIN_CACHE/versitygw-$VERSITYGW_VERSION"
-S3_PEER="$E2E_DIR/peers/s3/peer.sh"
-S3_ACCESS_KEY=capstan-e2e
-S3_SECRET="$STATE/peers/s3-secret"
-# Created at start; tests write under a prefix of their own.
-S3_BUCKET=capstan-charts
 
 # One random password per `up`, shared by the authenticated registry and chart server; it lives only in
 # the state directory (mode 600) and in the env file, never on a command line.
@@ -73,25 +67,6 @@ start_charts_server() {
 	wait_until 30 "$name" curl -s --max-time 2 --cacert "$PKI/ca.crt" -o /dev/null "$scheme://$HOST:$port/"
 }
 
-# The S3 peer (versitygw over $STATE/peers/s3/data) with a random secret key per `up`, kept like the
-# password above; the bucket tests share is created through the S3 API once it answers.
-start_s3() {
-	local dir="$STATE/peers/s3"
-	mkdir -p "$dir/data"
-	[[ -s $S3_SECRET ]] || (umask 077 && openssl rand -hex 20 >"$S3_SECRET")
-	(
-		export ROOT_ACCESS_KEY_ID="$S3_ACCESS_KEY" ROOT_SECRET_ACCESS_KEY
-		ROOT_SECRET_ACCESS_KEY=$(cat "$S3_SECRET")
-		start_process s3 "$VERSITYGW_BIN/versitygw" --port "$HOST:$S3_PORT" --region us-east-1 \
-			--quiet posix "$dir/data"
-	)
-	# Any HTTP answer (403 for this unsigned request) shows it serves.
-	wait_until 30 s3 curl -s --max-time 2 -o /dev/null "http://$HOST:$S3_PORT/"
-	S3_PEER_ACCESS_KEY="$S3_ACCESS_KEY" S3_PEER_SECRET_KEY=$(cat "$S3_SECRET") \
-		"$S3_PEER" create-bucket "http://$HOST:$S3_PORT" "$S3_BUCKET" ||
-		die "could not create the bucket $S3_BUCKET on the S3 peer (log: $LOGS/s3.log)"
-}
-
 start_peers() {
 	command -v python3 >/dev/null || die "python3 is missing; install it (apt-get install python3)"
 	# The interpreter itself rather than a version-manager shim that may re-exec it.
@@ -103,12 +78,11 @@ start_peers() {
 	start_charts_server charts "$CHARTS_PORT" "" ""
 	start_charts_server charts-auth "$CHARTS_AUTH_PORT" auth ""
 	start_charts_server charts-tls "$CHARTS_TLS_PORT" "" tls
-	start_s3
 }
 
 stop_peers() {
 	local name
-	for name in s3 charts-tls charts-auth charts registry-tls registry-auth registry; do
+	for name in charts-tls charts-auth charts registry-tls registry-auth registry; do
 		stop_process "$name"
 	done
 }
@@ -143,12 +117,6 @@ export CAPSTAN_E2E_CHARTS_TLS='https://$HOST:$CHARTS_TLS_PORT'
 export CAPSTAN_E2E_CHARTS_DIR='$STATE/charts'
 export CAPSTAN_E2E_USERNAME='$PEER_USER'
 export CAPSTAN_E2E_PASSWORD='$password'
-export CAPSTAN_E2E_S3_ENDPOINT='http://$HOST:$S3_PORT'
-export CAPSTAN_E2E_S3_REGION='us-east-1'
-export CAPSTAN_E2E_S3_BUCKET='$S3_BUCKET'
-export CAPSTAN_E2E_S3_ACCESS_KEY='$S3_ACCESS_KEY'
-export CAPSTAN_E2E_S3_SECRET_KEY='$(cat "$S3_SECRET")'
-export CAPSTAN_E2E_S3_PEER='$S3_PEER'
 ENV
 	)
 	mv "$ENV_FILE.tmp" "$ENV_FILE"
