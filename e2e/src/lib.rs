@@ -17,6 +17,7 @@ pub mod file_server;
 pub mod gnupg;
 mod namespace;
 pub mod operator;
+pub mod s3_peer;
 mod tools;
 pub mod wait;
 
