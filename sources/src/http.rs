@@ -216,16 +216,15 @@ pub enum HttpError {
     #[error("GET {url}: redirect with a missing or invalid Location header")]
     BadRedirect { url: String },
     /// The server explained its refusal with an error code (an S3 error document, say): the
-    /// code and message are the server's own words, sanitised and cut short (see
-    /// [`sanitized`]), `hint` what to do about them.
-    #[error("{method} {url}: HTTP {status} {code}: {message}{hint}")]
+    /// code and the start of `message` are the server's own words, sanitised and cut short (see
+    /// [`sanitized`]); the rest of `message` says what to do about them.
+    #[error("{method} {url}: HTTP {status} {code}: {message}")]
     Rejected {
         method: String,
         url: String,
         status: u16,
         code: String,
         message: String,
-        hint: String,
     },
 }
 

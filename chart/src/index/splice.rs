@@ -464,13 +464,13 @@ fn item_version(item: &str, key_indent: usize) -> Option<String> {
         if indent != key_indent {
             continue;
         }
-        if let Some((key, value)) = split_key(strip_comment(content).trim_end()) {
-            if key == "version" {
-                if found.is_some() {
-                    return None;
-                }
-                found = Some(unquote(value)?);
+        if let Some((key, value)) = split_key(strip_comment(content).trim_end())
+            && key == "version"
+        {
+            if found.is_some() {
+                return None;
             }
+            found = Some(unquote(value)?);
         }
     }
     found

@@ -133,14 +133,13 @@ impl ServiceError {
         if self.code.is_empty() {
             return None;
         }
-        let hint = self.hint();
+        let message = format!("{}{}", self.message, self.hint());
         Some(HttpError::Rejected {
             method: self.method,
             url: self.url,
             status: self.status,
             code: self.code,
-            message: self.message,
-            hint,
+            message,
         })
     }
 }
