@@ -123,11 +123,11 @@ pub struct ChartDeploymentSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approved_plan: Option<String>,
 
-    /// What a first install does with the CRDs in the chart's `crds/` directories.
+    /// What a first install does with the chart's CRDs (from `crds/` or its templates).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub install: Option<InstallPolicy>,
 
-    /// What an upgrade does with the CRDs in the chart's `crds/` directories.
+    /// What an upgrade does with the chart's CRDs (from `crds/` or its templates).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upgrade: Option<UpgradePolicy>,
 
@@ -145,7 +145,7 @@ pub struct ChartDeploymentSpec {
     pub suspend: bool,
 }
 
-/// What a first install (no revision applied yet) does with the chart's `crds/` CRDs.
+/// What a first install (no revision applied yet) does with the chart's CRDs.
 #[derive(JsonSchema, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InstallPolicy {
     /// `Create` (the default): create the chart's CRDs, leaving ones that exist as they are;
@@ -154,13 +154,35 @@ pub struct InstallPolicy {
     pub crds: Option<CrdPolicy>,
 }
 
-/// What an upgrade (any revision after the first applied) does with the chart's `crds/` CRDs.
+/// What an upgrade (any revision after the first applied) does with the chart's CRDs.
 #[derive(JsonSchema, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UpgradePolicy {
     /// `Skip` (the default, as Flux does), `Create` (only missing ones) or `CreateReplace`
     /// (create and update; an update that drops a version still stored in etcd is refused).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub crds: Option<CrdPolicy>,
+
+    /// What to do when an upgrade fails. Unset: the failed revision stays applied and is
+    /// reported (`HealthCheckFailed`, or the error's reason).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remediation: Option<UpgradeRemediation>,
+}
+
+/// What to do when an upgrade fails.
+#[derive(JsonSchema, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpgradeRemediation {
+    /// `Rollback`: when the upgraded objects fail their health check (an object failed, or they
+    /// were not healthy within `spec.timeout`), apply again the objects of the last revision that
+    /// was healthy, and do not retry the failed revision until the spec or the chart changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<RemediationStrategy>,
+}
+
+/// How a failed upgrade is remediated.
+#[derive(JsonSchema, Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RemediationStrategy {
+    /// Roll back to the last healthy revision.
+    Rollback,
 }
 
 /// What deleting the ChartDeployment deletes.
@@ -183,9 +205,8 @@ pub struct UninstallPolicy {
     pub disable_wait: bool,
 }
 
-/// How the CRDs of a chart's `crds/` directories are applied. CRDs rendered by templates are
-/// objects like any other; whichever way a CRD came, it is never deleted by pruning, and by
-/// deletion only with `uninstall.deleteCRDs`.
+/// How a chart's CRDs, from its `crds/` directories or its templates, are applied. A CRD is
+/// never deleted by pruning, and by deletion only with `uninstall.deleteCRDs`.
 #[derive(JsonSchema, Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CrdPolicy {
     /// Leave the chart's CRDs alone.
@@ -469,6 +490,11 @@ pub struct ChartDeploymentStatus {
     /// The change waiting for approval (`spec.approval: Manual`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan: Option<PlanStatus>,
+
+    /// The revision that failed and was rolled back (`spec.upgrade.remediation`); it is not
+    /// applied again until the spec or the chart changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rolled_back_from: Option<Revision>,
 }
 
 /// A planned change, as `status.plan` summarises it.

@@ -78,6 +78,42 @@ impl Cluster {
         Ok(Client::try_from(config)?)
     }
 
+    /// A token of ServiceAccount `namespace/name` from the TokenRequest API (`kubectl create
+    /// token`), valid for an hour.
+    pub async fn service_account_token(&self, namespace: &str, name: &str) -> Result<String> {
+        let output = self
+            .kubectl()
+            .args([
+                "create",
+                "token",
+                name,
+                "--namespace",
+                namespace,
+                "--duration=1h",
+            ])
+            .run()
+            .await?;
+        Ok(output.stdout.trim().to_string())
+    }
+
+    /// Writes to `path` a kubeconfig for this cluster that authenticates with `token` only,
+    /// for a process (the operator) that must act as that identity.
+    pub fn write_token_kubeconfig(&self, token: &str, path: &Path) -> Result<()> {
+        let config = serde_json::json!({
+            "apiVersion": "v1", "kind": "Config",
+            "clusters": [{"name": "e2e", "cluster": {
+                "server": self.env.apiserver,
+                "certificate-authority": self.env.ca}}],
+            "users": [{"name": "token", "user": {"token": token}}],
+            "contexts": [{"name": "token", "context": {"cluster": "e2e", "user": "token"}}],
+            "current-context": "token",
+        });
+        std::fs::write(path, config.to_string()).map_err(|source| E2eError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+
     async fn admin_config(&self) -> Result<Config> {
         let kubeconfig_error = |source| E2eError::Kubeconfig {
             path: self.env.kubeconfig.clone(),

@@ -13,11 +13,13 @@
 mod cluster;
 mod env;
 mod error;
+pub mod etcd;
 pub mod file_server;
 pub mod gnupg;
 mod namespace;
 pub mod operator;
 pub mod s3_peer;
+pub mod tenancy;
 mod tools;
 pub mod wait;
 

@@ -124,7 +124,7 @@ impl TestNamespace {
     /// nothing would remove the operator's finalizers and the namespace would stay Terminating in
     /// a long-lived development cluster. Clearing them first lets the namespace go; the namespace
     /// deletion removes the objects the finalizer would have.
-    fn release_finalizers(&self) {
+    pub fn release_finalizers(&self) {
         let kubectl = || {
             let mut command = std::process::Command::new(&self.kubectl);
             command

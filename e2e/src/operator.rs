@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use capstan_api::{ChartDeployment, ChartRepository};
 use capstan_chart::index::index_directory;
-use capstan_chart::package::{PackageOptions, package_dir};
+use capstan_chart::load::load_dir;
+use capstan_chart::package::{PackageOptions, archive_chart, package_dir, reproducible_mtime};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition as MetaCondition;
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::runtime::wait::Condition;
@@ -50,43 +51,22 @@ impl OperatorProcess {
         env: &[(&str, &str)],
         log: Option<&Path>,
     ) -> Result<Self> {
-        let binary = operator_binary();
-        let (stdout, stderr) = match log {
-            Some(path) => {
-                let io_error = |source| E2eError::Io {
-                    path: path.to_path_buf(),
-                    source,
-                };
-                // Appended to, so an operator restarted by a test keeps its earlier lines.
-                let file = std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(path)
-                    .map_err(io_error)?;
-                let copy = file.try_clone().map_err(io_error)?;
-                (Stdio::from(file), Stdio::from(copy))
-            }
-            None => (Stdio::null(), Stdio::inherit()),
-        };
-        let child = Command::new(&binary)
-            .args(["run", "--namespace", namespace])
-            .env("KUBECONFIG", kubeconfig)
-            .env("RUST_LOG", "info")
-            // Tests use intervals of a few seconds to watch periodic work happen.
-            .env("CAPSTAN_MIN_INTERVAL", "1s")
-            .envs(env.iter().copied())
-            .stdout(stdout)
-            .stderr(stderr)
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|e| {
-                E2eError::Unavailable(format!(
-                    "starting {}: {e}; build it with `cargo build -p capstan-operator` or set \
-                     CAPSTAN_OPERATOR_BIN",
-                    binary.display()
-                ))
-            })?;
-        Ok(OperatorProcess { child })
+        OperatorCommand::new(kubeconfig)
+            .args(["--namespace", namespace])
+            .envs(env)
+            .spawn(log)
+    }
+
+    /// The operator's process id (`prlimit` execs the operator in its own process).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
+    /// Whether the process has exited (crashed, killed, or out of memory), and how.
+    pub fn exited(&mut self) -> Result<Option<std::process::ExitStatus>> {
+        self.child
+            .try_wait()
+            .map_err(|e| E2eError::Unavailable(format!("checking the operator process: {e}")))
     }
 
     /// Asks the operator to shut down (SIGTERM, as Kubernetes does) and waits until it has.
@@ -119,6 +99,107 @@ impl OperatorProcess {
             .kill()
             .await
             .map_err(|e| E2eError::Unavailable(format!("stopping the operator: {e}")))
+    }
+}
+
+/// How to start an operator: `capstan-operator run` with extra arguments and environment, as a
+/// kubeconfig's user, optionally under a memory limit.
+pub struct OperatorCommand {
+    kubeconfig: PathBuf,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+    memory_limit: Option<u64>,
+}
+
+impl OperatorCommand {
+    /// `capstan-operator run` as `kubeconfig`'s user.
+    pub fn new(kubeconfig: &Path) -> Self {
+        OperatorCommand {
+            kubeconfig: kubeconfig.to_path_buf(),
+            args: vec!["run".into()],
+            env: Vec::new(),
+            memory_limit: None,
+        }
+    }
+
+    pub fn args<S: AsRef<str>>(mut self, args: impl IntoIterator<Item = S>) -> Self {
+        self.args
+            .extend(args.into_iter().map(|arg| arg.as_ref().to_string()));
+        self
+    }
+
+    pub fn envs(mut self, env: &[(&str, &str)]) -> Self {
+        self.env.extend(
+            env.iter()
+                .map(|(key, value)| (key.to_string(), value.to_string())),
+        );
+        self
+    }
+
+    /// Runs the operator under `prlimit --data=<bytes>`: its heap, anonymous mappings and
+    /// thread stacks together may not exceed `bytes` (an allocation beyond fails, which aborts
+    /// a Rust program), close to what a container's memory limit allows.
+    pub fn memory_limit(mut self, bytes: u64) -> Self {
+        self.memory_limit = Some(bytes);
+        self
+    }
+
+    /// Starts the operator; its output goes to `log` (appended to) when given, else to the
+    /// test's stderr.
+    pub fn spawn(&self, log: Option<&Path>) -> Result<OperatorProcess> {
+        let binary = operator_binary();
+        let (stdout, stderr) = match log {
+            Some(path) => {
+                let io_error = |source| E2eError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                };
+                // Appended to, so an operator restarted by a test keeps its earlier lines.
+                let file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .map_err(io_error)?;
+                let copy = file.try_clone().map_err(io_error)?;
+                (Stdio::from(file), Stdio::from(copy))
+            }
+            None => (Stdio::null(), Stdio::inherit()),
+        };
+        let mut command = match self.memory_limit {
+            Some(bytes) => {
+                let mut command = Command::new("prlimit");
+                command
+                    .arg(format!("--data={bytes}"))
+                    .arg("--")
+                    .arg(&binary);
+                command
+            }
+            None => Command::new(&binary),
+        };
+        let child = command
+            .args(&self.args)
+            .env("KUBECONFIG", &self.kubeconfig)
+            .env("RUST_LOG", "info")
+            // Tests use intervals of a few seconds to watch periodic work happen.
+            .env("CAPSTAN_MIN_INTERVAL", "1s")
+            .envs(self.env.iter().map(|(key, value)| (key, value)))
+            .stdout(stdout)
+            .stderr(stderr)
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| {
+                E2eError::Unavailable(format!(
+                    "starting {}{}: {e}; build it with `cargo build -p capstan-operator` or set \
+                     CAPSTAN_OPERATOR_BIN",
+                    binary.display(),
+                    if self.memory_limit.is_some() {
+                        " under prlimit (util-linux)"
+                    } else {
+                        ""
+                    }
+                ))
+            })?;
+        Ok(OperatorProcess { child })
     }
 }
 
@@ -260,26 +341,7 @@ impl Setup {
         version: &str,
         files: &[(&str, &str)],
     ) -> TestResult<PathBuf> {
-        let dir = self.charts.path().join(version).join(name);
-        std::fs::create_dir_all(dir.join("templates"))?;
-        std::fs::write(
-            dir.join("Chart.yaml"),
-            format!(
-                "apiVersion: v2\nname: {name}\nversion: {version}\n\
-                 annotations:\n  capstan.dev/engine: jinja\n"
-            ),
-        )?;
-        for (path, content) in files {
-            let path = dir.join(path);
-            if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent)?;
-            }
-            std::fs::write(path, content)?;
-        }
-        let (file_name, bytes) = package_dir(&dir, &PackageOptions::default())?;
-        let archive = self.charts.path().join(version).join(file_name);
-        std::fs::write(&archive, bytes)?;
-        Ok(archive)
+        package_chart(self.charts.path(), name, version, files)
     }
 
     /// Packages a chart into the repository and re-indexes it; returns the archive's path there.
@@ -290,12 +352,7 @@ impl Setup {
         files: &[(&str, &str)],
     ) -> TestResult<PathBuf> {
         let packaged = self.package(name, version, files)?;
-        let published = self
-            .repo_dir
-            .join(packaged.file_name().ok_or("the package has no file name")?);
-        std::fs::copy(&packaged, &published)?;
-        self.reindex()?;
-        Ok(published)
+        publish_package(&packaged, &self.repo_dir, &self.repo_url)
     }
 
     /// Publishes `greet` 1.0.0: one ConfigMap `<release>-main` whose `data.greeting` comes from
@@ -313,12 +370,7 @@ impl Setup {
 
     /// Rewrites the repository's `index.yaml` from the archives in it.
     pub fn reindex(&self) -> TestResult {
-        let index = index_directory(&self.repo_dir, &self.repo_url)?;
-        // Write then rename, so the server never serves a half-written index.
-        let partial = self.repo_dir.join(".index.yaml.partial");
-        std::fs::write(&partial, index.index.to_yaml()?)?;
-        std::fs::rename(&partial, self.repo_dir.join("index.yaml"))?;
-        Ok(())
+        reindex(&self.repo_dir, &self.repo_url)
     }
 
     /// Creates the ChartRepository `charts` for this test's directory, polled every 5s.
@@ -432,6 +484,83 @@ impl Setup {
         self.namespace.delete().await?;
         Ok(())
     }
+}
+
+/// Writes a chart (`files` relative to its directory, a Jinja chart unless its files say
+/// otherwise) under `scratch` and packages it into `<name>-<version>.tgz` there, as `capstan
+/// package` does (so it must pass lint); returns its path.
+pub fn package_chart(
+    scratch: &Path,
+    name: &str,
+    version: &str,
+    files: &[(&str, &str)],
+) -> TestResult<PathBuf> {
+    let dir = write_chart(scratch, name, version, files)?;
+    let (file_name, bytes) = package_dir(&dir, &PackageOptions::default())?;
+    let archive = scratch.join(version).join(file_name);
+    std::fs::write(&archive, bytes)?;
+    Ok(archive)
+}
+
+/// Like [`package_chart`] but without lint, as a hostile author would pack a chart with any
+/// tar: render bombs and charts that need values the deployment gives fail lint on purpose.
+pub fn package_unlinted_chart(
+    scratch: &Path,
+    name: &str,
+    version: &str,
+    files: &[(&str, &str)],
+) -> TestResult<PathBuf> {
+    let dir = write_chart(scratch, name, version, files)?;
+    let chart = load_dir(&dir)?;
+    let bytes = archive_chart(&chart, reproducible_mtime())?;
+    let archive = scratch.join(version).join(format!("{name}-{version}.tgz"));
+    std::fs::write(&archive, bytes)?;
+    Ok(archive)
+}
+
+/// Writes the chart directory `scratch/<version>/<name>`: a Jinja Chart.yaml and `files`.
+fn write_chart(
+    scratch: &Path,
+    name: &str,
+    version: &str,
+    files: &[(&str, &str)],
+) -> TestResult<PathBuf> {
+    let dir = scratch.join(version).join(name);
+    std::fs::create_dir_all(dir.join("templates"))?;
+    std::fs::write(
+        dir.join("Chart.yaml"),
+        format!(
+            "apiVersion: v2\nname: {name}\nversion: {version}\n\
+             annotations:\n  capstan.dev/engine: jinja\n"
+        ),
+    )?;
+    for (path, content) in files {
+        let path = dir.join(path);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(path, content)?;
+    }
+    Ok(dir)
+}
+
+/// Copies the archive `packaged` into the repository directory `repo_dir` served at `repo_url`
+/// and re-indexes it; returns the archive's path there.
+pub fn publish_package(packaged: &Path, repo_dir: &Path, repo_url: &str) -> TestResult<PathBuf> {
+    let published = repo_dir.join(packaged.file_name().ok_or("the package has no file name")?);
+    std::fs::copy(packaged, &published)?;
+    reindex(repo_dir, repo_url)?;
+    Ok(published)
+}
+
+/// Rewrites `index.yaml` of the repository directory `repo_dir` served at `repo_url`.
+pub fn reindex(repo_dir: &Path, repo_url: &str) -> TestResult {
+    let index = index_directory(repo_dir, repo_url)?;
+    // Write then rename, so the server never serves a half-written index.
+    let partial = repo_dir.join(".index.yaml.partial");
+    std::fs::write(&partial, index.index.to_yaml()?)?;
+    std::fs::rename(&partial, repo_dir.join("index.yaml"))?;
+    Ok(())
 }
 
 /// Applies `crds/` (server-side, so concurrent tests agree) and waits until they are Established.

@@ -737,32 +737,11 @@ async fn the_kustomize_base_installs_a_least_privilege_operator() -> TestResult 
     // down as config/ runs it, takes a chart all the way to Ready as the tenant's ServiceAccount,
     // and a ServiceAccount without rights gets nothing applied.
     let token = cluster
-        .kubectl()
-        .args([
-            "create",
-            "token",
-            "capstan-operator",
-            "--namespace",
-            "capstan-system",
-        ])
-        .args(["--duration=1h"])
-        .run()
-        .await?
-        .stdout
-        .trim()
-        .to_string();
+        .service_account_token("capstan-system", "capstan-operator")
+        .await?;
     let home = tempfile::tempdir()?;
     let kubeconfig = home.path().join("kubeconfig");
-    let config = json!({
-        "apiVersion": "v1", "kind": "Config",
-        "clusters": [{"name": "e2e", "cluster": {
-            "server": cluster.env().apiserver,
-            "certificate-authority": cluster.env().ca}}],
-        "users": [{"name": "operator", "user": {"token": token}}],
-        "contexts": [{"name": "operator", "context": {"cluster": "e2e", "user": "operator"}}],
-        "current-context": "operator",
-    });
-    std::fs::write(&kubeconfig, serde_json::to_vec(&config)?)?;
+    cluster.write_token_kubeconfig(&token, &kubeconfig)?;
     // With leader election, as config/ runs it: the Lease in capstan-system is allowed too.
     let setup = Setup::with_kubeconfig(
         "op-rbac",

@@ -3,87 +3,15 @@
 //! stored before the CRD validated it would be, is reported on itself while the other
 //! deployments are reconciled, across an operator restart, and is still cleaned up on deletion.
 
-use base64::Engine as _;
 use capstan_api::ChartDeployment;
 use capstan_e2e::Cluster;
+use capstan_e2e::etcd::{raw_deployments, store_deployment, wait_reported_invalid, with_interval};
 use capstan_e2e::operator::{Setup, TestResult, WAIT, applied};
 use capstan_e2e::wait::{wait_for, wait_for_deletion};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::ResourceExt;
-use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, Patch, PatchParams};
-use serde_json::{Value, json};
-
-/// Stores `object` (a ChartDeployment as JSON) in etcd under the API server's key for it,
-/// bypassing every validation, as an object written under an older CRD would be.
-async fn store_in_etcd(cluster: &Cluster, object: &Value) -> TestResult {
-    let etcd = cluster.env().etcd.clone().ok_or(
-        "CAPSTAN_E2E_ETCD is not set: the cluster was started by an older e2e/cluster; run \
-         e2e/cluster down && e2e/cluster up",
-    )?;
-    let namespace = object["metadata"]["namespace"].as_str().unwrap_or_default();
-    let name = object["metadata"]["name"].as_str().unwrap_or_default();
-    let key = format!("/registry/capstan.dev/chartdeployments/{namespace}/{name}");
-    let encode = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
-    let response = reqwest::Client::new()
-        .post(format!("{etcd}/v3/kv/put"))
-        .json(
-            &json!({"key": encode(key.as_bytes()), "value": encode(object.to_string().as_bytes())}),
-        )
-        .send()
-        .await?;
-    if !response.status().is_success() {
-        return Err(format!("etcd answered {} to the put of {key}", response.status()).into());
-    }
-    Ok(())
-}
-
-/// ChartDeployments as raw objects: the typed API cannot read an undecodable one.
-fn raw_deployments(setup: &Setup) -> Api<DynamicObject> {
-    Api::namespaced_with(
-        setup.namespace.client(),
-        setup.namespace.name(),
-        &ApiResource::erase::<ChartDeployment>(&()),
-    )
-}
-
-/// Waits until deployment `name` reports `Ready=False` with reason `InvalidSpec`; its message.
-async fn wait_reported_invalid(setup: &Setup, name: &str) -> TestResult<String> {
-    let raw = raw_deployments(setup);
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let object = raw.get(name).await?;
-        let ready = object.data["status"]["conditions"]
-            .as_array()
-            .and_then(|conditions| conditions.iter().find(|c| c["type"] == "Ready"))
-            .cloned();
-        if let Some(ready) = ready
-            && ready["status"] == "False"
-            && ready["reason"] == "InvalidSpec"
-        {
-            return Ok(ready["message"].as_str().unwrap_or_default().to_string());
-        }
-        if tokio::time::Instant::now() > deadline {
-            return Err(format!(
-                "{name} was not reported InvalidSpec: {:?}",
-                object.data["status"]
-            )
-            .into());
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    }
-}
-
-/// The stored form of deployment `name`, with `interval` replaced by `interval`.
-async fn corrupted(setup: &Setup, name: &str, interval: &str) -> TestResult<Value> {
-    let deployment = setup.namespace.api::<ChartDeployment>().get(name).await?;
-    let mut object = serde_json::to_value(&deployment)?;
-    object["metadata"]
-        .as_object_mut()
-        .ok_or("no metadata")?
-        .remove("resourceVersion");
-    object["spec"]["interval"] = json!(interval);
-    Ok(object)
-}
+use kube::api::{DeleteParams, Patch, PatchParams};
+use serde_json::json;
 
 #[tokio::test]
 async fn an_undecodable_deployment_is_reported_and_stops_no_other() -> TestResult {
@@ -122,14 +50,18 @@ async fn an_undecodable_deployment_is_reported_and_stops_no_other() -> TestResul
     }
 
     let cluster = Cluster::shared()?;
-    store_in_etcd(cluster, &corrupted(&setup, "bad", "banana").await?).await?;
-    store_in_etcd(
+    store_deployment(
         cluster,
-        &corrupted(&setup, "huge", "99999999999999999999h").await?,
+        &with_interval(&setup.namespace, "bad", "banana").await?,
+    )
+    .await?;
+    store_deployment(
+        cluster,
+        &with_interval(&setup.namespace, "huge", "99999999999999999999h").await?,
     )
     .await?;
     for name in ["bad", "huge"] {
-        let message = wait_reported_invalid(&setup, name).await?;
+        let message = wait_reported_invalid(&setup.namespace, name).await?;
         assert!(message.contains("is not a duration"), "{message}");
     }
 
@@ -174,7 +106,7 @@ async fn an_undecodable_deployment_is_reported_and_stops_no_other() -> TestResul
 
     // Deleting the undecodable deployment still deletes what it applied, from its status.
     let applied_uid = config_maps.get("bad-main").await?.uid().unwrap_or_default();
-    let raw = raw_deployments(&setup);
+    let raw = raw_deployments(&setup.namespace);
     raw.delete("bad", &DeleteParams::default()).await?;
     wait_for_deletion(&config_maps, "bad-main", &applied_uid, WAIT).await?;
     let mut gone = false;

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use capstan_api::labels::FIELD_MANAGER;
 use k8s_openapi::NamespaceResourceScope;
 use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::watcher;
 use kube::{Api, Client, Resource};
 use tokio::sync::Semaphore;
 
@@ -91,6 +92,16 @@ impl Context {
         match &self.settings.watch_namespace {
             Some(namespace) => Api::namespaced(self.client.clone(), namespace),
             None => Api::all(self.client.clone()),
+        }
+    }
+
+    /// The watch of the operator's own resources (ChartDeployments, ChartRepositories): only
+    /// those matching `--watch-label-selector`, when given.
+    pub fn own_resources(&self) -> watcher::Config {
+        let config = watcher::Config::default();
+        match &self.settings.watch_label_selector {
+            Some(selector) => config.labels(selector),
+            None => config,
         }
     }
 

@@ -103,8 +103,11 @@ pub enum Error {
     )]
     IndexTooLarge { repository: String, limit: u64 },
 
-    #[error("the index of {repository} could not be read: {message}")]
-    IndexInvalid { repository: String, message: String },
+    #[error("the index of {repository} could not be read: {problem}")]
+    IndexInvalid {
+        repository: String,
+        problem: crate::repository::fetch_index::IndexProblem,
+    },
 
     #[error("loading the chart archive failed: {0}")]
     Load(#[source] LoadError),
@@ -129,6 +132,25 @@ pub enum Error {
         object: String,
         identity: String,
         /// The API server's message, which names the verb, resource and namespace refused.
+        message: String,
+    },
+
+    /// A failed upgrade was to be rolled back, and there is nothing to go back to.
+    #[error(
+        "the upgrade failed and cannot be rolled back: {0}; fix the chart or its values, or \
+         remove spec.upgrade.remediation"
+    )]
+    RollbackUnavailable(String),
+
+    /// A Helm hook of the chart failed: the revision stops there.
+    #[error(
+        "the {phase} hook {hook} failed: {}; fix the chart or its values (a new revision runs \
+         the hooks again)",
+        shorten(message)
+    )]
+    HookFailed {
+        hook: String,
+        phase: &'static str,
         message: String,
     },
 
@@ -315,6 +337,8 @@ impl Error {
             Error::Forbidden { .. } => "Forbidden",
             Error::AdoptionRefused { .. } => "AdoptionRefused",
             Error::CrdVersionDropped { .. } => "CRDVersionDropped",
+            Error::HookFailed { .. } => "HookFailed",
+            Error::RollbackUnavailable(_) => "RollbackUnavailable",
             Error::Apply { .. }
             | Error::ReadLive { .. }
             | Error::CrdWatch { .. }
@@ -347,6 +371,7 @@ impl Error {
                 | Error::Forbidden { .. }
                 | Error::AdoptionRefused { .. }
                 | Error::CrdVersionDropped { .. }
+                | Error::RollbackUnavailable(_)
                 | Error::DependencyCycle(_)
                 | Error::UnknownKind { .. }
         )

@@ -21,6 +21,8 @@ use tokio::task::{JoinHandle, JoinSet};
 pub type Outcome<T> = capstan_e2e::operator::TestResult<T>;
 pub type TestResult = capstan_e2e::operator::TestResult;
 
+// Not every test binary uses both.
+#[allow(unused_imports)]
 pub use capstan_e2e::operator::{ready_message, repository_ready_is};
 
 /// A chart repository served over plain HTTP from a temporary directory by this test process,
@@ -37,6 +39,8 @@ pub struct ChartServer {
 struct ServerState {
     unavailable: AtomicBool,
     requests: Mutex<HashMap<String, usize>>,
+    /// Every request's head (request line and headers), as received.
+    heads: Mutex<Vec<String>>,
 }
 
 /// Request heads larger than this are refused.
@@ -108,6 +112,15 @@ impl ChartServer {
             .sum()
     }
 
+    /// The head (request line and headers) of every request received so far.
+    pub fn request_heads(&self) -> Vec<String> {
+        self.state
+            .heads
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .clone()
+    }
+
     fn serve(&mut self, listener: TcpListener) {
         let state = Arc::clone(&self.state);
         let root = self.dir.path().to_path_buf();
@@ -160,6 +173,11 @@ async fn answer(mut stream: TcpStream, root: PathBuf, state: Arc<ServerState>) {
         words.next().unwrap_or("/"),
     );
     let path = path.split('?').next().unwrap_or_default().to_string();
+    state
+        .heads
+        .lock()
+        .unwrap_or_else(|poison| poison.into_inner())
+        .push(text.to_string());
     *state
         .requests
         .lock()

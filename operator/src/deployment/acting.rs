@@ -49,6 +49,14 @@ impl<'a> Acting<'a> {
         })
     }
 
+    /// The error for a failed read of `object` (`Secret apps/values`), one the deployment
+    /// names (a `valuesFrom` Secret, its package, its keyring): a 403 is [`Error::Forbidden`]
+    /// naming the identity, a stalled state the tenant fixes with RBAC; anything else is
+    /// [`Error::Kube`], retried.
+    pub fn refused_read(&self, object: String, source: kube::Error) -> Error {
+        read_refusal(&self.identity, object, source)
+    }
+
     /// The error for a refused request about `object`: a 403 names the identity and the
     /// permission the API server says is missing.
     pub fn refused(&self, object: String, source: kube::Error) -> Error {
@@ -60,5 +68,62 @@ impl<'a> Acting<'a> {
             },
             source => Error::Apply { object, source },
         }
+    }
+}
+
+/// See [`Acting::refused_read`].
+fn read_refusal(identity: &Identity, object: String, source: kube::Error) -> Error {
+    match source {
+        kube::Error::Api(status) if status.code == 403 => Error::Forbidden {
+            object,
+            identity: identity.to_string(),
+            message: status.message,
+        },
+        source => Error::Kube {
+            action: format!("reading {object}"),
+            source,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api_error(code: u16, message: &str) -> kube::Error {
+        kube::Error::Api(
+            kube::core::Status::failure(message, "Forbidden")
+                .with_code(code)
+                .boxed(),
+        )
+    }
+
+    #[test]
+    fn a_refused_read_names_the_identity_and_is_forbidden() {
+        let identity = Identity::ServiceAccount {
+            namespace: "team".into(),
+            name: "restricted".into(),
+        };
+        let error = read_refusal(
+            &identity,
+            "Secret team/admin-only".into(),
+            api_error(403, "secrets \"admin-only\" is forbidden"),
+        );
+        assert_eq!(error.reason(), "Forbidden");
+        assert!(error.is_stalled());
+        let message = error.to_string();
+        assert!(
+            message.contains("ServiceAccount team/restricted")
+                && message.contains("Secret team/admin-only"),
+            "{message}"
+        );
+        let other = read_refusal(&identity, "Secret team/x".into(), api_error(500, "etcd"));
+        assert_eq!(other.reason(), "KubernetesError");
+        assert!(
+            other
+                .to_string()
+                .starts_with("reading Secret team/x failed"),
+            "{other}"
+        );
     }
 }

@@ -3,8 +3,8 @@
 //! A CRD is shared by every namespace: deleting one deletes every custom resource of its kinds,
 //! cluster-wide, and replacing one can strand objects stored in a version it drops. So CRDs get
 //! rules of their own, as Helm and Flux users know them:
-//! - the CRDs of a chart's `crds/` directories are created on the first install and left alone on
-//!   upgrades unless `spec.install.crds` / `spec.upgrade.crds` say otherwise
+//! - a chart's CRDs, from its `crds/` directories or its templates alike, are created on the first
+//!   install and left alone on upgrades unless `spec.install.crds` / `spec.upgrade.crds` say otherwise
 //!   ([`CrdPolicy::Create`], [`CrdPolicy::Skip`], [`CrdPolicy::CreateReplace`]);
 //! - an update of any CRD that drops a version still in its `status.storedVersions` is refused
 //!   before anything is written ([`check_stored_versions`]);
@@ -23,7 +23,7 @@ use super::desired::{DesiredObject, group_of};
 use super::live::Observed;
 use super::owner::{Owner, Ownership, ownership};
 
-/// The policy for the `crds/` CRDs of this reconcile: `spec.install.crds` (default `Create`)
+/// The policy for the CRDs of this reconcile: `spec.install.crds` (default `Create`)
 /// until a revision was applied, `spec.upgrade.crds` (default `Skip`) after.
 pub fn policy(deployment: &ChartDeployment) -> CrdPolicy {
     let installed = deployment
@@ -44,7 +44,7 @@ pub fn policy(deployment: &ChartDeployment) -> CrdPolicy {
     }
 }
 
-/// What the revision does with one `crds/` CRD.
+/// What the revision does with one CRD.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Treatment {
     /// Written as any other object.
@@ -74,7 +74,7 @@ fn treatment(
 }
 
 /// The revision's objects after the CRD policy: the objects to write with their observed
-/// state, and the `crds/` CRDs that stay listed in the inventory without being written, with
+/// state, and the CRDs that stay listed in the inventory without being written, with
 /// their live state (their health counts like any other object's).
 pub struct Selected {
     pub objects: Vec<DesiredObject>,
@@ -82,7 +82,7 @@ pub struct Selected {
     pub kept: Vec<(InventoryEntry, Value)>,
 }
 
-/// Applies `policy` to the `crds/` CRDs among `objects`; every other object passes through.
+/// Applies `policy` to the CRDs among `objects`; every other object passes through.
 /// A CRD stays in the inventory when this deployment listed or owns it, so that
 /// `uninstall.deleteCRDs` still finds it; an existing CRD of someone else is left alone
 /// without an adoption error, as Helm leaves CRDs that exist.
@@ -100,7 +100,7 @@ pub fn select(
         kept: Vec::new(),
     };
     for (object, seen) in objects.into_iter().zip(observed) {
-        if !object.from_crds_dir {
+        if !object.is_crd {
             selected.objects.push(object);
             selected.observed.push(seen);
             continue;
@@ -199,7 +199,6 @@ mod tests {
                            "metadata": {"name": name, "annotations": annotations},
                            "spec": {"versions": versions}}),
             is_crd: true,
-            from_crds_dir: true,
         }
     }
 
@@ -213,7 +212,6 @@ mod tests {
             },
             object: json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}),
             is_crd: false,
-            from_crds_dir: false,
         }
     }
 
@@ -320,27 +318,26 @@ mod tests {
     }
 
     #[test]
-    fn create_replace_writes_every_crd_and_templated_crds_always_pass() {
+    fn create_replace_writes_every_crd_and_templated_crds_follow_the_policy_too() {
         let theirs = crd("gadgets.example.com", &["v1"], json!({}));
-        let mut templated = crd("widgets.example.com", &["v1"], json!({}));
-        templated.from_crds_dir = false;
+        let templated = crd("widgets.example.com", &["v1"], json!({}));
         let seen = present(&theirs);
         let selected = select(
-            vec![theirs, templated.clone()],
-            vec![seen, present(&templated)],
+            vec![theirs, templated.clone(), config_map()],
+            vec![seen, present(&templated), Observed::Absent],
             &[],
             &owner(),
             CrdPolicy::CreateReplace,
         );
-        assert_eq!(selected.objects.len(), 2);
+        assert_eq!(selected.objects.len(), 3);
         let skipped = select(
-            vec![templated.clone()],
-            vec![Observed::Absent],
+            vec![templated, config_map()],
+            vec![Observed::Absent, Observed::Absent],
             &[],
             &owner(),
             CrdPolicy::Skip,
         );
-        assert_eq!(skipped.objects, vec![templated]);
+        assert_eq!(skipped.objects, vec![config_map()]);
     }
 
     #[test]

@@ -22,6 +22,7 @@ use crate::object_data::DataObject;
 use crate::object_key::ObjectKey;
 use crate::repository::index_cache::CachedIndex;
 
+use super::acting::Acting;
 use super::oci::{self, OciSource};
 use super::package::{self, Package};
 use super::policy::Policy;
@@ -52,21 +53,21 @@ pub struct Inputs {
 }
 
 /// Reads the chart source, the policy's keyring and the values. What the deployment names
-/// (its package, `valuesFrom`, registry credentials, keyring) is read through `client`, as the
-/// deployment's identity, so a tenant cannot have the operator read a Secret its own
+/// (its package, `valuesFrom`, registry credentials, keyring) is read as `acting`, the
+/// deployment's identity (a refusal is [`Error::Forbidden`] naming it), so a tenant cannot have the operator read a Secret its own
 /// ServiceAccount may not; the ChartRepository and what it names are the operator's to read.
 pub async fn inputs(
     deployment: &ChartDeployment,
     ctx: &Context,
-    client: &Client,
+    acting: &Acting<'_>,
 ) -> Result<Inputs> {
     let namespace = ObjectKey::of(deployment).namespace;
-    let (source, policy) = resolve_source(deployment, ctx, client, &namespace).await?;
+    let (source, policy) = resolve_source(deployment, ctx, acting, &namespace).await?;
     let keyring = match policy.keyring_to_read() {
-        Some(name) => get_opt::<Secret>(client, &namespace, name).await?,
+        Some(name) => get_opt_as::<Secret>(acting, &namespace, name).await?,
         None => None,
     };
-    let values = read_values(deployment, client, &namespace).await?;
+    let values = read_values(deployment, acting, &namespace).await?;
     Ok(Inputs {
         source,
         policy,
@@ -124,10 +125,27 @@ where
         )))
 }
 
+/// The object `name` of kind `K` in `namespace` read as the deployment's identity, or `None`
+/// when it does not exist.
+async fn get_opt_as<K>(acting: &Acting<'_>, namespace: &str, name: &str) -> Result<Option<K>>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    Api::<K>::namespaced(acting.client.clone(), namespace)
+        .get_opt(name)
+        .await
+        .map_err(|source| {
+            acting.refused_read(format!("{} {namespace}/{name}", K::kind(&())), source)
+        })
+}
+
 async fn resolve_source(
     deployment: &ChartDeployment,
     ctx: &Context,
-    client: &Client,
+    acting: &Acting<'_>,
     namespace: &str,
 ) -> Result<(Source, Policy)> {
     let chart = &deployment.spec.chart;
@@ -138,12 +156,12 @@ async fn resolve_source(
             message: "not found; create it (capstan write deployment --from-package)".into(),
         };
         let package = if let Some(reference) = &source.config_map_ref {
-            let config_map = get_opt::<ConfigMap>(client, namespace, &reference.name)
+            let config_map = get_opt_as::<ConfigMap>(acting, namespace, &reference.name)
                 .await?
                 .ok_or_else(|| missing("ConfigMap", &reference.name))?;
             package::package_from(DataObject::ConfigMap(&config_map), source)?
         } else if let Some(reference) = &source.secret_ref {
-            let secret = get_opt::<Secret>(client, namespace, &reference.name)
+            let secret = get_opt_as::<Secret>(acting, namespace, &reference.name)
                 .await?
                 .ok_or_else(|| missing("Secret", &reference.name))?;
             package::package_from(DataObject::Secret(&secret), source)?
@@ -155,7 +173,8 @@ async fn resolve_source(
         return Ok((Source::Package(package), policy));
     }
     if let Some(oci) = &chart.oci {
-        let access = Access::read(client, namespace, &oci.connection, "spec.chart.oci").await?;
+        let access =
+            Access::read(&acting.client, namespace, &oci.connection, "spec.chart.oci").await?;
         let source = oci_source(&oci.reference, oci.version.as_deref(), &access)?;
         let policy = Policy::from_spec(oci.connection.verify.as_ref());
         return Ok((Source::Oci(Box::new(source)), policy));
@@ -253,7 +272,7 @@ fn ready_message(status: Option<&ChartRepositoryStatus>) -> String {
 /// `values`.
 async fn read_values(
     deployment: &ChartDeployment,
-    client: &Client,
+    acting: &Acting<'_>,
     namespace: &str,
 ) -> Result<Values> {
     let references = &deployment.spec.values_from;
@@ -261,10 +280,12 @@ async fn read_values(
     for reference in references {
         let key = reference.key();
         let content = match reference.kind {
-            ValuesSourceKind::ConfigMap => get_opt::<ConfigMap>(client, namespace, &reference.name)
-                .await?
-                .and_then(|object| DataObject::ConfigMap(&object).get(key).map(<[u8]>::to_vec)),
-            ValuesSourceKind::Secret => get_opt::<Secret>(client, namespace, &reference.name)
+            ValuesSourceKind::ConfigMap => {
+                get_opt_as::<ConfigMap>(acting, namespace, &reference.name)
+                    .await?
+                    .and_then(|object| DataObject::ConfigMap(&object).get(key).map(<[u8]>::to_vec))
+            }
+            ValuesSourceKind::Secret => get_opt_as::<Secret>(acting, namespace, &reference.name)
                 .await?
                 .and_then(|object| DataObject::Secret(&object).get(key).map(<[u8]>::to_vec)),
         };

@@ -23,8 +23,6 @@ pub struct DesiredObject {
     pub object: Value,
     /// A CustomResourceDefinition: applied first, then waited for until Established.
     pub is_crd: bool,
-    /// From a chart's `crds/` directory: applied as `spec.install.crds`/`spec.upgrade.crds` say.
-    pub from_crds_dir: bool,
 }
 
 impl DesiredObject {
@@ -116,7 +114,6 @@ pub fn build(
             entry,
             object,
             is_crd,
-            from_crds_dir: from_crds_dir && is_crd,
         });
     }
     // CRDs from templates also go first; the sort is stable, so install order holds otherwise.

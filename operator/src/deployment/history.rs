@@ -61,6 +61,37 @@ pub fn after_apply(
     history
 }
 
+/// A revision applied again by a rollback.
+pub const ROLLED_BACK: &str = "RolledBack";
+
+/// The history after a rollback at `now` to `revision`, applied again as `release_number`: the
+/// failed top entry marked `Failed`, the rollback on top.
+pub fn after_rollback(
+    deployment: &ChartDeployment,
+    revision: &Revision,
+    release_number: i64,
+    now: Timestamp,
+) -> Vec<HistoryEntry> {
+    let mut history = with_outcome(deployment, FAILED);
+    history.insert(
+        0,
+        HistoryEntry {
+            chart: revision.chart.clone(),
+            version: revision.version.clone(),
+            archive_digest: revision.archive_digest.clone(),
+            values_digest: revision.values_digest.clone(),
+            manifest_digest: revision.manifest_digest.clone(),
+            signer: None,
+            release_number,
+            applied_time: Time(now),
+            outcome: ROLLED_BACK.to_string(),
+            plan_digest: None,
+        },
+    );
+    history.truncate(max_history(deployment));
+    history
+}
+
 /// The history with the top entry's outcome set to `outcome` (its health changed).
 pub fn with_outcome(deployment: &ChartDeployment, outcome: &str) -> Vec<HistoryEntry> {
     let mut history = previous(deployment);

@@ -8,7 +8,8 @@
 //!   2. [`plan`] decides, without a client: the revision, whether it changed, the verification,
 //!      the release number, the objects ([`render`], [`desired`], [`owner`]), which to write
 //!      ([`drift`], [`crds`]) and what to prune;
-//!   3. [`apply`] and [`prune`] write;
+//!   3. [`apply`] and [`prune`] write, between the chart's [`hooks`], and keep a [`snapshot`]
+//!      of what was applied, which a [`rollback`] of a failed upgrade goes back to;
 //!   4. [`status`] computes the new status and event and writes them.
 
 pub mod acting;
@@ -23,6 +24,7 @@ pub mod desired;
 pub mod drift;
 pub mod health;
 pub mod history;
+pub mod hooks;
 pub mod identity;
 pub mod invalid;
 pub mod live;
@@ -34,6 +36,8 @@ pub mod policy;
 pub mod prune;
 pub mod reconcile;
 pub mod render;
+pub mod rollback;
+pub mod snapshot;
 pub mod status;
 pub mod triggers;
 pub mod values;

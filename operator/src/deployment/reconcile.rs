@@ -25,8 +25,8 @@ use super::health::{self, Summary};
 use super::identity::Identity;
 use super::owner::Owner;
 use super::plan::Needed;
-use super::status::{self, Applied};
-use super::{apply, crds, desired, live, plan, prune, render};
+use super::status::{self, Applied, RolledBack};
+use super::{apply, crds, desired, hooks, live, plan, prune, render, rollback, snapshot};
 use capstan_api::deployment::{Approval, PlanStatus};
 
 /// Default `spec.timeout`.
@@ -46,6 +46,8 @@ pub enum Attempt {
         revision: Box<Revision>,
     },
     Applied(Box<Applied>),
+    /// The applied upgrade failed its health check and was rolled back.
+    RolledBack(Box<RolledBack>),
 }
 
 /// How far an attempt got, for the error that says where a timeout struck, and the revision
@@ -123,6 +125,11 @@ pub async fn reconcile(deployment: &ChartDeployment, ctx: &Context) -> Result<Ac
             let report = status::after_success(deployment, &applied, Timestamp::now(), timeout);
             publish_then_requeue(ctx, deployment, report).await
         }
+        Ok(Attempt::RolledBack(rolled)) => {
+            ctx.clear_failures(&key);
+            let report = status::after_rollback(deployment, &rolled, Timestamp::now());
+            publish_then_requeue(ctx, deployment, report).await
+        }
         Err(error) => {
             let attempted = progress.attempted();
             let report =
@@ -175,7 +182,7 @@ pub async fn attempt(
     dependencies::check(deployment, ctx).await?;
     let acting = Acting::new(ctx, Identity::of(deployment, &ctx.settings))?;
     progress.enter("reading the chart source and values");
-    let inputs = dereference::inputs(deployment, ctx, &acting.client).await?;
+    let inputs = dereference::inputs(deployment, ctx, &acting).await?;
     let policy_tag = inputs.policy.tag(inputs.keyring.as_ref());
     let values_digest = ctx.values_key.digest(&inputs.values);
     let needed = |revision: &Revision| {
@@ -196,7 +203,7 @@ pub async fn attempt(
     {
         match needed(&revision) {
             Needed::Nothing => return Ok(Attempt::Unchanged),
-            Needed::HealthCheck => return health_check(deployment, &acting).await,
+            Needed::HealthCheck => return health_check(deployment, ctx, &acting).await,
             Needed::Apply => {}
         }
     }
@@ -208,7 +215,7 @@ pub async fn attempt(
     progress.attempting(&revision);
     match needed(&revision) {
         Needed::Nothing => return Ok(Attempt::Unchanged),
-        Needed::HealthCheck => return health_check(deployment, &acting).await,
+        Needed::HealthCheck => return health_check(deployment, ctx, &acting).await,
         Needed::Apply => {}
     }
     let provenance = plan::verify(
@@ -225,6 +232,7 @@ pub async fn attempt(
     let release_number = plan::release_number(deployment, &revision);
     let capabilities = ctx.cluster.capabilities().await?;
     let options = plan::render_options(deployment, release_number, capabilities);
+    let options_is_install = options.is_install;
     let rendered =
         render::render_off_runtime(&ctx.render_slots, chart, inputs.values, options).await?;
     let owner = Owner::of(deployment);
@@ -235,6 +243,7 @@ pub async fn attempt(
         &plan::target_namespace(deployment),
         ctx.cluster.scopes().await?,
     )?;
+    let (objects, hooks) = hooks::split(objects)?;
 
     progress.enter("applying the objects");
     let observed = live::observe_all(&acting, &objects).await?;
@@ -292,6 +301,14 @@ pub async fn attempt(
             plan_digest = Some(change_plan.digest);
         }
     }
+    // Hooks run around a new revision, never around a drift correction.
+    let (before, after) = hooks::Phase::around(options_is_install);
+    let new_revision = rules.mode == plan::Mode::All;
+    if new_revision {
+        progress.enter(before.stage());
+        hooks::run(&acting, &owner, &hooks, before).await?;
+        progress.enter("applying the objects");
+    }
     let mut applied = apply::apply_all(&acting, &owner, &objects, &observed, &rules).await?;
     applied.list_first(kept_crds);
 
@@ -302,8 +319,25 @@ pub async fn attempt(
         info!(deployment = %key, crds = ?plan::describe_all(&crds_left), "left in place: CRDs are never pruned");
     }
     let pruned = prune::delete_all(&acting, &owner, &stale).await?;
+    if new_revision {
+        progress.enter(after.stage());
+        hooks::run(&acting, &owner, &hooks, after).await?;
+        if rollback::wanted(deployment) {
+            let snapshot = snapshot::Snapshot::of(&revision, release_number, &objects);
+            snapshot::save(&acting, deployment, &snapshot).await;
+        }
+    }
     info!(deployment = %key, chart = %revision.chart, version = %revision.version, release = release_number, objects = applied.inventory.len(), patched = applied.patched, pruned = pruned.len(), "applied");
     let health = Summary::of(&applied.inventory, &applied.live);
+    // The revision already applied, re-applied at its interval, may have run out of time.
+    if !new_revision
+        && rollback::wanted(deployment)
+        && let Some(why) =
+            status::health_failure(deployment, &health, Timestamp::now(), timeout(deployment))
+        && let Some(rolled) = rollback::run(deployment, ctx, &acting, why).await?
+    {
+        return Ok(Attempt::RolledBack(Box::new(rolled)));
+    }
     Ok(Attempt::Applied(Box::new(Applied {
         revision,
         release_number,
@@ -319,8 +353,13 @@ pub async fn attempt(
     })))
 }
 
-/// Reads the objects of the applied revision whose kinds have a notion of health.
-async fn health_check(deployment: &ChartDeployment, acting: &Acting<'_>) -> Result<Attempt> {
+/// Reads the objects of the applied revision whose kinds have a notion of health; a failed
+/// upgrade is rolled back when the spec asks for it.
+async fn health_check(
+    deployment: &ChartDeployment,
+    ctx: &Context,
+    acting: &Acting<'_>,
+) -> Result<Attempt> {
     let inventory = deployment
         .status
         .as_ref()
@@ -338,7 +377,15 @@ async fn health_check(deployment: &ChartDeployment, acting: &Acting<'_>) -> Resu
         };
         live.push(object);
     }
-    Ok(Attempt::HealthChecked(Summary::of(inventory, &live)))
+    let summary = Summary::of(inventory, &live);
+    if rollback::wanted(deployment)
+        && let Some(why) =
+            status::health_failure(deployment, &summary, Timestamp::now(), timeout(deployment))
+        && let Some(rolled) = rollback::run(deployment, ctx, acting, why).await?
+    {
+        return Ok(Attempt::RolledBack(Box::new(rolled)));
+    }
+    Ok(Attempt::HealthChecked(summary))
 }
 
 /// An object of `entry` that is not there, as health sees it.

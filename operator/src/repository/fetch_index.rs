@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use capstan_api::ChartRepository;
+use capstan_chart::index::IndexError;
 use capstan_sources::catalogue::CatalogueError;
 use capstan_sources::http::{Fetched, HttpError, HttpOptions, Validators};
 use capstan_sources::s3::S3Error;
@@ -126,7 +127,7 @@ pub async fn refresh(
                             CatalogueError::IndexTooLarge { .. } => too_large(),
                             other => Error::IndexInvalid {
                                 repository: index_url.clone(),
-                                message: other.to_string(),
+                                problem: IndexProblem::of(&other),
                             },
                         },
                     )?)
@@ -174,9 +175,91 @@ fn strong_validators(validators: Validators, now: Timestamp) -> Validators {
     }
 }
 
+/// What is wrong with the index a server answered, said without quoting the answer. The URL
+/// is the repository author's choice and may name an internal endpoint; a parser's message
+/// would show that endpoint's content (a YAML error quotes the offending line, a type error the
+/// value) in a status and events others read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IndexProblem {
+    #[error("the answer is empty")]
+    Empty,
+    #[error("it has no apiVersion; a repository index starts with `apiVersion: v1`")]
+    NoApiVersion,
+    #[error(
+        "the answer is not a YAML or JSON repository index (its content is not shown here; \
+         check that the URL serves an index.yaml)"
+    )]
+    NotAnIndex,
+    #[error(
+        "it lists {count} {what}, more than the operator's limit of {limit}; raise the limit if \
+         the repository really is this large"
+    )]
+    TooManyEntries {
+        what: &'static str,
+        count: usize,
+        limit: usize,
+    },
+}
+
+impl IndexProblem {
+    /// The problem of a catalogue error from parsing an index. Errors that parsing does not
+    /// produce (chart lookups) count as `NotAnIndex`, so no text of theirs is carried either.
+    pub fn of(error: &CatalogueError) -> Self {
+        match error {
+            CatalogueError::Index(IndexError::Empty { .. }) => IndexProblem::Empty,
+            CatalogueError::Index(IndexError::NoApiVersion { .. }) => IndexProblem::NoApiVersion,
+            CatalogueError::TooManyEntries {
+                what, count, limit, ..
+            } => IndexProblem::TooManyEntries {
+                what,
+                count: *count,
+                limit: *limit,
+            },
+            _ => IndexProblem::NotAnIndex,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unparsable_answer_is_described_without_quoting_it() {
+        let url = "http://10.0.0.1/index.yaml";
+        for answer in [
+            "SECRET-BANNER internal-db ready; password hunter2\n",
+            "<html><title>SECRET-BANNER</title></html>\n",
+            "apiVersion: v1\nentries: SECRET-BANNER hunter2\n",
+        ] {
+            let error = parse_catalogue(answer.as_bytes(), url, 1 << 20).expect_err(answer);
+            let parser_says = error.to_string();
+            let problem = IndexProblem::of(&error);
+            let reported = Error::IndexInvalid {
+                repository: url.into(),
+                problem,
+            }
+            .to_string();
+            assert!(
+                !reported.contains("SECRET-BANNER") && !reported.contains("hunter2"),
+                "{reported}"
+            );
+            // The parser itself would have shown it: this is what the type keeps out.
+            assert!(
+                parser_says.contains("SECRET-BANNER") || parser_says.contains("hunter2"),
+                "{answer}: {parser_says}"
+            );
+        }
+    }
+
+    #[test]
+    fn empty_and_versionless_indexes_keep_their_own_advice() {
+        let problem = |text: &str| {
+            IndexProblem::of(&parse_catalogue(text.as_bytes(), "i", 1 << 20).expect_err(text))
+        };
+        assert_eq!(problem("  \n"), IndexProblem::Empty);
+        assert_eq!(problem("entries: {}\n"), IndexProblem::NoApiVersion);
+    }
 
     #[test]
     fn fresh_or_unreadable_modification_dates_are_not_sent_back() {
