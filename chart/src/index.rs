@@ -10,6 +10,9 @@
 //! entries newest first, `digest` as the bare sha256 hex of the archive.
 
 mod block_yaml;
+mod splice;
+
+pub use splice::{new_index, splice_entry};
 
 use crate::load::load_archive;
 use crate::model::{ChartMetadata, Dependency, Maintainer};
@@ -57,6 +60,10 @@ pub enum IndexError {
     },
     #[error("cannot add {file} to the index: {reason}; fix its Chart.yaml and package it again")]
     InvalidChart { file: String, reason: String },
+    #[error(
+        "{source_name}: cannot add an entry without rewriting the index: {reason}; write it in block YAML (as `capstan repo index` does) and try again"
+    )]
+    Splice { source_name: String, reason: String },
     #[error("cannot serialise the index: {0}")]
     Serialize(String),
     #[error("no chart named {name:?} in the repository index{}", suggestion(.similar))]

@@ -156,6 +156,11 @@ build_registry() {
 	go_install_tool registry "$REGISTRY_MODULE" "$REGISTRY_VERSION" "" cmd/registry
 }
 
+# The S3 peer (see e2e/peers/s3/peer.sh); about 4 minutes cold on 2 cores.
+build_versitygw() {
+	go_install_tool versitygw github.com/versity/versitygw "$VERSITYGW_VERSION" "" cmd/versitygw
+}
+
 # Builds everything `up` needs that the cache does not hold yet.
 build_all() {
 	command -v go >/dev/null || die "Go is needed to build the control plane; install it (e.g. apt-get install golang-go)"
@@ -166,4 +171,5 @@ build_all() {
 	build_registry
 	build_crane
 	build_helm
+	build_versitygw
 }

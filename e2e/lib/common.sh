@@ -10,6 +10,8 @@ HELM_VERSION="${CAPSTAN_HELM_VERSION:-v3.22.0}"
 REGISTRY_MODULE="${CAPSTAN_REGISTRY_MODULE:-github.com/distribution/distribution/v3}"
 REGISTRY_VERSION="${CAPSTAN_REGISTRY_VERSION:-v3.1.2}"
 CRANE_VERSION="${CAPSTAN_CRANE_VERSION:-v0.22.1}"
+# The S3 peer: Versity's S3 gateway, a real S3 server with conditional writes (Apache-2.0).
+VERSITYGW_VERSION="${CAPSTAN_VERSITYGW_VERSION:-v1.8.0}"
 
 # Caches live outside the clone so a fresh clone on the same machine starts warm.
 CAPSTAN_CACHE="${CAPSTAN_CACHE:-$HOME/.cache/capstan}"

@@ -18,6 +18,7 @@ pub mod file_server;
 pub mod gnupg;
 mod namespace;
 pub mod operator;
+pub mod s3_peer;
 pub mod tenancy;
 mod tools;
 pub mod wait;

@@ -1,12 +1,14 @@
 //! The `capstan` CLI binary against the real peers that `e2e/cluster up` starts: Helm, the OCI
-//! registries (plain, basic auth, TLS with the local CA), the chart servers and GnuPG. What
-//! capstan publishes Helm reads, and what Helm publishes capstan reads.
+//! registries (plain, basic auth, TLS with the local CA), the chart servers and GnuPG, and a
+//! private S3 peer per bucket test. What capstan publishes Helm reads, and what Helm publishes
+//! capstan reads.
 //!
 //! These tests fail, with the command to run, when the cluster is not up: start it with
 //! `e2e/cluster up` (or run `make test`).
 
 use base64::Engine;
 use capstan_e2e::gnupg::GnuPg;
+use capstan_e2e::s3_peer::{self, S3Peer};
 use capstan_e2e::{Cluster, CommandOutput, ToolCommand};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -773,5 +775,170 @@ async fn capstan_searches_and_pulls_from_chart_servers_with_a_helm_index() -> Te
         !anonymous.status.success(),
         "the auth server served anonymously"
     );
+    Ok(())
+}
+
+/// `capstan` set up for a private S3 peer the way a user sets up the AWS CLI: keys, endpoint and
+/// region from the environment (HOME holds no `~/.aws`).
+fn capstan_for_bucket(work: &Work, peer: &S3Peer, secret_key: &str) -> ToolCommand {
+    work.capstan()
+        .env("AWS_ACCESS_KEY_ID", s3_peer::ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", secret_key)
+        .env("AWS_ENDPOINT_URL_S3", &peer.endpoint)
+        .env("AWS_REGION", s3_peer::REGION)
+}
+
+/// A secret key no server knows, unique per run, so finding it anywhere means it leaked.
+fn unique_secret() -> String {
+    unique("secret").replace('-', "")
+}
+
+#[tokio::test]
+async fn helm_pulls_and_verifies_what_capstan_pushes_to_a_bucket() -> TestResult {
+    let work = Work::new()?;
+    let secret_key = unique_secret();
+    let peer = S3Peer::start(&secret_key)?;
+    peer.allow_anonymous_reads(&secret_key)?;
+    let gpg = Signer::new(work.cluster).await?;
+    let dist = work.path().join("dist");
+    let archive = work.package("bucketed", "1.2.0", &dist, Some(&gpg)).await?;
+    let prov_path = PathBuf::from(format!("{}.prov", archive.display()));
+    let prefix = unique("bucket");
+    let location = format!("s3://{}/{prefix}", s3_peer::BUCKET);
+
+    let pushed = capstan_for_bucket(&work, &peer, &secret_key)
+        .arg("push")
+        .arg(&archive)
+        .arg(&location)
+        .run()
+        .await?;
+    let report = format!("{}{}", pushed.stdout, pushed.stderr);
+    for line in [
+        format!("Pushed: {location}/bucketed-1.2.0.tgz (uploaded)"),
+        format!("Provenance: {location}/bucketed-1.2.0.tgz.prov (uploaded)"),
+        format!("Index: {location}/index.yaml (created with bucketed 1.2.0)"),
+    ] {
+        assert!(report.contains(&line), "no {line:?} in {report}");
+    }
+    assert!(!report.contains(&secret_key), "{report}");
+
+    // Helm reads the bucket as any chart repository, over the peer's plain (unsigned) HTTP.
+    let repository_url = format!("{}/{}/{prefix}", peer.endpoint, s3_peer::BUCKET);
+    work.helm()
+        .args(["repo", "add", "bucket", &repository_url])
+        .run()
+        .await?;
+    let pulled = work.path().join("helm-pulled");
+    std::fs::create_dir_all(&pulled)?;
+    let verified = work
+        .helm()
+        .args(["pull", "bucket/bucketed", "--version", "1.2.0", "--verify"])
+        .arg("--keyring")
+        .arg(&gpg.public_ring)
+        .arg("--destination")
+        .arg(&pulled)
+        .run()
+        .await?;
+    let verification = format!("{}{}", verified.stdout, verified.stderr);
+    assert!(
+        verification.contains(&format!("Signed by: {SIGNER}")),
+        "{verification}"
+    );
+    assert_eq!(read(&pulled.join("bucketed-1.2.0.tgz"))?, read(&archive)?);
+    assert_eq!(
+        read(&pulled.join("bucketed-1.2.0.tgz.prov"))?,
+        read(&prov_path)?
+    );
+
+    // The same release again changes nothing; a changed archive of the same version is refused.
+    let again = capstan_for_bucket(&work, &peer, &secret_key)
+        .arg("push")
+        .arg(&archive)
+        .arg(&location)
+        .run()
+        .await?;
+    assert!(
+        again.stdout.contains("already lists bucketed 1.2.0"),
+        "{again:?}"
+    );
+    // Other bytes, the same chart: the gzip header's MTIME field (bytes 4..8) differs.
+    let tampered = work.path().join("tampered").join("bucketed-1.2.0.tgz");
+    std::fs::create_dir_all(tampered.parent().ok_or("no parent")?)?;
+    let mut bytes = read(&archive)?;
+    bytes[4] ^= 0x01;
+    std::fs::write(&tampered, &bytes)?;
+    let refused = capstan_for_bucket(&work, &peer, &secret_key)
+        .arg("push")
+        .arg(&tampered)
+        .arg(&location)
+        .output()
+        .await?;
+    assert!(!refused.status.success(), "{refused:?}");
+    assert!(refused.stderr.contains("--force"), "{}", refused.stderr);
+    Ok(())
+}
+
+#[tokio::test]
+async fn two_concurrent_pushes_to_a_bucket_both_end_up_in_the_index() -> TestResult {
+    let work = Work::new()?;
+    let secret_key = unique_secret();
+    let peer = S3Peer::start(&secret_key)?;
+    peer.allow_anonymous_reads(&secret_key)?;
+    let dist = work.path().join("dist");
+    let names = ["alpha", "beta", "gamma", "delta"];
+    let mut archives = Vec::new();
+    for name in names {
+        archives.push(work.package(name, "0.1.0", &dist, None).await?);
+    }
+    let prefix = unique("race");
+    let location = format!("s3://{}/{prefix}", s3_peer::BUCKET);
+    let pushes: Vec<_> = archives
+        .iter()
+        .map(|archive| {
+            capstan_for_bucket(&work, &peer, &secret_key)
+                .arg("push")
+                .arg(archive)
+                .arg(&location)
+        })
+        .collect();
+    let outputs = futures::future::join_all(pushes.iter().map(ToolCommand::run)).await;
+    for output in outputs {
+        let output = output?;
+        assert!(output.stdout.contains("Index: "), "{output:?}");
+    }
+
+    let repository_url = format!("{}/{}/{prefix}", peer.endpoint, s3_peer::BUCKET);
+    work.helm()
+        .args(["repo", "add", "race", &repository_url])
+        .run()
+        .await?;
+    let search = work
+        .helm()
+        .args(["search", "repo", "race/", "--output", "json"])
+        .run()
+        .await?;
+    let found: Vec<serde_json::Value> = serde_json::from_str(&search.stdout)?;
+    let mut listed: Vec<&str> = found
+        .iter()
+        .filter_map(|chart| chart["name"].as_str())
+        .collect();
+    listed.sort_unstable();
+    let mut expected: Vec<String> = names.iter().map(|name| format!("race/{name}")).collect();
+    expected.sort_unstable();
+    assert_eq!(listed, expected, "{}", search.stdout);
+    let pulled = work.path().join("race-pulled");
+    std::fs::create_dir_all(&pulled)?;
+    for name in names {
+        work.helm()
+            .args(["pull", &format!("race/{name}"), "--version", "0.1.0"])
+            .arg("--destination")
+            .arg(&pulled)
+            .run()
+            .await?;
+        assert_eq!(
+            read(&pulled.join(format!("{name}-0.1.0.tgz")))?,
+            read(&dist.join(format!("{name}-0.1.0.tgz")))?
+        );
+    }
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! ChartRepositories in a private S3-compatible bucket (`s3://BUCKET/PREFIX`), against the S3
-//! test peer (gofakes3 behind a real SigV4 check, `e2e/peers/s3/peer.sh`) started on a free
-//! loopback port for this test alone. Charts and the index are uploaded with presigned PUTs; the
+//! test peer (versitygw, a real S3 server checking SigV4, `e2e/peers/s3/peer.sh`) started on a
+//! free loopback port for this test alone. Charts and the index are uploaded with presigned PUTs; the
 //! operator reads them with presigned GETs using keys from a Secret. A wrong secret key must give
 //! `AuthenticationFailed` without the key, a signature or a presigned query string showing up in
 //! any status, event or operator log line.
@@ -9,112 +9,15 @@
 //! `certSecretRef` the repository is Ready and its chart deploys; without it the repository says the
 //! certificate is not trusted, again without keys or signatures.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
 use capstan_api::{ChartDeployment, ChartRepository};
 use capstan_chart::index::index_directory;
 use capstan_e2e::Cluster;
 use capstan_e2e::operator::{Setup, TestResult, applied, config_map};
-use capstan_sources::http::{HttpClient, HttpOptions};
-use capstan_sources::s3::{S3Config, S3Repository};
+use capstan_e2e::s3_peer::{ACCESS_KEY, BUCKET, S3Peer};
+use capstan_sources::s3::S3Repository;
 use k8s_openapi::api::core::v1::{ConfigMap, Event, Secret};
 use kube::api::{ListParams, PostParams};
 use serde_json::json;
-
-const ACCESS_KEY: &str = "capstan-e2e";
-const BUCKET: &str = "capstan-charts";
-
-/// The S3 peer process, stopped by its pid file when dropped, so also when the test fails.
-struct S3Peer {
-    script: PathBuf,
-    pid_file: PathBuf,
-    endpoint: String,
-    _state: tempfile::TempDir,
-}
-
-impl S3Peer {
-    /// Starts the peer (building it once if needed) on a free loopback port with `secret_key`,
-    /// serving plain HTTP.
-    fn start(secret_key: &str) -> TestResult<Self> {
-        Self::start_with(secret_key, None)
-    }
-
-    /// Like [`S3Peer::start`], serving HTTPS with the PEM certificate and key in `tls`.
-    fn start_tls(secret_key: &str, certificate: &Path, key: &Path) -> TestResult<Self> {
-        Self::start_with(secret_key, Some((certificate, key)))
-    }
-
-    fn start_with(secret_key: &str, tls: Option<(&Path, &Path)>) -> TestResult<Self> {
-        let script = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/peers/s3/peer.sh"));
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
-        let state = tempfile::tempdir()?;
-        let pid_file = state.path().join("s3-peer.pid");
-        // The guard exists before the process does: a start that fails half-way is cleaned up.
-        let peer = S3Peer {
-            script: script.clone(),
-            pid_file: pid_file.clone(),
-            endpoint: format!(
-                "{}://127.0.0.1:{port}",
-                if tls.is_some() { "https" } else { "http" }
-            ),
-            _state: state,
-        };
-        let mut command = Command::new(&script);
-        command
-            .arg("start")
-            .arg(port.to_string())
-            .arg(&pid_file)
-            .env("S3_PEER_ACCESS_KEY", ACCESS_KEY)
-            .env("S3_PEER_SECRET_KEY", secret_key)
-            .env_remove("S3_PEER_TLS_CERT")
-            .env_remove("S3_PEER_TLS_KEY");
-        if let Some((certificate, key)) = tls {
-            command
-                .env("S3_PEER_TLS_CERT", certificate)
-                .env("S3_PEER_TLS_KEY", key);
-        }
-        let status = command
-            .status()
-            .map_err(|e| format!("running {}: {e}", script.display()))?;
-        if !status.success() {
-            return Err(format!(
-                "the S3 peer did not start ({status}); `{} build` needs Go",
-                script.display()
-            )
-            .into());
-        }
-        Ok(peer)
-    }
-}
-
-impl S3Peer {
-    /// A client for `location` on this peer, signing with `secret_key` and trusting `ca_pem`
-    /// (for an HTTPS peer) besides the system roots.
-    fn bucket(
-        &self,
-        location: &str,
-        secret_key: &str,
-        ca_pem: Option<&[u8]>,
-    ) -> TestResult<S3Repository> {
-        Ok(S3Repository::new(
-            location,
-            &S3Config {
-                endpoint: self.endpoint.clone(),
-                region: "us-east-1".into(),
-                access_key: ACCESS_KEY.into(),
-                secret_key: secret_key.into(),
-                path_style: true,
-            },
-            HttpClient::new(HttpOptions {
-                ca_pem: ca_pem.map(<[u8]>::to_vec),
-                ..HttpOptions::default()
-            })?,
-        )?)
-    }
-}
 
 /// Uploads `objects` (path in the bucket, bytes) with presigned PUTs, trusting `ca_pem` if given.
 async fn upload(
@@ -141,15 +44,6 @@ async fn upload(
         );
     }
     Ok(())
-}
-
-impl Drop for S3Peer {
-    fn drop(&mut self) {
-        let _ = Command::new(&self.script)
-            .arg("stop")
-            .arg(&self.pid_file)
-            .status();
-    }
 }
 
 /// A key no server knows, unique per run, so finding it anywhere means it leaked.
@@ -419,7 +313,7 @@ async fn charts_from_an_s3_bucket_over_tls_trusted_through_cert_secret_ref() -> 
         }
     }
     let secret_key = unique("capstan-e2e-secret");
-    let peer = S3Peer::start_tls(&secret_key, &certificate, &key)?;
+    let peer = S3Peer::start_tls(&secret_key, &certificate, &key, &env.ca)?;
     assert!(peer.endpoint.starts_with("https://"), "{}", peer.endpoint);
     let setup = Setup::new("s3tls").await?;
     let ca_pem = std::fs::read(&env.ca)?;

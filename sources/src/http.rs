@@ -135,6 +135,43 @@ pub enum Fetched {
     NotModified,
 }
 
+/// Largest part of an error answer's body that [`HttpClient::exchange`] keeps: enough for any
+/// error document, and no more from a server that sends megabytes with its 404.
+pub const MAX_ERROR_BODY_BYTES: u64 = 64 * 1024;
+
+/// One answer of [`HttpClient::exchange`], whatever its status.
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    pub status: u16,
+    pub headers: HeaderMap,
+    /// The body: whole for a success, at most [`MAX_ERROR_BODY_BYTES`] for an error.
+    pub body: Vec<u8>,
+}
+
+impl Exchange {
+    /// A header's value as text, if present and readable.
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    }
+}
+
+/// Reads at most `limit` bytes of a body, ignoring a transport failure half-way: what is
+/// read is only used to explain an error that already happened.
+async fn read_prefix(mut response: reqwest::Response, limit: u64) -> Vec<u8> {
+    let mut body = Vec::new();
+    while let Ok(Some(chunk)) = response.chunk().await {
+        let room = (limit as usize).saturating_sub(body.len());
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if body.len() as u64 >= limit {
+            break;
+        }
+    }
+    body
+}
+
 /// Why a download failed. The URL shown has no credentials and no query string, and nothing the
 /// server sent is repeated beyond its status code: a repository URL may point at an internal
 /// host, and its answers must not reach whoever can read the error.
@@ -145,16 +182,21 @@ pub enum HttpError {
     #[error("cannot set up the HTTP client: {0}")]
     Client(String),
     /// The exchange with `address` (`host:port`) failed before an answer was complete.
-    #[error("GET {url} failed: {failure} ({address}){}", failure.hint())]
+    #[error("{method} {url} failed: {failure} ({address}){}", failure.hint())]
     Connection {
+        method: String,
         url: String,
         address: String,
         failure: ConnectionFailure,
     },
     #[error(
-        "GET {url} timed out ({what}); the server is unreachable or too slow, retry later or raise the timeout"
+        "{method} {url} timed out ({what}); the server is unreachable or too slow, retry later or raise the timeout"
     )]
-    Timeout { url: String, what: String },
+    Timeout {
+        method: String,
+        url: String,
+        what: String,
+    },
     #[error(
         "GET {url} returned HTTP {status}{}{}",
         reason_for_status(*.status),
@@ -162,13 +204,28 @@ pub enum HttpError {
     )]
     Status { url: String, status: u16 },
     #[error(
-        "GET {url}: the response is larger than the limit of {limit} bytes; refusing to download it"
+        "{method} {url}: the response is larger than the limit of {limit} bytes; refusing to download it"
     )]
-    TooLarge { url: String, limit: u64 },
+    TooLarge {
+        method: String,
+        url: String,
+        limit: u64,
+    },
     #[error("GET {url}: more than {limit} redirects; the server is probably redirecting in a loop")]
     TooManyRedirects { url: String, limit: usize },
     #[error("GET {url}: redirect with a missing or invalid Location header")]
     BadRedirect { url: String },
+    /// The server explained its refusal with an error code (an S3 error document, say): the
+    /// code and the start of `message` are the server's own words, sanitised and cut short (see
+    /// [`sanitized`]); the rest of `message` says what to do about them.
+    #[error("{method} {url}: HTTP {status} {code}: {message}")]
+    Rejected {
+        method: String,
+        url: String,
+        status: u16,
+        code: String,
+        message: String,
+    },
 }
 
 /// What went wrong with a connection, in a few fixed words: the error chain of the HTTP stack can
@@ -457,7 +514,57 @@ impl HttpClient {
         match tokio::time::timeout(self.options.total_timeout, work).await {
             Ok(result) => result,
             Err(_) => Err(HttpError::Timeout {
+                method: "GET".into(),
                 url: shown,
+                what: format!("no complete answer within {:?}", self.options.total_timeout),
+            }),
+        }
+    }
+
+    /// Sends one request and returns the answer whatever its status, for APIs such as S3 whose
+    /// error answers carry a document worth reading (`NoSuchBucket`, `AccessDenied`) and whose
+    /// signed URLs must not be redirected. A success body is bounded by `max_bytes`; an error
+    /// body is cut at [`MAX_ERROR_BODY_BYTES`]. The configured credentials are not sent: such
+    /// requests carry their own signature.
+    pub async fn exchange(
+        &self,
+        method: reqwest::Method,
+        url: &Url,
+        headers: HeaderMap,
+        body: Option<Vec<u8>>,
+        max_bytes: u64,
+    ) -> Result<Exchange, HttpError> {
+        let name = method.as_str().to_string();
+        let work = async {
+            let mut request = self
+                .client
+                .request(method.clone(), url.clone())
+                .headers(headers);
+            if let Some(body) = body {
+                request = request.body(body);
+            }
+            let response = request
+                .send()
+                .await
+                .map_err(|e| self.transport_error(&name, url, e))?;
+            let status = response.status().as_u16();
+            let headers = response.headers().clone();
+            let body = if response.status().is_success() {
+                self.read_body(&name, url, response, max_bytes).await?
+            } else {
+                read_prefix(response, MAX_ERROR_BODY_BYTES).await
+            };
+            Ok(Exchange {
+                status,
+                headers,
+                body,
+            })
+        };
+        match tokio::time::timeout(self.options.total_timeout, work).await {
+            Ok(result) => result,
+            Err(_) => Err(HttpError::Timeout {
+                method: name.clone(),
+                url: display_url(url),
                 what: format!("no complete answer within {:?}", self.options.total_timeout),
             }),
         }
@@ -492,7 +599,7 @@ impl HttpClient {
             let response = request
                 .send()
                 .await
-                .map_err(|e| self.transport_error(&current, e))?;
+                .map_err(|e| self.transport_error("GET", &current, e))?;
             let status = response.status();
             if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
                 current = redirect_target(&current, response.headers())?;
@@ -511,7 +618,7 @@ impl HttpClient {
                 etag: header_text(response.headers(), ETAG),
                 last_modified: header_text(response.headers(), LAST_MODIFIED),
             };
-            let bytes = self.read_body(&current, response, max_bytes).await?;
+            let bytes = self.read_body("GET", &current, response, max_bytes).await?;
             return Ok(Fetched::Body { bytes, validators });
         }
         Err(HttpError::TooManyRedirects {
@@ -523,11 +630,13 @@ impl HttpClient {
     /// Reads the body chunk by chunk, failing as soon as it passes the limit.
     async fn read_body(
         &self,
+        method: &str,
         url: &Url,
         mut response: reqwest::Response,
         limit: u64,
     ) -> Result<Vec<u8>, HttpError> {
         let too_large = || HttpError::TooLarge {
+            method: method.into(),
             url: display_url(url),
             limit,
         };
@@ -539,7 +648,7 @@ impl HttpClient {
         while let Some(chunk) = response
             .chunk()
             .await
-            .map_err(|e| self.transport_error(url, e))?
+            .map_err(|e| self.transport_error(method, url, e))?
         {
             if body.len() as u64 + chunk.len() as u64 > limit {
                 return Err(too_large());
@@ -552,7 +661,8 @@ impl HttpClient {
     /// The error for a failed request: its kind and the address only. reqwest's own message
     /// ends with the full URL, query string included (for a presigned URL, its signature), and
     /// its causes can carry what the server sent.
-    fn transport_error(&self, url: &Url, error: reqwest::Error) -> HttpError {
+    fn transport_error(&self, method: &str, url: &Url, error: reqwest::Error) -> HttpError {
+        let method = method.to_string();
         let address = address_of(url);
         let url = display_url(url);
         let error = error.without_url();
@@ -568,9 +678,10 @@ impl HttpClient {
                     self.options.read_timeout, self.options.total_timeout
                 )
             };
-            return HttpError::Timeout { url, what };
+            return HttpError::Timeout { method, url, what };
         }
         HttpError::Connection {
+            method,
             url,
             address,
             failure: ConnectionFailure::of(&error),

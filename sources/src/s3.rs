@@ -10,8 +10,15 @@
 //! [`crate::http`]) has its query string removed; the secret key itself is never printed, not even
 //! by `Debug`.
 
+mod objects;
+mod release;
+
+pub use objects::{ObjectError, ObjectVersion, Precondition, PutOutcome, ServiceError};
+pub use release::{IndexChange, MAX_INDEX_ATTEMPTS, Release, ReleaseError, Released, Stored};
+
 use crate::http::{Fetched, HttpClient, HttpError, Validators, display_url, percent_decode};
-use reqwest::Url;
+use reqwest::header::{HeaderMap, HeaderValue, IF_MODIFIED_SINCE, IF_NONE_MATCH};
+use reqwest::{Method, Url};
 use rusty_s3::{Bucket, S3Action, UrlStyle};
 use std::fmt;
 use std::time::Duration;
@@ -225,6 +232,24 @@ impl S3Repository {
             .sign(PRESIGNED_URL_LIFETIME))
     }
 
+    /// The same repository, signing with a temporary session token as well (the
+    /// `X-Amz-Security-Token` of STS credentials). An empty token is none.
+    pub fn with_session_token(&self, token: &str) -> Self {
+        let credentials = if token.is_empty() {
+            rusty_s3::Credentials::new(self.credentials.key(), self.credentials.secret())
+        } else {
+            rusty_s3::Credentials::new_with_token(
+                self.credentials.key(),
+                self.credentials.secret(),
+                token,
+            )
+        };
+        S3Repository {
+            credentials,
+            ..self.clone()
+        }
+    }
+
     /// The same repository, downloading through `http` (a tighter body limit for the index,
     /// say).
     pub fn with_http(&self, http: HttpClient) -> Self {
@@ -295,7 +320,9 @@ impl S3Repository {
 
     /// Downloads the object at `path` unless it is unchanged since `validators` were recorded.
     /// The conditional headers are not part of the signature (it covers the host only), so a
-    /// presigned URL carries them as any GET does.
+    /// presigned URL carries them as any GET does. A refused signature is [`S3Error::Refused`],
+    /// a missing object [`S3Error::NotFound`]; a missing bucket keeps the server's
+    /// `NoSuchBucket` in an [`HttpError::Rejected`], so whoever reads it knows which is missing.
     pub async fn get_conditional(
         &self,
         path: &str,
@@ -305,6 +332,7 @@ impl S3Repository {
             .await
     }
 
+    /// [`Self::get_conditional`] with a body limit of `max_bytes`.
     async fn fetch(
         &self,
         path: &str,
@@ -316,24 +344,48 @@ impl S3Repository {
             .bucket
             .get_object(Some(&self.credentials), &key)
             .sign(PRESIGNED_URL_LIFETIME);
-        self.http
-            .fetch(url.as_str(), validators, max_bytes)
+        let mut headers = HeaderMap::new();
+        for (name, value) in [
+            (IF_NONE_MATCH, &validators.etag),
+            (IF_MODIFIED_SINCE, &validators.last_modified),
+        ] {
+            if let Some(value) = value.as_deref().and_then(|v| HeaderValue::from_str(v).ok()) {
+                headers.insert(name, value);
+            }
+        }
+        let answer = self
+            .http
+            .exchange(Method::GET, &url, headers, None, max_bytes)
             .await
-            .map_err(|error| match error {
-                HttpError::Status { status, .. } if matches!(status, 401 | 403) => {
-                    S3Error::Refused {
-                        url: display_url(&url),
-                        bucket: self.bucket.name().into(),
-                        status,
-                    }
-                }
-                HttpError::Status { status: 404, .. } => S3Error::NotFound {
-                    url: display_url(&url),
-                    bucket: self.bucket.name().into(),
-                    key: key.clone(),
+            .map_err(S3Error::Http)?;
+        match answer.status {
+            200..=299 => Ok(Fetched::Body {
+                validators: Validators {
+                    etag: answer.header("etag"),
+                    last_modified: answer.header("last-modified"),
                 },
-                other => S3Error::Http(other),
-            })
+                bytes: answer.body,
+            }),
+            304 => Ok(Fetched::NotModified),
+            401 | 403 => Err(S3Error::Refused {
+                url: display_url(&url),
+                bucket: self.bucket.name().into(),
+                status: answer.status,
+            }),
+            404 if ServiceError::read(&answer).code != "NoSuchBucket" => Err(S3Error::NotFound {
+                url: display_url(&url),
+                bucket: self.bucket.name().into(),
+                key,
+            }),
+            status => Err(S3Error::Http(
+                self.service_error("GET", &url, &answer)
+                    .into_http_error()
+                    .unwrap_or(HttpError::Status {
+                        url: display_url(&url),
+                        status,
+                    }),
+            )),
+        }
     }
 
     /// Downloads the repository's `index.yaml`.
@@ -564,9 +616,8 @@ mod tests {
     /// what to install, when it is neither built nor buildable.
     fn start_peer() -> Peer {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../e2e/peers/s3/peer.sh");
-        let cached = std::env::var_os("HOME").map(|home| {
-            PathBuf::from(home).join(".cache/capstan/bin/gofakes3-v1.2.0/capstan-s3-peer")
-        });
+        let cached = std::env::var_os("HOME")
+            .map(|home| PathBuf::from(home).join(".cache/capstan/bin/versitygw-v1.8.0/versitygw"));
         let go_available = Command::new("go").arg("version").output().is_ok();
         assert!(
             go_available || cached.as_ref().is_some_and(|path| path.exists()),
@@ -696,6 +747,390 @@ mod tests {
                 Fetched::Body { bytes, .. } => assert_eq!(bytes, index),
             }
         });
+    }
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    /// A chart archive packaged the way `capstan package` does; `note` changes its bytes.
+    fn chart_archive(name: &str, version: &str, note: &str) -> Vec<u8> {
+        let dir = tempfile::tempdir().unwrap();
+        let chart = dir.path().join(name);
+        std::fs::create_dir_all(chart.join("templates")).unwrap();
+        std::fs::write(
+            chart.join("Chart.yaml"),
+            format!("apiVersion: v2\nname: {name}\nversion: {version}\ndescription: {note}\n"),
+        )
+        .unwrap();
+        std::fs::write(
+            chart.join("templates/cm.yaml"),
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n",
+        )
+        .unwrap();
+        let options = capstan_chart::package::PackageOptions {
+            mtime: 0,
+            ..Default::default()
+        };
+        capstan_chart::package::package_dir(&chart, &options)
+            .unwrap()
+            .1
+    }
+
+    fn release(archive: &[u8]) -> Release<'_> {
+        Release {
+            archive,
+            provenance: None,
+            force: false,
+            base_url: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_missing_bucket_is_named_by_the_servers_own_code() {
+        let peer = start_peer();
+        let repo = repository(
+            "s3://capstan-no-such-bucket/stable",
+            &config(&peer.endpoint, SECRET_KEY),
+        )
+        .unwrap();
+        let err = runtime().block_on(repo.get_index()).unwrap_err();
+        let message = err.to_string();
+        assert!(
+            matches!(&err, S3Error::Http(HttpError::Rejected { code, status: 404, .. }) if code == "NoSuchBucket"),
+            "{message}"
+        );
+        assert!(
+            message.contains("s3://capstan-no-such-bucket does not exist"),
+            "{message}"
+        );
+        let err = runtime()
+            .block_on(repo.release(&release(&chart_archive("app", "1.0.0", "x"))))
+            .unwrap_err();
+        let message = err.to_string();
+        assert!(message.contains("NoSuchBucket"), "{message}");
+        assert!(!message.contains("X-Amz-Signature"), "{message}");
+    }
+
+    #[test]
+    fn conditional_puts_are_enforced_by_the_server() {
+        let peer = start_peer();
+        let repo = repository(
+            "s3://capstan-charts/cond",
+            &config(&peer.endpoint, SECRET_KEY),
+        )
+        .unwrap();
+        runtime().block_on(async {
+            let first = repo
+                .put_object("index.yaml", b"one".to_vec(), &Precondition::Absent)
+                .await
+                .unwrap();
+            let PutOutcome::Stored(first_version) = first else {
+                panic!("a create-only PUT of a new object was refused");
+            };
+            assert_eq!(
+                repo.put_object("index.yaml", b"two".to_vec(), &Precondition::Absent)
+                    .await
+                    .unwrap(),
+                PutOutcome::PreconditionFailed
+            );
+            let (bytes, fetched_version) = repo
+                .fetch_object("index.yaml", 1024)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                (bytes.as_slice(), &fetched_version.etag),
+                (&b"one"[..], &first_version.etag)
+            );
+            let second = repo
+                .put_object(
+                    "index.yaml",
+                    b"two".to_vec(),
+                    &Precondition::Matches(fetched_version.clone()),
+                )
+                .await
+                .unwrap();
+            assert!(matches!(second, PutOutcome::Stored(_)), "{second:?}");
+            // The version read before the second write is stale now.
+            assert_eq!(
+                repo.put_object(
+                    "index.yaml",
+                    b"three".to_vec(),
+                    &Precondition::Matches(fetched_version)
+                )
+                .await
+                .unwrap(),
+                PutOutcome::PreconditionFailed
+            );
+            assert_eq!(repo.get("index.yaml").await.unwrap(), b"two");
+            assert_eq!(repo.fetch_object("absent.yaml", 1024).await.unwrap(), None);
+        });
+    }
+
+    #[test]
+    fn ten_concurrent_releases_all_end_up_in_the_index() {
+        let peer = start_peer();
+        let repo = repository(
+            "s3://capstan-charts/race",
+            &config(&peer.endpoint, SECRET_KEY),
+        )
+        .unwrap();
+        let archives: Vec<Vec<u8>> = (0..10)
+            .map(|minor| chart_archive("race", &format!("1.{minor}.0"), "race"))
+            .collect();
+        let runtime = runtime();
+        let released: Vec<Released> = runtime.block_on(async {
+            let tasks: Vec<_> = archives
+                .iter()
+                .cloned()
+                .map(|archive| {
+                    let repo = repo.clone();
+                    tokio::spawn(async move { repo.release(&release(&archive)).await })
+                })
+                .collect();
+            let mut released = Vec::new();
+            for task in tasks {
+                released.push(task.await.unwrap().unwrap());
+            }
+            released
+        });
+        let index_bytes = runtime.block_on(repo.get_index()).unwrap();
+        let index = capstan_chart::index::IndexFile::parse(&index_bytes, "race")
+            .unwrap()
+            .index;
+        let mut versions: Vec<_> = index.entries["race"]
+            .iter()
+            .map(|v| v.version.clone())
+            .collect();
+        versions.sort();
+        let expected: Vec<_> = (0..10).map(|minor| format!("1.{minor}.0")).collect();
+        assert_eq!(
+            versions,
+            expected,
+            "{}",
+            String::from_utf8_lossy(&index_bytes)
+        );
+        assert_eq!(
+            released
+                .iter()
+                .filter(|r| r.index == IndexChange::Created)
+                .count(),
+            1
+        );
+        for r in &released {
+            let entry = index.resolve("race", &r.version).unwrap();
+            assert_eq!(format!("sha256:{}", entry.digest), r.digest);
+            assert_eq!(entry.urls, [format!("race-{}.tgz", r.version)]);
+        }
+        println!(
+            "index writes tried: {:?}",
+            released
+                .iter()
+                .map(|r| r.index_attempts)
+                .collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn versions_are_immutable_unless_forced_and_a_retry_changes_nothing() {
+        let peer = start_peer();
+        let repo = repository(
+            "s3://capstan-charts/immutable",
+            &config(&peer.endpoint, SECRET_KEY),
+        )
+        .unwrap();
+        let runtime = runtime();
+        let archive = chart_archive("app", "1.0.0", "first");
+        let provenance = b"-----BEGIN PGP SIGNED MESSAGE-----\nnot checked here\n".to_vec();
+        let first = runtime
+            .block_on(repo.release(&Release {
+                provenance: Some(&provenance),
+                ..release(&archive)
+            }))
+            .unwrap();
+        assert_eq!(
+            (first.archive, first.provenance, first.index),
+            (Stored::New, Some(Stored::New), IndexChange::Created)
+        );
+        assert_eq!(
+            first.archive_location,
+            "s3://capstan-charts/immutable/app-1.0.0.tgz"
+        );
+        assert_eq!(
+            runtime.block_on(repo.get("app-1.0.0.tgz.prov")).unwrap(),
+            provenance
+        );
+        let index_before = runtime.block_on(repo.get_index()).unwrap();
+
+        let again = runtime.block_on(repo.release(&release(&archive))).unwrap();
+        assert_eq!(
+            (again.archive, again.index),
+            (Stored::Unchanged, IndexChange::AlreadyListed)
+        );
+        assert_eq!(runtime.block_on(repo.get_index()).unwrap(), index_before);
+
+        let changed = chart_archive("app", "1.0.0", "second");
+        let err = runtime
+            .block_on(repo.release(&release(&changed)))
+            .unwrap_err();
+        assert!(matches!(err, ReleaseError::VersionExists { .. }), "{err}");
+        assert!(err.to_string().contains("--force"), "{err}");
+        assert_eq!(
+            runtime.block_on(repo.get("app-1.0.0.tgz")).unwrap(),
+            archive
+        );
+
+        let forced = runtime
+            .block_on(repo.release(&Release {
+                force: true,
+                ..release(&changed)
+            }))
+            .unwrap();
+        assert_eq!(
+            (forced.archive, forced.index),
+            (Stored::Replaced, IndexChange::Replaced)
+        );
+        assert_eq!(
+            runtime.block_on(repo.get("app-1.0.0.tgz")).unwrap(),
+            changed
+        );
+        let index = capstan_chart::index::IndexFile::parse(
+            &runtime.block_on(repo.get_index()).unwrap(),
+            "i",
+        )
+        .unwrap()
+        .index;
+        assert_eq!(index.entries["app"].len(), 1);
+        assert_eq!(
+            format!("sha256:{}", index.entries["app"][0].digest),
+            forced.digest
+        );
+    }
+
+    #[test]
+    fn wrong_keys_are_refused_with_the_servers_code_and_no_secret() {
+        let peer = start_peer();
+        let wrong_secret = "not-the-secret-key-at-all-0123";
+        let repo = repository(
+            "s3://capstan-charts/denied",
+            &config(&peer.endpoint, wrong_secret),
+        )
+        .unwrap();
+        let err = runtime()
+            .block_on(repo.release(&release(&chart_archive("app", "1.0.0", "x"))))
+            .unwrap_err();
+        let message = err.to_string();
+        assert!(
+            message.contains("SignatureDoesNotMatch") || message.contains("AccessDenied"),
+            "{message}"
+        );
+        assert!(
+            message.contains("check the access key, secret key"),
+            "{message}"
+        );
+        for secret in [
+            wrong_secret,
+            SECRET_KEY,
+            "X-Amz-Signature",
+            "X-Amz-Credential",
+        ] {
+            assert!(!message.contains(secret), "{message}");
+        }
+        assert!(!format!("{err:?}").contains(wrong_secret));
+    }
+
+    /// A server that stores every PUT whatever its preconditions, as S3 servers without
+    /// conditional writes do; it records the keys written.
+    fn careless_server() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+        use std::collections::HashMap;
+        use std::io::{BufRead, BufReader, Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let written = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = written.clone();
+        std::thread::spawn(move || {
+            let mut objects: HashMap<String, Vec<u8>> = HashMap::new();
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut request_line = String::new();
+                let _ = reader.read_line(&mut request_line);
+                let mut length = 0;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = value.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0; length];
+                let _ = reader.read_exact(&mut body);
+                let mut parts = request_line.split_whitespace();
+                let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+                let path = target.split('?').next().unwrap_or("").to_string();
+                let (status, answer) = match method {
+                    "PUT" => {
+                        log.lock().unwrap().push(path.clone());
+                        objects.insert(path, body);
+                        ("200 OK", Vec::new())
+                    }
+                    _ => match objects.get(&path) {
+                        Some(bytes) => ("200 OK", bytes.clone()),
+                        None => (
+                            "404 Not Found",
+                            b"<Error><Code>NoSuchKey</Code></Error>".to_vec(),
+                        ),
+                    },
+                };
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status}\r\nETag: \"e{}\"\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    answer.len(),
+                    answer.len()
+                );
+                let _ = stream.write_all(&answer);
+            }
+        });
+        (endpoint, written)
+    }
+
+    #[test]
+    fn a_server_that_ignores_preconditions_is_refused_before_the_index_is_written() {
+        let (endpoint, written) = careless_server();
+        let repo = repository("s3://charts/stable", &config(&endpoint, SECRET_KEY)).unwrap();
+        let err = runtime()
+            .block_on(repo.release(&release(&chart_archive("app", "1.0.0", "x"))))
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ReleaseError::NoConditionalWrites {
+                    header: "If-None-Match: *",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(
+            err.to_string()
+                .contains("does not support conditional writes"),
+            "{err}"
+        );
+        let written = written.lock().unwrap().clone();
+        assert!(!written.is_empty());
+        assert!(
+            written
+                .iter()
+                .all(|path| path == "/charts/stable/app-1.0.0.tgz"),
+            "{written:?}"
+        );
     }
 
     #[tokio::test]

@@ -1,6 +1,7 @@
 //! One module per `capstan` subcommand. Each exposes an `Args` struct for clap and a `run`
 //! function returning the process exit code.
 
+mod aws_config;
 pub mod completion;
 pub mod create;
 pub mod lint;
@@ -10,6 +11,7 @@ pub mod push;
 mod registry;
 pub mod repo;
 mod repo_source;
+mod s3_push;
 pub mod search;
 pub mod show;
 pub mod signing;
