@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use capstan_api::labels::FIELD_MANAGER;
 use k8s_openapi::NamespaceResourceScope;
 use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::watcher;
 use kube::{Api, Client, Resource};
 use tokio::sync::Semaphore;
 
@@ -91,6 +92,18 @@ impl Context {
         match &self.settings.watch_namespace {
             Some(namespace) => Api::namespaced(self.client.clone(), namespace),
             None => Api::all(self.client.clone()),
+        }
+    }
+
+    /// The watch of this operator's share of ChartDeployments and ChartRepositories: those
+    /// matching `--watch-label-selector`, or all of them. The API server filters, so an object
+    /// outside the share is never seen (and one relabelled out of it is seen as deleted, then
+    /// picked up by the operator whose selector it now matches).
+    pub fn sharded_watch(&self) -> watcher::Config {
+        let config = watcher::Config::default();
+        match &self.settings.watch_label_selector {
+            Some(selector) => config.labels(selector),
+            None => config,
         }
     }
 

@@ -27,6 +27,13 @@ enum Command {
         /// and tests that run one operator per namespace).
         #[arg(long, env = "CAPSTAN_WATCH_NAMESPACE")]
         namespace: Option<String>,
+        /// Watch only the ChartDeployments and ChartRepositories whose labels match this
+        /// selector, so several operators can share a cluster's resources (sharding). Flux's
+        /// convention: shards select `sharding.fluxcd.io/key=<shard>` and one operator takes
+        /// the unlabelled ones with `!sharding.fluxcd.io/key`. A deployment and the repository
+        /// it names must be in the same shard.
+        #[arg(long, env = "CAPSTAN_WATCH_LABEL_SELECTOR", value_name = "SELECTOR")]
+        watch_label_selector: Option<String>,
         /// Largest repository index (index.yaml) downloaded, in bytes. A larger one is refused
         /// with the condition reason IndexTooLarge and nothing of it is used.
         #[arg(long, env = "CAPSTAN_MAX_INDEX_BYTES", default_value_t = DEFAULT_MAX_INDEX_BYTES)]
@@ -134,6 +141,7 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Run {
             namespace,
+            watch_label_selector,
             max_index_bytes,
             metrics_bind_address,
             max_concurrent_reconciles,
@@ -146,6 +154,7 @@ fn main() -> anyhow::Result<()> {
             let lease = election.settings(namespace.as_deref())?;
             run(Settings {
                 watch_namespace: namespace,
+                watch_label_selector: watch_label_selector.filter(|selector| !selector.is_empty()),
                 max_index_bytes,
                 metrics_bind_address,
                 lease,

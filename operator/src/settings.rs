@@ -19,6 +19,10 @@ pub const DEFAULT_MIN_INTERVAL: Duration = Duration::from_secs(10);
 pub struct Settings {
     /// Only resources in this namespace are watched; all namespaces when `None`.
     pub watch_namespace: Option<String>,
+    /// Only ChartDeployments and ChartRepositories whose labels match this selector are
+    /// watched (a Kubernetes label selector, e.g. `sharding.fluxcd.io/key=shard1`), so that
+    /// several operators can split them between them; all of them when `None`.
+    pub watch_label_selector: Option<String>,
     /// Largest repository index downloaded, in bytes.
     pub max_index_bytes: u64,
     /// Where `/metrics`, `/healthz` and `/readyz` are served, if anywhere.
@@ -58,6 +62,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             watch_namespace: None,
+            watch_label_selector: None,
             max_index_bytes: DEFAULT_MAX_INDEX_BYTES,
             metrics_bind_address: None,
             lease: None,

@@ -39,7 +39,7 @@ pub type Watched = DeserializeGuard<ChartDeployment>;
 /// Runs the ChartDeployment controller until shutdown.
 pub async fn run(ctx: Arc<Context>) {
     let deployments: Api<Watched> = ctx.watched();
-    let controller = Controller::new(deployments, watcher::Config::default())
+    let controller = Controller::new(deployments, ctx.sharded_watch())
         .with_config(Config::default().concurrency(ctx.settings.max_concurrent_reconciles));
     let store = controller.store();
     let config_map_store = store.clone();
@@ -51,18 +51,18 @@ pub async fn run(ctx: Arc<Context>) {
     // that was deleted.
     let (repositories, repository_writer) = reflector::store::<WatchedRepository>();
     let deletions = Arc::clone(&ctx);
-    let touched_repositories = watcher::watcher(
-        ctx.watched::<WatchedRepository>(),
-        watcher::Config::default(),
-    )
-    .default_backoff()
-    .reflect(repository_writer)
-    .filter_map(move |event| {
-        if let Ok(watcher::Event::Delete(DeserializeGuard(Ok(repository)))) = &event {
-            forget_deleted(&deletions, repository);
-        }
-        std::future::ready(touched_repository(event))
-    });
+    // Only this operator's share of the repositories (`--watch-label-selector`): a deployment
+    // reads the index its own operator fetched, so it shares its repository's shard.
+    let touched_repositories =
+        watcher::watcher(ctx.watched::<WatchedRepository>(), ctx.sharded_watch())
+            .default_backoff()
+            .reflect(repository_writer)
+            .filter_map(move |event| {
+                if let Ok(watcher::Event::Delete(DeserializeGuard(Ok(repository)))) = &event {
+                    forget_deleted(&deletions, repository);
+                }
+                std::future::ready(touched_repository(event))
+            });
     // ConfigMaps and Secrets are watched as metadata only: their contents are read only for
     // the objects a deployment names, when it is reconciled.
     let config_maps = watcher::watcher(

@@ -11,7 +11,6 @@ use kube::Resource;
 use kube::api::Api;
 use kube::runtime::controller::{Action, Config, Controller};
 use kube::runtime::events::EventType;
-use kube::runtime::watcher;
 use tracing::{info, warn};
 
 use crate::conditions::same;
@@ -35,7 +34,7 @@ const DEFAULT_INTERVAL: Duration = Duration::from_secs(600);
 pub async fn run(ctx: Arc<Context>) {
     // An undecodable repository arrives as an error, reported on itself; the others go on.
     let repositories: Api<WatchedRepository> = ctx.watched();
-    Controller::new(repositories, watcher::Config::default())
+    Controller::new(repositories, ctx.sharded_watch())
         .with_config(Config::default().concurrency(ctx.settings.max_concurrent_reconciles))
         .shutdown_on_signal()
         .run(reconcile, error_policy, ctx)
