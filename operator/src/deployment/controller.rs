@@ -15,11 +15,12 @@ use kube::core::{DeserializeGuard, PartialObjectMeta};
 use kube::runtime::controller::{Action, Config, Controller};
 use kube::runtime::reflector;
 use kube::runtime::{WatchStreamExt, watcher};
-use tracing::warn;
+use tracing::{Instrument, warn};
 
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::finalizer::{self, Step};
+use crate::logging::reconcile_span;
 use crate::object_key::{KindKey, ObjectKey};
 
 use super::triggers::{
@@ -105,7 +106,13 @@ pub async fn run(ctx: Arc<Context>) {
 
 async fn reconcile_with_finalizer(deployment: Arc<Watched>, ctx: Arc<Context>) -> Result<Action> {
     let started = std::time::Instant::now();
-    let result = reconcile_step(&deployment, &ctx).await;
+    let applied_release = deployment
+        .0
+        .as_ref()
+        .ok()
+        .and_then(|deployment| deployment.status.as_ref()?.release_number);
+    let span = reconcile_span(&KindKey::of(&*deployment), applied_release);
+    let result = reconcile_step(&deployment, &ctx).instrument(span).await;
     ctx.metrics
         .reconciled("ChartDeployment", result.is_ok(), started.elapsed());
     result
