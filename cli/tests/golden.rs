@@ -74,3 +74,61 @@ fn example_charts() {
     transcript += &run_capstan(&root, &["show", "chart", "charts/shop"]);
     check_golden("example-charts.txt", &transcript);
 }
+
+/// The operator's own chart: lint, the default render (impersonating mode), the other mode with
+/// every option on, and the two refusals (no image, an unknown mode).
+#[test]
+fn operator_chart() {
+    let root = repo_root();
+    let image = "image.repository=registry.example.com/team/capstan-operator";
+    let mut transcript = run_capstan(&root, &["lint", "charts/capstan", "--strict"]);
+    transcript += &run_capstan(
+        &root,
+        &[
+            "template",
+            "charts/capstan",
+            "--name",
+            "capstan",
+            "--namespace",
+            "capstan-system",
+            "--set",
+            image,
+            "--notes",
+        ],
+    );
+    transcript += &run_capstan(
+        &root,
+        &[
+            "template",
+            "charts/capstan",
+            "--name",
+            "shard1",
+            "--namespace",
+            "ops",
+            "--set",
+            image,
+            "--set",
+            "mode=single-tenant,replicaCount=2,logFormat=text,noCrossNamespaceRefs=true",
+            "--set",
+            "image.digest=sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+            "--set",
+            "podDisruptionBudget.enabled=true,serviceMonitor.enabled=true",
+            "--set-string",
+            "watchLabelSelector=!sharding.fluxcd.io/key",
+            "--show-only",
+            "templates/deployment.yaml",
+            "--show-only",
+            "templates/rbac.yaml",
+            "--show-only",
+            "templates/poddisruptionbudget.yaml",
+            "--show-only",
+            "templates/servicemonitor.yaml",
+        ],
+    );
+    transcript += &run_capstan(&root, &["template", "charts/capstan"]);
+    transcript += &run_capstan(
+        &root,
+        &["template", "charts/capstan", "--set", image, "--set", "mode=shared"],
+    );
+    check_golden("operator-chart.txt", &transcript);
+}
