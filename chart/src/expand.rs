@@ -5,7 +5,7 @@
 //! chart's `kubeVersion` is enforced the same way, and the same renderer runs.
 
 use crate::model::Chart;
-use crate::render::{RenderError, RenderOptions, Rendered, render};
+use crate::render::{RenderError, RenderLimits, RenderOptions, Rendered, render_with_limits};
 use crate::values::{Values, ValuesError, resolve};
 use crate::version::{Constraint, VersionError, parse_version};
 
@@ -45,11 +45,19 @@ pub enum ExpandError {
 }
 
 /// Resolves values, checks every enabled chart's `kubeVersion` against `opts.kube_version`, and
-/// renders.
+/// renders within the default [`RenderLimits`].
 pub fn expand(input: &ExpandInput) -> Result<Rendered, ExpandError> {
+    expand_with_limits(input, &RenderLimits::default())
+}
+
+/// [`expand`] within `limits`.
+pub fn expand_with_limits(
+    input: &ExpandInput,
+    limits: &RenderLimits,
+) -> Result<Rendered, ExpandError> {
     let (chart, values) = resolve(&input.chart, &input.user_values)?;
     check_kube_version(&chart, &input.opts.kube_version)?;
-    Ok(render(&chart, &values, &input.opts)?)
+    Ok(render_with_limits(&chart, &values, &input.opts, limits)?)
 }
 
 /// Helm compares the cluster version without its prerelease part (`v1.30.0-gke.1` is 1.30.0), so

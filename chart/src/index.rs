@@ -691,14 +691,6 @@ pub fn join_url(base: &str, relative: &str) -> String {
 mod tests {
     use super::*;
 
-    fn vector(name: &str) -> Vec<u8> {
-        let path = format!(
-            "{}/../../shared/testdata/helm/repo/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-    }
-
     fn names_and_versions(index: &IndexFile) -> Vec<(String, Vec<String>)> {
         index
             .entries
@@ -720,42 +712,104 @@ mod tests {
         ]
     }
 
-    #[test]
-    fn helm_vectors_load_with_entries_sorted_newest_first() {
-        // The server index is the local one without the URL-less chart.
-        for (file, has_chart_without_url) in [
-            ("local-index.yaml", true),
-            ("local-index.json", true),
-            ("local-index-unordered.yaml", true),
-            ("local-index-annotations.yaml", true),
-            ("chartmuseum-index.yaml", true),
-            ("server/index.yaml", false),
-        ] {
-            let loaded =
-                IndexFile::parse(&vector(file), file).unwrap_or_else(|e| panic!("{file}: {e}"));
-            let mut expected = expected_local_entries();
-            if !has_chart_without_url {
-                expected.retain(|(name, _)| name != "chartWithNoURL");
+    capstan_testdata::vector_tests! {
+        fn index_files_load_with_entries_sorted_newest_first(vectors) {
+            let vector = |name: &str| vectors.read(&format!("repo/{name}"));
+            // The server index is the local one without the URL-less chart.
+            for (file, has_chart_without_url) in [
+                ("local-index.yaml", true),
+                ("local-index.json", true),
+                ("local-index-unordered.yaml", true),
+                ("local-index-annotations.yaml", true),
+                ("chartmuseum-index.yaml", true),
+                ("server/index.yaml", false),
+            ] {
+                let loaded =
+                    IndexFile::parse(&vector(file), file).unwrap_or_else(|e| panic!("{file}: {e}"));
+                let mut expected = expected_local_entries();
+                if !has_chart_without_url {
+                    expected.retain(|(name, _)| name != "chartWithNoURL");
+                }
+                assert_eq!(names_and_versions(&loaded.index), expected, "{file}");
+                assert!(loaded.warnings.is_empty(), "{file}: {:?}", loaded.warnings);
+                let alpine = &loaded.index.entries["alpine"][0];
+                assert_eq!(alpine.urls.len(), 2, "{file}");
+                if has_chart_without_url {
+                    assert!(loaded.index.entries["chartWithNoURL"][0].urls.is_empty());
+                }
             }
-            assert_eq!(names_and_versions(&loaded.index), expected, "{file}");
-            assert!(loaded.warnings.is_empty(), "{file}: {:?}", loaded.warnings);
-            let alpine = &loaded.index.entries["alpine"][0];
-            assert_eq!(alpine.urls.len(), 2, "{file}");
-            if has_chart_without_url {
-                assert!(loaded.index.entries["chartWithNoURL"][0].urls.is_empty());
-            }
+            let annotated = IndexFile::parse(&vector("local-index-annotations.yaml"), "a").unwrap();
+            assert_eq!(
+                annotated
+                    .index
+                    .annotations
+                    .get("helm.sh/test")
+                    .map(String::as_str),
+                Some("foo bar")
+            );
+            let server = IndexFile::parse(&vector("server/index.yaml"), "s").unwrap();
+            assert_eq!(server.index.entries["nginx"][0].api_version, "v1");
         }
-        let annotated = IndexFile::parse(&vector("local-index-annotations.yaml"), "a").unwrap();
-        assert_eq!(
-            annotated
-                .index
-                .annotations
-                .get("helm.sh/test")
-                .map(String::as_str),
-            Some("foo bar")
-        );
-        let server = IndexFile::parse(&vector("server/index.yaml"), "s").unwrap();
-        assert_eq!(server.index.entries["nginx"][0].api_version, "v1");
+
+        fn indexing_a_repository_folder_matches_helm(vectors) {
+            let dir = vectors.path("repo/repository");
+            let loaded = index_directory(&dir, "http://localhost:8080").unwrap();
+            let index = loaded.index;
+            assert_eq!(
+                index.entries.keys().collect::<Vec<_>>(),
+                ["frobnitz", "sprocket", "zarthal"]
+            );
+            let sprocket: Vec<_> = index.entries["sprocket"]
+                .iter()
+                .map(|v| v.version.as_str())
+                .collect();
+            assert_eq!(sprocket, ["1.2.0", "1.1.0"]);
+            assert_eq!(
+                index.entries["frobnitz"][0].urls,
+                ["http://localhost:8080/frobnitz-1.2.3.tgz"]
+            );
+            assert_eq!(
+                index.entries["zarthal"][0].urls,
+                ["http://localhost:8080/universe/zarthal-1.0.0.tgz"]
+            );
+            for versions in index.entries.values() {
+                for version in versions {
+                    assert_eq!(version.digest.len(), 64, "{}", version.name);
+                    assert!(!version.created.is_empty());
+                }
+            }
+            if vectors.is_helms() {
+                // Helm's TestIndexDirectory names frobnitz's digest.
+                assert!(index.entries["frobnitz"][0].digest.starts_with("3bbfcddf"));
+            } else {
+                // `helm repo index` of the same folder, recorded by testdata/helm/generate.
+                let helms = vectors.read("repo/repository-index.yaml");
+                let helms = IndexFile::parse(&helms, "repository-index.yaml").unwrap().index;
+                assert_eq!(listing(&index), listing(&helms));
+            }
+            let relative = index_directory(&dir, "").unwrap().index;
+            assert_eq!(
+                relative.entries["zarthal"][0].urls,
+                ["universe/zarthal-1.0.0.tgz"]
+            );
+        }
+    }
+
+    /// Name, version, URLs and digest of every entry: what `helm repo index` decides.
+    fn listing(index: &IndexFile) -> Vec<(&str, &str, &[String], &str)> {
+        index
+            .entries
+            .values()
+            .flatten()
+            .map(|v| {
+                (
+                    v.name.as_str(),
+                    v.version.as_str(),
+                    &v.urls[..],
+                    v.digest.as_str(),
+                )
+            })
+            .collect()
     }
 
     #[test]
@@ -894,45 +948,6 @@ mod tests {
             .map(|v| (v.version.as_str(), v.digest.as_str()))
             .collect();
         assert_eq!(digests, [("1.0.0", "new"), ("0.9.0", "old")]);
-    }
-
-    #[test]
-    fn indexing_helm_repository_folder_matches_test_index_directory() {
-        let dir = format!(
-            "{}/../../shared/testdata/helm/repo/repository",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        let loaded = index_directory(Path::new(&dir), "http://localhost:8080").unwrap();
-        let index = loaded.index;
-        assert_eq!(
-            index.entries.keys().collect::<Vec<_>>(),
-            ["frobnitz", "sprocket", "zarthal"]
-        );
-        let sprocket: Vec<_> = index.entries["sprocket"]
-            .iter()
-            .map(|v| v.version.as_str())
-            .collect();
-        assert_eq!(sprocket, ["1.2.0", "1.1.0"]);
-        assert_eq!(
-            index.entries["frobnitz"][0].urls,
-            ["http://localhost:8080/frobnitz-1.2.3.tgz"]
-        );
-        assert_eq!(
-            index.entries["zarthal"][0].urls,
-            ["http://localhost:8080/universe/zarthal-1.0.0.tgz"]
-        );
-        for versions in index.entries.values() {
-            for version in versions {
-                assert_eq!(version.digest.len(), 64, "{}", version.name);
-                assert!(!version.created.is_empty());
-            }
-        }
-        assert!(index.entries["frobnitz"][0].digest.starts_with("3bbfcddf"));
-        let relative = index_directory(Path::new(&dir), "").unwrap().index;
-        assert_eq!(
-            relative.entries["zarthal"][0].urls,
-            ["universe/zarthal-1.0.0.tgz"]
-        );
     }
 
     #[test]

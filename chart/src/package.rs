@@ -400,13 +400,8 @@ mod tests {
     }
 
     #[test]
-    fn helm_reads_the_package_when_available() {
-        let Some(helm) = find_helm() else {
-            eprintln!(
-                "skipping: no helm binary under ~/.cache/capstan/bin/*/helm (CI provides one)"
-            );
-            return;
-        };
+    fn helm_reads_the_package() {
+        let helm = capstan_testdata::tools::helm();
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("plain");
         // Helm cannot render Jinja, so use a chart without templates for helm template.
@@ -437,19 +432,5 @@ mod tests {
                 String::from_utf8_lossy(&output.stderr)
             );
         }
-    }
-
-    /// The `helm` binary built into the shared cache, if any.
-    pub(crate) fn find_helm() -> Option<std::path::PathBuf> {
-        let home = std::env::var_os("HOME")?;
-        let bin = Path::new(&home).join(".cache/capstan/bin");
-        let mut found: Vec<_> = fs::read_dir(bin)
-            .ok()?
-            .filter_map(|entry| entry.ok())
-            .map(|entry| entry.path().join("helm"))
-            .filter(|path| path.is_file())
-            .collect();
-        found.sort();
-        found.pop()
     }
 }

@@ -2,8 +2,9 @@
 //!
 //! Schemas come with charts, so they are untrusted: references to anything outside the schema
 //! itself (`$ref: https://...` or `file:`) are refused rather than fetched, and format checks stay
-//! off as in Helm. Every violation is reported with the chart, the values path and what was
-//! expected, so a user can fix all of them in one go.
+//! off as in Helm. Every violation is reported with the chart, the values path and the rule
+//! broken, so a user can fix all of them in one go; never with the value itself, which may come
+//! from a Secret and would otherwise reach statuses, events and logs.
 
 use crate::model::Chart;
 use crate::values::Values;
@@ -19,7 +20,7 @@ pub struct SchemaViolation {
     /// The values path, relative to that chart's values (`image.tag`, `ports[0]`); empty for
     /// the top level.
     pub path: String,
-    /// What was expected and what was found.
+    /// The rule broken and the type of the value found; never the value.
     pub message: String,
 }
 
@@ -103,28 +104,117 @@ fn values_path(location: &jsonschema::paths::Location) -> String {
     path
 }
 
-/// "expected integer, got string \"three\"" for type errors; the validator's wording otherwise.
+/// The longest piece of a schema (a pattern, the allowed values) quoted in a message.
+const MAX_QUOTED_CHARS: usize = 200;
+
+/// The rule the value breaks, in words, without the value itself: values may come from a Secret
+/// (`valuesFrom`), and this message ends up in statuses, events and logs. Only the value's type
+/// is named, and what the schema asks for.
 fn describe(error: &jsonschema::ValidationError<'_>) -> String {
-    if let jsonschema::error::ValidationErrorKind::Type {
-        kind: jsonschema::error::TypeKind::Single(expected),
-    } = error.kind()
-    {
-        return format!("expected {expected}, got {}", found(error.instance()));
+    use jsonschema::error::{TypeKind, ValidationErrorKind as Kind};
+    match error.kind() {
+        Kind::Type {
+            kind: TypeKind::Single(expected),
+        } => format!("expected {expected}, got {}", type_name(error.instance())),
+        Kind::Type {
+            kind: TypeKind::Multiple(expected),
+        } => format!(
+            "expected one of the types {}, got {}",
+            quoted(&format!("{expected:?}")),
+            type_name(error.instance())
+        ),
+        Kind::Required { property } => {
+            format!(
+                "the required property {} is missing",
+                quoted(&property.to_string())
+            )
+        }
+        Kind::AdditionalProperties { unexpected } => format!(
+            "properties not allowed by the schema: {}",
+            quoted(&unexpected.join(", "))
+        ),
+        Kind::UnevaluatedProperties { unexpected } => format!(
+            "properties not allowed by the schema (unevaluatedProperties): {}",
+            quoted(&unexpected.join(", "))
+        ),
+        Kind::UnevaluatedItems { .. } => {
+            "the list has items the schema does not allow (unevaluatedItems)".into()
+        }
+        Kind::AdditionalItems { limit } => format!("the list has more than {limit} items"),
+        Kind::Enum { options } => {
+            format!(
+                "the value is not one of the allowed values {}",
+                quoted(&options.to_string())
+            )
+        }
+        Kind::Constant { expected_value } => format!(
+            "the value must be exactly {}",
+            quoted(&expected_value.to_string())
+        ),
+        Kind::Pattern { pattern } => {
+            format!("the value does not match the pattern {}", quoted(pattern))
+        }
+        Kind::Format { format } => format!("the value is not in the format {format}"),
+        Kind::MinLength { limit } => format!("the value must be at least {limit} characters long"),
+        Kind::MaxLength { limit } => format!("the value must be at most {limit} characters long"),
+        Kind::Minimum { limit } => format!("the value must be at least {limit}"),
+        Kind::Maximum { limit } => format!("the value must be at most {limit}"),
+        Kind::ExclusiveMinimum { limit } => format!("the value must be greater than {limit}"),
+        Kind::ExclusiveMaximum { limit } => format!("the value must be less than {limit}"),
+        Kind::MultipleOf { multiple_of } => {
+            format!("the value must be a multiple of {multiple_of}")
+        }
+        Kind::MinItems { limit } => format!("the list must have at least {limit} items"),
+        Kind::MaxItems { limit } => format!("the list must have at most {limit} items"),
+        Kind::UniqueItems => "the list has repeated items; they must be unique".into(),
+        Kind::Contains => "no item of the list matches the schema under `contains`".into(),
+        Kind::MinProperties { limit } => format!("the map must have at least {limit} keys"),
+        Kind::MaxProperties { limit } => format!("the map must have at most {limit} keys"),
+        Kind::PropertyNames { .. } => "a key does not satisfy the schema's propertyNames".into(),
+        Kind::AnyOf { .. } => "the value matches none of the alternatives under `anyOf`".into(),
+        Kind::OneOfNotValid { .. } => {
+            "the value matches none of the alternatives under `oneOf`".into()
+        }
+        Kind::OneOfMultipleValid { .. } => {
+            "the value matches more than one of the alternatives under `oneOf`".into()
+        }
+        Kind::Not { .. } => "the value matches the schema under `not`, which it must not".into(),
+        Kind::FalseSchema => "no value is allowed here (the schema is `false`)".into(),
+        Kind::ContentEncoding { content_encoding } => {
+            format!("the value is not valid {content_encoding}")
+        }
+        Kind::ContentMediaType { content_media_type } => {
+            format!("the value is not valid {content_media_type}")
+        }
+        Kind::FromUtf8 { .. } => "the decoded value is not UTF-8 text".into(),
+        Kind::BacktrackLimitExceeded { .. } | Kind::RegexEngineFailure { .. } => {
+            "the schema's pattern could not be checked against the value (too complex)".into()
+        }
+        other => format!(
+            "the value breaks the schema's `{}` rule",
+            quoted(other.keyword())
+        ),
     }
-    error.to_string()
 }
 
-/// The type and (for short scalars) the value found, as in `string "three"`.
-fn found(value: &Value) -> String {
+/// `text` from the schema, cut to [`MAX_QUOTED_CHARS`] characters.
+fn quoted(text: &str) -> String {
+    match text.char_indices().nth(MAX_QUOTED_CHARS) {
+        Some((cut, _)) => format!("{}...", &text[..cut]),
+        None => text.to_string(),
+    }
+}
+
+/// The JSON type of a value, in the schema's words; never the value.
+fn type_name(value: &Value) -> &'static str {
     match value {
-        Value::Null => "null".into(),
-        Value::Bool(b) => format!("boolean {b}"),
-        Value::Number(n) if n.is_f64() => format!("number {n}"),
-        Value::Number(n) => format!("integer {n}"),
-        Value::String(s) if s.chars().count() <= 40 => format!("string {s:?}"),
-        Value::String(_) => "a long string".into(),
-        Value::Array(_) => "array".into(),
-        Value::Object(_) => "object".into(),
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_f64() => "number",
+        Value::Number(_) => "integer",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
     }
 }
 
@@ -154,4 +244,89 @@ fn collect(
         collect(sub, section, &format!("{label}.{}", sub.name()), violations)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// A value that could come from a Secret.
+    const CANARY: &str = "canary-4f1c9e-secret";
+
+    fn messages(schema: Value, values: Value) -> Vec<String> {
+        let values = values.as_object().cloned().unwrap();
+        validate("app", &schema, &values)
+            .unwrap()
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn violations_name_the_path_and_rule_but_never_the_value() {
+        let rules = [
+            json!({"type": "integer"}),
+            json!({"type": ["integer", "boolean"]}),
+            json!({"enum": ["a", "b"]}),
+            json!({"const": "expected"}),
+            json!({"pattern": "^[0-9]+$"}),
+            json!({"maxLength": 3}),
+            json!({"minLength": 100}),
+            json!({"format": "email"}),
+            json!({"not": {"type": "string"}}),
+            json!({"anyOf": [{"type": "integer"}, {"type": "null"}]}),
+            json!({"oneOf": [{"type": "integer"}, {"type": "null"}]}),
+            json!({"oneOf": [{"type": "string"}, {"minLength": 1}]}),
+            json!(false),
+        ];
+        for rule in rules {
+            let schema = json!({"properties": {"password": rule.clone()}});
+            let found = messages(schema, json!({"password": CANARY}));
+            assert!(
+                !found.is_empty() || rule == json!({"format": "email"}),
+                "{rule}"
+            );
+            for message in &found {
+                assert!(message.contains("chart app: password: "), "{message}");
+                assert!(!message.contains(CANARY), "{rule}: {message}");
+                assert!(!message.contains("canary"), "{rule}: {message}");
+            }
+        }
+    }
+
+    #[test]
+    fn lists_and_numbers_are_not_echoed_either() {
+        let schema = json!({
+            "properties": {
+                "tokens": {"type": "array", "uniqueItems": true, "maxItems": 1,
+                           "items": {"type": "integer"}},
+                "pin": {"type": "integer", "maximum": 10, "multipleOf": 7},
+                "nested": {"type": "object", "additionalProperties": false, "required": ["x"]},
+            }
+        });
+        let found = messages(
+            schema,
+            json!({
+                "tokens": [CANARY, CANARY],
+                "pin": 987654321,
+                "nested": {"key": CANARY},
+            }),
+        );
+        assert!(found.len() >= 6, "{found:?}");
+        for message in &found {
+            assert!(!message.contains(CANARY), "{message}");
+            assert!(!message.contains("987654321"), "{message}");
+        }
+        assert!(
+            found.contains(&"chart app: pin: the value must be at most 10".to_string()),
+            "{found:?}"
+        );
+        assert!(
+            found
+                .iter()
+                .any(|m| m.starts_with("chart app: nested: ") && m.contains("\"x\"")),
+            "{found:?}"
+        );
+    }
 }

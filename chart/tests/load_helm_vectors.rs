@@ -1,16 +1,10 @@
-//! Helm's loader test vectors load exactly as Helm's own tests expect.
+//! Chart archives and directories in the layout of Helm's loader test vectors load exactly as
+//! Helm's own tests expect: the generated ones (GNU tar with directory entries, Windows `\`
+//! separators, byte order marks, Helm 2's requirements.yaml, archived subcharts inside archives),
+//! and Helm's own vectors when `../shared` is present.
 
 use capstan_chart::load::{load_archive, load_dir, load_path};
 use capstan_chart::model::Chart;
-use std::path::PathBuf;
-
-fn vector(relative: &str) -> PathBuf {
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/testdata/helm/"
-    ))
-    .join(relative)
-}
 
 fn paths(files: &[capstan_chart::model::ChartFile]) -> Vec<&str> {
     files.iter().map(|f| f.path.as_str()).collect()
@@ -88,85 +82,81 @@ fn assert_frobnitz(chart: &Chart, name: &str) {
     assert_eq!(lock.dependencies.len(), 2);
 }
 
-#[test]
-fn frobnitz_archive_loads_as_helm_expects() {
-    let chart = load_path(vector("loader/frobnitz-1.2.3.tgz")).unwrap();
-    assert_frobnitz(&chart, "frobnitz");
-}
-
-#[test]
-fn frobnitz_backslash_archive_loads_like_frobnitz() {
-    let chart = load_path(vector("loader/frobnitz_backslash-1.2.3.tgz")).unwrap();
-    assert_frobnitz(&chart, "frobnitz_backslash");
-}
-
-#[test]
-fn frobnitz_with_bom_loads_with_boms_stripped() {
-    let bytes = std::fs::read(vector("loader/frobnitz_with_bom.tgz")).unwrap();
-    let chart = load_archive(&bytes).unwrap();
-    assert_frobnitz(&chart, "frobnitz");
-    for file in chart.files.iter().chain(&chart.templates) {
-        assert!(!file.data.starts_with(b"\xEF\xBB\xBF"), "{}", file.path);
+capstan_testdata::vector_tests! {
+    fn frobnitz_archive_loads_as_helm_expects(vectors) {
+        let chart = load_path(vectors.path("loader/frobnitz-1.2.3.tgz")).unwrap();
+        assert_frobnitz(&chart, "frobnitz");
     }
-    assert!(!chart.raw_metadata.starts_with(b"\xEF\xBB\xBF"));
-}
 
-#[test]
-fn frobnitz_v1_reads_dependencies_from_requirements_yaml() {
-    let chart = load_path(vector("loader/frobnitz.v1.tgz")).unwrap();
-    assert_eq!(chart.name(), "frobnitz");
-    assert_eq!(chart.metadata.api_version, "v1");
-    let declared: Vec<&str> = chart
-        .metadata
-        .dependencies
-        .iter()
-        .map(|d| d.name.as_str())
-        .collect();
-    assert_eq!(declared, ["alpine", "mariner"]);
-    let loaded: Vec<&str> = chart.dependencies.iter().map(Chart::name).collect();
-    assert_eq!(loaded, ["alpine", "mariner"]);
-    // Archives are not filtered by .helmignore (Helm applies it only when packaging a directory).
-    assert!(chart.file("ignore/me.txt").is_some());
-}
-
-#[test]
-fn mariner_directory_loads_with_its_archived_subchart() {
-    let chart = load_dir(vector("loader/mariner")).unwrap();
-    assert_eq!(chart.name(), "mariner");
-    assert_eq!(paths(&chart.templates), ["templates/placeholder.tpl"]);
-    let names: Vec<&str> = chart.dependencies.iter().map(Chart::name).collect();
-    assert_eq!(names, ["albatross"]);
-    assert_eq!(chart.metadata.dependencies[0].name, "albatross");
-}
-
-#[test]
-fn provenance_signtest_and_repository_archives_load() {
-    for (archive, name, version) in [
-        ("provenance/hashtest-1.2.3.tgz", "hashtest", "1.2.3"),
-        ("signtest/signtest-0.1.0.tgz", "signtest", "0.1.0"),
-        ("repo/repository/frobnitz-1.2.3.tgz", "frobnitz", "1.2.3"),
-        ("repo/repository/sprocket-1.1.0.tgz", "sprocket", "1.1.0"),
-        ("repo/repository/sprocket-1.2.0.tgz", "sprocket", "1.2.0"),
-        (
-            "repo/repository/universe/zarthal-1.0.0.tgz",
-            "zarthal",
-            "1.0.0",
-        ),
-    ] {
-        let chart = load_path(vector(archive)).unwrap_or_else(|e| panic!("{archive}: {e}"));
-        assert_eq!(chart.name(), name, "{archive}");
-        assert_eq!(chart.metadata.version, version, "{archive}");
+    fn frobnitz_backslash_archive_loads_like_frobnitz(vectors) {
+        let chart = load_path(vectors.path("loader/frobnitz_backslash-1.2.3.tgz")).unwrap();
+        assert_frobnitz(&chart, "frobnitz_backslash");
     }
-    let hashtest = load_path(vector("provenance/hashtest-1.2.3.tgz")).unwrap();
-    assert!(hashtest.values.is_empty());
-    assert!(hashtest.file(".helmignore").is_some());
-}
 
-#[test]
-fn signtest_directory_loads() {
-    let chart = load_dir(vector("signtest/signtest")).unwrap();
-    assert_eq!(chart.name(), "signtest");
-    assert_eq!(paths(&chart.templates), ["templates/pod.yaml"]);
-    // alpine/ sits beside templates/, not under charts/: it is a plain directory of files.
-    assert!(chart.file("alpine/Chart.yaml").is_some());
+    fn frobnitz_with_bom_loads_with_boms_stripped(vectors) {
+        let bytes = vectors.read("loader/frobnitz_with_bom.tgz");
+        let chart = load_archive(&bytes).unwrap();
+        assert_frobnitz(&chart, "frobnitz");
+        for file in chart.files.iter().chain(&chart.templates) {
+            assert!(!file.data.starts_with(b"\xEF\xBB\xBF"), "{}", file.path);
+        }
+        assert!(!chart.raw_metadata.starts_with(b"\xEF\xBB\xBF"));
+    }
+
+    fn frobnitz_v1_reads_dependencies_from_requirements_yaml(vectors) {
+        let chart = load_path(vectors.path("loader/frobnitz.v1.tgz")).unwrap();
+        assert_eq!(chart.name(), "frobnitz");
+        assert_eq!(chart.metadata.api_version, "v1");
+        let declared: Vec<&str> = chart
+            .metadata
+            .dependencies
+            .iter()
+            .map(|d| d.name.as_str())
+            .collect();
+        assert_eq!(declared, ["alpine", "mariner"]);
+        let loaded: Vec<&str> = chart.dependencies.iter().map(Chart::name).collect();
+        assert_eq!(loaded, ["alpine", "mariner"]);
+        // Archives are not filtered by .helmignore (Helm applies it only when packaging a directory).
+        assert!(chart.file("ignore/me.txt").is_some());
+    }
+
+    fn mariner_directory_loads_with_its_archived_subchart(vectors) {
+        let chart = load_dir(vectors.path("loader/mariner")).unwrap();
+        assert_eq!(chart.name(), "mariner");
+        assert_eq!(paths(&chart.templates), ["templates/placeholder.tpl"]);
+        let names: Vec<&str> = chart.dependencies.iter().map(Chart::name).collect();
+        assert_eq!(names, ["albatross"]);
+        assert_eq!(chart.metadata.dependencies[0].name, "albatross");
+    }
+
+    fn provenance_signtest_and_repository_archives_load(vectors) {
+        for (archive, name, version) in [
+            ("provenance/hashtest-1.2.3.tgz", "hashtest", "1.2.3"),
+            ("signtest/signtest-0.1.0.tgz", "signtest", "0.1.0"),
+            ("repo/repository/frobnitz-1.2.3.tgz", "frobnitz", "1.2.3"),
+            ("repo/repository/sprocket-1.1.0.tgz", "sprocket", "1.1.0"),
+            ("repo/repository/sprocket-1.2.0.tgz", "sprocket", "1.2.0"),
+            (
+                "repo/repository/universe/zarthal-1.0.0.tgz",
+                "zarthal",
+                "1.0.0",
+            ),
+        ] {
+            let chart =
+                load_path(vectors.path(archive)).unwrap_or_else(|e| panic!("{archive}: {e}"));
+            assert_eq!(chart.name(), name, "{archive}");
+            assert_eq!(chart.metadata.version, version, "{archive}");
+        }
+        let hashtest = load_path(vectors.path("provenance/hashtest-1.2.3.tgz")).unwrap();
+        assert!(hashtest.values.is_empty());
+        assert!(hashtest.file(".helmignore").is_some());
+    }
+
+    fn signtest_directory_loads(vectors) {
+        let chart = load_dir(vectors.path("signtest/signtest")).unwrap();
+        assert_eq!(chart.name(), "signtest");
+        assert_eq!(paths(&chart.templates), ["templates/pod.yaml"]);
+        // alpine/ sits beside templates/, not under charts/: it is a plain directory of files.
+        assert!(chart.file("alpine/Chart.yaml").is_some());
+    }
 }

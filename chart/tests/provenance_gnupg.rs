@@ -1,14 +1,15 @@
-//! Interoperability with real GnuPG (and Helm, when its binary is available): what they sign we
-//! verify, and what we sign they verify.
+//! Interoperability with real GnuPG and Helm: what they sign we verify, and what we sign they
+//! verify. Both tools must be present (`e2e/install-prerequisites`, `e2e/cluster build`); a test
+//! without them fails saying so.
 
 use capstan_chart::model::ChartMetadata;
 use capstan_chart::provenance::{
-    Keyring, ProvenanceError, message_block, sign_with_keyring, verify_archive,
+    Keyring, ProvenanceError, archive_digest, message_block, sign_with_keyring, verify_archive,
 };
-use std::path::{Path, PathBuf};
+use capstan_testdata::{Vectors, tools};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
-const TESTDATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/testdata/helm");
 const USER_ID: &str = "Capstan Interop <interop@example.com>";
 
 /// A throw-away GnuPG home. Dropping it stops the agent gpg started for it.
@@ -18,16 +19,11 @@ struct GnuPg {
 }
 
 impl GnuPg {
-    fn new() -> Option<Self> {
-        let gpg = std::env::var_os("CAPSTAN_E2E_GPG")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("/usr/bin/gpg"));
-        if !gpg.exists() {
-            eprintln!("SKIP: no gpg at {} (set CAPSTAN_E2E_GPG)", gpg.display());
-            return None;
+    fn new() -> Self {
+        GnuPg {
+            gpg: tools::gpg(),
+            home: tempfile::tempdir().unwrap(),
         }
-        let home = tempfile::tempdir().unwrap();
-        Some(GnuPg { gpg, home })
     }
 
     fn run(&self, args: &[&str]) -> Output {
@@ -59,16 +55,17 @@ impl Drop for GnuPg {
     }
 }
 
+/// The chart Helm packaged for the provenance fixtures: its metadata and archive.
 fn hashtest() -> (ChartMetadata, Vec<u8>) {
-    let chart_yaml =
-        std::fs::read_to_string(format!("{TESTDATA}/provenance/hashtest/Chart.yaml")).unwrap();
-    let archive = std::fs::read(format!("{TESTDATA}/provenance/hashtest-1.2.3.tgz")).unwrap();
+    let vectors = Vectors::generated();
+    let chart_yaml = vectors.read_string("provenance/hashtest/Chart.yaml");
+    let archive = vectors.read("provenance/hashtest-1.2.3.tgz");
     (serde_saphyr::from_str(&chart_yaml).unwrap(), archive)
 }
 
 #[test]
 fn gnupg_signed_block_verifies_and_keybox_is_refused() {
-    let Some(gpg) = GnuPg::new() else { return };
+    let gpg = GnuPg::new();
     gpg.generate_key();
     let (metadata, archive) = hashtest();
     let block_path = gpg.home.path().join("block.yaml");
@@ -115,7 +112,7 @@ fn gnupg_signed_block_verifies_and_keybox_is_refused() {
 
 #[test]
 fn our_signature_passes_gpg_verify_and_helm_verify() {
-    let Some(gpg) = GnuPg::new() else { return };
+    let gpg = GnuPg::new();
     gpg.generate_key();
     let (metadata, archive) = hashtest();
     let secret = gpg.run(&["--export-secret-keys", USER_ID]).stdout;
@@ -139,12 +136,7 @@ fn our_signature_passes_gpg_verify_and_helm_verify() {
     let report = String::from_utf8_lossy(&verified.stderr);
     assert!(report.contains("Good signature"), "{report}");
 
-    let Some(helm) = helm_binary() else {
-        eprintln!(
-            "SKIP: helm verify (no helm binary: set CAPSTAN_E2E_HELM or run e2e/cluster build)"
-        );
-        return;
-    };
+    let helm = tools::helm();
     let public_ring = dir.join("pubring.gpg");
     std::fs::write(&public_ring, gpg.run(&["--export", USER_ID]).stdout).unwrap();
     let output = Command::new(&helm)
@@ -170,20 +162,10 @@ fn our_signature_passes_gpg_verify_and_helm_verify() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("Chart Hash Verified: sha256:c6841b3a"),
+        stdout.contains(&format!(
+            "Chart Hash Verified: {}",
+            archive_digest(&archive)
+        )),
         "{stdout}"
     );
-}
-
-/// Helm from `CAPSTAN_E2E_HELM`, else the one `e2e/cluster build` caches.
-fn helm_binary() -> Option<PathBuf> {
-    if let Some(helm) = std::env::var_os("CAPSTAN_E2E_HELM").map(PathBuf::from) {
-        return helm.exists().then_some(helm);
-    }
-    let cache = Path::new(&std::env::var_os("HOME")?).join(".cache/capstan/bin");
-    std::fs::read_dir(cache)
-        .ok()?
-        .flatten()
-        .map(|entry| entry.path().join("helm"))
-        .find(|path| path.exists())
 }

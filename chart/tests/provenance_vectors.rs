@@ -1,10 +1,12 @@
-//! Provenance against Helm's own test vectors, and every way verification must fail.
+//! Provenance made by Helm and GnuPG (the generated fixtures, and Helm's own test vectors when
+//! `../shared` is present) verifies with their results, and every way verification must fail does.
 
 use capstan_chart::model::ChartMetadata;
 use capstan_chart::provenance::{
     Keyring, ProvenanceError, archive_digest, message_block, sign, sign_with_keyring,
     verify_archive, verify_archive_file,
 };
+use capstan_testdata::Vectors;
 use sequoia_openpgp::cert::prelude::*;
 use sequoia_openpgp::crypto::Password;
 use sequoia_openpgp::packet::signature::SignatureBuilder;
@@ -12,226 +14,224 @@ use sequoia_openpgp::policy::StandardPolicy;
 use sequoia_openpgp::serialize::stream::{Message, Signer};
 use sequoia_openpgp::types::{HashAlgorithm, ReasonForRevocation, SignatureType};
 use std::io::Write;
-use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-const TESTDATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/testdata/helm");
-const HELM_TEST_UID: &str =
-    "Helm Testing (This key should only be used for testing. DO NOT TRUST.) <helm-testing@helm.sh>";
-const HELM_TEST_FPR: &str = "5E615389B53CA37F0EE60BD3843BBF981FC18762";
-const HASHTEST_SHA: &str =
-    "sha256:c6841b3a895f1444a6738b5d04564a57e860ce42f8519c3be807fb6d9bee7888";
-
-fn vector(path: &str) -> PathBuf {
-    Path::new(TESTDATA).join(path)
+fn keyring(vectors: &Vectors, path: &str) -> Keyring {
+    Keyring::from_file(&vectors.path(path)).unwrap()
 }
 
-fn read(path: &str) -> Vec<u8> {
-    std::fs::read(vector(path)).expect("Helm test vector present")
+fn hashtest_metadata(vectors: &Vectors) -> ChartMetadata {
+    serde_saphyr::from_str(&vectors.read_string("provenance/hashtest/Chart.yaml")).unwrap()
 }
 
-fn keyring(path: &str) -> Keyring {
-    Keyring::from_file(&vector(path)).unwrap()
+fn hashtest_archive(vectors: &Vectors) -> Vec<u8> {
+    vectors.read("provenance/hashtest-1.2.3.tgz")
 }
 
-fn hashtest_metadata() -> ChartMetadata {
-    serde_saphyr::from_str(&String::from_utf8(read("provenance/hashtest/Chart.yaml")).unwrap())
-        .unwrap()
+/// The value after `label: ` in what `helm verify` printed for signtest.
+fn helm_verify_says(vectors: &Vectors, label: &str) -> String {
+    let output = vectors.signtest_helm_verify_output();
+    output
+        .lines()
+        .find_map(|line| line.strip_prefix(label)?.strip_prefix(": "))
+        .unwrap_or_else(|| panic!("no {label:?} in helm verify's output:\n{output}"))
+        .to_string()
 }
 
-fn hashtest_archive() -> Vec<u8> {
-    read("provenance/hashtest-1.2.3.tgz")
-}
+capstan_testdata::vector_tests! {
+    fn helm_and_gnupg_provenance_verify_with_helms_results(vectors) {
+        let cases = [
+            (
+                "provenance/hashtest-1.2.3.tgz.prov",
+                "provenance/helm-test-key.pub",
+            ),
+            (
+                "provenance/msgblock.yaml.asc",
+                "provenance/helm-test-key.pub",
+            ),
+            (
+                "provenance/hashtest-1.2.3.tgz.prov",
+                "provenance/helm-mixed-keyring.pub",
+            ),
+        ];
+        let signer = vectors.signer();
+        for (prov, ring) in cases {
+            let verification = verify_archive(
+                "hashtest-1.2.3.tgz",
+                &hashtest_archive(vectors),
+                &vectors.read(prov),
+                &keyring(vectors, ring),
+            )
+            .unwrap_or_else(|e| panic!("{prov} with {ring}: {e}"));
+            assert_eq!(verification.signer, signer.user_id, "{prov} with {ring}");
+            assert_eq!(verification.fingerprint, signer.fingerprint, "{prov} with {ring}");
+            assert_eq!(verification.hash, vectors.hashtest_digest(), "{prov} with {ring}");
+        }
+    }
 
-#[test]
-fn helm_and_gnupg_provenance_verify_with_helms_results() {
-    let cases = [
-        (
-            "provenance/hashtest-1.2.3.tgz.prov",
-            "provenance/helm-test-key.pub",
-        ),
-        (
-            "provenance/msgblock.yaml.asc",
-            "provenance/helm-test-key.pub",
-        ),
-        (
-            "provenance/hashtest-1.2.3.tgz.prov",
-            "provenance/helm-mixed-keyring.pub",
-        ),
-    ];
-    for (prov, ring) in cases {
+    fn signtest_verifies_from_files_with_helms_exact_results(vectors) {
+        let verification = verify_archive_file(
+            &vectors.path("signtest/signtest-0.1.0.tgz"),
+            &keyring(vectors, "provenance/helm-test-key.pub"),
+        )
+        .unwrap();
+        assert_eq!(verification.signer, helm_verify_says(vectors, "Signed by"));
+        assert_eq!(
+            verification.fingerprint,
+            helm_verify_says(vectors, "Using Key With Fingerprint")
+        );
+        assert_eq!(verification.hash, helm_verify_says(vectors, "Chart Hash Verified"));
+    }
+
+    fn tampering_renaming_and_changing_each_fail_distinctly(vectors) {
+        let mut changed = hashtest_archive(vectors);
+        changed.push(0);
+        type Expectation = fn(&ProvenanceError) -> bool;
+        let cases: [(&str, Vec<u8>, &str, &str, Expectation); 3] = [
+            (
+                "tampered .prov",
+                hashtest_archive(vectors),
+                "hashtest-1.2.3.tgz",
+                "provenance/msgblock.yaml.tampered",
+                |e| matches!(e, ProvenanceError::BadSignature { .. }),
+            ),
+            (
+                "changed archive",
+                changed,
+                "hashtest-1.2.3.tgz",
+                "provenance/hashtest-1.2.3.tgz.prov",
+                |e| matches!(e, ProvenanceError::DigestMismatch { .. }),
+            ),
+            (
+                "renamed archive",
+                hashtest_archive(vectors),
+                "hashtest-9.9.9.tgz",
+                "provenance/hashtest-1.2.3.tgz.prov",
+                |e| matches!(e, ProvenanceError::FileNotListed { .. }),
+            ),
+        ];
+        let ring = keyring(vectors, "provenance/helm-test-key.pub");
+        for (case, archive, name, prov, expected) in cases {
+            let err = verify_archive(name, &archive, &vectors.read(prov), &ring).unwrap_err();
+            assert!(expected(&err), "{case}: {err}");
+        }
+    }
+
+    fn unknown_key_is_reported_with_its_issuer(vectors) {
+        let (stranger, _) = CertBuilder::general_purpose(Some("Stranger <s@example.com>"))
+            .generate()
+            .unwrap();
+        let ring = Keyring::from_certs(vec![stranger], "stranger.gpg");
+        let err = verify_archive(
+            "hashtest-1.2.3.tgz",
+            &hashtest_archive(vectors),
+            &vectors.read("provenance/hashtest-1.2.3.tgz.prov"),
+            &ring,
+        )
+        .unwrap_err();
+        assert!(matches!(err, ProvenanceError::UnknownKey { .. }), "{err}");
+        assert!(err.to_string().contains(vectors.signer().key_id()), "{err}");
+    }
+
+    fn oversized_and_unsigned_provenance_is_refused(vectors) {
+        let ring = keyring(vectors, "provenance/helm-test-key.pub");
+        let huge = vec![b'a'; 2 * 1024 * 1024];
+        let err = verify_archive("x.tgz", b"x", &huge, &ring).unwrap_err();
+        assert!(matches!(err, ProvenanceError::TooLarge { .. }), "{err}");
+        let block = vectors.read("provenance/msgblock.yaml");
+        let err = verify_archive("x.tgz", b"x", &block, &ring).unwrap_err();
+        assert!(
+            matches!(err, ProvenanceError::NotClearSigned { .. }),
+            "{err}"
+        );
+    }
+
+    fn signing_with_helms_secret_key_round_trips(vectors) {
+        let secret = keyring(vectors, "provenance/helm-test-key.secret");
+        let archive = hashtest_archive(vectors);
+        let prov = sign_with_keyring(
+            "hashtest-1.2.3.tgz",
+            &archive,
+            &hashtest_metadata(vectors),
+            &secret,
+            vectors.signer().email(),
+            None,
+        )
+        .unwrap();
+        // Helm's layout: the message block verbatim, SHA-512, no blank line before the signature.
+        assert!(
+            prov.starts_with("-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA512\n\n"),
+            "{prov}"
+        );
+        let block = vectors.read_string("provenance/msgblock.yaml");
+        assert!(
+            prov.contains(&format!("{}-----BEGIN PGP SIGNATURE-----", dash_escaped(&block))),
+            "{prov}"
+        );
         let verification = verify_archive(
             "hashtest-1.2.3.tgz",
-            &hashtest_archive(),
-            &read(prov),
-            &keyring(ring),
+            &archive,
+            prov.as_bytes(),
+            &keyring(vectors, "provenance/helm-mixed-keyring.pub"),
         )
-        .unwrap_or_else(|e| panic!("{prov} with {ring}: {e}"));
-        assert_eq!(verification.signer, HELM_TEST_UID, "{prov} with {ring}");
-        assert_eq!(
-            verification.fingerprint, HELM_TEST_FPR,
-            "{prov} with {ring}"
-        );
-        assert_eq!(verification.hash, HASHTEST_SHA, "{prov} with {ring}");
-    }
-}
-
-#[test]
-fn signtest_verifies_from_files_with_helms_exact_results() {
-    let verification = verify_archive_file(
-        &vector("signtest/signtest-0.1.0.tgz"),
-        &keyring("provenance/helm-test-key.pub"),
-    )
-    .unwrap();
-    assert_eq!(verification.signer, HELM_TEST_UID);
-    assert_eq!(verification.fingerprint, HELM_TEST_FPR);
-    assert_eq!(
-        verification.hash,
-        "sha256:e5ef611620fb97704d8751c16bab17fedb68883bfb0edc76f78a70e9173f9b55"
-    );
-}
-
-#[test]
-fn tampering_renaming_and_changing_each_fail_distinctly() {
-    let mut changed = hashtest_archive();
-    changed.push(0);
-    type Expectation = fn(&ProvenanceError) -> bool;
-    let cases: [(&str, Vec<u8>, &str, &str, Expectation); 3] = [
-        (
-            "tampered .prov",
-            hashtest_archive(),
-            "hashtest-1.2.3.tgz",
-            "provenance/msgblock.yaml.tampered",
-            |e| matches!(e, ProvenanceError::BadSignature { .. }),
-        ),
-        (
-            "changed archive",
-            changed,
-            "hashtest-1.2.3.tgz",
-            "provenance/hashtest-1.2.3.tgz.prov",
-            |e| matches!(e, ProvenanceError::DigestMismatch { .. }),
-        ),
-        (
-            "renamed archive",
-            hashtest_archive(),
-            "hashtest-9.9.9.tgz",
-            "provenance/hashtest-1.2.3.tgz.prov",
-            |e| matches!(e, ProvenanceError::FileNotListed { .. }),
-        ),
-    ];
-    let ring = keyring("provenance/helm-test-key.pub");
-    for (case, archive, name, prov, expected) in cases {
-        let err = verify_archive(name, &archive, &read(prov), &ring).unwrap_err();
-        assert!(expected(&err), "{case}: {err}");
-    }
-}
-
-#[test]
-fn unknown_key_is_reported_with_its_issuer() {
-    let (stranger, _) = CertBuilder::general_purpose(Some("Stranger <s@example.com>"))
-        .generate()
         .unwrap();
-    let ring = Keyring::from_certs(vec![stranger], "stranger.gpg");
-    let err = verify_archive(
-        "hashtest-1.2.3.tgz",
-        &hashtest_archive(),
-        &read("provenance/hashtest-1.2.3.tgz.prov"),
-        &ring,
-    )
-    .unwrap_err();
-    assert!(matches!(err, ProvenanceError::UnknownKey { .. }), "{err}");
-    assert!(err.to_string().contains("843BBF981FC18762"), "{err}");
+        assert_eq!(verification.fingerprint, vectors.signer().fingerprint);
+    }
+
+    fn passphrase_protected_key_needs_the_right_passphrase(vectors) {
+        let secret = keyring(vectors, "provenance/helm-password-key.secret");
+        let password_key = vectors.password_key();
+        let key = secret.find(&password_key.user_id).unwrap();
+        assert_eq!(key.fingerprint().to_hex(), password_key.fingerprint);
+        let metadata = hashtest_metadata(vectors);
+        let archive = hashtest_archive(vectors);
+        let missing = sign("hashtest-1.2.3.tgz", &archive, &metadata, key, None).unwrap_err();
+        assert!(
+            matches!(missing, ProvenanceError::PassphraseRequired { .. }),
+            "{missing}"
+        );
+        let wrong = sign(
+            "hashtest-1.2.3.tgz",
+            &archive,
+            &metadata,
+            key,
+            Some("secrets_and_lies"),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(wrong, ProvenanceError::WrongPassphrase { .. }),
+            "{wrong}"
+        );
+        assert!(!wrong.to_string().contains("secrets_and_lies"));
+        let prov = sign(
+            "hashtest-1.2.3.tgz",
+            &archive,
+            &metadata,
+            key,
+            Some(Vectors::PASSPHRASE),
+        )
+        .unwrap();
+        let public = Keyring::from_certs(
+            vec![key.clone().strip_secret_key_material()],
+            "password key",
+        );
+        let verification =
+            verify_archive("hashtest-1.2.3.tgz", &archive, prov.as_bytes(), &public).unwrap();
+        assert_eq!(verification.signer, password_key.user_id);
+    }
 }
 
-#[test]
-fn oversized_and_unsigned_provenance_is_refused() {
-    let ring = keyring("provenance/helm-test-key.pub");
-    let huge = vec![b'a'; 2 * 1024 * 1024];
-    let err = verify_archive("x.tgz", b"x", &huge, &ring).unwrap_err();
-    assert!(matches!(err, ProvenanceError::TooLarge { .. }), "{err}");
-    let err = verify_archive("x.tgz", b"x", &read("provenance/msgblock.yaml"), &ring).unwrap_err();
-    assert!(
-        matches!(err, ProvenanceError::NotClearSigned { .. }),
-        "{err}"
-    );
-}
-
-#[test]
-fn signing_with_helms_secret_key_round_trips() {
-    let secret = keyring("provenance/helm-test-key.secret");
-    let archive = hashtest_archive();
-    let prov = sign_with_keyring(
-        "hashtest-1.2.3.tgz",
-        &archive,
-        &hashtest_metadata(),
-        &secret,
-        "helm-testing@helm.sh",
-        None,
-    )
-    .unwrap();
-    // Helm's layout: the message block verbatim, SHA-512, no blank line before the signature.
-    assert!(
-        prov.starts_with("-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA512\n\n"),
-        "{prov}"
-    );
-    let block = String::from_utf8(read("provenance/msgblock.yaml")).unwrap();
-    assert!(
-        prov.contains(&format!("{block}-----BEGIN PGP SIGNATURE-----")),
-        "{prov}"
-    );
-    let verification = verify_archive(
-        "hashtest-1.2.3.tgz",
-        &archive,
-        prov.as_bytes(),
-        &keyring("provenance/helm-mixed-keyring.pub"),
-    )
-    .unwrap();
-    assert_eq!(verification.fingerprint, HELM_TEST_FPR);
-}
-
-#[test]
-fn passphrase_protected_key_needs_the_right_passphrase() {
-    let secret = keyring("provenance/helm-password-key.secret");
-    let key = secret.find("password key (fake) <fake@helm.sh>").unwrap();
-    assert_eq!(
-        key.fingerprint().to_hex(),
-        "E18D0BE258CB62933597C3527A891631B10DA2B1"
-    );
-    let metadata = hashtest_metadata();
-    let archive = hashtest_archive();
-    let missing = sign("hashtest-1.2.3.tgz", &archive, &metadata, key, None).unwrap_err();
-    assert!(
-        matches!(missing, ProvenanceError::PassphraseRequired { .. }),
-        "{missing}"
-    );
-    let wrong = sign(
-        "hashtest-1.2.3.tgz",
-        &archive,
-        &metadata,
-        key,
-        Some("secrets_and_lies"),
-    )
-    .unwrap_err();
-    assert!(
-        matches!(wrong, ProvenanceError::WrongPassphrase { .. }),
-        "{wrong}"
-    );
-    assert!(!wrong.to_string().contains("secrets_and_lies"));
-    let prov = sign(
-        "hashtest-1.2.3.tgz",
-        &archive,
-        &metadata,
-        key,
-        Some("secret"),
-    )
-    .unwrap();
-    let public = Keyring::from_certs(
-        vec![key.clone().strip_secret_key_material()],
-        "password key",
-    );
-    let verification =
-        verify_archive("hashtest-1.2.3.tgz", &archive, prov.as_bytes(), &public).unwrap();
-    assert_eq!(verification.signer, "password key (fake) <fake@helm.sh>");
+/// Text as a clear signature carries it: a line that starts with `-` gets `- ` before it.
+fn dash_escaped(text: &str) -> String {
+    text.split_inclusive('\n')
+        .map(|line| {
+            if line.starts_with('-') {
+                format!("- {line}")
+            } else {
+                line.to_string()
+            }
+        })
+        .collect()
 }
 
 /// Signs the hashtest message block with `cert` at `time`, with the given hash.
@@ -248,10 +248,11 @@ fn sign_block_at(cert: &Cert, time: SystemTime, hash: HashAlgorithm) -> Vec<u8> 
         .clone()
         .into_keypair()
         .unwrap();
+    let vectors = Vectors::generated();
     let block = message_block(
-        &hashtest_metadata(),
+        &hashtest_metadata(&vectors),
         "hashtest-1.2.3.tgz",
-        &hashtest_archive(),
+        &hashtest_archive(&vectors),
     );
     let mut output = Vec::new();
     let message = Message::new(&mut output);
@@ -286,7 +287,7 @@ fn verify_generated(
 ) -> Result<capstan_chart::provenance::Verification, ProvenanceError> {
     verify_archive(
         "hashtest-1.2.3.tgz",
-        &hashtest_archive(),
+        &hashtest_archive(&Vectors::generated()),
         prov,
         &public_ring(cert),
     )
@@ -359,11 +360,12 @@ fn generated_keys_with_passphrase_sign_and_verify() {
         .set_password(Some(Password::from("hunter2")))
         .generate()
         .unwrap();
-    let archive = hashtest_archive();
+    let vectors = Vectors::generated();
+    let archive = hashtest_archive(&vectors);
     let prov = sign(
         "hashtest-1.2.3.tgz",
         &archive,
-        &hashtest_metadata(),
+        &hashtest_metadata(&vectors),
         &cert,
         Some("hunter2"),
     )

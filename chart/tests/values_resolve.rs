@@ -244,20 +244,22 @@ fn schemas_are_checked_per_chart_with_paths_and_expectations() {
     };
     let lines: Vec<String> = violations.iter().map(ToString::to_string).collect();
     assert!(
-        lines.contains(
-            &r#"chart app: replicaCount: expected integer, got string "three""#.to_string()
-        ),
+        lines.contains(&"chart app: replicaCount: expected integer, got string".to_string()),
         "{lines:?}"
     );
     assert!(
-        lines.contains(&"chart app: image.tags[1]: expected string, got integer 2".to_string()),
+        lines.contains(&"chart app: image.tags[1]: expected string, got integer".to_string()),
         "{lines:?}"
     );
     assert!(
-        lines
-            .iter()
-            .any(|l| l.starts_with("chart app.sub: port: ") && l.contains("65535")),
+        lines.contains(&"chart app.sub: port: the value must be at most 65535".to_string()),
         "{lines:?}"
+    );
+    // The values themselves never appear: they may come from a Secret.
+    let message = err.to_string();
+    assert!(
+        !message.contains("three") && !message.contains("70000"),
+        "{message}"
     );
     println!("{err}");
 }

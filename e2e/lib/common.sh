@@ -1,5 +1,5 @@
 # Shared settings for the local control plane and test peers: versions, cache and state paths, ports.
-# Sourced by e2e/cluster and e2e/run-tests; every value can be overridden from the environment.
+# Sourced by e2e/cluster and testdata/helm/generate; every value can be overridden from the environment.
 
 # Versions. Binaries are cached per tool and version, so changing one rebuilds only that tool.
 K8S_VERSION="${CAPSTAN_K8S_VERSION:-v1.36.3}"

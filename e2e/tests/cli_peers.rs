@@ -642,14 +642,15 @@ async fn helm_and_capstan_repo_index_agree_entry_for_entry() -> TestResult {
     // Helm indexes one level of subfolders too.
     work.package("gamma", "0.0.1", &folder.join("nested"), None)
         .await?;
-    let testdata = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata/helm");
+    // Archives not made by `helm package`: GNU tar's with directory entries, and Helm's own.
+    let fixtures = capstan_testdata::Vectors::generated();
     for file in [
         "frobnitz-1.2.3.tgz",
         "sprocket-1.1.0.tgz",
         "sprocket-1.2.0.tgz",
     ] {
         std::fs::copy(
-            testdata.join("repo/repository").join(file),
+            fixtures.path("repo/repository").join(file),
             folder.join(file),
         )?;
     }

@@ -181,6 +181,64 @@ async fn uids(setup: &Setup, release: &str) -> TestResult<BTreeMap<String, Strin
     Ok(uids)
 }
 
+/// `kubectl auth can-i` as `service_account` (`system:serviceaccount:...`).
+async fn can(cluster: &Cluster, service_account: &str, verb: &str, resource: &str, scope: &[&str]) -> bool {
+    let output = cluster
+        .kubectl()
+        .args(["auth", "can-i", verb, resource, "--as", service_account])
+        .args(scope)
+        .output()
+        .await;
+    matches!(output, Ok(output) if output.status.success())
+}
+
+/// The chart's default (impersonating) RBAC, as the API server's authorizer sees it: what the
+/// operator needs, and nothing on what charts create, since those writes are made as each
+/// ChartDeployment's ServiceAccount.
+async fn check_impersonating_rbac(cluster: &Cluster, namespace: &str, release: &str) {
+    let operator = format!("system:serviceaccount:{namespace}:{release}");
+    let own = ["--namespace", namespace];
+    let all = ["--all-namespaces"];
+    let elsewhere = ["--namespace", "some-app"];
+    let lease = format!("leases.coordination.k8s.io/{release}");
+    let needed: [(&str, &str, &[&str]); 10] = [
+        ("create", "leases.coordination.k8s.io", &own),
+        ("update", &lease, &own),
+        ("create", "secrets", &own),
+        ("watch", "chartdeployments.capstan.dev", &all),
+        ("watch", "chartrepositories.capstan.dev", &all),
+        ("patch", "chartdeployments.capstan.dev/status", &elsewhere),
+        ("update", "chartdeployments.capstan.dev/finalizers", &elsewhere),
+        ("watch", "secrets", &all),
+        ("watch", "deployments.apps", &all),
+        ("impersonate", "serviceaccounts", &elsewhere),
+    ];
+    for (verb, resource, scope) in needed {
+        assert!(
+            can(cluster, &operator, verb, resource, scope).await,
+            "the chart's operator needs to {verb} {resource} {scope:?}"
+        );
+    }
+    let forbidden: [(&str, &str, &[&str]); 10] = [
+        ("update", &lease, &elsewhere),
+        ("update", "leases.coordination.k8s.io/kube-scheduler", &own),
+        ("create", "secrets", &elsewhere),
+        ("impersonate", "users", &[]),
+        ("impersonate", "groups", &[]),
+        ("patch", "deployments.apps", &elsewhere),
+        ("patch", "configmaps", &elsewhere),
+        ("create", "customresourcedefinitions.apiextensions.k8s.io", &[]),
+        ("create", "clusterrolebindings.rbac.authorization.k8s.io", &[]),
+        ("delete", "chartdeployments.capstan.dev", &elsewhere),
+    ];
+    for (verb, resource, scope) in forbidden {
+        assert!(
+            !can(cluster, &operator, verb, resource, scope).await,
+            "the chart's operator must not {verb} {resource} {scope:?}"
+        );
+    }
+}
+
 /// Packages charts/capstan at `version` into the test's repository and re-indexes it.
 fn publish_operator_chart(setup: &Setup, version: &str) -> TestResult {
     let options = PackageOptions {
@@ -259,6 +317,7 @@ async fn the_operator_chart_installs_and_then_manages_the_operator() -> TestResu
         Some("RuntimeDefault".to_string())
     );
     assert!(container.liveness_probe.is_some() && container.readiness_probe.is_some());
+    check_impersonating_rbac(cluster, &namespace, &release).await;
     let before = uids(&setup, &release).await?;
 
     // 2. A ChartDeployment of the same chart adopts what kubectl installed.

@@ -11,6 +11,7 @@ use capstan_e2e::operator::{OperatorProcess, Setup, TestResult, applied, operato
 use capstan_e2e::{Cluster, ToolCommand};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Patch, PatchParams, PostParams};
+use kube::runtime::wait::Condition;
 use serde_json::{Value, json};
 
 const SHARD_KEY: &str = "sharding.fluxcd.io/key";

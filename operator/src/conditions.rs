@@ -14,6 +14,8 @@ pub enum Outcome {
     Retrying { reason: String, message: String },
     /// A failure only a change can fix: `Ready=False`, `Stalled=True`.
     Stalled { reason: String, message: String },
+    /// Applied and on its way: `Ready=Unknown`, `Reconciling=True`.
+    Progressing { reason: String, message: String },
 }
 
 impl Outcome {
@@ -44,6 +46,9 @@ pub fn conditions(
         }
         Outcome::Stalled { reason, message } => {
             (ConditionStatus::False, reason, message, Some(STALLED))
+        }
+        Outcome::Progressing { reason, message } => {
+            (ConditionStatus::Unknown, reason, message, Some(RECONCILING))
         }
     };
     let make = |type_: &str, status: ConditionStatus| {

@@ -132,6 +132,15 @@ pub enum Error {
         message: String,
     },
 
+    /// An update of a CRD would stop serving a version objects are still stored in.
+    #[error(
+        "CustomResourceDefinition {crd}: the new definition drops version(s) {versions}, which \
+         status.storedVersions says objects are still stored in; migrate those objects to a \
+         version the chart keeps and remove the old one from storedVersions first, or set \
+         spec.upgrade.crds: Skip"
+    )]
+    CrdVersionDropped { crd: String, versions: String },
+
     /// An object the chart renders exists and belongs to no ChartDeployment.
     #[error(
         "{object} exists and was not created by this ChartDeployment{helm}; it is left \
@@ -182,6 +191,14 @@ pub enum Error {
         #[source]
         source: kube::Error,
     },
+
+    /// A ChartDeployment named in `spec.dependsOn` is not Ready yet.
+    #[error("waiting for dependencies: {0}")]
+    DependencyNotReady(String),
+
+    /// `spec.dependsOn` leads back to this ChartDeployment.
+    #[error("spec.dependsOn forms a cycle: {0}; remove one of the dependencies")]
+    DependencyCycle(String),
 
     /// `spec.timeout` ran out before the reconcile finished.
     #[error(
@@ -297,6 +314,7 @@ impl Error {
             Error::Conflict(_) => "OwnershipConflict",
             Error::Forbidden { .. } => "Forbidden",
             Error::AdoptionRefused { .. } => "AdoptionRefused",
+            Error::CrdVersionDropped { .. } => "CRDVersionDropped",
             Error::Apply { .. }
             | Error::ReadLive { .. }
             | Error::CrdWatch { .. }
@@ -304,6 +322,8 @@ impl Error {
             Error::UnknownKind { .. } => "UnknownKind",
             Error::Prune { .. } => "PruneFailed",
             Error::TimedOut { .. } => "TimedOut",
+            Error::DependencyNotReady(_) => "DependencyNotReady",
+            Error::DependencyCycle(_) => "DependencyCycle",
         }
     }
 
@@ -326,6 +346,8 @@ impl Error {
                 | Error::Conflict(_)
                 | Error::Forbidden { .. }
                 | Error::AdoptionRefused { .. }
+                | Error::CrdVersionDropped { .. }
+                | Error::DependencyCycle(_)
                 | Error::UnknownKind { .. }
         )
     }

@@ -59,3 +59,31 @@ where
         warn!(%error, "publishing an event failed");
     }
 }
+
+/// [`publish`] about the object `key` names (one of the operator's own kinds), for when only
+/// its key is at hand.
+pub async fn publish_about(
+    ctx: &Context,
+    key: &crate::object_key::KindKey,
+    type_: EventType,
+    reason: &str,
+    note: String,
+) {
+    let reference = k8s_openapi::api::core::v1::ObjectReference {
+        api_version: Some(format!("{}/{}", capstan_api::GROUP, capstan_api::VERSION)),
+        kind: Some(key.kind.to_string()),
+        namespace: Some(key.key.namespace.clone()),
+        name: Some(key.key.name.clone()),
+        ..Default::default()
+    };
+    let event = KubeEvent {
+        type_,
+        reason: reason.to_string(),
+        note: Some(note),
+        action: "Reconcile".into(),
+        secondary: None,
+    };
+    if let Err(error) = ctx.recorder.publish(&event, &reference).await {
+        warn!(%error, "publishing an event failed");
+    }
+}

@@ -390,28 +390,26 @@ fn anchor_version(constraint: &str) -> Option<Version> {
 mod tests {
     use super::*;
 
-    const HELM_REPO_VECTORS: &str = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/testdata/helm/repo"
-    );
+    use capstan_testdata::Vectors;
 
+    /// An index file of the generated fixtures' repo/ (the layout of Helm's repo test vectors).
     fn vector(file: &str) -> Vec<u8> {
-        std::fs::read(format!("{HELM_REPO_VECTORS}/{file}")).expect("Helm test vector present")
+        Vectors::generated().read(&format!("repo/{file}"))
     }
 
     fn build(text: &[u8]) -> Catalogue {
         Catalogue::from_index_bytes(text, &CatalogueLimits::default()).unwrap()
     }
 
-    #[test]
-    fn helm_vectors_keep_what_resolution_needs() {
+    capstan_testdata::vector_tests! {
+    fn index_files_keep_what_resolution_needs(vectors) {
         for file in [
             "local-index.yaml",
             "local-index.json",
             "local-index-unordered.yaml",
             "chartmuseum-index.yaml",
         ] {
-            let bytes = vector(file);
+            let bytes = vectors.read(&format!("repo/{file}"));
             let catalogue = build(&bytes);
             assert_eq!(
                 catalogue.chart_names().collect::<Vec<_>>(),
@@ -437,13 +435,18 @@ mod tests {
             let alpine = catalogue.resolve("alpine", "").unwrap();
             assert_eq!(alpine.name, "alpine");
             assert_eq!(alpine.entry.urls().len(), 2, "{file}");
-            assert_eq!(alpine.entry.digest(), Some("1234567890abcdef"), "{file}");
+            assert_eq!(
+                alpine.entry.digest(),
+                Some(vectors.index_alpine_digest().as_str()),
+                "{file}"
+            );
             assert_eq!(
                 catalogue.resolve("nginx", "<0.2").unwrap().entry.version(),
                 "0.1.0"
             );
             assert_eq!(catalogue.warning_count(), 0, "{file}");
         }
+    }
     }
 
     #[test]

@@ -24,7 +24,9 @@ pub struct HttpOptions {
     pub read_timeout: Duration,
     /// Longest a whole download may take, redirects included. Default 5 min.
     pub total_timeout: Duration,
-    /// Largest body accepted. Default 100 MiB.
+    /// Largest body accepted. Default: the largest chart archive the loader accepts
+    /// ([`DownloadLimits::archive_bytes`], 20 MiB); raise it for a repository index, lower it per
+    /// request with [`HttpClient::get_limited`].
     pub max_body_bytes: u64,
     /// Most redirects followed. Default 10.
     pub max_redirects: usize,
@@ -44,7 +46,7 @@ impl Default for HttpOptions {
             connect_timeout: Duration::from_secs(10),
             read_timeout: Duration::from_secs(30),
             total_timeout: Duration::from_secs(300),
-            max_body_bytes: 100 * 1024 * 1024,
+            max_body_bytes: DownloadLimits::default().archive_bytes,
             max_redirects: 10,
             credentials: None,
             ca_pem: None,
@@ -70,6 +72,25 @@ impl fmt::Debug for HttpOptions {
             )
             .field("insecure_skip_tls_verify", &self.insecure_skip_tls_verify)
             .finish()
+    }
+}
+
+/// The largest downloads worth making: what the chart loader and the provenance verifier accept.
+/// Anything larger would be refused after downloading, so it is refused while downloading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DownloadLimits {
+    /// A chart archive (`.tgz`): `LoadLimits::max_archive_bytes`, 20 MiB by default.
+    pub archive_bytes: u64,
+    /// A provenance file (`.prov`): the verifier's limit, 1 MiB.
+    pub provenance_bytes: u64,
+}
+
+impl Default for DownloadLimits {
+    fn default() -> Self {
+        DownloadLimits {
+            archive_bytes: capstan_chart::load::LoadLimits::default().max_archive_bytes,
+            provenance_bytes: capstan_chart::provenance::MAX_PROVENANCE_BYTES,
+        }
     }
 }
 
@@ -114,20 +135,31 @@ pub enum Fetched {
     NotModified,
 }
 
-/// Why a download failed. The URL shown has no credentials and no query string.
+/// Why a download failed. The URL shown has no credentials and no query string, and nothing the
+/// server sent is repeated beyond its status code: a repository URL may point at an internal
+/// host, and its answers must not reach whoever can read the error.
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
     #[error("invalid URL {url:?}: {reason}")]
     InvalidUrl { url: String, reason: String },
     #[error("cannot set up the HTTP client: {0}")]
     Client(String),
-    #[error("GET {url} failed: {cause}")]
-    Request { url: String, cause: String },
+    /// The exchange with `address` (`host:port`) failed before an answer was complete.
+    #[error("GET {url} failed: {failure} ({address}){}", failure.hint())]
+    Connection {
+        url: String,
+        address: String,
+        failure: ConnectionFailure,
+    },
     #[error(
         "GET {url} timed out ({what}); the server is unreachable or too slow, retry later or raise the timeout"
     )]
     Timeout { url: String, what: String },
-    #[error("GET {url} returned HTTP {status}{}", hint_for_status(*.status))]
+    #[error(
+        "GET {url} returned HTTP {status}{}{}",
+        reason_for_status(*.status),
+        hint_for_status(*.status)
+    )]
     Status { url: String, status: u16 },
     #[error(
         "GET {url}: the response is larger than the limit of {limit} bytes; refusing to download it"
@@ -137,6 +169,177 @@ pub enum HttpError {
     TooManyRedirects { url: String, limit: usize },
     #[error("GET {url}: redirect with a missing or invalid Location header")]
     BadRedirect { url: String },
+}
+
+/// What went wrong with a connection, in a few fixed words: the error chain of the HTTP stack can
+/// carry what the other side sent (a plain-text service answering on an HTTP port), so only its
+/// kind is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionFailure {
+    /// Nothing listens there (TCP reset on connect).
+    Refused,
+    /// The host name does not resolve.
+    Dns,
+    /// The TLS handshake failed; the reason is a certificate problem when it is known.
+    Tls(TlsProblem),
+    /// The connection was reset or closed before the answer was complete.
+    Closed,
+    /// The server answered, but not in HTTP (another protocol, or garbage).
+    NotHttp,
+    /// Any other failure to connect or exchange.
+    Other,
+}
+
+/// Why a TLS handshake failed, when it is one of the usual certificate problems.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsProblem {
+    UnknownIssuer,
+    WrongName,
+    Expired,
+    Other,
+}
+
+impl std::fmt::Display for ConnectionFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ConnectionFailure::Refused => "connection refused",
+            ConnectionFailure::Dns => "the host name does not resolve",
+            ConnectionFailure::Tls(_) => "TLS handshake failed",
+            ConnectionFailure::Closed => "the connection was closed before the answer was complete",
+            ConnectionFailure::NotHttp => "the server did not answer in HTTP",
+            ConnectionFailure::Other => "the connection failed",
+        })
+    }
+}
+
+impl ConnectionFailure {
+    /// What to do about it, for the failures where that is clear.
+    pub(crate) fn hint(&self) -> &'static str {
+        match self {
+            ConnectionFailure::Tls(TlsProblem::UnknownIssuer) => {
+                "; the server's TLS certificate is not signed by a trusted CA; trust the CA that \
+                 signed it (ca.crt in the repository's certSecretRef, or the CLI's --ca-file)"
+            }
+            ConnectionFailure::Tls(TlsProblem::WrongName) => {
+                "; the server's TLS certificate does not name this host; use a URL with a name or \
+                 address the certificate lists"
+            }
+            ConnectionFailure::Tls(TlsProblem::Expired) => {
+                "; the server's TLS certificate has expired; it must be renewed on the server"
+            }
+            ConnectionFailure::NotHttp => "; check the URL's scheme and port",
+            _ => "",
+        }
+    }
+
+    /// Classifies an error of the HTTP stack by walking its causes. Only types and fixed
+    /// messages of the stack itself are looked at, never text the server sent.
+    pub(crate) fn of(error: &(dyn std::error::Error + 'static)) -> ConnectionFailure {
+        let mut current: Option<&(dyn std::error::Error + 'static)> = Some(error);
+        let mut request_failed = false;
+        while let Some(cause) = current {
+            if let Some(tls) = cause.downcast_ref::<rustls::Error>() {
+                return ConnectionFailure::Tls(TlsProblem::of(tls));
+            }
+            if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+                use std::io::ErrorKind as K;
+                match io.kind() {
+                    K::ConnectionRefused => return ConnectionFailure::Refused,
+                    K::ConnectionReset
+                    | K::ConnectionAborted
+                    | K::BrokenPipe
+                    | K::UnexpectedEof => {
+                        return ConnectionFailure::Closed;
+                    }
+                    _ => {}
+                }
+                // `io::Error::source` skips the error it wraps, and hyper-util wraps tokio-rustls's
+                // io::Error in another one, so the wrapped errors are walked here.
+                let mut wrapped = io.get_ref();
+                while let Some(inner) = wrapped {
+                    if let Some(tls) = inner.downcast_ref::<rustls::Error>() {
+                        return ConnectionFailure::Tls(TlsProblem::of(tls));
+                    }
+                    wrapped = inner
+                        .downcast_ref::<std::io::Error>()
+                        .and_then(|nested| nested.get_ref());
+                }
+            }
+            if let Some(http) = cause.downcast_ref::<reqwest::Error>() {
+                request_failed |= http.is_request() && !http.is_connect();
+            }
+            // hyper-util's fixed wording for a failed name lookup.
+            if cause.to_string() == "dns error" {
+                return ConnectionFailure::Dns;
+            }
+            current = cause.source();
+        }
+        if request_failed {
+            ConnectionFailure::NotHttp
+        } else {
+            ConnectionFailure::Other
+        }
+    }
+}
+
+impl TlsProblem {
+    fn of(error: &rustls::Error) -> TlsProblem {
+        use rustls::CertificateError as C;
+        match error {
+            rustls::Error::InvalidCertificate(C::UnknownIssuer) => TlsProblem::UnknownIssuer,
+            rustls::Error::InvalidCertificate(C::NotValidForName)
+            | rustls::Error::InvalidCertificate(C::NotValidForNameContext { .. }) => {
+                TlsProblem::WrongName
+            }
+            rustls::Error::InvalidCertificate(C::Expired)
+            | rustls::Error::InvalidCertificate(C::ExpiredContext { .. }) => TlsProblem::Expired,
+            _ => TlsProblem::Other,
+        }
+    }
+}
+
+/// ` Not Found` after `404`: the standard phrase for the code, never the server's own.
+fn reason_for_status(status: u16) -> String {
+    StatusCode::from_u16(status)
+        .ok()
+        .and_then(|code| code.canonical_reason())
+        .map(|reason| format!(" {reason}"))
+        .unwrap_or_default()
+}
+
+/// Text a server sent, made fit for a message others read: control characters become spaces,
+/// runs of spaces one, and at most `max_chars` characters are kept.
+pub fn sanitized(text: &str, max_chars: usize) -> String {
+    let mut out = String::new();
+    let mut kept = 0;
+    let mut last_space = true;
+    for c in text.chars() {
+        let c = if c.is_control() || c.is_whitespace() {
+            ' '
+        } else {
+            c
+        };
+        if c == ' ' && last_space {
+            continue;
+        }
+        if kept == max_chars {
+            out.push_str("...");
+            break;
+        }
+        last_space = c == ' ';
+        out.push(c);
+        kept += 1;
+    }
+    out.trim_end().to_string()
+}
+
+/// `host:port` of `url`, for messages about connections.
+pub(crate) fn address_of(url: &Url) -> String {
+    let host = url.host_str().unwrap_or("?");
+    match url.port_or_known_default() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_string(),
+    }
 }
 
 fn hint_for_status(status: u16) -> &'static str {
@@ -200,9 +403,15 @@ impl HttpClient {
         &self.options
     }
 
-    /// Downloads `url` and returns its body.
+    /// Downloads `url` and returns its body, refusing one over `max_body_bytes`.
     pub async fn get(&self, url: &str) -> Result<Vec<u8>, HttpError> {
-        match self.get_conditional(url, &Validators::default()).await? {
+        self.get_limited(url, self.options.max_body_bytes).await
+    }
+
+    /// Downloads `url`, refusing (while downloading) a body over `max_bytes`: a `.prov` file is
+    /// fetched with [`DownloadLimits::provenance_bytes`], say, whatever the client's own limit.
+    pub async fn get_limited(&self, url: &str, max_bytes: u64) -> Result<Vec<u8>, HttpError> {
+        match self.fetch(url, &Validators::default(), max_bytes).await? {
             Fetched::Body { bytes, .. } => Ok(bytes),
             // Without validators a compliant server never answers 304.
             Fetched::NotModified => Err(HttpError::Status {
@@ -218,10 +427,21 @@ impl HttpClient {
         url: &str,
         validators: &Validators,
     ) -> Result<Fetched, HttpError> {
+        self.fetch(url, validators, self.options.max_body_bytes)
+            .await
+    }
+
+    /// [`Self::get_conditional`] with a body limit of `max_bytes`.
+    pub(crate) async fn fetch(
+        &self,
+        url: &str,
+        validators: &Validators,
+        max_bytes: u64,
+    ) -> Result<Fetched, HttpError> {
         let (start, url_credentials) = parse_url(url)?;
         let shown = display_url(&start);
         let credentials = self.options.credentials.clone().or(url_credentials);
-        let work = self.follow(start, credentials, validators);
+        let work = self.follow(start, credentials, validators, max_bytes);
         match tokio::time::timeout(self.options.total_timeout, work).await {
             Ok(result) => result,
             Err(_) => Err(HttpError::Timeout {
@@ -236,6 +456,7 @@ impl HttpClient {
         start: Url,
         credentials: Option<Credentials>,
         validators: &Validators,
+        max_bytes: u64,
     ) -> Result<Fetched, HttpError> {
         let origin = start.origin();
         let mut current = start;
@@ -274,7 +495,7 @@ impl HttpClient {
                 etag: header_text(response.headers(), ETAG),
                 last_modified: header_text(response.headers(), LAST_MODIFIED),
             };
-            let bytes = self.read_body(&current, response).await?;
+            let bytes = self.read_body(&current, response, max_bytes).await?;
             return Ok(Fetched::Body { bytes, validators });
         }
         Err(HttpError::TooManyRedirects {
@@ -288,8 +509,8 @@ impl HttpClient {
         &self,
         url: &Url,
         mut response: reqwest::Response,
+        limit: u64,
     ) -> Result<Vec<u8>, HttpError> {
-        let limit = self.options.max_body_bytes;
         let too_large = || HttpError::TooLarge {
             url: display_url(url),
             limit,
@@ -312,9 +533,11 @@ impl HttpClient {
         Ok(body)
     }
 
-    /// The error for a failed request. reqwest's own message ends with the full URL, query
-    /// string included, which for a presigned URL is its signature: it is dropped here.
+    /// The error for a failed request: its kind and the address only. reqwest's own message
+    /// ends with the full URL, query string included (for a presigned URL, its signature), and
+    /// its causes can carry what the server sent.
     fn transport_error(&self, url: &Url, error: reqwest::Error) -> HttpError {
+        let address = address_of(url);
         let url = display_url(url);
         let error = error.without_url();
         if error.is_timeout() {
@@ -331,26 +554,11 @@ impl HttpClient {
             };
             return HttpError::Timeout { url, what };
         }
-        let mut cause = error_chain(&error);
-        cause.push_str(hint_for_transport(&cause));
-        HttpError::Request { url, cause }
-    }
-}
-
-/// What to do about a TLS failure, from rustls' words in the error chain: its own names for
-/// certificate problems (`UnknownIssuer`, `NotValidForName`) mean little to whoever set up the
-/// repository.
-fn hint_for_transport(cause: &str) -> &'static str {
-    if cause.contains("UnknownIssuer") {
-        " (the server's TLS certificate is not signed by a trusted CA; trust the CA that signed it, \
-         e.g. ca.crt in the repository's certSecretRef)"
-    } else if cause.contains("NotValidForName") {
-        " (the server's TLS certificate does not name this host; use a URL with a name or address \
-         the certificate lists)"
-    } else if cause.contains("Expired") && cause.contains("certificate") {
-        " (the server's TLS certificate has expired; it must be renewed on the server)"
-    } else {
-        ""
+        HttpError::Connection {
+            url,
+            address,
+            failure: ConnectionFailure::of(&error),
+        }
     }
 }
 
@@ -505,13 +713,23 @@ mod tests {
 
     #[test]
     fn certificate_failures_say_what_to_do() {
-        let unknown = "error sending request: client error (Connect): invalid peer certificate: UnknownIssuer";
-        assert!(hint_for_transport(unknown).contains("certSecretRef"));
-        let name = "client error (Connect): invalid peer certificate: NotValidForName";
-        assert!(hint_for_transport(name).contains("does not name this host"));
+        let unknown = ConnectionFailure::Tls(TlsProblem::UnknownIssuer);
+        assert!(unknown.hint().contains("certSecretRef"));
+        let name = ConnectionFailure::Tls(TlsProblem::WrongName);
+        assert!(name.hint().contains("does not name this host"));
+        assert_eq!(ConnectionFailure::Refused.hint(), "");
+    }
+
+    /// How hyper-util reports a rejected certificate: rustls's error inside tokio-rustls's
+    /// io::Error inside another io::Error, where `source()` alone never reaches it.
+    #[test]
+    fn a_certificate_error_wrapped_twice_in_io_errors_is_found() {
+        let tls = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        let inner = std::io::Error::new(std::io::ErrorKind::InvalidData, tls);
+        let outer = std::io::Error::other(inner);
         assert_eq!(
-            hint_for_transport("tcp connect error: Connection refused"),
-            ""
+            ConnectionFailure::of(&outer),
+            ConnectionFailure::Tls(TlsProblem::UnknownIssuer)
         );
     }
 
@@ -731,7 +949,17 @@ mod tests {
             )))
             .unwrap_err();
         let text = err.to_string();
-        assert!(matches!(err, HttpError::Request { .. }), "{text}");
+        assert!(
+            matches!(
+                err,
+                HttpError::Connection {
+                    failure: ConnectionFailure::Refused,
+                    ..
+                }
+            ),
+            "{text}"
+        );
+        assert!(text.contains(&format!("127.0.0.1:{port}")), "{text}");
         assert!(text.contains("/b/index.yaml"), "{text}");
         assert!(
             !text.contains("feedbeef") && !text.contains("X-Amz"),
@@ -799,5 +1027,116 @@ mod tests {
             }
         );
         assert!(!shown.contains("p4ss"));
+    }
+
+    /// What a plain-text or other non-HTTP service on an internal port might answer.
+    const INTERNAL_SECRET: &str = "internal-7c1e-secret";
+
+    /// Checks that `err`'s text holds nothing the server sent: no canary, no control characters,
+    /// and no more than a couple of hundred characters beyond the URL.
+    fn assert_reduced(err: &HttpError, url: &str) {
+        let text = err.to_string();
+        println!("{text}");
+        assert!(!text.contains(INTERNAL_SECRET), "{text}");
+        assert!(!text.contains("internal"), "{text}");
+        assert!(!text.chars().any(char::is_control), "{text:?}");
+        assert!(text.len() <= url.len() + 260, "{text}");
+    }
+
+    #[test]
+    fn answers_of_non_http_services_are_reduced_to_their_kind() {
+        let answers: [&[u8]; 4] = [
+            b"internal-7c1e-secret: plain text service ready\r\n",
+            b"SSH-2.0-OpenSSH_9.6 internal-7c1e-secret\r\n",
+            b"\x00\x01\x02\xffinternal-7c1e-secret\x1b[31m",
+            b"HTTP/1.1 200 OK\r\nX-Bad internal-7c1e-secret\r\n\r\n",
+        ];
+        for answer in answers {
+            let (port, _h) = serve(1, move |_, stream| {
+                let _ = stream.write_all(answer);
+            });
+            let url = format!("http://127.0.0.1:{port}/index.yaml");
+            let err = runtime()
+                .block_on(client(HttpOptions::default()).get(&url))
+                .unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    HttpError::Connection {
+                        failure: ConnectionFailure::NotHttp | ConnectionFailure::Closed,
+                        ..
+                    }
+                ),
+                "{err}"
+            );
+            assert_reduced(&err, &url);
+        }
+    }
+
+    #[test]
+    fn error_statuses_never_show_the_body() {
+        let bodies: [(&str, &[u8]); 3] = [
+            (
+                "500 Internal Server Error",
+                b"<html><body>internal-7c1e-secret stack trace</body></html>",
+            ),
+            (
+                "403 Forbidden",
+                b"{\"kind\":\"Status\",\"message\":\"internal-7c1e-secret is forbidden\"}",
+            ),
+            ("418 internal-7c1e-secret", b"internal-7c1e-secret\x1b[0m"),
+        ];
+        for (status, body) in bodies {
+            let (port, _h) = serve(1, move |_, stream| reply(stream, status, "", body));
+            let url = format!("http://127.0.0.1:{port}/index.yaml");
+            let err = runtime()
+                .block_on(client(HttpOptions::default()).get(&url))
+                .unwrap_err();
+            assert!(matches!(err, HttpError::Status { .. }), "{err}");
+            assert_reduced(&err, &url);
+        }
+    }
+
+    #[test]
+    fn an_endless_body_is_cut_at_the_limit_asked_for() {
+        let (port, _h) = serve(1, |_, stream| {
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
+            let chunk = [b'p'; 64 * 1024];
+            // About 1 GiB, far more than any limit; the client hangs up long before.
+            for _ in 0..16 * 1024 {
+                if stream.write_all(&chunk).is_err() {
+                    break;
+                }
+            }
+        });
+        let limits = DownloadLimits::default();
+        let err = runtime()
+            .block_on(client(HttpOptions::default()).get_limited(
+                &format!("http://127.0.0.1:{port}/chart.tgz.prov"),
+                limits.provenance_bytes,
+            ))
+            .unwrap_err();
+        assert!(
+            matches!(err, HttpError::TooLarge { limit, .. } if limit == limits.provenance_bytes),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_default_limit_is_the_loaders_archive_limit() {
+        assert_eq!(
+            HttpOptions::default().max_body_bytes,
+            capstan_chart::load::LoadLimits::default().max_archive_bytes
+        );
+        // A declared length over it is refused before any of the body is read.
+        let (port, _h) = serve(1, |_, stream| {
+            let _ = stream.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Length: 104857600\r\nConnection: close\r\n\r\nxx",
+            );
+        });
+        let err = runtime()
+            .block_on(client(HttpOptions::default()).get(&format!("http://127.0.0.1:{port}/a.tgz")))
+            .unwrap_err();
+        assert!(matches!(err, HttpError::TooLarge { .. }), "{err}");
     }
 }

@@ -108,7 +108,9 @@ impl std::fmt::Debug for Auth {
     }
 }
 
-/// Size limits for pulled layers, checked against the manifest before downloading.
+/// Size limits for pulled layers, checked against the manifest before downloading and while
+/// downloading. The defaults are what the loader and the provenance verifier accept
+/// ([`crate::http::DownloadLimits`]): a larger layer would be refused after the download anyway.
 #[derive(Debug, Clone, Copy)]
 pub struct PullLimits {
     pub max_chart_bytes: u64,
@@ -117,9 +119,10 @@ pub struct PullLimits {
 
 impl Default for PullLimits {
     fn default() -> Self {
+        let limits = crate::http::DownloadLimits::default();
         PullLimits {
-            max_chart_bytes: 64 * 1024 * 1024,
-            max_prov_bytes: capstan_chart::provenance::MAX_PROVENANCE_BYTES,
+            max_chart_bytes: limits.archive_bytes,
+            max_prov_bytes: limits.provenance_bytes,
         }
     }
 }
@@ -245,10 +248,57 @@ fn registry_error(
         } else {
             OciError::Registry {
                 reference: reference.clone(),
-                message: crate::http::error_chain(&e),
+                message: registry_failure(&e),
             }
         }
     }
+}
+
+/// The longest part of a registry's own words kept in a message.
+const MAX_REGISTRY_TEXT: usize = 200;
+
+/// What went wrong talking to a registry, without what it sent beyond a status code and its
+/// error codes and short messages: a registry reference may name an internal host, and the
+/// message reaches whoever can read the status.
+fn registry_failure(error: &oci_client::errors::OciDistributionError) -> String {
+    use oci_client::errors::OciDistributionError as E;
+    let text = match error {
+        E::ServerError { code, .. } => {
+            let reason = reqwest::StatusCode::from_u16(*code)
+                .ok()
+                .and_then(|status| status.canonical_reason())
+                .unwrap_or("");
+            format!("the registry answered HTTP {code} {reason}")
+        }
+        E::RegistryError { envelope, .. } => {
+            let errors: Vec<String> = envelope
+                .errors
+                .iter()
+                .map(|e| format!("{:?}: {}", e.code, e.message))
+                .collect();
+            format!("the registry refused the request: {}", errors.join("; "))
+        }
+        E::RequestError(request) => match request.status() {
+            Some(status) => format!("the registry answered HTTP {status}"),
+            None => {
+                let address = request
+                    .url()
+                    .map(crate::http::address_of)
+                    .unwrap_or_default();
+                let failure = crate::http::ConnectionFailure::of(request);
+                format!("{failure} ({address}){}", failure.hint())
+            }
+        },
+        E::AuthenticationFailure(_) => "the registry's token service refused the request".into(),
+        E::RegistryTokenDecodeError(_) => {
+            "the registry's token service did not answer with a token".into()
+        }
+        E::ManifestParsingError(_) | E::JsonError(_) | E::ManifestEncodingError(_) => {
+            "the registry's answer is not a valid manifest".into()
+        }
+        other => other.to_string(),
+    };
+    crate::http::sanitized(&text, MAX_REGISTRY_TEXT)
 }
 
 /// Whether the registry refused the client's identity (HTTP 401, or a 403/`DENIED` answer).
@@ -901,6 +951,44 @@ mod tests {
             message: "boom".to_string(),
         });
         assert!(matches!(other, OciError::Registry { .. }), "{other}");
+        assert!(!other.to_string().contains("boom"), "{other}");
+    }
+
+    #[test]
+    fn registry_answers_are_reduced_to_codes_and_short_words() {
+        use oci_client::errors::{OciDistributionError as E, OciEnvelope, OciErrorCode};
+        let reference = Reference::with_tag(
+            "10.0.0.1:6443".to_string(),
+            "charts/demo".to_string(),
+            "1.0.0".to_string(),
+        );
+        let body = format!(
+            "<html>internal-secret-body\x1b[31m{}</html>",
+            "x".repeat(5000)
+        );
+        let server = registry_error(&reference, &Auth::Anonymous)(E::ServerError {
+            code: 502,
+            url: "http://10.0.0.1:6443/v2/".to_string(),
+            message: body.clone(),
+        });
+        let text = server.to_string();
+        assert!(text.contains("HTTP 502 Bad Gateway"), "{text}");
+        assert!(!text.contains("internal-secret-body"), "{text}");
+        let envelope = OciEnvelope {
+            errors: vec![oci_client::errors::OciError {
+                code: OciErrorCode::ManifestUnknown,
+                message: body,
+                detail: serde_json::Value::Null,
+            }],
+        };
+        let refused = registry_error(&reference, &Auth::Anonymous)(E::RegistryError {
+            envelope,
+            url: String::new(),
+        });
+        let text = refused.to_string();
+        assert!(text.contains("ManifestUnknown"), "{text}");
+        assert!(!text.chars().any(char::is_control), "{text:?}");
+        assert!(text.len() < 400, "{} characters: {text}", text.len());
     }
 
     #[tokio::test]

@@ -276,7 +276,14 @@ impl S3Repository {
 
     /// Downloads the object at `path` (see [`Self::object_key`]) within the HTTP client's bounds.
     pub async fn get(&self, path: &str) -> Result<Vec<u8>, S3Error> {
-        match self.get_conditional(path, &Validators::default()).await? {
+        self.get_limited(path, self.http.options().max_body_bytes)
+            .await
+    }
+
+    /// [`Self::get`], refusing (while downloading) an object over `max_bytes`: a `.prov` with
+    /// [`crate::http::DownloadLimits::provenance_bytes`], say.
+    pub async fn get_limited(&self, path: &str, max_bytes: u64) -> Result<Vec<u8>, S3Error> {
+        match self.fetch(path, &Validators::default(), max_bytes).await? {
             Fetched::Body { bytes, .. } => Ok(bytes),
             // Without validators a compliant server never answers 304.
             Fetched::NotModified => Err(S3Error::Http(HttpError::Status {
@@ -294,13 +301,23 @@ impl S3Repository {
         path: &str,
         validators: &Validators,
     ) -> Result<Fetched, S3Error> {
+        self.fetch(path, validators, self.http.options().max_body_bytes)
+            .await
+    }
+
+    async fn fetch(
+        &self,
+        path: &str,
+        validators: &Validators,
+        max_bytes: u64,
+    ) -> Result<Fetched, S3Error> {
         let key = self.object_key(path)?;
         let url = self
             .bucket
             .get_object(Some(&self.credentials), &key)
             .sign(PRESIGNED_URL_LIFETIME);
         self.http
-            .get_conditional(url.as_str(), validators)
+            .fetch(url.as_str(), validators, max_bytes)
             .await
             .map_err(|error| match error {
                 HttpError::Status { status, .. } if matches!(status, 401 | 403) => {
@@ -543,17 +560,20 @@ mod tests {
         }
     }
 
-    /// Starts the S3 peer (building it if needed), or explains why the test is skipped.
-    fn start_peer() -> Option<Peer> {
+    /// Starts the S3 peer, which `peer.sh` builds with Go when the cache lacks it. Panics, saying
+    /// what to install, when it is neither built nor buildable.
+    fn start_peer() -> Peer {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../e2e/peers/s3/peer.sh");
         let cached = std::env::var_os("HOME").map(|home| {
             PathBuf::from(home).join(".cache/capstan/bin/gofakes3-v1.2.0/capstan-s3-peer")
         });
         let go_available = Command::new("go").arg("version").output().is_ok();
-        if !go_available && !cached.is_some_and(|path| path.exists()) {
-            println!("SKIP: the S3 peer is not built and Go is not installed to build it");
-            return None;
-        }
+        assert!(
+            go_available || cached.as_ref().is_some_and(|path| path.exists()),
+            "the S3 peer is not built ({}) and `go` is not on PATH to build it: run \
+             `e2e/install-prerequisites`, which says how to install Go, then re-run",
+            cached.map_or_else(|| "no HOME".to_string(), |p| p.display().to_string())
+        );
         let port = {
             let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             probe.local_addr().unwrap().port()
@@ -575,12 +595,12 @@ mod tests {
             .status()
             .expect("run e2e/peers/s3/peer.sh");
         assert!(status.success(), "the S3 peer did not start");
-        Some(peer)
+        peer
     }
 
     #[test]
     fn uploads_and_fetches_signed_objects_from_a_real_s3_server() {
-        let Some(peer) = start_peer() else { return };
+        let peer = start_peer();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -676,5 +696,40 @@ mod tests {
                 Fetched::Body { bytes, .. } => assert_eq!(bytes, index),
             }
         });
+    }
+
+    #[tokio::test]
+    async fn an_endless_object_is_cut_at_the_limit_asked_for() {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            if let Ok((mut stream, _)) = listener.accept() {
+                let mut head = [0u8; 4096];
+                let _ = stream.read(&mut head);
+                let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
+                let chunk = [b'o'; 64 * 1024];
+                for _ in 0..16 * 1024 {
+                    if stream.write_all(&chunk).is_err() {
+                        break;
+                    }
+                }
+            }
+        });
+        let bucket = repository(
+            "s3://charts",
+            &config(&format!("http://127.0.0.1:{port}"), SECRET_KEY),
+        )
+        .unwrap();
+        let limit = crate::http::DownloadLimits::default().provenance_bytes;
+        let error = bucket
+            .get_limited("app-1.0.0.tgz.prov", limit)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, S3Error::Http(HttpError::TooLarge { limit: l, .. }) if l == limit),
+            "{error}"
+        );
+        assert!(!error.to_string().contains("X-Amz-Signature"), "{error}");
     }
 }

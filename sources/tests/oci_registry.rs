@@ -1,26 +1,16 @@
-//! OCI push and pull against the real registry and helm that `e2e/cluster up` starts. Each test
-//! prints a SKIP line and passes when their addresses are not exported (`eval "$(e2e/cluster env)"`).
+//! OCI push and pull against the real registry and Helm that `e2e/cluster up` starts. The peers'
+//! addresses come from `eval "$(e2e/cluster env)"`; a test without them fails, saying so.
 
 use capstan_sources::oci::{
     Auth, OciError, PullLimits, RegistryOptions, list_versions, pull, push,
 };
-use std::path::PathBuf;
+use capstan_testdata::Vectors;
+use capstan_testdata::tools::{self, peer_env};
 use std::process::Command;
 
-const TESTDATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/testdata/helm");
-
-fn env(name: &str) -> Option<String> {
-    let value = std::env::var(name).ok().filter(|v| !v.is_empty());
-    if value.is_none() {
-        eprintln!(
-            "SKIP: {name} is not set; run `eval \"$(e2e/cluster env)\"` after `e2e/cluster up`"
-        );
-    }
-    value
-}
-
+/// A signed archive and plain ones that Helm packaged (testdata/helm/generate).
 fn read(path: &str) -> Vec<u8> {
-    std::fs::read(format!("{TESTDATA}/{path}")).unwrap()
+    Vectors::generated().read(path)
 }
 
 /// A repository path no other test run uses.
@@ -40,8 +30,7 @@ fn plain() -> RegistryOptions {
 }
 
 fn helm(args: &[&str], home: &std::path::Path) -> std::process::Output {
-    let helm = PathBuf::from(std::env::var("CAPSTAN_E2E_HELM").unwrap());
-    Command::new(helm)
+    Command::new(tools::helm())
         .args(args)
         .env("HELM_CACHE_HOME", home.join("cache"))
         .env("HELM_CONFIG_HOME", home.join("config"))
@@ -53,9 +42,7 @@ fn helm(args: &[&str], home: &std::path::Path) -> std::process::Output {
 
 #[tokio::test]
 async fn helm_pulls_what_we_push_with_provenance() {
-    let (Some(registry), Some(_)) = (env("CAPSTAN_E2E_REGISTRY"), env("CAPSTAN_E2E_HELM")) else {
-        return;
-    };
+    let registry = peer_env("CAPSTAN_E2E_REGISTRY");
     let base = format!("oci://{registry}/{}", unique_path("push"));
     let archive = read("signtest/signtest-0.1.0.tgz");
     let prov = read("signtest/signtest-0.1.0.tgz.prov");
@@ -121,14 +108,13 @@ async fn helm_pulls_what_we_push_with_provenance() {
 
 #[tokio::test]
 async fn we_pull_what_helm_pushes_and_resolve_constraints() {
-    let (Some(registry), Some(_)) = (env("CAPSTAN_E2E_REGISTRY"), env("CAPSTAN_E2E_HELM")) else {
-        return;
-    };
+    let registry = peer_env("CAPSTAN_E2E_REGISTRY");
     let base = format!("oci://{registry}/{}", unique_path("helm"));
     let home = tempfile::tempdir().unwrap();
     for version in ["1.1.0", "1.2.0"] {
-        let archive = format!("{TESTDATA}/repo/repository/sprocket-{version}.tgz");
-        let output = helm(&["push", &archive, &base, "--plain-http"], home.path());
+        let archive = Vectors::generated().path(&format!("repo/repository/sprocket-{version}.tgz"));
+        let archive = archive.to_str().unwrap();
+        let output = helm(&["push", archive, &base, "--plain-http"], home.path());
         assert!(
             output.status.success(),
             "helm push: {}",
@@ -166,13 +152,9 @@ async fn we_pull_what_helm_pushes_and_resolve_constraints() {
 
 #[tokio::test]
 async fn basic_auth_registry_needs_credentials() {
-    let (Some(registry), Some(username), Some(password)) = (
-        env("CAPSTAN_E2E_REGISTRY_AUTH"),
-        env("CAPSTAN_E2E_USERNAME"),
-        env("CAPSTAN_E2E_PASSWORD"),
-    ) else {
-        return;
-    };
+    let registry = peer_env("CAPSTAN_E2E_REGISTRY_AUTH");
+    let username = peer_env("CAPSTAN_E2E_USERNAME");
+    let password = peer_env("CAPSTAN_E2E_PASSWORD");
     let base = format!("oci://{registry}/{}", unique_path("auth"));
     let archive = read("repo/repository/sprocket-1.1.0.tgz");
     let anonymous = push(&archive, None, &base, &plain()).await.unwrap_err();

@@ -936,24 +936,19 @@ mod tests {
         }
     }
 
-    const TESTDATA: &str = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/testdata/helm/repo"
-    );
-
-    #[test]
-    fn helm_index_vectors_read_the_same() {
-        for name in [
-            "local-index.yaml",
-            "local-index-unordered.yaml",
-            "local-index-annotations.yaml",
-        ] {
-            let text = std::fs::read_to_string(format!("{TESTDATA}/{name}")).unwrap();
-            assert!(agree(&text), "{name} should take the fast path");
+    capstan_testdata::vector_tests! {
+        fn index_files_read_the_same(vectors) {
+            let read = |name: &str| vectors.read_string(&format!("repo/{name}"));
+            for name in [
+                "local-index.yaml",
+                "local-index-unordered.yaml",
+                "local-index-annotations.yaml",
+            ] {
+                assert!(agree(&read(name)), "{name} should take the fast path");
+            }
+            // ChartMuseum's `serverInfo` is arbitrary YAML: the general parser's.
+            assert!(!agree(&read("chartmuseum-index.yaml")));
         }
-        // ChartMuseum's `serverInfo` is arbitrary YAML: the general parser's.
-        let museum = std::fs::read_to_string(format!("{TESTDATA}/chartmuseum-index.yaml")).unwrap();
-        assert!(!agree(&museum));
     }
 
     #[test]

@@ -174,68 +174,53 @@ pub(crate) fn display_user_id(cert: &Cert, policy: &dyn sequoia_openpgp::policy:
 mod tests {
     use super::*;
 
-    const PROVENANCE: &str = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/testdata/helm/provenance"
-    );
-    const HELM_TEST_UID: &str = "Helm Testing (This key should only be used for testing. DO NOT TRUST.) <helm-testing@helm.sh>";
-
-    fn keyring(name: &str) -> Keyring {
-        Keyring::from_file(Path::new(&format!("{PROVENANCE}/{name}"))).unwrap()
+    fn keyring(vectors: &capstan_testdata::Vectors, name: &str) -> Keyring {
+        Keyring::from_file(&vectors.path(&format!("provenance/{name}"))).unwrap()
     }
 
-    #[test]
-    fn loads_binary_public_keyring() {
-        let ring = keyring("helm-test-key.pub");
-        assert_eq!(ring.certs().len(), 1);
-        let cert = ring.find(HELM_TEST_UID).unwrap();
-        assert_eq!(
-            cert.fingerprint().to_hex(),
-            "5E615389B53CA37F0EE60BD3843BBF981FC18762"
-        );
-    }
-
-    #[test]
-    fn loads_binary_secret_key() {
-        let ring = keyring("helm-test-key.secret");
-        let cert = ring.find("helm-testing@helm.sh").unwrap();
-        assert!(cert.is_tsk());
-    }
-
-    #[test]
-    fn finds_keys_in_mixed_keyring_by_name_and_fingerprint() {
-        let ring = keyring("helm-mixed-keyring.pub");
-        assert_eq!(ring.certs().len(), 2);
-        let ed25519 = ring.find("Ed25519").unwrap();
-        assert_eq!(
-            ed25519.fingerprint().to_hex(),
-            "4CBE754C25580C6C878DE711FB856812CE2FCB64"
-        );
-        let rsa = ring.find("843BBF981FC18762").unwrap();
-        assert_eq!(
-            rsa.fingerprint().to_hex(),
-            "5E615389B53CA37F0EE60BD3843BBF981FC18762"
-        );
-        assert!(matches!(
-            ring.find("helm.sh"),
-            Err(ProvenanceError::AmbiguousKey { .. })
-        ));
-        assert!(matches!(
-            ring.find("nobody"),
-            Err(ProvenanceError::KeyNotFound { .. })
-        ));
-    }
-
-    #[test]
-    fn armored_keyring_with_several_keys_loads() {
-        use sequoia_openpgp::serialize::SerializeInto;
-        let ring = keyring("helm-mixed-keyring.pub");
-        let mut armored = Vec::new();
-        for cert in ring.certs() {
-            armored.extend(cert.armored().to_vec().unwrap());
+    capstan_testdata::vector_tests! {
+        fn loads_binary_public_keyring(vectors) {
+            let ring = keyring(vectors, "helm-test-key.pub");
+            assert_eq!(ring.certs().len(), 1);
+            let signer = vectors.signer();
+            let cert = ring.find(&signer.user_id).unwrap();
+            assert_eq!(cert.fingerprint().to_hex(), signer.fingerprint);
         }
-        let reread = Keyring::from_bytes(&armored, "armored").unwrap();
-        assert_eq!(reread.certs().len(), 2);
+
+        fn loads_binary_secret_key(vectors) {
+            let ring = keyring(vectors, "helm-test-key.secret");
+            let cert = ring.find(vectors.signer().email()).unwrap();
+            assert!(cert.is_tsk());
+        }
+
+        fn finds_keys_in_mixed_keyring_by_name_and_fingerprint(vectors) {
+            let ring = keyring(vectors, "helm-mixed-keyring.pub");
+            assert_eq!(ring.certs().len(), 2);
+            let ed25519 = ring.find("Ed25519").unwrap();
+            assert_eq!(ed25519.fingerprint().to_hex(), vectors.ed25519_key().fingerprint);
+            let signer = vectors.signer();
+            let rsa = ring.find(signer.key_id()).unwrap();
+            assert_eq!(rsa.fingerprint().to_hex(), signer.fingerprint);
+            assert!(matches!(
+                ring.find(vectors.mixed_keyring_common_text()),
+                Err(ProvenanceError::AmbiguousKey { .. })
+            ));
+            assert!(matches!(
+                ring.find("nobody"),
+                Err(ProvenanceError::KeyNotFound { .. })
+            ));
+        }
+
+        fn armored_keyring_with_several_keys_loads(vectors) {
+            use sequoia_openpgp::serialize::SerializeInto;
+            let ring = keyring(vectors, "helm-mixed-keyring.pub");
+            let mut armored = Vec::new();
+            for cert in ring.certs() {
+                armored.extend(cert.armored().to_vec().unwrap());
+            }
+            let reread = Keyring::from_bytes(&armored, "armored").unwrap();
+            assert_eq!(reread.certs().len(), 2);
+        }
     }
 
     #[test]

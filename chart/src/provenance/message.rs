@@ -108,50 +108,35 @@ pub fn parse_message_block(text: &str) -> Result<MessageBlock, ProvenanceError> 
 mod tests {
     use super::*;
 
-    const TESTDATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/testdata/helm");
-
-    fn read(path: &str) -> Vec<u8> {
-        std::fs::read(format!("{TESTDATA}/{path}")).expect("Helm test vector present")
-    }
-
-    fn hashtest_metadata() -> ChartMetadata {
-        let chart_yaml = String::from_utf8(read("provenance/hashtest/Chart.yaml")).unwrap();
+    fn hashtest_metadata(vectors: &capstan_testdata::Vectors) -> ChartMetadata {
+        let chart_yaml = vectors.read_string("provenance/hashtest/Chart.yaml");
         serde_saphyr::from_str(&chart_yaml).unwrap()
     }
 
-    #[test]
-    fn digest_matches_shasum_output() {
-        let expected = String::from_utf8(read("provenance/hashtest.sha256")).unwrap();
-        let hex = expected.split_whitespace().next().unwrap();
-        assert_eq!(
-            archive_digest(&read("provenance/hashtest-1.2.3.tgz")),
-            format!("sha256:{hex}")
-        );
-    }
+    capstan_testdata::vector_tests! {
+        fn digest_matches_shasum_output(vectors) {
+            assert_eq!(
+                archive_digest(&vectors.read("provenance/hashtest-1.2.3.tgz")),
+                vectors.hashtest_digest()
+            );
+        }
 
-    #[test]
-    fn message_block_equals_helms() {
-        let block = message_block(
-            &hashtest_metadata(),
-            "hashtest-1.2.3.tgz",
-            &read("provenance/hashtest-1.2.3.tgz"),
-        );
-        assert_eq!(
-            block,
-            String::from_utf8(read("provenance/msgblock.yaml")).unwrap()
-        );
-    }
+        fn message_block_equals_helms(vectors) {
+            let block = message_block(
+                &hashtest_metadata(vectors),
+                "hashtest-1.2.3.tgz",
+                &vectors.read("provenance/hashtest-1.2.3.tgz"),
+            );
+            assert_eq!(block, vectors.read_string("provenance/msgblock.yaml"));
+        }
 
-    #[test]
-    fn parses_helms_message_block() {
-        let text = String::from_utf8(read("provenance/msgblock.yaml")).unwrap();
-        let block = parse_message_block(&text).unwrap();
-        assert_eq!(block.metadata["name"], "hashtest");
-        assert_eq!(block.files.len(), 1);
-        assert_eq!(
-            block.files["hashtest-1.2.3.tgz"],
-            "sha256:c6841b3a895f1444a6738b5d04564a57e860ce42f8519c3be807fb6d9bee7888"
-        );
+        fn parses_helms_message_block(vectors) {
+            let text = vectors.read_string("provenance/msgblock.yaml");
+            let block = parse_message_block(&text).unwrap();
+            assert_eq!(block.metadata["name"], "hashtest");
+            assert_eq!(block.files.len(), 1);
+            assert_eq!(block.files["hashtest-1.2.3.tgz"], vectors.hashtest_digest());
+        }
     }
 
     #[test]

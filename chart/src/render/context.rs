@@ -5,7 +5,7 @@
 //! filesystem or the network, so a render is a pure function of its inputs.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use base64::Engine as _;
 use minijinja::value::{Enumerator, Object, ObjectRepr, Serde, Value};
@@ -185,63 +185,130 @@ pub(crate) fn template_value(name: &str) -> Value {
 /// (another `files` holding the matches), `as_config()` and `as_secrets()`. As in Helm, reading a
 /// file that is not there gives an empty result (`""`, no bytes, no lines); `exists(path)` tells the
 /// two apart, and `required` turns an empty file into an error where one is mandatory.
+///
+/// One `files` is made per chart for a whole render and shared by its templates. Each file is
+/// turned into a template value once, on first use, and every later read hands out that same
+/// value: reading a large file in a loop costs no new memory, and what a template builds from it
+/// is charged as usual.
 #[derive(Debug, Clone)]
 pub(crate) struct Files {
-    chart: String,
     files: Arc<Vec<ChartFile>>,
+    /// The text of each file of `files` once read (invalid UTF-8 replaced), same indexes.
+    texts: Arc<Vec<OnceLock<Value>>>,
+    /// The bytes of each file of `files` once read, same indexes.
+    bytes: Arc<Vec<OnceLock<Value>>>,
     /// Indexes into `files` visible through this view (all of them, or a glob's matches).
     selected: Vec<usize>,
 }
 
 impl Files {
-    pub(crate) fn new(chart: &Chart, chart_path: &str) -> Files {
+    pub(crate) fn new(chart: &Chart) -> Files {
+        let count = chart.files.len();
         Files {
-            chart: chart_path.to_string(),
-            selected: (0..chart.files.len()).collect(),
+            selected: (0..count).collect(),
             files: Arc::new(chart.files.clone()),
+            texts: Arc::new((0..count).map(|_| OnceLock::new()).collect()),
+            bytes: Arc::new((0..count).map(|_| OnceLock::new()).collect()),
         }
     }
 
-    fn find(&self, path: &str) -> Option<&ChartFile> {
+    fn find(&self, path: &str) -> Option<usize> {
         self.selected
             .iter()
-            .map(|&i| &self.files[i])
-            .find(|f| f.path == path)
+            .copied()
+            .find(|&i| self.files[i].path == path)
     }
 
-    fn text(file: &ChartFile) -> Result<String, Error> {
-        String::from_utf8(file.data.clone()).map_err(|_| {
-            Error::new(
+    /// The file's text as a template value, made on first use.
+    fn text_value(&self, index: usize) -> Value {
+        self.texts[index]
+            .get_or_init(|| {
+                Value::from(String::from_utf8_lossy(&self.files[index].data).into_owned())
+            })
+            .clone()
+    }
+
+    /// The file's bytes as a template value, made on first use.
+    fn bytes_value(&self, index: usize) -> Value {
+        self.bytes[index]
+            .get_or_init(|| Value::from_bytes(self.files[index].data.clone()))
+            .clone()
+    }
+
+    /// The file's text, refusing files that are not UTF-8 (`files[path]` shows them lossily).
+    fn strict_text(&self, index: usize) -> Result<Value, Error> {
+        let file = &self.files[index];
+        if std::str::from_utf8(&file.data).is_err() {
+            return Err(Error::new(
                 ErrorKind::InvalidOperation,
                 format!(
                     "file `{}` is not UTF-8 text; use `files.as_bytes(path) | b64encode` for binary files",
                     file.path
                 ),
-            )
-        })
+            ));
+        }
+        Ok(self.text_value(index))
     }
 
-    fn selected_files(&self) -> impl Iterator<Item = &ChartFile> {
-        self.selected.iter().map(|&i| &self.files[i])
+    fn selected_files(&self) -> impl Iterator<Item = (usize, &ChartFile)> {
+        self.selected.iter().map(|&i| (i, &self.files[i]))
     }
 
     /// `{base name: text}` for every selected file, as YAML (Helm's `AsConfig`).
     fn as_config(&self, state: &State) -> Result<Value, Error> {
-        let mut map = serde_json::Map::new();
-        for file in self.selected_files() {
-            map.insert(base_name(&file.path).to_string(), Self::text(file)?.into());
+        let mut entries = Vec::new();
+        for (index, file) in self.selected_files() {
+            entries.push((base_name(&file.path), self.strict_text(index)?));
         }
-        super::functions::yaml_text(state, &serde_json::Value::Object(map))
+        super::functions::yaml_text(state, &OrderedMap(entries))
     }
 
     /// `{base name: base64 of bytes}` for every selected file, as YAML (Helm's `AsSecrets`).
     fn as_secrets(&self, state: &State) -> Result<Value, Error> {
+        let encoded_size: u64 = self
+            .selected_files()
+            .map(|(_, file)| (file.data.len() as u64).div_ceil(3) * 4)
+            .sum();
+        super::charge::ensure_room(state, encoded_size)?;
         let mut map = serde_json::Map::new();
-        for file in self.selected_files() {
+        for (_, file) in self.selected_files() {
             let encoded = base64::engine::general_purpose::STANDARD.encode(&file.data);
             map.insert(base_name(&file.path).to_string(), encoded.into());
         }
         super::functions::yaml_text(state, &serde_json::Value::Object(map))
+    }
+
+    /// The lines of a file as a list of strings: a new list each time, so checked and charged.
+    fn lines(&self, state: &State, index: usize) -> Result<Value, Error> {
+        let text = self.strict_text(index)?;
+        let text = text.as_str().unwrap_or_default();
+        let lines = text.lines().count() as u64;
+        let size = text.len() as u64 + lines * super::charge::NODE_BYTES;
+        super::charge::ensure_room(state, size)?;
+        super::charge::charge_bytes(state, text.len() as u64)?;
+        Ok(Value::from_iter(text.lines().map(Value::from)))
+    }
+}
+
+/// Entries serialized as a map in their own order, a later entry replacing an earlier one's
+/// value under the same key (as two files with one base name do in Helm).
+struct OrderedMap<'a>(Vec<(&'a str, Value)>);
+
+impl serde::Serialize for OrderedMap<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut last: BTreeMap<&str, &Value> = BTreeMap::new();
+        let mut order: Vec<&str> = Vec::new();
+        for (key, value) in &self.0 {
+            if last.insert(key, value).is_none() {
+                order.push(key);
+            }
+        }
+        let mut map = serializer.serialize_map(Some(order.len()))?;
+        for key in order {
+            map.serialize_entry(key, last[key])?;
+        }
+        map.end()
     }
 }
 
@@ -270,16 +337,14 @@ impl Object for Files {
     }
 
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        let file = self.find(key.as_str()?)?;
-        Some(Value::from(
-            String::from_utf8_lossy(&file.data).into_owned(),
-        ))
+        let index = self.find(key.as_str()?)?;
+        Some(self.text_value(index))
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
         Enumerator::Values(
             self.selected_files()
-                .map(|f| Value::from(f.path.as_str()))
+                .map(|(_, f)| Value::from(f.path.as_str()))
                 .collect(),
         )
     }
@@ -293,32 +358,28 @@ impl Object for Files {
         match method {
             // Helm's `.Files.Get`, `.GetBytes` and `.Lines` give an empty result for a missing file.
             "get" | "as_text" => match self.find(one_string_arg(method, args)?) {
-                Some(file) => {
-                    state.consume_fuel(file.data.len() as u64 / 64)?;
-                    Ok(Value::from(Self::text(file)?))
-                }
+                Some(index) => self.strict_text(index),
                 None => Ok(Value::from("")),
             },
             "as_bytes" => match self.find(one_string_arg(method, args)?) {
-                Some(file) => {
-                    state.consume_fuel(file.data.len() as u64 / 64)?;
-                    Ok(Value::from_bytes(file.data.clone()))
-                }
+                Some(index) => Ok(self.bytes_value(index)),
                 None => Ok(Value::from_bytes(Vec::new())),
             },
             "exists" => Ok(Value::from(
                 self.find(one_string_arg(method, args)?).is_some(),
             )),
             "lines" => match self.find(one_string_arg(method, args)?) {
-                Some(file) => {
-                    state.consume_fuel(file.data.len() as u64 / 64)?;
-                    let text = Self::text(file)?;
-                    Ok(Value::from_iter(text.lines().map(Value::from)))
-                }
+                Some(index) => self.lines(state, index),
                 None => Ok(Value::from_iter(std::iter::empty::<Value>())),
             },
             "glob" => {
                 let pattern = one_string_arg(method, args)?;
+                // Matching costs the product of the pattern and path lengths, per file.
+                let work: u64 = self
+                    .selected_files()
+                    .map(|(_, f)| (pattern.len() as u64 + 1) * (f.path.len() as u64 + 1))
+                    .sum();
+                super::charge::charge_bytes(state, work)?;
                 let selected = self
                     .selected
                     .iter()
@@ -326,9 +387,8 @@ impl Object for Files {
                     .filter(|&i| glob_matches(pattern, &self.files[i].path))
                     .collect();
                 Ok(Value::from_object(Files {
-                    chart: self.chart.clone(),
-                    files: self.files.clone(),
                     selected,
+                    ..Files::clone(self)
                 }))
             }
             "as_config" => self.as_config(state),

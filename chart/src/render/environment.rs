@@ -10,13 +10,13 @@ use std::sync::Arc;
 use minijinja::syntax::SyntaxConfig;
 use minijinja::{AutoEscape, Environment, ErrorKind, UndefinedBehavior};
 
+use super::limits::Limit;
 use super::nested::{self, MacroIndex};
-use super::{ChartScope, RenderError, TemplateRole, functions};
+use super::{ChartScope, RenderError, TemplateRole, builtins, functions};
 
-/// Fuel for one template render. One unit is about one instruction or 64 bytes of data, so this
-/// allows a few million loop iterations or some hundreds of MiB of strings, far beyond any real
-/// chart, while a runaway template stops within about a second.
-pub(crate) const FUEL_PER_TEMPLATE: u64 = 5_000_000;
+/// The longest message a template error carries: `fail()` and `required()` take their message
+/// from the template, which could otherwise put megabytes into a status condition.
+const MAX_MESSAGE_CHARS: usize = 1000;
 
 /// Nesting depth for the engine's recursion counter (macros count several levels each).
 const RECURSION_LIMIT: usize = 300;
@@ -40,7 +40,8 @@ pub(crate) fn build(scopes: &[ChartScope]) -> ChartEnvironment {
     env.set_auto_escape_callback(|_| AutoEscape::None);
     env.set_formatter(functions::format_for_yaml);
     env.set_undefined_behavior(UndefinedBehavior::Strict);
-    env.set_fuel(Some(FUEL_PER_TEMPLATE));
+    // The renderer sets each file's fuel; this covers anything compiled before that.
+    env.set_fuel(Some(0));
     env.set_recursion_limit(RECURSION_LIMIT);
 
     let mut sources = BTreeMap::new();
@@ -58,13 +59,14 @@ pub(crate) fn build(scopes: &[ChartScope]) -> ChartEnvironment {
             }
             sources.insert(name.clone(), source.clone());
             if let Err(err) = env.add_template_owned(name.clone(), source) {
-                let error = template_error(&err, &name, &sources);
+                let error = template_error(&err, &name, &sources, None);
                 broken.insert(name, error);
             }
         }
     }
     let known: Arc<BTreeSet<String>> = Arc::new(sources.keys().cloned().collect());
     env.set_path_join_callback(move |name, parent| resolve_import(&known, name, parent).into());
+    builtins::register(&mut env);
     functions::register(&mut env);
     nested::register(&mut env, macros);
     ChartEnvironment {
@@ -94,9 +96,15 @@ fn resolve_import(known: &BTreeSet<String>, name: &str, parent: &str) -> String 
 }
 
 impl ChartEnvironment {
-    /// Converts an engine error raised while rendering `file`.
-    pub(crate) fn error(&self, err: &minijinja::Error, file: &str) -> RenderError {
-        template_error(err, file, &self.sources)
+    /// Converts an engine error raised while rendering `file` with the fuel of `fuel` (which
+    /// limit granted it, and that limit's value).
+    pub(crate) fn error(
+        &self,
+        err: &minijinja::Error,
+        file: &str,
+        fuel: Option<(Limit, u64)>,
+    ) -> RenderError {
+        template_error(err, file, &self.sources, fuel)
     }
 }
 
@@ -105,21 +113,43 @@ fn template_error(
     err: &minijinja::Error,
     rendering: &str,
     sources: &BTreeMap<String, String>,
+    fuel: Option<(Limit, u64)>,
 ) -> RenderError {
     let file = err.name().unwrap_or(rendering).to_string();
-    let detail = err.detail().unwrap_or_default().to_string();
+    let detail = shortened(err.detail().unwrap_or_default());
     let out_of_fuel = err.kind() == ErrorKind::OutOfFuel;
     if out_of_fuel || detail.contains("recursion limit") {
-        let why = if out_of_fuel {
-            "it used up its budget of work; look for an endless or very large loop, or a string \
-             or list that keeps growing"
-        } else {
-            "macros or includes nest too deeply; look for a macro that calls itself"
+        let (why, limit) = match fuel {
+            _ if !out_of_fuel => (
+                "macros or includes nest too deeply; look for a macro that calls itself"
+                    .to_string(),
+                None,
+            ),
+            Some((limit, amount)) => (
+                format!(
+                    "it used up its budget of work and data ({amount} fuel, render limit \
+                     {limit}{}); look for an endless or very large loop, or a string or list that \
+                     keeps growing",
+                    if limit == Limit::ChartFuel {
+                        ", shared by all templates of the chart"
+                    } else {
+                        ""
+                    }
+                ),
+                Some(limit),
+            ),
+            None => (
+                "it used up its budget of work and data; look for an endless or very large \
+                 loop, or a string or list that keeps growing"
+                    .to_string(),
+                Some(Limit::TemplateFuel),
+            ),
         };
         return RenderError::TooLong {
             file: rendering.to_string(),
             location: location(err, &file, sources),
-            why: why.to_string(),
+            why,
+            limit,
         };
     }
     let expression = err
@@ -153,6 +183,14 @@ fn template_error(
     RenderError::Template {
         location: location(err, &file, sources),
         message,
+    }
+}
+
+/// `detail` cut to [`MAX_MESSAGE_CHARS`] characters.
+fn shortened(detail: &str) -> String {
+    match detail.char_indices().nth(MAX_MESSAGE_CHARS) {
+        Some((cut, _)) => format!("{}... (message shortened)", &detail[..cut]),
+        None => detail.to_string(),
     }
 }
 

@@ -11,6 +11,11 @@ use heck::{ToKebabCase, ToLowerCamelCase, ToSnakeCase};
 use minijinja::value::{Kwargs, Rest, Serde, Value, ValueKind};
 use minijinja::{Environment, Error, ErrorKind, State};
 use sha2::{Digest, Sha256};
+use std::fmt::Write as _;
+
+use super::charge::{
+    BoundedText, NODE_BYTES, charge_bytes, counted_yaml_options, ensure_room, room,
+};
 
 /// Registers every helper on `env`.
 pub(crate) fn register(env: &mut Environment<'static>) {
@@ -32,9 +37,15 @@ pub(crate) fn register(env: &mut Environment<'static>) {
     env.add_filter("trunc", trunc);
     env.add_filter("trim_suffix", trim_suffix);
     env.add_filter("trim_prefix", trim_prefix);
-    env.add_filter("kebab", |s: &str| s.to_kebab_case());
-    env.add_filter("snake", |s: &str| s.to_snake_case());
-    env.add_filter("camel", |s: &str| s.to_lower_camel_case());
+    env.add_filter("kebab", |state: &State, s: &str| {
+        recased(state, s, ToKebabCase::to_kebab_case)
+    });
+    env.add_filter("snake", |state: &State, s: &str| {
+        recased(state, s, ToSnakeCase::to_snake_case)
+    });
+    env.add_filter("camel", |state: &State, s: &str| {
+        recased(state, s, ToLowerCamelCase::to_lower_camel_case)
+    });
     env.add_filter("contains", contains);
     env.add_test("contains", contains);
     env.add_filter("has_key", has_key);
@@ -50,103 +61,251 @@ pub(crate) fn register(env: &mut Environment<'static>) {
 
 /// Prints values the way YAML reads them back: `true`/`false` (not Python's `True`) and `null`
 /// for none, so `enabled: {{ values.enabled }}` stays a boolean.
+///
+/// Printing is bounded like everything else: a string is only written when the remaining fuel
+/// can pay for it, and a list or map, whose text may be far larger than its weight (one list can
+/// hold the same large list many times over), is printed into a bounded text first.
 pub(crate) fn format_for_yaml(
     out: &mut minijinja::Output,
     state: &mut State,
     value: &Value,
 ) -> Result<(), Error> {
+    let write_failed = |_| Error::from(ErrorKind::WriteFailure);
     match value.kind() {
         ValueKind::Bool | ValueKind::None => {
-            let text = display_text(value);
+            let text = display_text(state, value)?;
             state.consume_fuel(0)?;
-            std::fmt::Write::write_str(out, &text).map_err(|_| Error::from(ErrorKind::WriteFailure))
+            out.write_str(&text).map_err(write_failed)
+        }
+        ValueKind::String => {
+            ensure_room(state, value.as_str().map_or(0, str::len) as u64)?;
+            minijinja::escape_formatter(out, state, value)
+        }
+        ValueKind::Seq | ValueKind::Map | ValueKind::Iterable | ValueKind::Plain => {
+            let text = display_text(state, value)?;
+            out.write_str(&text).map_err(write_failed)
         }
         _ => minijinja::escape_formatter(out, state, value),
     }
 }
 
-/// A value as text, with YAML spellings for booleans and none.
-fn display_text(value: &Value) -> String {
-    match value.kind() {
+/// A value as text, with YAML spellings for booleans and none. Lists and maps are printed into a
+/// text bounded by the remaining fuel: their text can be far larger than their weight.
+fn display_text(state: &State, value: &Value) -> Result<String, Error> {
+    Ok(match value.kind() {
         ValueKind::Bool if value.is_true() => "true".to_string(),
         ValueKind::Bool => "false".to_string(),
         ValueKind::None => "null".to_string(),
-        _ => value.to_string(),
-    }
+        _ => match value.as_str() {
+            Some(text) => text.to_string(),
+            None => {
+                let mut text = BoundedText::for_state(state);
+                let written = write!(text, "{value}");
+                text.finish(state, written, |_| Error::from(ErrorKind::WriteFailure))?
+            }
+        },
+    })
 }
 
 fn invalid(message: impl Into<String>) -> Error {
     Error::new(ErrorKind::InvalidOperation, message.into())
 }
 
-/// Converts a template value to JSON data, refusing undefined values (with strict undefined they
-/// would otherwise turn into `null` silently).
-fn to_json_value(value: &Value, filter: &str) -> Result<serde_json::Value, Error> {
+/// Refuses undefined values, which with strict undefined would otherwise turn into `null`
+/// silently.
+fn defined<'a>(value: &'a Value, filter: &str) -> Result<&'a Value, Error> {
     if value.is_undefined() {
         return Err(Error::new(
             ErrorKind::UndefinedError,
             format!("{filter} was given an undefined value"),
         ));
     }
-    serde_json::to_value(value)
-        .map_err(|e| invalid(format!("{filter}: value cannot be serialized: {e}")))
+    Ok(value)
 }
 
-/// YAML text for `data`, without the trailing newline, charged to the render's fuel.
-pub(crate) fn yaml_text(state: &State, data: &serde_json::Value) -> Result<Value, Error> {
-    let text = serde_saphyr::to_string(data)
-        .map_err(|e| invalid(format!("to_yaml: value cannot be written as YAML: {e}")))?;
-    state.consume_fuel(text.len() as u64 / 64)?;
+/// Converts a template value to JSON data. The value is serialized into a bounded text and read
+/// back, because its data can be far larger than its weight (one list may hold the same large
+/// list many times over), and an unbounded copy would be built before anything could be charged.
+fn to_json_value(state: &State, value: &Value, filter: &str) -> Result<serde_json::Value, Error> {
+    let text = json_text(state, defined(value, filter)?, false, filter)?;
+    charge_bytes(state, text.len() as u64)?;
+    let data: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| invalid(format!("{filter}: value cannot be serialized: {e}")))?;
+    charge_tree(state, &data)?;
+    Ok(data)
+}
+
+/// YAML text for `data`, without the trailing newline. It is written into a text bounded by the
+/// remaining fuel, so a value whose YAML would be huge (deep nesting multiplies indentation, a
+/// list may hold one large list many times) stops the render instead of being built first.
+pub(crate) fn yaml_text(state: &State, data: &impl serde::Serialize) -> Result<Value, Error> {
+    let mut text = BoundedText::for_state(state);
+    let written = serde_saphyr::to_fmt_writer(&mut text, data);
+    let text = text.finish(state, written, |e| {
+        invalid(format!("to_yaml: value cannot be written as YAML: {e}"))
+    })?;
     Ok(Value::from(text.trim_end_matches('\n')))
 }
 
 fn to_yaml(state: &State, value: Value) -> Result<Value, Error> {
-    yaml_text(state, &to_json_value(&value, "to_yaml")?)
+    yaml_text(state, defined(&value, "to_yaml")?)
 }
 
-fn to_json(value: Value) -> Result<String, Error> {
-    let data = to_json_value(&value, "to_json")?;
-    Ok(data.to_string())
+/// JSON text for `data`, bounded like [`yaml_text`].
+fn json_text(
+    state: &State,
+    data: &impl serde::Serialize,
+    pretty: bool,
+    filter: &str,
+) -> Result<String, Error> {
+    let mut text = BoundedText::for_state(state);
+    let written = if pretty {
+        serde_json::to_writer_pretty(&mut text, data)
+    } else {
+        serde_json::to_writer(&mut text, data)
+    };
+    text.finish(state, written, |e| {
+        invalid(format!("{filter}: value cannot be serialized: {e}"))
+    })
 }
 
-fn to_pretty_json(value: Value) -> Result<String, Error> {
-    let data = to_json_value(&value, "to_pretty_json")?;
-    serde_json::to_string_pretty(&data).map_err(|e| invalid(format!("to_pretty_json: {e}")))
+fn to_json(state: &State, value: Value) -> Result<String, Error> {
+    json_text(state, defined(&value, "to_json")?, false, "to_json")
 }
 
-fn from_yaml(text: &str) -> Result<Value, Error> {
-    let data: serde_json::Value = serde_saphyr::from_str(text)
-        .map_err(|e| invalid(format!("from_yaml: the text is not valid YAML: {e}")))?;
+fn to_pretty_json(state: &State, value: Value) -> Result<String, Error> {
+    json_text(
+        state,
+        defined(&value, "to_pretty_json")?,
+        true,
+        "to_pretty_json",
+    )
+}
+
+/// What parsing one YAML node costs in memory while it is parsed (events, the tree, anchors kept
+/// for replay), in bytes: measured at about 250.
+const PARSED_NODE_BYTES: u64 = 256;
+
+/// Parses YAML text into a template value. The tree is charged by its nodes, and the parser is
+/// told to stop at as many nodes as the remaining fuel can pay for, so anchors and aliases cannot
+/// expand a short text into a huge tree.
+fn from_yaml(state: &State, text: &str) -> Result<Value, Error> {
+    let max_nodes = room(state).map_or(usize::MAX, |room| {
+        usize::try_from(room / PARSED_NODE_BYTES).unwrap_or(usize::MAX)
+    });
+    let nodes = std::rc::Rc::new(std::cell::Cell::new(0usize));
+    let max_events = text.len().saturating_mul(8).saturating_add(1024);
+    let options = counted_yaml_options(max_nodes, max_events, &nodes);
+    let parsed: Result<serde_json::Value, _> = serde_saphyr::from_str_with_options(text, options);
+    charge_bytes(state, nodes.get() as u64 * PARSED_NODE_BYTES)?;
+    let data = parsed.map_err(|e| {
+        if crate::values::yaml_budget_breached(&e) {
+            invalid(
+                "from_yaml: the text stands for more YAML nodes than the render has left \
+                 (anchors and aliases replaying too much, or a very large text)",
+            )
+        } else {
+            invalid(format!(
+                "from_yaml: the text is not valid YAML at {}",
+                crate::values::redacted_yaml_error(&e, text.as_bytes())
+            ))
+        }
+    })?;
+    charge_tree(state, &data)?;
     Ok(Value::from(Serde(data)))
 }
 
-fn from_json(text: &str) -> Result<Value, Error> {
+/// Parses JSON text into a template value. A JSON text has at most one node per separator, so
+/// the tree's size is checked against the remaining fuel before parsing.
+fn from_json(state: &State, text: &str) -> Result<Value, Error> {
+    let most_nodes = text
+        .bytes()
+        .filter(|b| matches!(b, b',' | b':' | b'[' | b'{'))
+        .count() as u64
+        + 1;
+    ensure_room(state, text.len() as u64 + most_nodes * NODE_BYTES)?;
     let data: serde_json::Value = serde_json::from_str(text)
         .map_err(|e| invalid(format!("from_json: the text is not valid JSON: {e}")))?;
+    charge_tree(state, &data)?;
     Ok(Value::from(Serde(data)))
 }
 
-/// Pads every line, the first included, by `width` spaces (Helm's `indent`, not Jinja's).
-fn indent(text: &str, width: usize) -> Result<String, Error> {
-    if width > 1024 {
-        return Err(invalid(format!(
-            "indent({width}) is wider than 1024 columns; this is likely a mistake"
-        )));
+/// Charges a tree built outside the engine's sight by its nodes and string bytes.
+fn charge_tree(state: &State, data: &serde_json::Value) -> Result<(), Error> {
+    charge_bytes(state, tree_bytes(data))
+}
+
+/// About how many bytes a JSON tree occupies: its strings plus a fixed cost per node.
+fn tree_bytes(data: &serde_json::Value) -> u64 {
+    let mut bytes = 0u64;
+    let mut pending = vec![data];
+    while let Some(node) = pending.pop() {
+        bytes = bytes.saturating_add(NODE_BYTES);
+        match node {
+            serde_json::Value::String(text) => bytes = bytes.saturating_add(text.len() as u64),
+            serde_json::Value::Array(items) => pending.extend(items),
+            serde_json::Value::Object(map) => {
+                for (key, value) in map {
+                    bytes = bytes.saturating_add(key.len() as u64);
+                    pending.push(value);
+                }
+            }
+            _ => {}
+        }
     }
-    let pad = " ".repeat(width);
-    Ok(format!("{pad}{}", text.replace('\n', &format!("\n{pad}"))))
+    bytes
+}
+
+/// The largest `indent` width: wider is almost certainly a mistake, and it keeps one line of
+/// padding small.
+const MAX_INDENT: usize = 1024;
+
+/// Pads every line, the first included, by `width` spaces (Helm's `indent`, not Jinja's). The
+/// result's size is known beforehand (text plus one pad per line) and checked against the
+/// remaining fuel before it is built.
+fn indent(state: &State, text: &str, width: usize) -> Result<String, Error> {
+    indented(state, text, width, false)
 }
 
 /// A newline, then `indent(width)`: `{{ x | to_yaml | nindent(4) }}` after a `key:`.
-fn nindent(text: &str, width: usize) -> Result<String, Error> {
-    Ok(format!("\n{}", indent(text, width)?))
+fn nindent(state: &State, text: &str, width: usize) -> Result<String, Error> {
+    indented(state, text, width, true)
 }
 
-fn b64encode(value: Value) -> Result<String, Error> {
+fn indented(state: &State, text: &str, width: usize, newline_first: bool) -> Result<String, Error> {
+    if width > MAX_INDENT {
+        return Err(invalid(format!(
+            "indent({width}) is wider than {MAX_INDENT} columns; this is likely a mistake"
+        )));
+    }
+    let lines = text.bytes().filter(|&b| b == b'\n').count() + 1;
+    let size = text.len() + lines * width + usize::from(newline_first);
+    ensure_room(state, size as u64)?;
+    let pad = " ".repeat(width);
+    let mut out = String::with_capacity(size);
+    if newline_first {
+        out.push('\n');
+    }
+    for (index, line) in text.split('\n').enumerate() {
+        if index > 0 {
+            out.push('\n');
+        }
+        out.push_str(&pad);
+        out.push_str(line);
+    }
+    Ok(out)
+}
+
+fn b64encode(state: &State, value: Value) -> Result<String, Error> {
+    let text;
     let bytes = match value.as_bytes() {
-        Some(bytes) => bytes.to_vec(),
-        None => display_text(&value).into_bytes(),
+        Some(bytes) => bytes,
+        None => {
+            text = display_text(state, &value)?;
+            text.as_bytes()
+        }
     };
+    ensure_room(state, (bytes.len() as u64).div_ceil(3) * 4)?;
     Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
 }
 
@@ -157,12 +316,12 @@ fn b64decode(text: &str) -> Result<String, Error> {
     String::from_utf8(bytes).map_err(|_| invalid("b64decode: the decoded bytes are not UTF-8 text"))
 }
 
-fn sha256(value: Value) -> String {
+fn sha256(state: &State, value: Value) -> Result<String, Error> {
     let digest = match value.as_bytes() {
         Some(bytes) => Sha256::digest(bytes),
-        None => Sha256::digest(display_text(&value).as_bytes()),
+        None => Sha256::digest(display_text(state, &value)?.as_bytes()),
     };
-    hex::encode(digest)
+    Ok(hex::encode(digest))
 }
 
 /// Whether Helm considers `value` empty: undefined, none, false, zero, "" and empty collections.
@@ -197,23 +356,33 @@ fn helm_default(value: Value, fallback: Option<Value>) -> Value {
     }
 }
 
-fn quote(value: Value) -> Result<String, Error> {
-    let text = if value.is_none() {
-        String::new()
+/// The text `quote` and `squote` put in quotes: none is empty.
+fn quotable_text(state: &State, value: &Value) -> Result<String, Error> {
+    if value.is_none() {
+        Ok(String::new())
     } else {
-        display_text(&value)
-    };
-    serde_json::to_string(&text).map_err(|e| invalid(format!("quote: {e}")))
+        display_text(state, value)
+    }
+}
+
+fn quote(state: &State, value: Value) -> Result<String, Error> {
+    let text = quotable_text(state, &value)?;
+    json_text(state, &text, false, "quote")
 }
 
 /// Single-quotes for YAML: an inner `'` is doubled, which is YAML's only escape in that style.
-fn squote(value: Value) -> String {
-    let text = if value.is_none() {
-        String::new()
-    } else {
-        display_text(&value)
-    };
-    format!("'{}'", text.replace('\'', "''"))
+fn squote(state: &State, value: Value) -> Result<String, Error> {
+    let text = quotable_text(state, &value)?;
+    let quotes = text.bytes().filter(|&b| b == b'\'').count();
+    ensure_room(state, (text.len() + quotes + 2) as u64)?;
+    Ok(format!("'{}'", text.replace('\'', "''")))
+}
+
+/// Converts the case of `text` (kebab, snake, camel), which may insert a separator per character
+/// at most, once the remaining fuel can pay for that.
+fn recased(state: &State, text: &str, convert: fn(&str) -> String) -> Result<String, Error> {
+    ensure_room(state, text.len() as u64 * 3)?;
+    Ok(convert(text))
 }
 
 /// The first `n` characters, or with a negative `n` the last `-n` (Helm's `trunc`).
@@ -235,16 +404,28 @@ fn trim_prefix(text: &str, prefix: &str) -> String {
     text.strip_prefix(prefix).unwrap_or(text).to_string()
 }
 
-/// Substring for strings, membership for lists, key presence for maps.
-fn contains(haystack: Value, needle: Value) -> Result<bool, Error> {
+/// Substring for strings, membership for lists, key presence for maps. Each item of a list looked
+/// through is charged, as the engine charges its own filters.
+fn contains(state: &State, haystack: Value, needle: Value) -> Result<bool, Error> {
     match haystack.kind() {
         ValueKind::String => match (haystack.as_str(), needle.as_str()) {
-            (Some(hay), Some(needle)) => Ok(hay.contains(needle)),
+            (Some(hay), Some(needle)) => {
+                charge_bytes(state, hay.len() as u64)?;
+                Ok(hay.contains(needle))
+            }
             _ => Err(invalid(
                 "contains: a string can only contain another string",
             )),
         },
-        ValueKind::Seq | ValueKind::Iterable => Ok(haystack.try_iter()?.any(|item| item == needle)),
+        ValueKind::Seq | ValueKind::Iterable => {
+            for item in haystack.try_iter()? {
+                state.consume_fuel(1)?;
+                if item == needle {
+                    return Ok(true);
+                }
+            }
+            Ok(false)
+        }
         ValueKind::Map => Ok(!haystack.get_item(&needle)?.is_undefined()),
         _ => Err(invalid(format!(
             "contains: cannot look inside a {} value",
@@ -264,10 +445,11 @@ fn has_key(map: Value, key: &str) -> Result<bool, Error> {
 }
 
 /// Deep-merges mappings; earlier ones win, later ones fill in what is missing (Helm's `merge`).
-fn merge(first: Value, rest: Rest<Value>) -> Result<Value, Error> {
-    let mut merged = to_json_value(&first, "merge")?;
+/// The result is a new tree, charged by its size.
+fn merge(state: &State, first: Value, rest: Rest<Value>) -> Result<Value, Error> {
+    let mut merged = to_json_value(state, &first, "merge")?;
     for other in rest.iter() {
-        merge_missing(&mut merged, to_json_value(other, "merge")?)?;
+        merge_missing(&mut merged, to_json_value(state, other, "merge")?)?;
     }
     Ok(Value::from(Serde(merged)))
 }
@@ -326,8 +508,8 @@ fn fail(message: &str, _kwargs: Kwargs) -> Result<Value, Error> {
 
 /// `semver_compare(">=1.2 <2", chart.app_version)`: whether the version satisfies the constraint,
 /// with Helm's (Masterminds) constraint rules.
-fn semver_compare(constraint: &str, version: Value) -> Result<bool, Error> {
-    let version = display_text(&version);
+fn semver_compare(state: &State, constraint: &str, version: Value) -> Result<bool, Error> {
+    let version = display_text(state, &version)?;
     crate::version::constraint_matches(constraint, &version)
         .map_err(|e| invalid(format!("semver_compare: {e}")))
 }

@@ -14,17 +14,24 @@
 //! produce manifests; other files under `templates/` can be imported but produce nothing.
 //! Library charts (`type: library`) render nothing themselves.
 //!
-//! Each template render is bounded: it has a fuel budget (instructions and bytes), a recursion
-//! limit, and the total output is capped, so a runaway template fails quickly with
-//! [`RenderError::TooLong`] instead of hanging or exhausting memory.
+//! Each render is bounded as [`RenderLimits`] describes: fuel for every instruction and every
+//! byte a template makes (Capstan's helpers included, checked before they allocate), an output cap
+//! enforced while writing, and caps on the objects and YAML nodes parsed from the output. A
+//! runaway template fails quickly with an error naming the file and the limit
+//! ([`RenderError::TooLong`], [`RenderError::OutputTooLarge`], [`RenderError::TooManyObjects`],
+//! [`RenderError::TooManyYamlNodes`]) instead of hanging or exhausting memory.
 
+mod builtins;
+mod charge;
 mod context;
 mod engine;
 mod environment;
 mod functions;
+mod limits;
 mod manifest;
 mod nested;
 mod order;
+mod output;
 
 use std::collections::BTreeMap;
 
@@ -34,8 +41,11 @@ use minijinja::value::Serde;
 use crate::model::Chart;
 use crate::values::Values;
 use environment::ChartEnvironment;
+use limits::Account;
+pub use limits::{Limit, RenderLimits};
 
-/// The largest total output a render may produce, across all templates.
+/// The largest total output a render may produce by default, across all templates
+/// ([`RenderLimits::max_output_bytes`]).
 pub const MAX_OUTPUT_BYTES: usize = 32 * 1024 * 1024;
 
 /// Stack for the render thread: deep (but bounded) template recursion must not overflow the
@@ -131,17 +141,41 @@ pub enum RenderError {
     NotText { file: String },
     #[error("{location}: {message}")]
     Template { location: String, message: String },
+    /// The template used up its fuel (`limit` says which budget) or nested too deeply (`limit`
+    /// is `None`).
     #[error("template ran too long: {file} (stopped at {location}): {why}")]
     TooLong {
         file: String,
         location: String,
         why: String,
+        limit: Option<Limit>,
     },
     #[error(
-        "{file}: the chart's rendered output exceeds {limit} bytes; a template is producing far \
-         more than a chart should"
+        "{file}: the chart's rendered output exceeds {limit} bytes (render limit \
+         max_output_bytes); a template is producing far more than a chart should"
     )]
     OutputTooLarge { file: String, limit: usize },
+    #[error(
+        "{file}: document {document} would be object number {} of the chart, over the limit of \
+         {limit} objects (render limit max_objects); a template is producing far more objects \
+         than a chart should", limit + 1
+    )]
+    TooManyObjects {
+        file: String,
+        document: usize,
+        limit: usize,
+    },
+    #[error(
+        "{file}: document {document} (line {line} of the output) takes the chart's objects over \
+         {limit} YAML nodes (render limit max_yaml_nodes), or replays anchors and aliases far \
+         more than its length; the objects are far larger than a chart's should be"
+    )]
+    TooManyYamlNodes {
+        file: String,
+        document: usize,
+        line: usize,
+        limit: usize,
+    },
     #[error("{file}: document {document} (line {line} of the output) is not valid YAML: {problem}")]
     Yaml {
         file: String,
@@ -281,27 +315,52 @@ pub struct RenderedFile {
     pub manifests: Vec<Manifest>,
 }
 
-/// A prepared render: scopes, compiled environment and shared context.
+/// A prepared render: scopes, compiled environment, shared context and the account of what the
+/// render has used.
 struct Renderer<'a> {
     scopes: Vec<ChartScope<'a>>,
+    /// Per scope: the variables that do not depend on the template (`values`, `chart`, `files`),
+    /// made once and shared by the scope's templates.
+    scope_context: Vec<[(&'static str, Value); 3]>,
     environment: ChartEnvironment,
     release: Value,
     capabilities: Value,
+    account: Account,
 }
 
 impl<'a> Renderer<'a> {
-    fn new(chart: &'a Chart, values: &Values, opts: &RenderOptions) -> Result<Self, RenderError> {
+    fn new(
+        chart: &'a Chart,
+        values: &Values,
+        opts: &RenderOptions,
+        limits: &RenderLimits,
+    ) -> Result<Self, RenderError> {
         let scopes = collect_scopes(chart, values);
         for scope in &scopes {
             engine::ensure_jinja(scope.chart, &scope.path)?;
         }
         let capabilities = context::capabilities_value(opts)?;
         let environment = environment::build(&scopes);
+        let scope_context = scopes
+            .iter()
+            .map(|scope| {
+                [
+                    ("values", Value::from(Serde(&scope.values))),
+                    ("chart", context::chart_value(scope.chart)),
+                    (
+                        "files",
+                        Value::from_object(context::Files::new(scope.chart)),
+                    ),
+                ]
+            })
+            .collect();
         Ok(Renderer {
             scopes,
+            scope_context,
             environment,
             release: context::release_value(opts),
             capabilities,
+            account: Account::new(limits),
         })
     }
 
@@ -324,58 +383,72 @@ impl<'a> Renderer<'a> {
         files
     }
 
-    fn render_file(&self, scope: &ChartScope, name: &str) -> Result<String, RenderError> {
+    /// Renders template `name` of scope `scope_index` with the fuel the account grants it, into
+    /// output the account bounds, and records what it used.
+    fn render_file(&self, scope_index: usize, name: &str) -> Result<String, RenderError> {
         if let Some(error) = self.environment.broken.get(name) {
             return Err(error.clone());
         }
-        let template = self
-            .environment
-            .env
-            .get_template(name)
-            .map_err(|err| self.environment.error(&err, name))?;
-        let context = Value::from(BTreeMap::from([
-            ("values", Value::from(Serde(&scope.values))),
-            ("release", self.release.clone()),
-            ("chart", context::chart_value(scope.chart)),
-            ("capabilities", self.capabilities.clone()),
-            (
-                "files",
-                Value::from_object(context::Files::new(scope.chart, &scope.path)),
-            ),
-            ("template", context::template_value(name)),
-        ]));
-        template
-            .render(context)
-            .map_err(|err| self.environment.error(&err, name))
+        let (fuel, fuel_limit) = self.account.fuel_for_template();
+        let mut env = self.environment.env.clone();
+        env.set_fuel(Some(fuel));
+        let fuel_error = |err: &minijinja::Error| {
+            self.environment.error(
+                err,
+                name,
+                Some((fuel_limit, fuel_limit.value_in(&self.account.limits))),
+            )
+        };
+        let template = env.get_template(name).map_err(|err| fuel_error(&err))?;
+        let mut context: BTreeMap<&str, Value> =
+            self.scope_context[scope_index].iter().cloned().collect();
+        context.insert("release", self.release.clone());
+        context.insert("capabilities", self.capabilities.clone());
+        context.insert("template", context::template_value(name));
+        let mut output = output::BoundedOutput::new(&self.account);
+        let rendered = if fuel == 0 {
+            // Nothing left for this file: report it as running out without starting it.
+            Err(minijinja::Error::from(minijinja::ErrorKind::OutOfFuel))
+        } else {
+            template.render_captured_to(Value::from(context), &mut output)
+        };
+        match rendered {
+            Ok(captured) => {
+                let used = captured.state().fuel_levels().map_or(0, |(used, _)| used);
+                self.account.spend_fuel(used);
+                Ok(output.into_text())
+            }
+            Err(err) => {
+                self.account.spend_fuel(fuel);
+                if output.overflowed() {
+                    return Err(RenderError::OutputTooLarge {
+                        file: name.to_string(),
+                        limit: self.account.limits.max_output_bytes,
+                    });
+                }
+                Err(fuel_error(&err))
+            }
+        }
     }
 
-    fn render_all(&self) -> Vec<(TemplateRole, TemplateOutput)> {
-        let mut total_output = 0usize;
-        self.files_to_render()
-            .into_iter()
-            .map(|(scope_index, name, role)| {
-                let scope = &self.scopes[scope_index];
-                let result = self.render_file(scope, &name).and_then(|text| {
-                    total_output += text.len();
-                    if total_output > MAX_OUTPUT_BYTES {
-                        return Err(RenderError::OutputTooLarge {
-                            file: name.clone(),
-                            limit: MAX_OUTPUT_BYTES,
-                        });
-                    }
-                    let manifests = match role {
-                        TemplateRole::Manifests => manifest::parse_manifests(&name, &text)?,
-                        _ => Vec::new(),
-                    };
-                    Ok(RenderedFile { text, manifests })
-                });
-                let output = TemplateOutput {
-                    source: name,
-                    result,
-                };
-                (role, output)
-            })
-            .collect()
+    /// Renders one file and parses its manifests.
+    fn render_output(
+        &self,
+        scope_index: usize,
+        name: String,
+        role: TemplateRole,
+    ) -> TemplateOutput {
+        let result = self.render_file(scope_index, &name).and_then(|text| {
+            let manifests = match role {
+                TemplateRole::Manifests => manifest::parse_manifests(&name, &text, &self.account)?,
+                _ => Vec::new(),
+            };
+            Ok(RenderedFile { text, manifests })
+        });
+        TemplateOutput {
+            source: name,
+            result,
+        }
     }
 
     fn crds(&self) -> Result<Vec<Manifest>, RenderError> {
@@ -383,9 +456,9 @@ impl<'a> Renderer<'a> {
         for scope in &self.scopes {
             for file in &scope.chart.crds {
                 let name = format!("{}/{}", scope.path, file.path);
-                let text = String::from_utf8(file.data.clone())
+                let text = std::str::from_utf8(&file.data)
                     .map_err(|_| RenderError::NotText { file: name.clone() })?;
-                crds.extend(manifest::parse_manifests(&name, &text)?);
+                crds.extend(manifest::parse_manifests(&name, text, &self.account)?);
             }
         }
         Ok(crds)
@@ -411,7 +484,7 @@ fn with_render_stack<T: Send>(
     })
 }
 
-/// Renders `chart` with the fully coalesced `values`.
+/// Renders `chart` with the fully coalesced `values`, within the default [`RenderLimits`].
 ///
 /// `chart` must already have disabled subcharts removed and aliased ones renamed, and `values`
 /// must hold each subchart's values under its name with `global` copied down; the values module
@@ -421,13 +494,23 @@ pub fn render(
     values: &Values,
     opts: &RenderOptions,
 ) -> Result<Rendered, RenderError> {
+    render_with_limits(chart, values, opts, &RenderLimits::default())
+}
+
+/// [`render`] within `limits`.
+pub fn render_with_limits(
+    chart: &Chart,
+    values: &Values,
+    opts: &RenderOptions,
+    limits: &RenderLimits,
+) -> Result<Rendered, RenderError> {
     with_render_stack(|| {
-        let renderer = Renderer::new(chart, values, opts)?;
+        let renderer = Renderer::new(chart, values, opts, limits)?;
         let crds = renderer.crds()?;
         let mut manifests = Vec::new();
         let mut notes = None;
-        for (role, output) in renderer.render_all() {
-            let file = output.result?;
+        for (scope_index, name, role) in renderer.files_to_render() {
+            let file = renderer.render_output(scope_index, name, role).result?;
             match role {
                 TemplateRole::Notes => notes = Some(file.text),
                 _ => manifests.extend(file.manifests),
@@ -444,18 +527,28 @@ pub fn render(
 
 /// Renders every template file separately and reports each one's result, so a linter can show
 /// all problems at once. Errors that concern the whole chart (a Helm chart, a bad option) are
-/// returned as `Err`.
+/// returned as `Err`. The default [`RenderLimits`] apply to all files together.
 pub fn render_template_files(
     chart: &Chart,
     values: &Values,
     opts: &RenderOptions,
 ) -> Result<Vec<TemplateOutput>, RenderError> {
+    render_template_files_with_limits(chart, values, opts, &RenderLimits::default())
+}
+
+/// [`render_template_files`] within `limits`.
+pub fn render_template_files_with_limits(
+    chart: &Chart,
+    values: &Values,
+    opts: &RenderOptions,
+    limits: &RenderLimits,
+) -> Result<Vec<TemplateOutput>, RenderError> {
     with_render_stack(|| {
-        let renderer = Renderer::new(chart, values, opts)?;
+        let renderer = Renderer::new(chart, values, opts, limits)?;
         let mut outputs: Vec<TemplateOutput> = renderer
-            .render_all()
+            .files_to_render()
             .into_iter()
-            .map(|(_, output)| output)
+            .map(|(scope_index, name, role)| renderer.render_output(scope_index, name, role))
             .collect();
         // Library files are never rendered, but their syntax errors still belong in a report.
         for (name, error) in &renderer.environment.broken {

@@ -1,9 +1,10 @@
 //! `include(macro, ...)` and `tpl(text)`: the two helpers that render a template from inside a
 //! template.
 //!
-//! Each runs a separate minijinja render, which has its own fuel budget; what it used is then
-//! charged to the caller, and nesting is capped, so work stays bounded: at most
-//! `MAX_NESTING + 1` budgets can be spent before the outermost render runs dry.
+//! Each runs a separate minijinja render whose fuel is what the caller has left, and what it used
+//! is then charged to the caller. So a nested render can never use more than its caller could
+//! have, and the work and memory of a template file and all it includes stay within the file's
+//! one budget however deep the nesting goes (which is capped as well).
 
 use std::cell::Cell;
 use std::collections::BTreeMap;
@@ -148,10 +149,22 @@ fn caller_context(state: &State, extra: Option<&Value>) -> Result<BTreeMap<Strin
     Ok(context)
 }
 
-/// Renders `source` named `name` in its own render and charges the fuel it used to `state`.
+/// Renders `source` named `name` in its own render, with the fuel `state` has left, and charges
+/// the fuel it used to `state`.
 fn render_nested(state: &State, name: &str, source: &str, context: Value) -> Result<String, Error> {
-    let template = state.env().template_from_named_str(name, source)?;
-    let captured = template.render_captured(context)?;
+    // The compiled template is charged like the text it comes from: compiling costs about that.
+    state.consume_fuel(source.len() as u64 / super::charge::BYTES_PER_FUEL)?;
+    let mut env = state.env().clone();
+    if let Some((_, remaining)) = state.fuel_levels() {
+        env.set_fuel(Some(remaining));
+    }
+    let template = env.template_from_named_str(name, source)?;
+    let captured = template.render_captured(context).inspect_err(|error| {
+        if error.kind() == ErrorKind::OutOfFuel {
+            // The nested render used up what the caller had left: so has the caller.
+            let _ = super::charge::exhaust(state);
+        }
+    })?;
     if let Some((consumed, _)) = captured.state().fuel_levels() {
         state.consume_fuel(consumed)?;
     }

@@ -21,7 +21,9 @@ pub type Values = serde_json::Map<String, Value>;
 /// values path concerned.
 #[derive(Debug, thiserror::Error)]
 pub enum ValuesError {
-    #[error("{file} is not valid YAML: {message}")]
+    /// `message` names the line and column and the kind of problem, never the text: values may
+    /// come from a Secret.
+    #[error("{file} is not valid YAML at {message}")]
     Parse { file: String, message: String },
     #[error("{file}: the top level must be a map of keys to values, but it is {found}")]
     NotAMap { file: String, found: &'static str },
@@ -64,7 +66,7 @@ pub fn parse_values_file(file: &str, bytes: &[u8]) -> Result<Values, ValuesError
     let parsed: Option<Value> =
         serde_saphyr::from_slice(bytes).map_err(|error| ValuesError::Parse {
             file: file.to_string(),
-            message: yaml_error_message(&error),
+            message: redacted_yaml_error(&error, bytes),
         })?;
     match parsed {
         None | Some(Value::Null) => Ok(Values::new()),
@@ -105,6 +107,99 @@ fn without_nulls(map: Values) -> Values {
             Value::Object(inner) => Some((key, Value::Object(without_nulls(inner)))),
             other => Some((key, other)),
         })
+        .collect()
+}
+
+/// Whether parsing stopped because a budget (nodes, events, aliases) was used up, however the
+/// parser wrapped the error.
+pub(crate) fn yaml_budget_breached(error: &serde_saphyr::Error) -> bool {
+    let mut error = error;
+    loop {
+        match error {
+            serde_saphyr::Error::AliasError { error: inner, .. }
+            | serde_saphyr::Error::WithSnippet { error: inner, .. } => error = inner,
+            serde_saphyr::Error::Budget { .. } => return true,
+            _ => return false,
+        }
+    }
+}
+
+/// The longest description of a YAML problem kept in a message.
+const MAX_PROBLEM_CHARS: usize = 120;
+
+/// Pieces of text that, when a parser message repeats them from the input, are too short to
+/// carry a secret.
+const MAX_QUOTED_INPUT_CHARS: usize = 3;
+
+/// `line L, column C: problem` for a YAML error in `input`, which may hold secrets: the parser's
+/// words are kept only where they are its own. Quoted parts of its message and what follows a
+/// `:` in it are dropped (that is where parsers repeat the input), and if the rest still repeats
+/// eight or more characters of the lines around the error, only the place is given.
+pub(crate) fn redacted_yaml_error(error: &serde_saphyr::Error, input: &[u8]) -> String {
+    let location = error.location();
+    let place = match location {
+        Some(location) => format!("line {}, column {}", location.line(), location.column()),
+        None => "an unknown place".to_string(),
+    };
+    let full = yaml_error_message(error);
+    let mut problem = full.as_str();
+    if let Some(at) = problem.rfind(" at line ") {
+        problem = &problem[..at];
+    }
+    if let Some((head, _)) = problem.split_once(": ") {
+        problem = head;
+    }
+    let problem = without_long_quotes(problem);
+    let nearby = lines_around(input, location.map_or(0, |l| l.line() as usize));
+    let repeats_input = problem
+        .as_bytes()
+        .windows(8)
+        .any(|window| nearby.windows(8).any(|candidate| candidate == window));
+    let problem: String = problem.chars().take(MAX_PROBLEM_CHARS).collect();
+    if repeats_input || problem.trim().is_empty() {
+        place
+    } else {
+        format!("{place}: {}", problem.trim())
+    }
+}
+
+/// `text` without quoted parts longer than [`MAX_QUOTED_INPUT_CHARS`] characters.
+fn without_long_quotes(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find(['\'', '"', '`']) {
+        let quote = rest[start..].chars().next().unwrap_or('"');
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 1..];
+        match after.find(quote) {
+            Some(end) if after[..end].chars().count() <= MAX_QUOTED_INPUT_CHARS => {
+                out.push_str(&rest[start..start + end + 2]);
+                rest = &after[end + 1..];
+            }
+            Some(end) => {
+                out.push_str("...");
+                rest = &after[end + 1..];
+            }
+            None => {
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The bytes of lines `line - 1` to `line + 1` (1-based) of `input`; all of it when the line is
+/// not known.
+fn lines_around(input: &[u8], line: usize) -> Vec<u8> {
+    if line == 0 {
+        return input.to_vec();
+    }
+    input
+        .split(|&b| b == b'\n')
+        .skip(line.saturating_sub(2))
+        .take(3)
+        .flat_map(|l| l.iter().copied().chain(std::iter::once(b'\n')))
         .collect()
 }
 
@@ -171,6 +266,40 @@ mod tests {
             err.to_string().starts_with("bad.yaml is not valid YAML"),
             "{err}"
         );
+    }
+
+    /// A value that could come from a Secret.
+    const CANARY: &str = "canary-3e9d71-secret";
+
+    #[test]
+    fn parse_errors_name_the_place_but_never_the_content() {
+        let broken = [
+            "a: CANARY\n b: [",
+            "a: \"CANARY\\q\"\n",
+            "a: CANARY\na: CANARY\n",
+            "CANARY: 1\nCANARY: 2\n",
+            "a: *CANARY\n",
+            "a: 'CANARY\n",
+            "a: !!int CANARY\n",
+            "CANARY: [a\n",
+            "- CANARY\nb: c\n",
+            "a: b: CANARY\n",
+            "key: CANARY\n\tother: 1\n",
+            "{CANARY",
+            "a: &CANARY x\nb: &CANARY y\nc: *CANARY\n[",
+        ];
+        for text in broken {
+            let text = text.replace("CANARY", CANARY);
+            let error = parse_values_file("Secret s key values.yaml", text.as_bytes())
+                .expect_err(&text)
+                .to_string();
+            println!("{error}");
+            assert!(
+                error.starts_with("Secret s key values.yaml is not valid YAML at line "),
+                "{error}"
+            );
+            assert!(!error.contains("canary"), "{text:?}: {error}");
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@ use super::repo_source::{RepoConnectionArgs, load_index, runtime};
 use anyhow::{Context, bail};
 use capstan_chart::index::{ChartVersion, join_url};
 use capstan_chart::provenance::{Keyring, archive_digest, verify_archive};
-use capstan_sources::http::{HttpClient, HttpError, redact_url};
+use capstan_sources::http::{DownloadLimits, HttpClient, HttpError, redact_url};
 use capstan_sources::oci;
 use clap::Args;
 use std::path::{Path, PathBuf};
@@ -142,7 +142,8 @@ async fn download(
     } else {
         join_url(repository, first_url)
     };
-    let archive = client.get(&url).await?;
+    let limits = DownloadLimits::default();
+    let archive = client.get_limited(&url, limits.archive_bytes).await?;
     let actual = archive_digest(&archive);
     if let Some(expected) = entry.digest_hex()
         && actual.trim_start_matches("sha256:") != expected
@@ -152,7 +153,10 @@ async fn download(
             redact_url(&url)
         );
     }
-    let provenance = match client.get(&format!("{url}.prov")).await {
+    let provenance = match client
+        .get_limited(&format!("{url}.prov"), limits.provenance_bytes)
+        .await
+    {
         Ok(bytes) => Some(bytes),
         Err(HttpError::Status { status: 404, .. }) => None,
         Err(err) => return Err(err.into()),

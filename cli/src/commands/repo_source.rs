@@ -7,6 +7,10 @@ use clap::Args;
 use std::io::Read;
 use std::path::PathBuf;
 
+/// The largest repository index downloaded: public indexes of thousands of charts run to tens of
+/// MiB, far more than the chart archives the client's default limit is made for.
+const MAX_INDEX_BYTES: u64 = 100 * 1024 * 1024;
+
 /// Connection flags for repositories served over HTTP(S) and for OCI registries.
 #[derive(Debug, Args)]
 pub struct RepoConnectionArgs {
@@ -76,7 +80,10 @@ pub async fn load_index(source: &str, client: Option<&HttpClient>) -> anyhow::Re
     let (bytes, name) = if is_url(source) {
         let client = client.context("no HTTP client for a repository URL")?;
         let url = join_url(source, "index.yaml");
-        (client.get(&url).await?, redact_url(&url))
+        (
+            client.get_limited(&url, MAX_INDEX_BYTES).await?,
+            redact_url(&url),
+        )
     } else {
         let mut path = PathBuf::from(source);
         if path.is_dir() {

@@ -286,6 +286,14 @@ pub fn deployment_yaml(args: &DeploymentArgs) -> anyhow::Result<String> {
         timeout: args.common.timeout.clone(),
         service_account_name: args.service_account.clone(),
         adopt: args.adopt,
+        depends_on: Vec::new(),
+        approval: None,
+        install: None,
+        upgrade: None,
+        uninstall: None,
+        approved_plan: None,
+        drift_detection: None,
+        max_history: None,
         suspend: false,
     };
     let mut deployment = ChartDeployment::new(&args.name, spec);

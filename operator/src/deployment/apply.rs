@@ -16,10 +16,12 @@ use kube::runtime::wait::{await_condition, conditions};
 use crate::error::{Error, Result};
 
 use super::acting::Acting;
+use super::approval::{Action, Planned};
 use super::desired::DesiredObject;
 use super::live::{self, Observed};
 use super::owner::Owner;
-use super::plan::{self, Adoption, Mode, Write};
+use super::plan::{self, Rules, Write};
+use capstan_api::deployment::DriftedObject;
 
 /// How long a CRD of the chart may take to become Established.
 const CRD_ESTABLISHED_TIMEOUT: Duration = Duration::from_secs(60);
@@ -31,6 +33,23 @@ pub struct Applied {
     pub inventory: Vec<InventoryEntry>,
     /// How many objects were written (all of them in [`Mode::All`]).
     pub patched: usize,
+    /// Each object as last seen, in inventory order: the API server's answer to the apply, or
+    /// the live state read before when nothing was written. Health is judged from these.
+    pub live: Vec<serde_json::Value>,
+    /// Objects found drifted from the revision already applied, with the fields that differ.
+    pub drift: Vec<DriftedObject>,
+    /// Whether that drift was corrected (drift detection `Enabled`) or only found (`Warn`).
+    pub corrected: bool,
+}
+
+impl Applied {
+    /// Lists objects that were not written (CRDs the policy keeps) ahead of the rest, with
+    /// their live state, so the inventory keeps them and their health counts.
+    pub fn list_first(&mut self, kept: Vec<(InventoryEntry, serde_json::Value)>) {
+        let (entries, live): (Vec<_>, Vec<_>) = kept.into_iter().unzip();
+        self.inventory.splice(0..0, entries);
+        self.live.splice(0..0, live);
+    }
 }
 
 /// Applies every object as the deployment's identity, CRDs first (each waited for until
@@ -48,10 +67,9 @@ pub async fn apply_all(
     owner: &Owner,
     objects: &[DesiredObject],
     observed: &[Observed],
-    mode: Mode,
-    adoption: Adoption,
+    rules: &Rules,
 ) -> Result<Applied> {
-    let writes = plan::check_before_writing(objects, observed, owner, mode, adoption)?;
+    let writes = plan::check_before_writing(objects, observed, owner, rules)?;
     let created_namespaces = plan::namespaces_created(objects, observed);
     for (object, write) in objects.iter().zip(&writes) {
         // An object in a namespace this revision creates cannot be checked before it exists.
@@ -60,39 +78,56 @@ pub async fn apply_all(
             .namespace
             .as_ref()
             .is_some_and(|namespace| created_namespaces.contains(namespace));
-        if let Some(Write::Apply { force }) = write
+        if let Some(force) = write.as_ref().and_then(Write::sends)
             && !in_new_namespace
         {
             let api = acting.served_api(&object.entry).await?;
-            apply_one(acting, &api, owner, object, *force, DryRun::Yes).await?;
+            apply_one(acting, &api, owner, object, force, DryRun::Yes).await?;
         }
     }
     let mut applied = Applied {
         inventory: Vec::with_capacity(objects.len()),
         patched: 0,
+        live: Vec::with_capacity(objects.len()),
+        drift: Vec::new(),
+        corrected: false,
     };
     let mut crds_applied = false;
-    for (object, write) in objects.iter().zip(writes) {
+    for ((object, write), observed) in objects.iter().zip(writes).zip(observed) {
         if crds_applied && !object.is_crd {
             acting.cluster.invalidate().await;
             crds_applied = false;
         }
         let api = acting.served_api(&object.entry).await?;
-        let write = match write {
-            Some(write) => write,
+        let (write, seen) = match write {
+            Some(write) => (write, observed.clone()),
             // Served only now that its CRD is established: read and decide it now.
             None => {
-                let live = match live::read(acting, &api, object).await? {
+                let seen = live::read(acting, &api, object).await?;
+                let live = match &seen {
                     Observed::Present(live) => Some(live),
                     Observed::Absent | Observed::NotYetServed => None,
                 };
-                plan::write_for(object, live.as_ref(), owner, mode, adoption)?
+                (plan::write_for(object, live, owner, rules)?, seen)
             }
         };
-        if let Write::Apply { force } = write {
-            apply_one(acting, &api, owner, object, force, DryRun::No).await?;
-            applied.patched += 1;
+        if let Write::Drifted { paths, correct } = &write {
+            applied.drift.push(DriftedObject {
+                object: object.describe(),
+                paths: paths.clone(),
+            });
+            applied.corrected |= *correct;
         }
+        let last_seen = if let Some(force) = write.sends() {
+            applied.patched += 1;
+            apply_one(acting, &api, owner, object, force, DryRun::No).await?
+        } else {
+            match seen {
+                Observed::Present(live) => live.object,
+                Observed::Absent | Observed::NotYetServed => object.object.clone(),
+            }
+        };
+        applied.live.push(last_seen);
         if object.is_crd {
             wait_established(acting, &object.entry.name).await?;
             crds_applied = true;
@@ -100,6 +135,107 @@ pub async fn apply_all(
         applied.inventory.push(object.entry.clone());
     }
     Ok(applied)
+}
+
+/// What the revision would do, object by object, for a plan (`spec.approval: Manual`): each
+/// write checked as ownership and adoption say, then sent as a server-side dry run with the
+/// deployment's identity to see the object as it would be. Objects whose kind is not served yet
+/// (custom resources of a CRD in the same revision) are planned as the chart renders them.
+/// Returns the changes and how many objects stay as they are.
+pub async fn plan_changes(
+    acting: &Acting<'_>,
+    owner: &Owner,
+    objects: &[DesiredObject],
+    observed: &[Observed],
+    rules: &Rules,
+    stale: &[InventoryEntry],
+) -> Result<(Vec<Planned>, usize)> {
+    let writes = plan::check_before_writing(objects, observed, owner, rules)?;
+    let created_namespaces = plan::namespaces_created(objects, observed);
+    let mut planned = Vec::new();
+    let mut unchanged = 0;
+    for ((object, write), seen) in objects.iter().zip(&writes).zip(observed) {
+        let before = match seen {
+            Observed::Present(live) => Some(live.object.clone()),
+            Observed::Absent | Observed::NotYetServed => None,
+        };
+        let action = if before.is_some() {
+            Action::Change
+        } else {
+            Action::Create
+        };
+        let in_new_namespace = object
+            .entry
+            .namespace
+            .as_ref()
+            .is_some_and(|namespace| created_namespaces.contains(namespace));
+        let after = match write.as_ref().map(Write::sends) {
+            Some(None) => {
+                unchanged += 1;
+                continue;
+            }
+            Some(Some(force)) if !in_new_namespace => {
+                let api = acting.served_api(&object.entry).await?;
+                apply_one(acting, &api, owner, object, force, DryRun::Yes).await?
+            }
+            _ => object.object.clone(),
+        };
+        planned.push(Planned {
+            entry: object.entry.clone(),
+            action,
+            before,
+            after: Some(after),
+        });
+    }
+    planned.extend(stale.iter().map(|entry| Planned {
+        entry: entry.clone(),
+        action: Action::Prune,
+        before: None,
+        after: None,
+    }));
+    Ok((planned, unchanged))
+}
+
+/// Writes the diffs of a plan (`pages` of ConfigMap data) to ConfigMaps `<deployment>-plan`,
+/// `<deployment>-plan-2`, ... in the deployment's namespace, owned by it, as the deployment's
+/// identity (so whoever may read ConfigMaps there may read the plan). Returns their names.
+pub async fn write_plan(
+    acting: &Acting<'_>,
+    deployment: &capstan_api::ChartDeployment,
+    pages: &[serde_json::Map<String, serde_json::Value>],
+) -> Result<Vec<String>> {
+    let key = crate::object_key::ObjectKey::of(deployment);
+    let api: Api<k8s_openapi::api::core::v1::ConfigMap> =
+        Api::namespaced(acting.client.clone(), &key.namespace);
+    let mut names = Vec::with_capacity(pages.len());
+    for (index, page) in pages.iter().enumerate() {
+        let name = if index == 0 {
+            format!("{}-plan", key.name)
+        } else {
+            format!("{}-plan-{}", key.name, index + 1)
+        };
+        let config_map = serde_json::json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {
+                "name": name,
+                "labels": {"capstan.dev/plan-of": key.name},
+                "ownerReferences": [{
+                    "apiVersion": "capstan.dev/v1alpha1", "kind": "ChartDeployment",
+                    "name": key.name, "uid": deployment.metadata.uid.clone().unwrap_or_default(),
+                }],
+            },
+            "data": page,
+        });
+        api.patch(
+            &name,
+            &PatchParams::apply("capstan-plan").force(),
+            &Patch::Apply(&config_map),
+        )
+        .await
+        .map_err(|source| acting.refused(format!("ConfigMap {}/{name}", key.namespace), source))?;
+        names.push(name);
+    }
+    Ok(names)
 }
 
 /// Whether a write is only checked by the API server or made.
@@ -119,7 +255,7 @@ async fn apply_one(
     object: &DesiredObject,
     force: bool,
     dry_run: DryRun,
-) -> Result<()> {
+) -> Result<serde_json::Value> {
     let mut params = PatchParams::apply(&owner.field_manager());
     if force {
         params = params.force();
@@ -129,7 +265,7 @@ async fn apply_one(
     }
     api.patch(&object.entry.name, &params, &Patch::Apply(&object.object))
         .await
-        .map(drop)
+        .map(|applied| serde_json::to_value(applied).unwrap_or_default())
         .map_err(|error| match error {
             kube::Error::Api(status) if status.code == 409 => Error::Conflict(format!(
                 "{} exists and its fields are managed by someone else ({}); delete it or annotate \

@@ -1,10 +1,12 @@
 //! What happens when a ChartDeployment is deleted: everything in its inventory (except kept
-//! objects) is deleted, then the finalizer lets the resource go.
+//! objects, and CRDs unless `spec.uninstall.deleteCRDs`) is deleted, then the finalizer lets the
+//! resource go.
 
 use capstan_api::{ChartDeployment, ChartDeploymentStatus, InventoryEntry};
 use kube::api::{Api, ApiResource, DynamicObject};
 use kube::runtime::controller::Action;
-use tracing::info;
+use kube::runtime::events::EventType;
+use tracing::{info, warn};
 
 use crate::context::Context;
 use crate::error::{Error, Result};
@@ -14,7 +16,9 @@ use super::acting::Acting;
 use super::controller::Watched;
 use super::identity::Identity;
 use super::owner::Owner;
-use super::{plan, prune};
+use super::prune::Refused;
+use super::{crds, plan, prune};
+use crate::report;
 
 pub async fn cleanup(deployment: &ChartDeployment, ctx: &Context) -> Result<Action> {
     let inventory = deployment
@@ -23,7 +27,19 @@ pub async fn cleanup(deployment: &ChartDeployment, ctx: &Context) -> Result<Acti
         .map(|status| status.inventory.as_slice())
         .unwrap_or_default();
     let identity = Identity::of(deployment, &ctx.settings);
-    delete_inventory(ctx, KindKey::of(deployment), identity, inventory).await
+    let delete_crds = deployment
+        .spec
+        .uninstall
+        .as_ref()
+        .is_some_and(|uninstall| uninstall.delete_crds);
+    delete_inventory(
+        ctx,
+        KindKey::of(deployment),
+        identity,
+        inventory,
+        delete_crds,
+    )
+    .await
 }
 
 /// [`cleanup`] for a deployment whose spec cannot be decoded: its status (written by the
@@ -53,7 +69,8 @@ pub async fn cleanup_undecodable(watched: &Watched, ctx: &Context) -> Result<Act
             None => Identity::Operator,
         },
     };
-    delete_inventory(ctx, key, identity, &status.inventory).await
+    let delete_crds = data["spec"]["uninstall"]["deleteCRDs"].as_bool() == Some(true);
+    delete_inventory(ctx, key, identity, &status.inventory, delete_crds).await
 }
 
 async fn delete_inventory(
@@ -61,11 +78,28 @@ async fn delete_inventory(
     key: KindKey,
     identity: Identity,
     inventory: &[InventoryEntry],
+    delete_crds: bool,
 ) -> Result<Action> {
-    let all = plan::to_prune(inventory, &[]);
+    // CRDs stay unless asked for: deleting one deletes every object of its kinds, everywhere.
+    let all: Vec<_> = plan::to_prune(inventory, &[])
+        .into_iter()
+        .filter(|entry| crds::deleted_on_uninstall(entry, delete_crds))
+        .collect();
     let owner = Owner::new(key.key.namespace.clone(), key.key.name.clone());
     let acting = Acting::new(ctx, identity)?;
-    let deleted = prune::delete_all(&acting, &owner, &all).await?;
+    let (deleted, left) = prune::delete_each(&acting, &owner, &all, Refused::Skip).await?;
+    if !left.is_empty() {
+        // Named in an event on the way out: the deletion goes on without them.
+        warn!(deployment = %key.key, left = left.len(), "objects left in place on deletion");
+        report::publish_about(
+            ctx,
+            &key,
+            EventType::Warning,
+            "CleanupIncomplete",
+            format!("Left in place on deletion: {}", left.join("; ")),
+        )
+        .await;
+    }
     ctx.forget(&key);
     info!(deployment = %key.key, deleted = deleted.len(), "cleaned up");
     Ok(Action::await_change())

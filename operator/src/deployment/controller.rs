@@ -7,13 +7,15 @@ use std::time::Duration;
 
 use capstan_api::ChartDeployment;
 use capstan_api::deployment::ValuesSourceKind;
-use capstan_api::labels::FINALIZER;
+use capstan_api::labels::{DEPLOYMENT_ANNOTATION, DEPLOYMENT_LABEL, FINALIZER};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::Api;
+use kube::api::{ApiResource, DynamicObject};
 use kube::core::{DeserializeGuard, PartialObjectMeta};
 use kube::runtime::controller::{Action, Config, Controller};
 use kube::runtime::reflector;
+use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{WatchStreamExt, watcher};
 use tracing::{Instrument, warn};
 
@@ -24,8 +26,8 @@ use crate::logging::reconcile_span;
 use crate::object_key::{KindKey, ObjectKey};
 
 use super::triggers::{
-    RepositoryChanges, WatchedRepository, forget_deleted, referencing, touched_repository,
-    using_repository, using_repository_keyring,
+    RepositoryChanges, WatchedRepository, dependents, forget_deleted, referencing,
+    touched_repository, using_repository, using_repository_keyring,
 };
 use super::{cleanup, invalid, reconcile};
 
@@ -44,6 +46,7 @@ pub async fn run(ctx: Arc<Context>) {
         .with_config(Config::default().concurrency(ctx.settings.max_concurrent_reconciles));
     let store = controller.store();
     let config_map_store = store.clone();
+    let dependency_store = store.clone();
     let repository_store = store.clone();
     let repository_changes = RepositoryChanges::default();
     // One watch of the repositories keeps the store the Secret mapper below reads (a
@@ -78,7 +81,22 @@ pub async fn run(ctx: Arc<Context>) {
     )
     .default_backoff()
     .touched_objects();
+    // The applied workloads, as metadata and only those carrying a deployment's label: a change
+    // in their status wakes their deployment to read its health again.
+    let workloads = health_watches(&ctx);
     controller
+        .watches_stream_with(
+            workloads,
+            |object| owner_of(&object),
+            // The kind of the watched objects matters only to the mapper, which reads their
+            // annotation; any of them stands for all.
+            ApiResource::erase::<k8s_openapi::api::apps::v1::Deployment>(&()),
+        )
+        .watches(
+            ctx.watched::<Watched>(),
+            watcher::Config::default(),
+            move |changed| dependents(&dependency_store, &changed),
+        )
         .watches_stream(touched_repositories, move |repository| {
             if repository_changes.changed(&repository) {
                 using_repository(&repository_store, &repository)
@@ -102,6 +120,44 @@ pub async fn run(ctx: Arc<Context>) {
             }
         })
         .await;
+}
+
+/// One metadata watch per kind whose health is read from its status (Deployments,
+/// StatefulSets, DaemonSets, Jobs, PersistentVolumeClaims), of the objects deployments applied.
+fn health_watches(
+    ctx: &Context,
+) -> impl futures::Stream<Item = Result<PartialObjectMeta<DynamicObject>, watcher::Error>> + Send + 'static
+{
+    let config = || watcher::Config::default().labels(DEPLOYMENT_LABEL);
+    let kinds = [
+        ApiResource::erase::<k8s_openapi::api::apps::v1::Deployment>(&()),
+        ApiResource::erase::<k8s_openapi::api::apps::v1::StatefulSet>(&()),
+        ApiResource::erase::<k8s_openapi::api::apps::v1::DaemonSet>(&()),
+        ApiResource::erase::<k8s_openapi::api::batch::v1::Job>(&()),
+        ApiResource::erase::<k8s_openapi::api::core::v1::PersistentVolumeClaim>(&()),
+    ];
+    let streams = kinds.map(|resource| {
+        let api: Api<PartialObjectMeta<DynamicObject>> = match &ctx.settings.watch_namespace {
+            Some(namespace) => Api::namespaced_with(ctx.client.clone(), namespace, &resource),
+            None => Api::all_with(ctx.client.clone(), &resource),
+        };
+        watcher::watcher(api, config())
+            .default_backoff()
+            .touched_objects()
+            .boxed()
+    });
+    futures::stream::select_all(streams)
+}
+
+/// The deployment an applied object's annotation names.
+fn owner_of(object: &PartialObjectMeta<DynamicObject>) -> Option<ObjectRef<Watched>> {
+    let owner = object
+        .metadata
+        .annotations
+        .as_ref()?
+        .get(DEPLOYMENT_ANNOTATION)?;
+    let (namespace, name) = owner.split_once('/')?;
+    Some(ObjectRef::new(name).within(namespace))
 }
 
 async fn reconcile_with_finalizer(deployment: Arc<Watched>, ctx: Arc<Context>) -> Result<Action> {

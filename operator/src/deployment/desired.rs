@@ -23,6 +23,8 @@ pub struct DesiredObject {
     pub object: Value,
     /// A CustomResourceDefinition: applied first, then waited for until Established.
     pub is_crd: bool,
+    /// From a chart's `crds/` directory: applied as `spec.install.crds`/`spec.upgrade.crds` say.
+    pub from_crds_dir: bool,
 }
 
 impl DesiredObject {
@@ -58,7 +60,7 @@ pub fn build(
         .into_iter()
         .map(|object| (true, object))
         .chain(manifests.into_iter().map(|object| (false, object)));
-    for (from_crds_dir, mut object) in all {
+    for (from_crds_dir, mut object) in all.filter(|(_, object)| !is_test_hook(object)) {
         let api_version = string_at(&object, &["apiVersion"]);
         let kind = string_at(&object, &["kind"]);
         let name = string_at(&object, &["metadata", "name"]);
@@ -114,11 +116,25 @@ pub fn build(
             entry,
             object,
             is_crd,
+            from_crds_dir: from_crds_dir && is_crd,
         });
     }
     // CRDs from templates also go first; the sort is stable, so install order holds otherwise.
     desired.sort_by_key(|object| !object.is_crd);
     Ok(desired)
+}
+
+/// Whether `object` is one of Helm's test hooks (`helm.sh/hook: test`, or Helm 2's
+/// `test-success`/`test-failure`), which only `helm test` runs: never applied by a reconcile.
+fn is_test_hook(object: &Value) -> bool {
+    object["metadata"]["annotations"]["helm.sh/hook"]
+        .as_str()
+        .is_some_and(|hooks| {
+            hooks
+                .split(',')
+                .map(str::trim)
+                .any(|hook| matches!(hook, "test" | "test-success" | "test-failure"))
+        })
 }
 
 fn is_crd(entry: &InventoryEntry) -> bool {
@@ -232,6 +248,21 @@ mod tests {
             ]
         );
         assert_eq!(desired[3].entry.namespace.as_deref(), Some("t"));
+    }
+
+    #[test]
+    fn test_hooks_are_never_applied() {
+        let manifests = vec![
+            json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "t",
+                   "annotations": {"helm.sh/hook": "test"}}}),
+            json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "t2",
+                   "annotations": {"helm.sh/hook": "pre-install, test-success"}}}),
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c",
+                   "annotations": {"helm.sh/hook": "pre-install"}}}),
+        ];
+        let desired = build(vec![], manifests, &Owner::new("a", "b"), "t", core_scope).unwrap();
+        let names: Vec<_> = desired.iter().map(|d| d.entry.name.as_str()).collect();
+        assert_eq!(names, ["c"]);
     }
 
     #[test]

@@ -1,7 +1,117 @@
-//! Drift: whether a live object still holds every field a revision applied to it. Client-free.
+//! Drift: whether a live object still holds every field a revision applied to it, and which
+//! fields differ. Client-free.
 
+use capstan_api::deployment::{DriftDetection, DriftMode};
 use k8s_openapi::ByteString;
 use serde_json::Value;
+
+/// Most fields named for one drifted object.
+pub const MAX_PATHS: usize = 10;
+
+/// How a deployment treats drift: its mode and the fields it ignores.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DriftPolicy {
+    pub mode: DriftMode,
+    ignore: Vec<IgnoreRule>,
+}
+
+/// The fields (`paths`) to skip in objects of `target` (kind, and name if given; all when none).
+#[derive(Clone, Debug, Default, PartialEq)]
+struct IgnoreRule {
+    target: Option<(String, Option<String>)>,
+    paths: Vec<String>,
+}
+
+impl DriftPolicy {
+    pub fn from_spec(spec: Option<&DriftDetection>) -> Self {
+        let Some(spec) = spec else {
+            return DriftPolicy::default();
+        };
+        DriftPolicy {
+            mode: spec.mode,
+            ignore: spec
+                .ignore
+                .iter()
+                .map(|rule| IgnoreRule {
+                    target: rule
+                        .target
+                        .as_ref()
+                        .map(|target| (target.kind.clone(), target.name.clone())),
+                    paths: rule.paths.clone(),
+                })
+                .collect(),
+        }
+    }
+
+    /// The fields of `desired` that `live` no longer holds (JSON pointers, at most
+    /// [`MAX_PATHS`]), leaving out ignored ones; empty when nothing drifted.
+    pub fn drifted(&self, live: &Value, desired: &Value) -> Vec<String> {
+        let mut wanted = comparable(desired);
+        let kind = desired["kind"].as_str().unwrap_or_default();
+        let name = desired["metadata"]["name"].as_str().unwrap_or_default();
+        for rule in &self.ignore {
+            let applies = rule
+                .target
+                .as_ref()
+                .is_none_or(|(target_kind, target_name)| {
+                    target_kind == kind && target_name.as_deref().is_none_or(|n| n == name)
+                });
+            if applies {
+                for path in &rule.paths {
+                    remove_pointer(&mut wanted, path);
+                }
+            }
+        }
+        let mut paths = Vec::new();
+        differing(live, &wanted, &mut String::new(), &mut paths);
+        paths
+    }
+}
+
+/// Removes the field at `pointer` (RFC 6901) from `value`, if there.
+fn remove_pointer(value: &mut Value, pointer: &str) {
+    let Some((parent, last)) = pointer.rsplit_once('/') else {
+        return;
+    };
+    let last = last.replace("~1", "/").replace("~0", "~");
+    match value.pointer_mut(parent) {
+        Some(Value::Object(map)) => {
+            map.remove(&last);
+        }
+        Some(Value::Array(items)) => {
+            if let Ok(index) = last.parse::<usize>()
+                && index < items.len()
+            {
+                items.remove(index);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Collects the pointers under `at` where `live` does not hold `desired`.
+fn differing(live: &Value, desired: &Value, at: &mut String, paths: &mut Vec<String>) {
+    if paths.len() >= MAX_PATHS {
+        return;
+    }
+    match (live, desired) {
+        (Value::Object(live), Value::Object(desired)) => {
+            for (key, wanted) in desired {
+                let len = at.len();
+                at.push('/');
+                at.push_str(&key.replace('~', "~0").replace('/', "~1"));
+                match live.get(key) {
+                    Some(found) => differing(found, wanted, at, paths),
+                    None if wanted.is_null() => {}
+                    None => paths.push(at.clone()),
+                }
+                at.truncate(len);
+            }
+        }
+        _ if holds(live, desired) => {}
+        _ => paths.push(at.clone()),
+    }
+}
 
 /// The desired object as the API server stores it, for comparison with the live one: a
 /// Secret's `stringData` becomes base64 `data`, and `status` (never applied) is left out.
@@ -83,6 +193,33 @@ mod tests {
         assert!(!holds(&live, &json!({"list": [2, 1]})));
         assert!(!holds(&live, &json!({"list": [1]})));
         assert!(!holds(&live, &json!({"data": "x"})));
+    }
+
+    #[test]
+    fn drifted_fields_are_named_and_ignored_ones_skipped() {
+        let desired = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+                             "metadata": {"name": "web"},
+                             "spec": {"replicas": 2, "template": {"image": "a:1"}}});
+        let live = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+                          "metadata": {"name": "web", "uid": "u"},
+                          "spec": {"replicas": 5, "template": {"image": "a:2"}}});
+        let policy = DriftPolicy::default();
+        assert_eq!(
+            policy.drifted(&live, &desired),
+            ["/spec/replicas", "/spec/template/image"]
+        );
+        assert!(policy.drifted(&desired, &desired).is_empty());
+        let ignoring = DriftPolicy::from_spec(Some(&DriftDetection {
+            mode: DriftMode::Warn,
+            ignore: vec![capstan_api::deployment::DriftIgnoreRule {
+                paths: vec!["/spec/replicas".into()],
+                target: Some(capstan_api::deployment::DriftTarget {
+                    kind: "Deployment".into(),
+                    name: None,
+                }),
+            }],
+        }));
+        assert_eq!(ignoring.drifted(&live, &desired), ["/spec/template/image"]);
     }
 
     #[test]

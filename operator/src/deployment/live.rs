@@ -78,3 +78,22 @@ pub async fn read(
         }),
     })
 }
+
+/// Reads the object `entry` names; `None` when it (or its kind) is gone.
+pub async fn read_entry(
+    acting: &Acting<'_>,
+    entry: &capstan_api::InventoryEntry,
+) -> Result<Option<Value>> {
+    let Some(api) = acting.api(entry).await? else {
+        return Ok(None);
+    };
+    let object = super::desired::describe(entry);
+    let found = api
+        .get_opt(&entry.name)
+        .await
+        .map_err(|source| match source {
+            kube::Error::Api(ref status) if status.code == 403 => acting.refused(object, source),
+            source => Error::ReadLive { object, source },
+        })?;
+    Ok(found.map(|live| serde_json::to_value(&live).unwrap_or(Value::Null)))
+}

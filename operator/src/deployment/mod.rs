@@ -7,17 +7,22 @@
 //!      [`values`]; [`live`] reads the objects' live state;
 //!   2. [`plan`] decides, without a client: the revision, whether it changed, the verification,
 //!      the release number, the objects ([`render`], [`desired`], [`owner`]), which to write
-//!      ([`drift`]) and what to prune;
+//!      ([`drift`], [`crds`]) and what to prune;
 //!   3. [`apply`] and [`prune`] write;
 //!   4. [`status`] computes the new status and event and writes them.
 
 pub mod acting;
 pub mod apply;
+pub mod approval;
 pub mod cleanup;
 pub mod controller;
+pub mod crds;
+pub mod dependencies;
 pub mod dereference;
 pub mod desired;
 pub mod drift;
+pub mod health;
+pub mod history;
 pub mod identity;
 pub mod invalid;
 pub mod live;

@@ -3,7 +3,7 @@
 
 use capstan_api::PackageSource;
 use capstan_sources::catalogue::ResolvedChart;
-use capstan_sources::http::HttpError;
+use capstan_sources::http::{DownloadLimits, HttpError};
 use capstan_sources::s3::{S3Error, S3Repository};
 use sha2::{Digest, Sha256};
 
@@ -84,7 +84,13 @@ pub async fn download_package(
         .map_err(|error| download_error(&entry.name, error))?;
     check_digest(&url, &archive, indexed_digest(entry).as_deref())?;
     let provenance = if with_provenance {
-        match http.get(&format!("{url}.prov")).await {
+        match http
+            .get_limited(
+                &format!("{url}.prov"),
+                DownloadLimits::default().provenance_bytes,
+            )
+            .await
+        {
             Ok(bytes) => Some(bytes),
             Err(HttpError::Status { status: 404, .. }) => None,
             Err(error) => return Err(download_error(&entry.name, error)),
@@ -114,7 +120,13 @@ async fn download_from_bucket(
         .map_err(|error| Error::from_s3(what(), error))?;
     check_digest(url, &archive, indexed_digest(entry).as_deref())?;
     let provenance = if with_provenance {
-        match s3.get(&format!("{path}.prov")).await {
+        match s3
+            .get_limited(
+                &format!("{path}.prov"),
+                DownloadLimits::default().provenance_bytes,
+            )
+            .await
+        {
             Ok(bytes) => Some(bytes),
             Err(S3Error::NotFound { .. }) => None,
             Err(error) => return Err(Error::from_s3(what(), error)),

@@ -17,11 +17,12 @@ use crate::object_key::ObjectKey;
 
 use super::dereference::Fetched;
 use super::desired::{DesiredObject, describe, group_of};
-use super::drift::{comparable, holds};
+use super::drift::DriftPolicy;
 use super::live::{Live, Observed};
 use super::owner::{Owner, Ownership, helm_release, ownership};
 use super::package::{Package, indexed_digest};
 use super::policy::{self, Check, Policy};
+use capstan_api::deployment::DriftMode;
 
 /// The revision a repository's index names, known before anything is downloaded (the index
 /// lists the archive's digest); `None` when the index has no digest for it.
@@ -69,6 +70,37 @@ pub fn is_unchanged(
     applied_recently: bool,
 ) -> bool {
     applied_recently && reports_applied(deployment, revision)
+}
+
+/// What a reconcile has to do for `revision`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Needed {
+    /// Nothing: applied recently, under the same policy, and healthy.
+    Nothing,
+    /// Only to read the health of what was applied recently (it is on its way, or failed).
+    HealthCheck,
+    /// Apply (a new revision, or the same one again when drift is due to be checked).
+    Apply,
+}
+
+/// What `revision` needs, given whether it was applied recently under the same policy.
+pub fn needed(deployment: &ChartDeployment, revision: &Revision, applied_recently: bool) -> Needed {
+    if !applied_recently {
+        return Needed::Apply;
+    }
+    if reports_applied(deployment, revision) {
+        return Needed::Nothing;
+    }
+    let same = deployment.status.as_ref().is_some_and(|status| {
+        status.last_applied_revision.as_ref() == Some(revision)
+            && status.observed_generation == deployment.meta().generation
+            && super::status::awaiting_health(status)
+    });
+    if same {
+        Needed::HealthCheck
+    } else {
+        Needed::Apply
+    }
 }
 
 /// Checks the package's provenance as `policy` asks, against the keyring read for this
@@ -165,13 +197,46 @@ pub fn apply_mode(deployment: &ChartDeployment, revision: &Revision) -> Mode {
 }
 
 /// What to do with one desired object.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Write {
     /// The live object holds every desired field: nothing to send.
     UpToDate,
     /// Server-side apply. `force` takes over fields another manager set: only for objects this
     /// deployment already owns.
     Apply { force: bool },
+    /// The revision already applied, and these fields (JSON pointers) changed since: corrected
+    /// by an apply with force when `correct`, only reported otherwise (drift detection `Warn`).
+    Drifted { paths: Vec<String>, correct: bool },
+}
+
+impl Write {
+    /// Whether an apply is sent, and with force.
+    pub fn sends(&self) -> Option<bool> {
+        match self {
+            Write::UpToDate | Write::Drifted { correct: false, .. } => None,
+            Write::Apply { force } => Some(*force),
+            Write::Drifted { correct: true, .. } => Some(true),
+        }
+    }
+}
+
+/// The rules a revision's writes follow.
+#[derive(Clone, Debug)]
+pub struct Rules {
+    pub mode: Mode,
+    pub adoption: Adoption,
+    pub drift: DriftPolicy,
+}
+
+impl Rules {
+    /// The rules for `revision` of `deployment`.
+    pub fn of(deployment: &ChartDeployment, revision: &Revision) -> Self {
+        Rules {
+            mode: apply_mode(deployment, revision),
+            adoption: Adoption::of(deployment),
+            drift: DriftPolicy::from_spec(deployment.spec.drift_detection.as_ref()),
+        }
+    }
 }
 
 /// How a deployment treats objects that exist without belonging to any ChartDeployment.
@@ -203,8 +268,7 @@ pub fn write_for(
     object: &DesiredObject,
     live: Option<&Live>,
     owner: &Owner,
-    mode: Mode,
-    adoption: Adoption,
+    rules: &Rules,
 ) -> Result<Write> {
     let Some(live) = live else {
         return Ok(Write::Apply { force: false });
@@ -218,7 +282,7 @@ pub fn write_for(
                 object.describe()
             )));
         }
-        Ownership::Unclaimed if adoption == Adoption::Refuse => {
+        Ownership::Unclaimed if rules.adoption == Adoption::Refuse => {
             return Err(Error::AdoptionRefused {
                 object: object.describe(),
                 owner: owner.annotation_value(),
@@ -229,8 +293,19 @@ pub fn write_for(
         }
         Ownership::Ours | Ownership::Unclaimed => {}
     }
-    if mode == Mode::OnlyDrifted && holds(&live.object, &comparable(&object.object)) {
-        return Ok(Write::UpToDate);
+    super::crds::check_stored_versions(object, &live.object)?;
+    if rules.mode == Mode::OnlyDrifted {
+        if rules.drift.mode == DriftMode::Disabled {
+            return Ok(Write::UpToDate);
+        }
+        let paths = rules.drift.drifted(&live.object, &object.object);
+        if paths.is_empty() {
+            return Ok(Write::UpToDate);
+        }
+        return Ok(Write::Drifted {
+            paths,
+            correct: rules.drift.mode == DriftMode::Enabled,
+        });
     }
     // Ours, or adopted on request: fields someone else changed are taken back.
     Ok(Write::Apply { force: true })
@@ -242,16 +317,13 @@ pub fn check_before_writing(
     objects: &[DesiredObject],
     observed: &[Observed],
     owner: &Owner,
-    mode: Mode,
-    adoption: Adoption,
+    rules: &Rules,
 ) -> Result<Vec<Option<Write>>> {
     objects
         .iter()
         .zip(observed)
         .map(|(object, observed)| match observed {
-            Observed::Present(live) => {
-                write_for(object, Some(live), owner, mode, adoption).map(Some)
-            }
+            Observed::Present(live) => write_for(object, Some(live), owner, rules).map(Some),
             Observed::Absent => Ok(Some(Write::Apply { force: false })),
             Observed::NotYetServed => Ok(None),
         })
@@ -410,6 +482,7 @@ mod tests {
                            "metadata": {"name": "a", "namespace": "apps", "annotations": annotations},
                            "data": {"k": data}}),
             is_crd: false,
+            from_crds_dir: false,
         }
     }
 
@@ -419,6 +492,51 @@ mod tests {
         }
     }
 
+    fn rules(mode: Mode, adoption: Adoption) -> Rules {
+        Rules {
+            mode,
+            adoption,
+            drift: DriftPolicy::default(),
+        }
+    }
+
+    #[test]
+    fn drift_is_corrected_reported_or_ignored_as_the_mode_says() {
+        let owner = Owner::new("apps", "web");
+        let ours = json!({"capstan.dev/deployment": "apps/web"});
+        let desired = config_map(ours.clone(), "1");
+        let drifted = live(ours, "2");
+        let with = |mode: DriftMode| Rules {
+            mode: Mode::OnlyDrifted,
+            adoption: Adoption::Refuse,
+            drift: DriftPolicy::from_spec(Some(&capstan_api::deployment::DriftDetection {
+                mode,
+                ignore: Vec::new(),
+            })),
+        };
+        let paths = vec!["/data/k".to_string()];
+        assert_eq!(
+            write_for(&desired, Some(&drifted), &owner, &with(DriftMode::Enabled)).unwrap(),
+            Write::Drifted {
+                paths: paths.clone(),
+                correct: true
+            }
+        );
+        let warned = write_for(&desired, Some(&drifted), &owner, &with(DriftMode::Warn)).unwrap();
+        assert_eq!(
+            warned,
+            Write::Drifted {
+                paths,
+                correct: false
+            }
+        );
+        assert_eq!(warned.sends(), None);
+        assert_eq!(
+            write_for(&desired, Some(&drifted), &owner, &with(DriftMode::Disabled)).unwrap(),
+            Write::UpToDate
+        );
+    }
+
     #[test]
     fn writes_depend_on_ownership_and_drift() {
         let owner = Owner::new("apps", "web");
@@ -426,32 +544,47 @@ mod tests {
         let desired = config_map(ours.clone(), "1");
         let refuse = Adoption::Refuse;
         assert_eq!(
-            write_for(&desired, None, &owner, Mode::OnlyDrifted, refuse).unwrap(),
+            write_for(&desired, None, &owner, &rules(Mode::OnlyDrifted, refuse)).unwrap(),
             Write::Apply { force: false }
         );
         let same = live(ours.clone(), "1");
         assert_eq!(
-            write_for(&desired, Some(&same), &owner, Mode::OnlyDrifted, refuse).unwrap(),
+            write_for(
+                &desired,
+                Some(&same),
+                &owner,
+                &rules(Mode::OnlyDrifted, refuse)
+            )
+            .unwrap(),
             Write::UpToDate
         );
         assert_eq!(
-            write_for(&desired, Some(&same), &owner, Mode::All, refuse).unwrap(),
+            write_for(&desired, Some(&same), &owner, &rules(Mode::All, refuse)).unwrap(),
             Write::Apply { force: true }
         );
         let drifted = live(ours, "2");
         assert_eq!(
-            write_for(&desired, Some(&drifted), &owner, Mode::OnlyDrifted, refuse).unwrap(),
-            Write::Apply { force: true }
+            write_for(
+                &desired,
+                Some(&drifted),
+                &owner,
+                &rules(Mode::OnlyDrifted, refuse)
+            )
+            .unwrap()
+            .sends(),
+            Some(true)
         );
         let theirs = live(json!({"capstan.dev/deployment": "apps/api"}), "1");
         for adoption in [Adoption::Refuse, Adoption::TakeOver] {
-            let error =
-                write_for(&desired, Some(&theirs), &owner, Mode::All, adoption).unwrap_err();
+            let error = write_for(&desired, Some(&theirs), &owner, &rules(Mode::All, adoption))
+                .unwrap_err();
             assert_eq!(error.reason(), "OwnershipConflict");
             assert!(error.to_string().contains("apps/api"), "{error}");
         }
         let observed = [Observed::Present(theirs)];
-        assert!(check_before_writing(&[desired], &observed, &owner, Mode::All, refuse).is_err());
+        assert!(
+            check_before_writing(&[desired], &observed, &owner, &rules(Mode::All, refuse)).is_err()
+        );
     }
 
     #[test]
@@ -464,8 +597,7 @@ mod tests {
             &desired,
             Some(&by_hand),
             &owner,
-            Mode::All,
-            Adoption::Refuse,
+            &rules(Mode::All, Adoption::Refuse),
         )
         .unwrap_err();
         assert_eq!(error.reason(), "AdoptionRefused");
@@ -475,14 +607,25 @@ mod tests {
             json!({"meta.helm.sh/release-name": "web", "meta.helm.sh/release-namespace": "apps"}),
             "1",
         );
-        let error =
-            write_for(&desired, Some(&helm), &owner, Mode::All, Adoption::Refuse).unwrap_err();
+        let error = write_for(
+            &desired,
+            Some(&helm),
+            &owner,
+            &rules(Mode::All, Adoption::Refuse),
+        )
+        .unwrap_err();
         assert!(
             error.to_string().contains("Helm release apps/web"),
             "{error}"
         );
         assert_eq!(
-            write_for(&desired, Some(&helm), &owner, Mode::All, Adoption::TakeOver).unwrap(),
+            write_for(
+                &desired,
+                Some(&helm),
+                &owner,
+                &rules(Mode::All, Adoption::TakeOver)
+            )
+            .unwrap(),
             Write::Apply { force: true }
         );
     }

@@ -201,34 +201,23 @@ mod tests {
         assert!(error.to_string().contains("Secret keys"), "{error}");
     }
 
-    fn vector(name: &str) -> Vec<u8> {
-        let dir = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../shared/testdata/helm/provenance/"
-        );
-        std::fs::read(format!("{dir}{name}")).unwrap()
-    }
-
-    #[test]
-    #[ignore = "needs ../shared/testdata/helm"]
-    fn helm_signed_archives_verify_and_changed_ones_do_not() {
-        let archive = vector("hashtest-1.2.3.tgz");
-        let provenance = vector("hashtest-1.2.3.tgz.prov");
-        let keyring = vector("helm-test-key.pub");
-        let verified =
-            verify_signature("hashtest-1.2.3.tgz", &archive, &provenance, &keyring).unwrap();
-        assert_eq!(
-            verified.fingerprint,
-            "5E615389B53CA37F0EE60BD3843BBF981FC18762"
-        );
-        let mut changed = archive.clone();
-        changed.push(0);
-        let error =
-            verify_signature("hashtest-1.2.3.tgz", &changed, &provenance, &keyring).unwrap_err();
-        assert_eq!(error.reason(), "VerificationFailed");
-        assert!(error.to_string().contains("hashtest-1.2.3.tgz"), "{error}");
-        let error = verify_signature("hashtest-1.2.3.tgz", &archive, &provenance, b"not a key")
-            .unwrap_err();
-        assert!(error.to_string().contains("keyring"), "{error}");
+    capstan_testdata::vector_tests! {
+        fn helm_signed_archives_verify_and_changed_ones_do_not(vectors) {
+            let archive = vectors.read("provenance/hashtest-1.2.3.tgz");
+            let provenance = vectors.read("provenance/hashtest-1.2.3.tgz.prov");
+            let keyring = vectors.read("provenance/helm-test-key.pub");
+            let verified =
+                verify_signature("hashtest-1.2.3.tgz", &archive, &provenance, &keyring).unwrap();
+            assert_eq!(verified.fingerprint, vectors.signer().fingerprint);
+            let mut changed = archive.clone();
+            changed.push(0);
+            let error = verify_signature("hashtest-1.2.3.tgz", &changed, &provenance, &keyring)
+                .unwrap_err();
+            assert_eq!(error.reason(), "VerificationFailed");
+            assert!(error.to_string().contains("hashtest-1.2.3.tgz"), "{error}");
+            let error = verify_signature("hashtest-1.2.3.tgz", &archive, &provenance, b"not a key")
+                .unwrap_err();
+            assert!(error.to_string().contains("keyring"), "{error}");
+        }
     }
 }

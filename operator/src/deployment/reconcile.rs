@@ -17,12 +17,17 @@ use crate::error::{Error, Result};
 use crate::object_key::{KindKey, ObjectKey};
 
 use super::acting::Acting;
+use super::approval::Plan;
 use super::controller::interval;
+use super::dependencies;
 use super::dereference::{self, Source};
+use super::health::{self, Summary};
 use super::identity::Identity;
 use super::owner::Owner;
+use super::plan::Needed;
 use super::status::{self, Applied};
-use super::{apply, desired, live, plan, prune, render};
+use super::{apply, crds, desired, live, plan, prune, render};
+use capstan_api::deployment::{Approval, PlanStatus};
 
 /// Default `spec.timeout`.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
@@ -32,6 +37,14 @@ pub enum Attempt {
     /// The revision is the one applied, recently and under the same policy: nothing was read
     /// beyond the inputs and nothing was written.
     Unchanged,
+    /// The revision applied recently is on its way to healthy: its objects' health was read.
+    HealthChecked(Summary),
+    /// The change is planned and waits for `spec.approvedPlan` to name its plan.
+    AwaitingApproval {
+        message: String,
+        summary: Box<PlanStatus>,
+        revision: Box<Revision>,
+    },
     Applied(Box<Applied>),
 }
 
@@ -84,15 +97,31 @@ pub async fn reconcile(deployment: &ChartDeployment, ctx: &Context) -> Result<Ac
                 ctx.settings.min_interval,
             )))
         }
+        Ok(Attempt::AwaitingApproval {
+            message,
+            summary,
+            revision,
+        }) => {
+            ctx.clear_failures(&key);
+            let report = status::awaiting_approval(
+                deployment,
+                *summary,
+                message,
+                &revision,
+                Timestamp::now(),
+            );
+            publish_then_requeue(ctx, deployment, report).await
+        }
+        Ok(Attempt::HealthChecked(health)) => {
+            ctx.clear_failures(&key);
+            let report = status::after_health_check(deployment, &health, Timestamp::now(), timeout);
+            publish_then_requeue(ctx, deployment, report).await
+        }
         Ok(Attempt::Applied(applied)) => {
             ctx.clear_failures(&key);
             ctx.mark_applied(&key.key, &applied.policy_tag);
-            let report = status::after_success(deployment, &applied, Timestamp::now());
-            status::publish(ctx, deployment, report).await?;
-            Ok(Action::requeue(interval(
-                deployment,
-                ctx.settings.min_interval,
-            )))
+            let report = status::after_success(deployment, &applied, Timestamp::now(), timeout);
+            publish_then_requeue(ctx, deployment, report).await
         }
         Err(error) => {
             let attempted = progress.attempted();
@@ -102,6 +131,27 @@ pub async fn reconcile(deployment: &ChartDeployment, ctx: &Context) -> Result<Ac
             Err(error)
         }
     }
+}
+
+/// How soon a revision on its way to healthy is looked at again if none of its objects' watches
+/// wakes it first (kinds the operator does not watch, objects outside its namespace).
+const HEALTH_RECHECK: Duration = Duration::from_secs(10);
+
+/// Writes `report`, then asks to be woken at the interval, or soon while objects are on their
+/// way to healthy.
+async fn publish_then_requeue(
+    ctx: &Context,
+    deployment: &ChartDeployment,
+    report: status::Report,
+) -> Result<Action> {
+    let progressing = status::is_progressing(report.status.as_ref().or(deployment.status.as_ref()));
+    status::publish(ctx, deployment, report).await?;
+    let interval = interval(deployment, ctx.settings.min_interval);
+    Ok(Action::requeue(if progressing {
+        HEALTH_RECHECK.min(interval)
+    } else {
+        interval
+    }))
 }
 
 /// The deployment's `spec.timeout`, or the default.
@@ -121,13 +171,15 @@ pub async fn attempt(
 ) -> Result<Attempt> {
     let key = ObjectKey::of(deployment);
     plan::check_target_namespace(deployment, ctx.settings.no_cross_namespace_refs)?;
+    progress.enter("waiting for the deployments it depends on");
+    dependencies::check(deployment, ctx).await?;
     let acting = Acting::new(ctx, Identity::of(deployment, &ctx.settings))?;
     progress.enter("reading the chart source and values");
     let inputs = dereference::inputs(deployment, ctx, &acting.client).await?;
     let policy_tag = inputs.policy.tag(inputs.keyring.as_ref());
     let values_digest = ctx.values_key.digest(&inputs.values);
-    let recently = |revision: &Revision| {
-        plan::is_unchanged(
+    let needed = |revision: &Revision| {
+        plan::needed(
             deployment,
             revision,
             ctx.applied_within(
@@ -140,9 +192,13 @@ pub async fn attempt(
     // A repository's index names the archive's digest, so an unchanged revision is known
     // without downloading anything.
     if let Source::Repository { entry, .. } = &inputs.source
-        && plan::indexed_revision(entry, &values_digest).is_some_and(|revision| recently(&revision))
+        && let Some(revision) = plan::indexed_revision(entry, &values_digest)
     {
-        return Ok(Attempt::Unchanged);
+        match needed(&revision) {
+            Needed::Nothing => return Ok(Attempt::Unchanged),
+            Needed::HealthCheck => return health_check(deployment, &acting).await,
+            Needed::Apply => {}
+        }
     }
 
     progress.enter("fetching the chart");
@@ -150,8 +206,10 @@ pub async fn attempt(
     let chart = capstan_chart::load::load_archive(&fetched.package.archive).map_err(Error::Load)?;
     let revision = plan::revision(&chart, &fetched, &values_digest);
     progress.attempting(&revision);
-    if recently(&revision) {
-        return Ok(Attempt::Unchanged);
+    match needed(&revision) {
+        Needed::Nothing => return Ok(Attempt::Unchanged),
+        Needed::HealthCheck => return health_check(deployment, &acting).await,
+        Needed::Apply => {}
     }
     let provenance = plan::verify(
         &inputs.policy,
@@ -180,19 +238,72 @@ pub async fn attempt(
 
     progress.enter("applying the objects");
     let observed = live::observe_all(&acting, &objects).await?;
-    let mode = plan::apply_mode(deployment, &revision);
-    let adoption = plan::Adoption::of(deployment);
-    let applied = apply::apply_all(&acting, &owner, &objects, &observed, mode, adoption).await?;
-
-    progress.enter("pruning objects the revision dropped");
+    let rules = plan::Rules::of(deployment, &revision);
     let previous_inventory = deployment
         .status
         .as_ref()
         .map(|status| status.inventory.as_slice())
         .unwrap_or_default();
-    let stale = plan::to_prune(previous_inventory, &applied.inventory);
+    let crds::Selected {
+        objects,
+        observed,
+        kept: kept_crds,
+    } = crds::select(
+        objects,
+        observed,
+        previous_inventory,
+        &owner,
+        crds::policy(deployment),
+    );
+    let unwritten: Vec<_> = kept_crds.iter().map(|(entry, _)| entry.clone()).collect();
+    let mut plan_digest = None;
+    if deployment.spec.approval == Some(Approval::Manual) {
+        progress.enter("planning the change");
+        let desired: Vec<_> = unwritten
+            .iter()
+            .cloned()
+            .chain(objects.iter().map(|object| object.entry.clone()))
+            .collect();
+        let (stale, _) = crds::not_pruned(plan::to_prune(previous_inventory, &desired));
+        let (planned, unchanged) =
+            apply::plan_changes(&acting, &owner, &objects, &observed, &rules, &stale).await?;
+        let change_plan = Plan::new(&revision, planned, unchanged, &ctx.values_key);
+        if !change_plan.is_empty() {
+            if deployment.spec.approved_plan.as_deref() != Some(change_plan.digest.as_str()) {
+                // The same plan as already reported: its ConfigMaps hold it, write nothing.
+                let reported = deployment
+                    .status
+                    .as_ref()
+                    .and_then(|status| status.plan.as_ref())
+                    .filter(|reported| reported.digest == change_plan.digest);
+                let config_maps = match reported {
+                    Some(reported) => reported.config_maps.clone(),
+                    None => {
+                        apply::write_plan(&acting, deployment, &change_plan.diff_pages()).await?
+                    }
+                };
+                return Ok(Attempt::AwaitingApproval {
+                    message: change_plan.describe(),
+                    summary: Box::new(change_plan.summary(config_maps)),
+                    revision: Box::new(revision),
+                });
+            }
+            info!(deployment = %key, plan = %change_plan.digest, "applying the approved plan");
+            plan_digest = Some(change_plan.digest);
+        }
+    }
+    let mut applied = apply::apply_all(&acting, &owner, &objects, &observed, &rules).await?;
+    applied.list_first(kept_crds);
+
+    progress.enter("pruning objects the revision dropped");
+    let (stale, crds_left) =
+        crds::not_pruned(plan::to_prune(previous_inventory, &applied.inventory));
+    if !crds_left.is_empty() {
+        info!(deployment = %key, crds = ?plan::describe_all(&crds_left), "left in place: CRDs are never pruned");
+    }
     let pruned = prune::delete_all(&acting, &owner, &stale).await?;
     info!(deployment = %key, chart = %revision.chart, version = %revision.version, release = release_number, objects = applied.inventory.len(), patched = applied.patched, pruned = pruned.len(), "applied");
+    let health = Summary::of(&applied.inventory, &applied.live);
     Ok(Attempt::Applied(Box::new(Applied {
         revision,
         release_number,
@@ -201,5 +312,40 @@ pub async fn attempt(
         pruned,
         provenance,
         policy_tag,
+        health,
+        drift: applied.drift,
+        corrected: applied.corrected,
+        plan_digest,
     })))
+}
+
+/// Reads the objects of the applied revision whose kinds have a notion of health.
+async fn health_check(deployment: &ChartDeployment, acting: &Acting<'_>) -> Result<Attempt> {
+    let inventory = deployment
+        .status
+        .as_ref()
+        .map(|status| status.inventory.as_slice())
+        .unwrap_or_default();
+    let mut live = Vec::with_capacity(inventory.len());
+    for entry in inventory {
+        let object = if health::has_health(&entry.api_version, &entry.kind) {
+            // A gone object is not healthy: it shows as one that never became ready.
+            live::read_entry(acting, entry)
+                .await?
+                .unwrap_or_else(|| gone(entry))
+        } else {
+            serde_json::Value::Null
+        };
+        live.push(object);
+    }
+    Ok(Attempt::HealthChecked(Summary::of(inventory, &live)))
+}
+
+/// An object of `entry` that is not there, as health sees it.
+fn gone(entry: &capstan_api::InventoryEntry) -> serde_json::Value {
+    serde_json::json!({
+        "apiVersion": "capstan.dev/v1alpha1", "kind": "Missing",
+        "status": {"conditions": [{"type": "Ready", "status": "False",
+                                   "message": format!("{} is gone", entry.kind)}]}
+    })
 }

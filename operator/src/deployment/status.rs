@@ -2,18 +2,24 @@
 //! attempt came to ([`after_success`], [`after_failure`]), and written by one function
 //! ([`publish`]). A status that would say what it already says is not written.
 
+use capstan_api::deployment::{DriftedObject, PlanStatus};
 use capstan_api::{
     ChartDeployment, ChartDeploymentStatus, InventoryEntry, ProvenanceStatus, Revision,
 };
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
 use kube::Resource;
 use kube::runtime::events::EventType;
+
+use std::time::Duration;
 
 use crate::conditions::{Outcome, conditions, same};
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::report;
+
+use super::health::Summary;
+use super::history;
 
 /// A revision applied (or re-checked) in full.
 #[derive(Clone, Debug, PartialEq)]
@@ -30,6 +36,14 @@ pub struct Applied {
     pub provenance: Option<ProvenanceStatus>,
     /// The verification policy the revision was checked under.
     pub policy_tag: String,
+    /// The health of the objects as last seen.
+    pub health: Summary,
+    /// Objects found drifted from the revision already applied.
+    pub drift: Vec<DriftedObject>,
+    /// Whether that drift was corrected (`Enabled`) or left alone (`Warn`).
+    pub corrected: bool,
+    /// The approved plan this was applied from (`spec.approval: Manual`).
+    pub plan_digest: Option<String>,
 }
 
 /// What to tell the user: a status to write and an event to publish, either possibly absent.
@@ -48,8 +62,16 @@ pub struct Note {
 }
 
 /// The report after `applied`: the status moves when the revision, the inventory or the
-/// conditions do; re-applying the same revision to undo drift only publishes an event.
-pub fn after_success(deployment: &ChartDeployment, applied: &Applied, now: Timestamp) -> Report {
+/// conditions do; re-applying the same revision to undo drift only publishes an event. Ready
+/// means healthy: while objects are on their way the deployment is `Ready=Unknown`,
+/// `Reconciling=True` (reason `Progressing`), and once `timeout` has passed since the revision
+/// was applied, or an object failed, `Ready=False` (reason `HealthCheckFailed`).
+pub fn after_success(
+    deployment: &ChartDeployment,
+    applied: &Applied,
+    now: Timestamp,
+    timeout: Duration,
+) -> Report {
     let previous = deployment.status.clone().unwrap_or_default();
     let revision = &applied.revision;
     let message = format!(
@@ -63,10 +85,6 @@ pub fn after_success(deployment: &ChartDeployment, applied: &Applied, now: Times
             format!(", pruned {}", applied.pruned.len())
         }
     );
-    let outcome = Outcome::Ready {
-        reason: "Applied".into(),
-        message: message.clone(),
-    };
     let same_revision = previous.last_applied_revision.as_ref() == Some(revision);
     // The time moves only when the revision does, so re-applying the same revision (to undo
     // drift) writes nothing new.
@@ -75,13 +93,41 @@ pub fn after_success(deployment: &ChartDeployment, applied: &Applied, now: Times
     } else {
         None
     };
+    let applied_at = last_applied_time.as_ref().map_or(now, |time| time.0);
+    let outcome = health_outcome(&applied.health, &message, applied_at, now, timeout);
+    // Drift found and left alone (`Warn`) stays listed until it goes away; corrected drift is
+    // told by an event.
+    let drift = if applied.corrected {
+        Vec::new()
+    } else {
+        applied.drift.clone()
+    };
+    let mut new_conditions = conditions(
+        &previous.conditions,
+        &outcome,
+        deployment.meta().generation,
+        now,
+    );
+    new_conditions.extend(drifted_condition(
+        &previous.conditions,
+        &drift,
+        deployment,
+        now,
+    ));
+    let history = history::after_apply(
+        deployment,
+        revision,
+        i64::try_from(applied.release_number).unwrap_or(i64::MAX),
+        applied
+            .provenance
+            .as_ref()
+            .map(|p| p.key_fingerprint.as_str()),
+        applied.plan_digest.as_deref(),
+        history_outcome(&outcome),
+        now,
+    );
     let status = ChartDeploymentStatus {
-        conditions: conditions(
-            &previous.conditions,
-            &outcome,
-            deployment.meta().generation,
-            now,
-        ),
+        conditions: new_conditions,
         observed_generation: deployment.meta().generation,
         last_attempted_revision: Some(revision.clone()),
         last_applied_revision: Some(revision.clone()),
@@ -89,32 +135,298 @@ pub fn after_success(deployment: &ChartDeployment, applied: &Applied, now: Times
         release_number: Some(i64::try_from(applied.release_number).unwrap_or(i64::MAX)),
         provenance: applied.provenance.clone(),
         inventory: applied.inventory.clone(),
+        history,
+        drift,
+        plan: None,
     };
+    let drift_event = drift_event(applied, &previous, revision);
     if says_the_same(&previous, &status) {
-        let event = (applied.patched > 0).then(|| Note {
-            type_: EventType::Normal,
-            reason: "DriftCorrected",
-            message: format!(
-                "Re-applied {} of {} objects that had drifted from {} {}",
-                applied.patched,
-                applied.inventory.len(),
-                revision.chart,
-                revision.version
-            ),
-        });
         return Report {
             status: None,
-            event,
+            event: drift_event,
         };
     }
-    Report {
-        status: Some(status),
-        event: Some(Note {
+    if drift_event.is_some() && same_revision {
+        return Report {
+            status: Some(status),
+            event: drift_event,
+        };
+    }
+    let event = if same_revision {
+        // The same revision, now healthy or failing: the condition tells.
+        health_event(&outcome)
+    } else {
+        Some(Note {
             type_: EventType::Normal,
             reason: "Applied",
             message,
+        })
+    };
+    Report {
+        status: Some(status),
+        event,
+    }
+}
+
+/// The report after re-reading the health of the revision already applied (nothing else
+/// changed): only the conditions move.
+pub fn after_health_check(
+    deployment: &ChartDeployment,
+    health: &Summary,
+    now: Timestamp,
+    timeout: Duration,
+) -> Report {
+    let previous = deployment.status.clone().unwrap_or_default();
+    let Some(revision) = previous.last_applied_revision.as_ref() else {
+        return Report::default();
+    };
+    let message = format!(
+        "Applied {} {}: {} objects",
+        revision.chart,
+        revision.version,
+        previous.inventory.len()
+    );
+    let applied_at = previous
+        .last_applied_time
+        .as_ref()
+        .map_or(now, |time| time.0);
+    let outcome = health_outcome(health, &message, applied_at, now, timeout);
+    let mut new_conditions = conditions(
+        &previous.conditions,
+        &outcome,
+        deployment.meta().generation,
+        now,
+    );
+    new_conditions.extend(drifted_condition(
+        &previous.conditions,
+        &previous.drift,
+        deployment,
+        now,
+    ));
+    if same(&previous.conditions, &new_conditions) {
+        return Report::default();
+    }
+    Report {
+        event: health_event(&outcome),
+        status: Some(ChartDeploymentStatus {
+            conditions: new_conditions,
+            history: history::with_outcome(deployment, history_outcome(&outcome)),
+            ..previous
         }),
     }
+}
+
+/// The reason while a planned change waits for `spec.approvedPlan`.
+pub const AWAITING_APPROVAL: &str = "AwaitingApproval";
+
+/// The report while `plan` (of the revision `attempted`) waits for approval: `Ready=False`,
+/// `Reconciling=True`, reason `AwaitingApproval`, the summary in `status.plan`; an event when
+/// the plan is new.
+pub fn awaiting_approval(
+    deployment: &ChartDeployment,
+    plan: PlanStatus,
+    message: String,
+    attempted: &Revision,
+    now: Timestamp,
+) -> Report {
+    let previous = deployment.status.clone().unwrap_or_default();
+    let outcome = Outcome::Progressing {
+        reason: AWAITING_APPROVAL.into(),
+        message: message.clone(),
+    };
+    let mut new_conditions = conditions(
+        &previous.conditions,
+        &outcome,
+        deployment.meta().generation,
+        now,
+    );
+    // Ready=False rather than Unknown: nothing of the change is applied until approved.
+    if let Some(ready) = new_conditions.first_mut() {
+        ready.status = "False".into();
+    }
+    let new_plan = previous.plan.as_ref().map(|p| &p.digest) != Some(&plan.digest);
+    let status = ChartDeploymentStatus {
+        conditions: new_conditions,
+        observed_generation: deployment.meta().generation,
+        last_attempted_revision: Some(attempted.clone()),
+        plan: Some(plan),
+        ..previous.clone()
+    };
+    if says_the_same(&previous, &status) {
+        return Report::default();
+    }
+    Report {
+        status: Some(status),
+        event: new_plan.then_some(Note {
+            type_: EventType::Normal,
+            reason: AWAITING_APPROVAL,
+            message,
+        }),
+    }
+}
+
+/// The history outcome of a revision whose conditions say `outcome`.
+fn history_outcome(outcome: &Outcome) -> &'static str {
+    match outcome {
+        Outcome::Ready { .. } => history::HEALTHY,
+        Outcome::Progressing { .. } | Outcome::Retrying { .. } => history::PROGRESSING,
+        Outcome::Stalled { .. } => history::FAILED,
+    }
+}
+
+/// The condition type that says live objects differ from what was applied (drift detection
+/// `Warn`).
+pub const DRIFTED: &str = "Drifted";
+
+/// `Drifted=True` while `drift` lists objects; absent otherwise.
+fn drifted_condition(
+    previous: &[Condition],
+    drift: &[DriftedObject],
+    deployment: &ChartDeployment,
+    now: Timestamp,
+) -> Option<Condition> {
+    if drift.is_empty() {
+        return None;
+    }
+    let last_transition_time = previous
+        .iter()
+        .find(|c| c.type_ == DRIFTED && c.status == "True")
+        .map_or(Time(now), |c| c.last_transition_time.clone());
+    Some(Condition {
+        type_: DRIFTED.into(),
+        status: "True".into(),
+        reason: "DriftDetected".into(),
+        message: format!("{} drifted from what was applied", describe_drift(drift)),
+        observed_generation: deployment.meta().generation,
+        last_transition_time,
+    })
+}
+
+/// `ConfigMap apps/a (/data/k), Deployment apps/web (/spec/replicas)`, the first few.
+fn describe_drift(drift: &[DriftedObject]) -> String {
+    let mut text = drift
+        .iter()
+        .take(3)
+        .map(|object| format!("{} ({})", object.object, object.paths.join(", ")))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if drift.len() > 3 {
+        text.push_str(&format!(" and {} more", drift.len() - 3));
+    }
+    text
+}
+
+/// The event for drift found in this reconcile: corrected (`Enabled`), or newly found and left
+/// alone (`Warn`).
+fn drift_event(
+    applied: &Applied,
+    previous: &ChartDeploymentStatus,
+    revision: &Revision,
+) -> Option<Note> {
+    if applied.drift.is_empty() {
+        return None;
+    }
+    if applied.corrected {
+        return Some(Note {
+            type_: EventType::Normal,
+            reason: "DriftCorrected",
+            message: format!(
+                "Re-applied {} of {} objects that had drifted from {} {}: {}",
+                applied.drift.len(),
+                applied.inventory.len(),
+                revision.chart,
+                revision.version,
+                describe_drift(&applied.drift)
+            ),
+        });
+    }
+    (previous.drift != applied.drift).then(|| Note {
+        type_: EventType::Warning,
+        reason: "DriftDetected",
+        message: format!(
+            "{} drifted from {} {} and was left as it is (driftDetection.mode Warn)",
+            describe_drift(&applied.drift),
+            revision.chart,
+            revision.version
+        ),
+    })
+}
+
+/// The conditions' outcome for a revision applied at `applied_at` whose objects are `health`.
+fn health_outcome(
+    health: &Summary,
+    applied: &str,
+    applied_at: Timestamp,
+    now: Timestamp,
+    timeout: Duration,
+) -> Outcome {
+    if health.is_healthy() {
+        return Outcome::Ready {
+            reason: "Applied".into(),
+            message: format!("{applied}, all healthy"),
+        };
+    }
+    let waited = now.duration_since(applied_at).unsigned_abs();
+    if !health.failed.is_empty() || waited >= timeout {
+        let why = if health.failed.is_empty() {
+            format!("not healthy within spec.timeout ({}s)", timeout.as_secs())
+        } else {
+            "an object failed".to_string()
+        };
+        return Outcome::Stalled {
+            reason: HEALTH_CHECK_FAILED.into(),
+            message: format!("{applied}, {why}: {}", health.problems()),
+        };
+    }
+    Outcome::Progressing {
+        reason: PROGRESSING.into(),
+        message: format!("{applied}; {}", health.progress()),
+    }
+}
+
+/// The event for a change of health of the applied revision.
+fn health_event(outcome: &Outcome) -> Option<Note> {
+    match outcome {
+        Outcome::Ready { message, .. } => Some(Note {
+            type_: EventType::Normal,
+            reason: "Healthy",
+            message: message.clone(),
+        }),
+        Outcome::Stalled { message, .. } => Some(Note {
+            type_: EventType::Warning,
+            reason: HEALTH_CHECK_FAILED,
+            message: message.clone(),
+        }),
+        Outcome::Retrying { .. } | Outcome::Progressing { .. } => None,
+    }
+}
+
+/// The reason while the applied objects are on their way to healthy.
+pub const PROGRESSING: &str = "Progressing";
+/// The reason when they failed, or did not get there within `spec.timeout`.
+pub const HEALTH_CHECK_FAILED: &str = "HealthCheckFailed";
+
+/// Whether `status` reports the applied revision still on its way to healthy (or failed
+/// health), so only its health needs reading again.
+pub fn awaiting_health(status: &ChartDeploymentStatus) -> bool {
+    status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == capstan_api::common::READY)
+        .is_some_and(|ready| {
+            ready.status != "True"
+                && (ready.reason == PROGRESSING || ready.reason == HEALTH_CHECK_FAILED)
+        })
+}
+
+/// Whether `status` reports the revision progressing (worth re-checking soon).
+pub fn is_progressing(status: Option<&ChartDeploymentStatus>) -> bool {
+    status.is_some_and(|status| {
+        status
+            .conditions
+            .iter()
+            .any(|c| c.type_ == capstan_api::common::READY && c.reason == PROGRESSING)
+    })
 }
 
 /// The report after a failed attempt at `attempted` (when the revision was known): the
@@ -227,12 +539,22 @@ mod tests {
             pruned: Vec::new(),
             provenance: None,
             policy_tag: String::new(),
+            health: Summary {
+                total: 1,
+                healthy: 1,
+                ..Summary::default()
+            },
+            drift: Vec::new(),
+            corrected: false,
+            plan_digest: None,
         }
     }
 
+    const TIMEOUT: Duration = Duration::from_secs(300);
+
     #[test]
     fn an_install_writes_the_revision_release_and_inventory() {
-        let report = after_success(&deployment(), &applied("1.0.0", 1, 1), at(100));
+        let report = after_success(&deployment(), &applied("1.0.0", 1, 1), at(100), TIMEOUT);
         let status = report.status.expect("a first install writes status");
         assert_eq!(status.last_applied_revision, Some(revision("1.0.0")));
         assert_eq!(status.release_number, Some(1));
@@ -245,22 +567,74 @@ mod tests {
     #[test]
     fn re_applying_the_same_revision_writes_nothing_and_reports_drift_only() {
         let mut deployment = deployment();
-        deployment.status = after_success(&deployment, &applied("1.0.0", 1, 1), at(100)).status;
-        let quiet = after_success(&deployment, &applied("1.0.0", 1, 0), at(700));
+        deployment.status =
+            after_success(&deployment, &applied("1.0.0", 1, 1), at(100), TIMEOUT).status;
+        let quiet = after_success(&deployment, &applied("1.0.0", 1, 0), at(700), TIMEOUT);
         assert_eq!(quiet, Report::default());
-        let drifted = after_success(&deployment, &applied("1.0.0", 1, 1), at(700));
+        let mut corrected = applied("1.0.0", 1, 1);
+        corrected.drift = vec![DriftedObject {
+            object: "ConfigMap apps/a".into(),
+            paths: vec!["/data/k".into()],
+        }];
+        corrected.corrected = true;
+        let drifted = after_success(&deployment, &corrected, at(700), TIMEOUT);
         assert!(drifted.status.is_none());
-        assert_eq!(drifted.event.unwrap().reason, "DriftCorrected");
-        let upgraded = after_success(&deployment, &applied("1.1.0", 2, 1), at(800));
+        let event = drifted.event.unwrap();
+        assert_eq!(event.reason, "DriftCorrected");
+        assert!(
+            event.message.contains("ConfigMap apps/a (/data/k)"),
+            "{}",
+            event.message
+        );
+        let upgraded = after_success(&deployment, &applied("1.1.0", 2, 1), at(800), TIMEOUT);
         let status = upgraded.status.unwrap();
         assert_eq!(status.release_number, Some(2));
         assert_eq!(status.last_applied_time, Some(Time(at(800))));
     }
 
     #[test]
+    fn ready_means_healthy_and_time_runs_out_at_the_timeout() {
+        let mut waiting = applied("1.0.0", 1, 1);
+        waiting.health = Summary {
+            total: 1,
+            healthy: 0,
+            waiting: vec!["Deployment apps/api: 0 of 1 replicas available".into()],
+            failed: Vec::new(),
+        };
+        let mut deployment = deployment();
+        let report = after_success(&deployment, &waiting, at(100), TIMEOUT);
+        let status = report.status.unwrap();
+        assert_eq!(status.conditions[0].status, "Unknown");
+        assert_eq!(status.conditions[0].reason, PROGRESSING);
+        assert!(
+            status.conditions[0]
+                .message
+                .contains("0 of 1 objects healthy; waiting for Deployment apps/api")
+        );
+        assert_eq!(status.conditions[1].type_, "Reconciling");
+        deployment.status = Some(status);
+        assert!(awaiting_health(deployment.status.as_ref().unwrap()));
+        assert_eq!(
+            after_health_check(&deployment, &waiting.health, at(200), TIMEOUT),
+            Report::default(),
+            "still waiting: nothing new to say"
+        );
+        let late = after_health_check(&deployment, &waiting.health, at(401), TIMEOUT);
+        let failed = late.status.unwrap();
+        assert_eq!(failed.conditions[0].status, "False");
+        assert_eq!(failed.conditions[0].reason, HEALTH_CHECK_FAILED);
+        assert!(failed.conditions[0].message.contains("Deployment apps/api"));
+        assert_eq!(late.event.unwrap().reason, HEALTH_CHECK_FAILED);
+        let healthy = applied("1.0.0", 1, 1).health;
+        let recovered = after_health_check(&deployment, &healthy, at(402), TIMEOUT);
+        assert_eq!(recovered.status.unwrap().conditions[0].status, "True");
+    }
+
+    #[test]
     fn a_failure_keeps_the_applied_revision_and_is_reported_once() {
         let mut deployment = deployment();
-        deployment.status = after_success(&deployment, &applied("1.0.0", 1, 1), at(100)).status;
+        deployment.status =
+            after_success(&deployment, &applied("1.0.0", 1, 1), at(100), TIMEOUT).status;
         let error = Error::Fetch {
             what: "chart hello".into(),
             source: FetchError::Protocol("connection refused".into()),

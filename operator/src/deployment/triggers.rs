@@ -187,6 +187,18 @@ pub fn using_repository(
     deployments_using(store, &repository.namespace(), |used| used == name)
 }
 
+/// The deployments whose `spec.dependsOn` names `changed`, so its becoming Ready wakes them.
+pub fn dependents(store: &Store<Watched>, changed: &Watched) -> Vec<ObjectRef<Watched>> {
+    let changed = ObjectKey::of(changed);
+    select(store, |deployment| {
+        let own = ObjectKey::of(deployment).namespace;
+        deployment.spec.depends_on.iter().any(|reference| {
+            reference.name == changed.name
+                && reference.namespace.as_deref().unwrap_or(&own) == changed.namespace
+        })
+    })
+}
+
 /// The deployments in `namespace` whose chart comes from a ChartRepository `uses` accepts.
 fn deployments_using(
     store: &Store<Watched>,
