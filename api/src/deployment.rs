@@ -175,6 +175,12 @@ pub struct UninstallPolicy {
         skip_serializing_if = "std::ops::Not::not"
     )]
     pub delete_crds: bool,
+
+    /// Release the ChartDeployment as soon as its objects are deleted, without waiting until
+    /// their own finalizers let them go. By default deletion waits for that, up to
+    /// `spec.timeout`, so a ChartDeployment is gone only once what it applied is.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub disable_wait: bool,
 }
 
 /// How the CRDs of a chart's `crds/` directories are applied. CRDs rendered by templates are

@@ -132,6 +132,18 @@ pub enum Error {
         message: String,
     },
 
+    /// A Helm hook of the chart failed: the revision stops there.
+    #[error(
+        "the {phase} hook {hook} failed: {}; fix the chart or its values (a new revision runs \
+         the hooks again)",
+        shorten(message)
+    )]
+    HookFailed {
+        hook: String,
+        phase: &'static str,
+        message: String,
+    },
+
     /// An update of a CRD would stop serving a version objects are still stored in.
     #[error(
         "CustomResourceDefinition {crd}: the new definition drops version(s) {versions}, which \
@@ -315,6 +327,7 @@ impl Error {
             Error::Forbidden { .. } => "Forbidden",
             Error::AdoptionRefused { .. } => "AdoptionRefused",
             Error::CrdVersionDropped { .. } => "CRDVersionDropped",
+            Error::HookFailed { .. } => "HookFailed",
             Error::Apply { .. }
             | Error::ReadLive { .. }
             | Error::CrdWatch { .. }

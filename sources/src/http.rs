@@ -438,10 +438,22 @@ impl HttpClient {
         validators: &Validators,
         max_bytes: u64,
     ) -> Result<Fetched, HttpError> {
+        self.fetch_accepting(url, validators, None, max_bytes).await
+    }
+
+    /// [`Self::fetch`], asking for the media types in `accept` (a registry serves a manifest in
+    /// the form the `Accept` header names).
+    pub(crate) async fn fetch_accepting(
+        &self,
+        url: &str,
+        validators: &Validators,
+        accept: Option<&str>,
+        max_bytes: u64,
+    ) -> Result<Fetched, HttpError> {
         let (start, url_credentials) = parse_url(url)?;
         let shown = display_url(&start);
         let credentials = self.options.credentials.clone().or(url_credentials);
-        let work = self.follow(start, credentials, validators, max_bytes);
+        let work = self.follow(start, credentials, validators, accept, max_bytes);
         match tokio::time::timeout(self.options.total_timeout, work).await {
             Ok(result) => result,
             Err(_) => Err(HttpError::Timeout {
@@ -456,12 +468,16 @@ impl HttpClient {
         start: Url,
         credentials: Option<Credentials>,
         validators: &Validators,
+        accept: Option<&str>,
         max_bytes: u64,
     ) -> Result<Fetched, HttpError> {
         let origin = start.origin();
         let mut current = start;
         for _ in 0..=self.options.max_redirects {
             let mut request = self.client.get(current.clone());
+            if let Some(accept) = accept {
+                request = request.header(reqwest::header::ACCEPT, accept);
+            }
             if let Some(etag) = &validators.etag {
                 request = request.header(IF_NONE_MATCH, etag);
             }

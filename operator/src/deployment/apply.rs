@@ -238,6 +238,17 @@ pub async fn write_plan(
     Ok(names)
 }
 
+/// Creates (or takes back) a hook's object with the deployment's field manager; the API
+/// server's answer is its live state.
+pub async fn apply_hook(
+    acting: &Acting<'_>,
+    api: &Api<DynamicObject>,
+    owner: &Owner,
+    object: &DesiredObject,
+) -> Result<serde_json::Value> {
+    apply_one(acting, api, owner, object, true, DryRun::No).await
+}
+
 /// Whether a write is only checked by the API server or made.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum DryRun {

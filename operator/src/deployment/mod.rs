@@ -8,7 +8,7 @@
 //!   2. [`plan`] decides, without a client: the revision, whether it changed, the verification,
 //!      the release number, the objects ([`render`], [`desired`], [`owner`]), which to write
 //!      ([`drift`], [`crds`]) and what to prune;
-//!   3. [`apply`] and [`prune`] write;
+//!   3. [`apply`] and [`prune`] write, between the chart's [`hooks`];
 //!   4. [`status`] computes the new status and event and writes them.
 
 pub mod acting;
@@ -23,6 +23,7 @@ pub mod desired;
 pub mod drift;
 pub mod health;
 pub mod history;
+pub mod hooks;
 pub mod identity;
 pub mod invalid;
 pub mod live;

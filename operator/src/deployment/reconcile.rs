@@ -26,11 +26,11 @@ use super::identity::Identity;
 use super::owner::Owner;
 use super::plan::Needed;
 use super::status::{self, Applied};
-use super::{apply, crds, desired, live, plan, prune, render};
+use super::{apply, crds, desired, hooks, live, plan, prune, render};
 use capstan_api::deployment::{Approval, PlanStatus};
 
 /// Default `spec.timeout`.
-const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// What an attempt came to.
 pub enum Attempt {
@@ -225,6 +225,7 @@ pub async fn attempt(
     let release_number = plan::release_number(deployment, &revision);
     let capabilities = ctx.cluster.capabilities().await?;
     let options = plan::render_options(deployment, release_number, capabilities);
+    let options_is_install = options.is_install;
     let rendered =
         render::render_off_runtime(&ctx.render_slots, chart, inputs.values, options).await?;
     let owner = Owner::of(deployment);
@@ -235,6 +236,7 @@ pub async fn attempt(
         &plan::target_namespace(deployment),
         ctx.cluster.scopes().await?,
     )?;
+    let (objects, hooks) = hooks::split(objects)?;
 
     progress.enter("applying the objects");
     let observed = live::observe_all(&acting, &objects).await?;
@@ -292,6 +294,14 @@ pub async fn attempt(
             plan_digest = Some(change_plan.digest);
         }
     }
+    // Hooks run around a new revision, never around a drift correction.
+    let (before, after) = hooks::Phase::around(options_is_install);
+    let new_revision = rules.mode == plan::Mode::All;
+    if new_revision {
+        progress.enter(before.stage());
+        hooks::run(&acting, &owner, &hooks, before).await?;
+        progress.enter("applying the objects");
+    }
     let mut applied = apply::apply_all(&acting, &owner, &objects, &observed, &rules).await?;
     applied.list_first(kept_crds);
 
@@ -302,6 +312,10 @@ pub async fn attempt(
         info!(deployment = %key, crds = ?plan::describe_all(&crds_left), "left in place: CRDs are never pruned");
     }
     let pruned = prune::delete_all(&acting, &owner, &stale).await?;
+    if new_revision {
+        progress.enter(after.stage());
+        hooks::run(&acting, &owner, &hooks, after).await?;
+    }
     info!(deployment = %key, chart = %revision.chart, version = %revision.version, release = release_number, objects = applied.inventory.len(), patched = applied.patched, pruned = pruned.len(), "applied");
     let health = Summary::of(&applied.inventory, &applied.live);
     Ok(Attempt::Applied(Box::new(Applied {
