@@ -20,8 +20,8 @@ use k8s_openapi::api::core::v1::{Service, ServiceAccount};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::{Resource, ResourceExt};
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use kube::{Resource, ResourceExt};
 use serde_json::json;
 
 const CRDS: [&str; 2] = [
@@ -182,7 +182,13 @@ async fn uids(setup: &Setup, release: &str) -> TestResult<BTreeMap<String, Strin
 }
 
 /// `kubectl auth can-i` as `service_account` (`system:serviceaccount:...`).
-async fn can(cluster: &Cluster, service_account: &str, verb: &str, resource: &str, scope: &[&str]) -> bool {
+async fn can(
+    cluster: &Cluster,
+    service_account: &str,
+    verb: &str,
+    resource: &str,
+    scope: &[&str],
+) -> bool {
     let output = cluster
         .kubectl()
         .args(["auth", "can-i", verb, resource, "--as", service_account])
@@ -208,7 +214,11 @@ async fn check_impersonating_rbac(cluster: &Cluster, namespace: &str, release: &
         ("watch", "chartdeployments.capstan.dev", &all),
         ("watch", "chartrepositories.capstan.dev", &all),
         ("patch", "chartdeployments.capstan.dev/status", &elsewhere),
-        ("update", "chartdeployments.capstan.dev/finalizers", &elsewhere),
+        (
+            "update",
+            "chartdeployments.capstan.dev/finalizers",
+            &elsewhere,
+        ),
         ("watch", "secrets", &all),
         ("watch", "deployments.apps", &all),
         ("impersonate", "serviceaccounts", &elsewhere),
@@ -227,8 +237,16 @@ async fn check_impersonating_rbac(cluster: &Cluster, namespace: &str, release: &
         ("impersonate", "groups", &[]),
         ("patch", "deployments.apps", &elsewhere),
         ("patch", "configmaps", &elsewhere),
-        ("create", "customresourcedefinitions.apiextensions.k8s.io", &[]),
-        ("create", "clusterrolebindings.rbac.authorization.k8s.io", &[]),
+        (
+            "create",
+            "customresourcedefinitions.apiextensions.k8s.io",
+            &[],
+        ),
+        (
+            "create",
+            "clusterrolebindings.rbac.authorization.k8s.io",
+            &[],
+        ),
         ("delete", "chartdeployments.capstan.dev", &elsewhere),
     ];
     for (verb, resource, scope) in forbidden {
