@@ -1,7 +1,7 @@
 # Entry points for humans and CI. Build output is cached outside the clone so repeated runs are warm.
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/capstan/target
 
-.PHONY: test lint fmt cluster-up cluster-down
+.PHONY: test lint fmt cluster-up cluster-down image
 
 ## test: everything the project checks: unit, golden, interoperability and end-to-end tests, against a
 ## local control plane and test peers that are brought up first and always brought down afterwards.
@@ -19,3 +19,10 @@ cluster-up:
 
 cluster-down:
 	e2e/cluster down
+
+## image: build the operator's container image without a container engine and push it:
+##   make image REGISTRY=registry.example/team [TAG=0.1.0] [PLAIN_HTTP=1]
+## pushes REGISTRY/capstan-operator:TAG (TAG defaults to the operator's version); see image/build.
+image:
+	@test -n "$(REGISTRY)" || { echo "make image: set REGISTRY, e.g. make image REGISTRY=ghcr.io/you" >&2; exit 2; }
+	image/build --registry "$(REGISTRY)" $(if $(TAG),--tag "$(TAG)") $(if $(PLAIN_HTTP),--plain-http)

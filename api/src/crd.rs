@@ -2,6 +2,7 @@
 
 use kube::CustomResourceExt;
 
+use crate::labels::KEEP_ANNOTATION;
 use crate::{ChartDeployment, ChartRepository};
 
 /// Name of the file in `crds/` that holds [`crds_yaml`].
@@ -15,7 +16,14 @@ pub fn crds_yaml() -> Result<String, serde_saphyr::ser_error::Error> {
     let mut out = String::from(
         "# Generated from the Rust types in api/ by `cargo run -p capstan-operator -- crds`. Do not edit.\n",
     );
-    for crd in [ChartRepository::crd(), ChartDeployment::crd()] {
+    for mut crd in [ChartRepository::crd(), ChartDeployment::crd()] {
+        // Deleting a CRD deletes every object of its kind. When a ChartDeployment of the
+        // operator's own chart (charts/capstan, whose crds/ is this file) is deleted, its CRDs
+        // must stay, or every ChartDeployment in the cluster would go with them.
+        crd.metadata
+            .annotations
+            .get_or_insert_default()
+            .insert(KEEP_ANNOTATION.to_string(), "true".to_string());
         out.push_str("---\n");
         out.push_str(&serde_saphyr::to_string(&crd)?);
     }
@@ -37,6 +45,26 @@ mod tests {
             "crds/{CRDS_FILE} is stale; regenerate it with \
              `cargo run -p capstan-operator -- crds > crds/{CRDS_FILE}`"
         );
+    }
+
+    #[test]
+    fn the_operator_chart_carries_the_same_crds() {
+        const CHART_CRDS: &str = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../charts/capstan/crds/capstan.dev.yaml"
+        );
+        let in_chart = std::fs::read_to_string(CHART_CRDS).unwrap_or_default();
+        assert!(
+            in_chart == crds_yaml().expect("CRDs serialize"),
+            "charts/capstan/crds/{CRDS_FILE} differs from the Rust types; regenerate it with \
+             `cargo run -p capstan-operator -- crds > charts/capstan/crds/{CRDS_FILE}`"
+        );
+    }
+
+    #[test]
+    fn crds_are_kept_when_their_deployment_goes() {
+        let yaml = crds_yaml().unwrap();
+        assert_eq!(yaml.matches("capstan.dev/keep").count(), 2, "{yaml}");
     }
 
     #[test]

@@ -95,9 +95,11 @@ impl Context {
         }
     }
 
-    /// The watch of the operator's own resources (ChartDeployments, ChartRepositories): only
-    /// those matching `--watch-label-selector`, when given.
-    pub fn own_resources(&self) -> watcher::Config {
+    /// The watch of this operator's share of ChartDeployments and ChartRepositories: those
+    /// matching `--watch-label-selector`, or all of them. The API server filters, so an object
+    /// outside the share is never seen (and one relabelled out of it is seen as deleted, then
+    /// picked up by the operator whose selector it now matches).
+    pub fn sharded_watch(&self) -> watcher::Config {
         let config = watcher::Config::default();
         match &self.settings.watch_label_selector {
             Some(selector) => config.labels(selector),

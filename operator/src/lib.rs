@@ -24,6 +24,7 @@ pub mod deployment;
 pub mod error;
 pub mod finalizer;
 pub mod leader;
+pub mod logging;
 pub mod metrics;
 pub mod object_data;
 pub mod object_key;

@@ -2,6 +2,7 @@
 //! controllers and the reconcile pipeline.
 
 use capstan_operator::leader::LeaseSettings;
+use capstan_operator::logging::JsonLines;
 use capstan_operator::settings::{
     DEFAULT_MAX_CONCURRENT_RECONCILES, DEFAULT_MAX_INDEX_BYTES, DEFAULT_RENDER_WORKERS, Settings,
 };
@@ -27,11 +28,17 @@ enum Command {
         /// and tests that run one operator per namespace).
         #[arg(long, env = "CAPSTAN_WATCH_NAMESPACE")]
         namespace: Option<String>,
-        /// Reconcile only ChartDeployments and ChartRepositories whose labels match this
-        /// selector (e.g. `capstan.dev/shard=blue`), so several operators can share a cluster.
-        /// A deployment and the repository it uses must both match.
+        /// Watch only the ChartDeployments and ChartRepositories whose labels match this
+        /// selector, so several operators can share a cluster's resources (sharding). Flux's
+        /// convention: shards select `sharding.fluxcd.io/key=<shard>` and one operator takes
+        /// the unlabelled ones with `!sharding.fluxcd.io/key`. A deployment and the repository
+        /// it names must be in the same shard.
         #[arg(long, env = "CAPSTAN_WATCH_LABEL_SELECTOR", value_name = "SELECTOR")]
         watch_label_selector: Option<String>,
+        /// Log as plain text lines or as JSON objects, one a line, with the reconciled
+        /// object's namespace, name and kind as fields of their own.
+        #[arg(long, env = "CAPSTAN_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+        log_format: LogFormat,
         /// Largest repository index (index.yaml) downloaded, in bytes. A larger one is refused
         /// with the condition reason IndexTooLarge and nothing of it is used.
         #[arg(long, env = "CAPSTAN_MAX_INDEX_BYTES", default_value_t = DEFAULT_MAX_INDEX_BYTES)]
@@ -64,6 +71,15 @@ enum Command {
     },
     /// Print the CustomResourceDefinitions as YAML (this is how `crds/` is generated).
     Crds,
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object a line, for log collectors.
+    Json,
 }
 
 /// Leader election: of several operators with the same Lease, one reconciles.
@@ -140,6 +156,7 @@ fn main() -> anyhow::Result<()> {
         Command::Run {
             namespace,
             watch_label_selector,
+            log_format,
             max_index_bytes,
             metrics_bind_address,
             max_concurrent_reconciles,
@@ -150,9 +167,10 @@ fn main() -> anyhow::Result<()> {
             election,
         } => {
             let lease = election.settings(namespace.as_deref())?;
+            init_logging(log_format);
             run(Settings {
                 watch_namespace: namespace,
-                watch_label_selector,
+                watch_label_selector: watch_label_selector.filter(|selector| !selector.is_empty()),
                 max_index_bytes,
                 metrics_bind_address,
                 lease,
@@ -173,15 +191,27 @@ fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
         .map_err(|error| format!("{text:?} is not a duration: {error}"))
 }
 
+/// Logs to standard output, filtered by `RUST_LOG` (default `info`).
+fn init_logging(format: LogFormat) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    match format {
+        LogFormat::Text => tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            // Colours only on a terminal: `kubectl logs` and log files get plain text.
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+            .init(),
+        LogFormat::Json => tracing_subscriber::registry()
+            .with(filter)
+            .with(JsonLines::new(std::io::stdout))
+            .init(),
+    }
+}
+
 fn run(settings: Settings) -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        // Colours only on a terminal: `kubectl logs` and log files get plain text.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-        .init();
     // kube uses rustls with ring; install it as the process default so no other TLS user in
     // the process can pick a different provider.
     let _ = rustls::crypto::ring::default_provider().install_default();

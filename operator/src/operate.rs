@@ -2,6 +2,9 @@
 
 use std::sync::Arc;
 
+use capstan_api::ChartDeployment;
+use kube::api::{Api, ListParams};
+
 use crate::context::Context;
 use crate::leader::{self, Leadership};
 use crate::metrics::{self, Metrics};
@@ -13,6 +16,7 @@ use crate::{deployment, repository};
 /// until shutdown (or until leadership is lost).
 pub async fn operate(client: kube::Client, settings: Settings) -> anyhow::Result<()> {
     tracing::info!("capstan-operator started");
+    check_label_selector(&client, &settings).await?;
     let metrics = Arc::new(Metrics::default());
     if let Some(address) = settings.metrics_bind_address {
         let listener = metrics::bind(address)
@@ -55,6 +59,35 @@ pub async fn operate(client: kube::Client, settings: Settings) -> anyhow::Result
         }
         Some(leadership) => lead(leadership, controllers).await,
     }
+}
+
+/// Asks the API server whether `--watch-label-selector` is a label selector (the API server's
+/// grammar is the one that counts), so a typo stops the operator at once with the reason instead
+/// of failing every watch over and over. Other errors are left to the watches, which retry.
+async fn check_label_selector(client: &kube::Client, settings: &Settings) -> anyhow::Result<()> {
+    let Some(selector) = &settings.watch_label_selector else {
+        return Ok(());
+    };
+    let deployments: Api<ChartDeployment> = match &settings.watch_namespace {
+        Some(namespace) => Api::namespaced(client.clone(), namespace),
+        None => Api::all(client.clone()),
+    };
+    let params = ListParams::default().labels(selector).limit(1);
+    match deployments.list_metadata(&params).await {
+        Err(kube::Error::Api(status)) if status.code == 400 => anyhow::bail!(
+            "--watch-label-selector {selector:?} was refused by the API server: {}; write it as \
+             kubectl's -l takes it, e.g. `sharding.fluxcd.io/key=shard1` or \
+             `!sharding.fluxcd.io/key`",
+            status.message
+        ),
+        Err(error) => tracing::warn!(%error, "checking --watch-label-selector failed"),
+        Ok(_) => {}
+    }
+    tracing::info!(
+        %selector,
+        "watching only the ChartDeployments and ChartRepositories whose labels match"
+    );
+    Ok(())
 }
 
 /// Runs `controllers` while renewing the Lease. A clean shutdown releases the Lease for a

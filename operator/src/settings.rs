@@ -19,9 +19,9 @@ pub const DEFAULT_MIN_INTERVAL: Duration = Duration::from_secs(10);
 pub struct Settings {
     /// Only resources in this namespace are watched; all namespaces when `None`.
     pub watch_namespace: Option<String>,
-    /// Only ChartDeployments and ChartRepositories with these labels are reconciled (a label
-    /// selector, `key=value,...`); all of them when `None`. Shards one cluster between several
-    /// operators.
+    /// Only ChartDeployments and ChartRepositories whose labels match this selector are
+    /// watched (a Kubernetes label selector, e.g. `sharding.fluxcd.io/key=shard1`), so that
+    /// several operators can split them between them; all of them when `None`.
     pub watch_label_selector: Option<String>,
     /// Largest repository index downloaded, in bytes.
     pub max_index_bytes: u64,

@@ -380,16 +380,67 @@ pub async fn push(
             None,
         ));
     }
-    let manifest = OciImageManifest::build(&layers, &config, Some(manifest_annotations(metadata)));
+    push_manifest(
+        &reference,
+        config,
+        layers,
+        manifest_annotations(metadata),
+        options,
+    )
+    .await
+}
+
+/// A blob of an image: its bytes and media type.
+#[derive(Debug, Clone)]
+pub struct Blob {
+    pub bytes: Vec<u8>,
+    pub media_type: String,
+}
+
+/// Pushes any OCI image (a container image, say): its config, its layers in order and the
+/// manifest's annotations, to `reference` (`host[:port]/path:tag`, no scheme). The manifest is
+/// an OCI image manifest serialized the same way every time, so the same blobs and annotations
+/// always give the same digest.
+pub async fn push_image(
+    reference: &str,
+    config: Blob,
+    layers: Vec<Blob>,
+    annotations: BTreeMap<String, String>,
+    options: &RegistryOptions,
+) -> Result<PushResult, OciError> {
+    let reference: Reference =
+        reference
+            .parse()
+            .map_err(|e: oci_client::ParseError| OciError::InvalidReference {
+                reference: reference.to_string(),
+                reason: e.to_string(),
+            })?;
+    let config = Config::new(config.bytes, config.media_type, None);
+    let layers = layers
+        .into_iter()
+        .map(|blob| ImageLayer::new(blob.bytes, blob.media_type, None))
+        .collect();
+    push_manifest(&reference, config, layers, annotations, options).await
+}
+
+/// Pushes the blobs, then a manifest of them, and reads back the digest the registry stored.
+async fn push_manifest(
+    reference: &Reference,
+    config: Config,
+    layers: Vec<ImageLayer>,
+    annotations: BTreeMap<String, String>,
+    options: &RegistryOptions,
+) -> Result<PushResult, OciError> {
+    let manifest = OciImageManifest::build(&layers, &config, Some(annotations));
     let client = client(options);
     let auth = registry_auth(&options.auth);
-    let to_error = registry_error(&reference, &options.auth);
+    let to_error = registry_error(reference, &options.auth);
     client
-        .push(&reference, &layers, config, &auth, Some(manifest))
+        .push(reference, &layers, config, &auth, Some(manifest))
         .await
         .map_err(&to_error)?;
     let digest = client
-        .fetch_manifest_digest(&reference, &auth)
+        .fetch_manifest_digest(reference, &auth)
         .await
         .map_err(&to_error)?;
     Ok(PushResult {

@@ -17,11 +17,12 @@ use kube::runtime::controller::{Action, Config, Controller};
 use kube::runtime::reflector;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{WatchStreamExt, watcher};
-use tracing::warn;
+use tracing::{Instrument, warn};
 
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::finalizer::{self, Step};
+use crate::logging::reconcile_span;
 use crate::object_key::{KindKey, ObjectKey};
 
 use super::triggers::{
@@ -41,7 +42,7 @@ pub type Watched = DeserializeGuard<ChartDeployment>;
 /// Runs the ChartDeployment controller until shutdown.
 pub async fn run(ctx: Arc<Context>) {
     let deployments: Api<Watched> = ctx.watched();
-    let controller = Controller::new(deployments, ctx.own_resources())
+    let controller = Controller::new(deployments, ctx.sharded_watch())
         .with_config(Config::default().concurrency(ctx.settings.max_concurrent_reconciles));
     let store = controller.store();
     let config_map_store = store.clone();
@@ -54,8 +55,10 @@ pub async fn run(ctx: Arc<Context>) {
     // that was deleted.
     let (repositories, repository_writer) = reflector::store::<WatchedRepository>();
     let deletions = Arc::clone(&ctx);
+    // Only this operator's share of the repositories (`--watch-label-selector`): a deployment
+    // reads the index its own operator fetched, so it shares its repository's shard.
     let touched_repositories =
-        watcher::watcher(ctx.watched::<WatchedRepository>(), ctx.own_resources())
+        watcher::watcher(ctx.watched::<WatchedRepository>(), ctx.sharded_watch())
             .default_backoff()
             .reflect(repository_writer)
             .filter_map(move |event| {
@@ -159,7 +162,13 @@ fn owner_of(object: &PartialObjectMeta<DynamicObject>) -> Option<ObjectRef<Watch
 
 async fn reconcile_with_finalizer(deployment: Arc<Watched>, ctx: Arc<Context>) -> Result<Action> {
     let started = std::time::Instant::now();
-    let result = reconcile_step(&deployment, &ctx).await;
+    let applied_release = deployment
+        .0
+        .as_ref()
+        .ok()
+        .and_then(|deployment| deployment.status.as_ref()?.release_number);
+    let span = reconcile_span(&KindKey::of(&*deployment), applied_release);
+    let result = reconcile_step(&deployment, &ctx).instrument(span).await;
     ctx.metrics
         .reconciled("ChartDeployment", result.is_ok(), started.elapsed());
     result

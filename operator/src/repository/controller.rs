@@ -11,13 +11,14 @@ use kube::Resource;
 use kube::api::Api;
 use kube::runtime::controller::{Action, Config, Controller};
 use kube::runtime::events::EventType;
-use tracing::{info, warn};
+use tracing::{Instrument, info, warn};
 
 use crate::conditions::same;
 use crate::context::Context;
 use crate::deployment::invalid;
 use crate::deployment::triggers::WatchedRepository;
 use crate::error::{Error, Result};
+use crate::logging::reconcile_span;
 use crate::metrics::IndexFetch;
 use crate::object_key::{KindKey, ObjectKey};
 use crate::report;
@@ -34,7 +35,7 @@ const DEFAULT_INTERVAL: Duration = Duration::from_secs(600);
 pub async fn run(ctx: Arc<Context>) {
     // An undecodable repository arrives as an error, reported on itself; the others go on.
     let repositories: Api<WatchedRepository> = ctx.watched();
-    Controller::new(repositories, ctx.own_resources())
+    Controller::new(repositories, ctx.sharded_watch())
         .with_config(Config::default().concurrency(ctx.settings.max_concurrent_reconciles))
         .shutdown_on_signal()
         .run(reconcile, error_policy, ctx)
@@ -63,12 +64,17 @@ fn error_policy(repository: Arc<WatchedRepository>, error: &Error, ctx: Arc<Cont
 }
 
 async fn reconcile(watched: Arc<WatchedRepository>, ctx: Arc<Context>) -> Result<Action> {
+    let span = reconcile_span(&KindKey::of(&*watched), None);
+    reconcile_watched(&watched, &ctx).instrument(span).await
+}
+
+async fn reconcile_watched(watched: &WatchedRepository, ctx: &Context) -> Result<Action> {
     let repository = match &watched.0 {
         Ok(repository) => repository,
-        Err(invalid) => return invalid::report(&ctx, &*watched, invalid).await,
+        Err(invalid) => return invalid::report(ctx, watched, invalid).await,
     };
     let started = Instant::now();
-    let result = reconcile_repository(repository, &ctx).await;
+    let result = reconcile_repository(repository, ctx).await;
     let succeeded = matches!(
         result,
         Ok(Reconciled {

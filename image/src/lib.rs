@@ -1,0 +1,106 @@
+//! The operator's container image, assembled without a container engine.
+//!
+//! `image/build` compiles a static `capstan-operator` (musl) and hands it to the `capstan-image`
+//! binary, which lays out a minimal root filesystem ([`rootfs`]: the binary, a CA bundle, a
+//! non-root user and nothing else, not even a shell), packs it into one layer ([`layer`]) whose
+//! bytes depend only on the files and a fixed time, writes an OCI image config ([`config`]) and
+//! pushes the image with the project's own OCI client. The same sources and the same
+//! `SOURCE_DATE_EPOCH` give the same image digest.
+
+pub mod ca_bundle;
+pub mod config;
+pub mod elf;
+pub mod layer;
+pub mod rootfs;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use config::{Platform, Provenance};
+use layer::Layer;
+
+/// Why an image could not be assembled or pushed; each says what to do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum ImageError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "{path} cannot go into an image without a C library: {reason}; build it with \
+         `--target x86_64-unknown-linux-musl` (image/build does)"
+    )]
+    NotStatic { path: PathBuf, reason: String },
+    #[error(
+        "unsupported platform {0:?}: the image is built for linux/amd64 or linux/arm64 binaries"
+    )]
+    Platform(String),
+    #[error("packing the layer failed: {0}")]
+    Pack(std::io::Error),
+    #[error(transparent)]
+    Registry(#[from] capstan_sources::oci::OciError),
+}
+
+/// An image ready to push: config, layer and manifest annotations.
+pub struct Image {
+    pub platform: Platform,
+    /// The config's JSON, serialized once: its digest is what the manifest names.
+    pub config: Vec<u8>,
+    pub layer: Layer,
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// Assembles the image of the static binary at `binary`, dated and labelled from `provenance`.
+pub fn assemble(binary: &Path, provenance: &Provenance) -> Result<Image, ImageError> {
+    let bytes = std::fs::read(binary).map_err(|source| ImageError::Read {
+        path: binary.to_path_buf(),
+        source,
+    })?;
+    let not_static = |reason: String| ImageError::NotStatic {
+        path: binary.to_path_buf(),
+        reason,
+    };
+    let elf = elf::inspect(&bytes).map_err(not_static)?;
+    if let Some(interpreter) = &elf.interpreter {
+        return Err(not_static(format!(
+            "it is dynamically linked (it asks for {interpreter})"
+        )));
+    }
+    let platform = Platform::of(&elf)?;
+    let created = u64::try_from(provenance.created.as_second()).unwrap_or_default();
+    let layer = layer::pack(&rootfs::root_files(bytes), created)?;
+    let config = config::image_config(provenance, &platform, &layer.diff_id());
+    Ok(Image {
+        platform,
+        config: serde_json::to_vec(&config).map_err(|e| ImageError::Pack(e.into()))?,
+        layer,
+        annotations: config::labels(provenance),
+    })
+}
+
+impl Image {
+    /// Pushes the image to `reference` (`host[:port]/path:tag`); returns what the registry
+    /// stored, with the manifest's digest.
+    pub async fn push(
+        self,
+        reference: &str,
+        options: &capstan_sources::oci::RegistryOptions,
+    ) -> Result<capstan_sources::oci::PushResult, ImageError> {
+        use capstan_sources::oci::{Blob, push_image};
+        let config = Blob {
+            bytes: self.config,
+            media_type: config::CONFIG_MEDIA_TYPE.into(),
+        };
+        let layer = Blob {
+            bytes: self.layer.gzip,
+            media_type: layer::LAYER_MEDIA_TYPE.into(),
+        };
+        Ok(push_image(reference, config, vec![layer], self.annotations, options).await?)
+    }
+}
