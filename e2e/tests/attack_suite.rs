@@ -360,7 +360,8 @@ async fn existing_objects_rendered_by_name_are_not_taken_over_nor_deleted() -> T
 
     let message = refused(&tenancy, "take-settings", "AdoptionRefused").await?;
     assert!(
-        message.contains(&format!("ConfigMap {tenant_a}/settings")) && message.contains("spec.adopt"),
+        message.contains(&format!("ConfigMap {tenant_a}/settings"))
+            && message.contains("spec.adopt"),
         "{message}"
     );
     // A CRD that exists and is someone else's is left as it is and not listed, as Helm leaves

@@ -72,7 +72,10 @@ async fn git(args: &[&str]) -> Result<String, Box<dyn std::error::Error>> {
 /// Path, type (`d` or `f`), mode, uid, gid and mtime of each entry of a tar, and the files' contents.
 type Listing = Vec<(String, char, u32, u64, u64, u64)>;
 
-fn read_tar(bytes: &[u8]) -> Result<(Listing, Vec<(String, Vec<u8>)>), std::io::Error> {
+/// Each regular file's path and contents.
+type Files = Vec<(String, Vec<u8>)>;
+
+fn read_tar(bytes: &[u8]) -> Result<(Listing, Files), std::io::Error> {
     let mut listing = Vec::new();
     let mut files = Vec::new();
     let mut archive = tar::Archive::new(bytes);

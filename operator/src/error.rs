@@ -83,8 +83,9 @@ pub enum Error {
     #[error("fetching {what} failed: {source}")]
     Fetch {
         what: String,
+        /// Boxed: the clients' errors are large, and every `Result` of the operator carries this.
         #[source]
-        source: FetchError,
+        source: Box<FetchError>,
     },
 
     /// The server refused the credentials (or their absence). The cause comes from the
@@ -92,8 +93,9 @@ pub enum Error {
     #[error("authentication for {what} failed: {source}")]
     Authentication {
         what: String,
+        /// Boxed, as in `Fetch`.
         #[source]
-        source: FetchError,
+        source: Box<FetchError>,
     },
 
     #[error(
@@ -258,11 +260,11 @@ impl Error {
                 status: 401 | 403, ..
             } => Error::Authentication {
                 what,
-                source: error.into(),
+                source: Box::new(error.into()),
             },
             _ => Error::Fetch {
                 what,
-                source: error.into(),
+                source: Box::new(error.into()),
             },
         }
     }
@@ -273,11 +275,11 @@ impl Error {
         match error {
             S3Error::Refused { .. } => Error::Authentication {
                 what,
-                source: error.into(),
+                source: Box::new(error.into()),
             },
             S3Error::NotFound { .. } => Error::Fetch {
                 what,
-                source: error.into(),
+                source: Box::new(error.into()),
             },
             S3Error::Http(error) => Error::from_http(what, error),
             S3Error::InvalidLocation { .. }
@@ -295,7 +297,7 @@ impl Error {
         match error {
             OciError::Unauthorized { .. } => Error::Authentication {
                 what,
-                source: error.into(),
+                source: Box::new(error.into()),
             },
             OciError::InvalidReference { .. }
             | OciError::InvalidConstraint { .. }
@@ -312,7 +314,7 @@ impl Error {
             },
             OciError::Registry { .. } => Error::Fetch {
                 what,
-                source: error.into(),
+                source: Box::new(error.into()),
             },
         }
     }

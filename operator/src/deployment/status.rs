@@ -720,7 +720,7 @@ mod tests {
             after_success(&deployment, &applied("1.0.0", 1, 1), at(100), TIMEOUT).status;
         let error = Error::Fetch {
             what: "chart hello".into(),
-            source: FetchError::Protocol("connection refused".into()),
+            source: Box::new(FetchError::Protocol("connection refused".into())),
         };
         let report = after_failure(&deployment, &error, Some(&revision("1.1.0")), at(200));
         let status = report.status.unwrap();

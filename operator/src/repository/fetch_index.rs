@@ -112,9 +112,9 @@ pub async fn refresh(
         )),
         (Fetched::NotModified, None) => Err(Error::Fetch {
             what,
-            source: FetchError::Protocol(
+            source: Box::new(FetchError::Protocol(
                 "the server answered 304 Not Modified to an unconditional request".into(),
-            ),
+            )),
         }),
         (Fetched::Body { bytes, validators }, cached) => {
             let digest = sha256(&bytes);

@@ -89,7 +89,7 @@ mod tests {
     fn refused() -> Error {
         Error::Fetch {
             what: "the index".into(),
-            source: FetchError::Protocol("connection refused".into()),
+            source: Box::new(FetchError::Protocol("connection refused".into())),
         }
     }
 
