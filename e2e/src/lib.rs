@@ -17,6 +17,7 @@ pub mod file_server;
 pub mod gnupg;
 mod namespace;
 pub mod operator;
+pub mod scale;
 mod tools;
 pub mod wait;
 
