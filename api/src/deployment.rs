@@ -110,6 +110,31 @@ pub struct ChartDeploymentSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drift_detection: Option<DriftDetection>,
 
+    /// `Automatic` (the default): each new revision is applied as soon as it is known.
+    /// `Manual`: each change (a new chart version, new values, or drift that would be corrected)
+    /// is first planned: rendered and checked by a server-side dry run of every object, with
+    /// what would be created, changed and pruned written to `status.plan` (and every object's
+    /// diff to ConfigMaps it names) and nothing applied until `approvedPlan` names that plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<Approval>,
+
+    /// The digest of the plan (`status.plan.digest`) approved for applying. A plan whose digest
+    /// differs (anything changed since: a chart version, a value, a live object) is not applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved_plan: Option<String>,
+
+    /// What a first install does with the CRDs in the chart's `crds/` directories.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub install: Option<InstallPolicy>,
+
+    /// What an upgrade does with the CRDs in the chart's `crds/` directories.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upgrade: Option<UpgradePolicy>,
+
+    /// What deleting this ChartDeployment deletes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uninstall: Option<UninstallPolicy>,
+
     /// How many revisions `status.history` keeps. Defaults to 10.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 100))]
@@ -118,6 +143,90 @@ pub struct ChartDeploymentSpec {
     /// Stop reconciling: nothing is applied or pruned until this is false again.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub suspend: bool,
+}
+
+/// What a first install (no revision applied yet) does with the chart's `crds/` CRDs.
+#[derive(JsonSchema, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstallPolicy {
+    /// `Create` (the default): create the chart's CRDs, leaving ones that exist as they are;
+    /// `CreateReplace`: create and update them; `Skip`: leave CRDs alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crds: Option<CrdPolicy>,
+}
+
+/// What an upgrade (any revision after the first applied) does with the chart's `crds/` CRDs.
+#[derive(JsonSchema, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpgradePolicy {
+    /// `Skip` (the default, as Flux does), `Create` (only missing ones) or `CreateReplace`
+    /// (create and update; an update that drops a version still stored in etcd is refused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crds: Option<CrdPolicy>,
+
+    /// What to do when an upgrade fails. Unset: the failed revision stays applied and is
+    /// reported (`HealthCheckFailed`, or the error's reason).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remediation: Option<UpgradeRemediation>,
+}
+
+/// What to do when an upgrade fails.
+#[derive(JsonSchema, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpgradeRemediation {
+    /// `Rollback`: when the upgraded objects fail their health check (an object failed, or they
+    /// were not healthy within `spec.timeout`), apply again the objects of the last revision that
+    /// was healthy, and do not retry the failed revision until the spec or the chart changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<RemediationStrategy>,
+}
+
+/// How a failed upgrade is remediated.
+#[derive(JsonSchema, Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RemediationStrategy {
+    /// Roll back to the last healthy revision.
+    Rollback,
+}
+
+/// What deleting the ChartDeployment deletes.
+#[derive(JsonSchema, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UninstallPolicy {
+    /// Delete the chart's CRDs too (and with them every custom resource of their kinds, in every
+    /// namespace). Off by default: CRDs are never deleted by pruning or deletion.
+    #[serde(
+        default,
+        rename = "deleteCRDs",
+        skip_serializing_if = "std::ops::Not::not"
+    )]
+    pub delete_crds: bool,
+
+    /// Release the ChartDeployment as soon as its objects are deleted, without waiting until
+    /// their own finalizers let them go. By default deletion waits for that, up to
+    /// `spec.timeout`, so a ChartDeployment is gone only once what it applied is.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub disable_wait: bool,
+}
+
+/// How the CRDs of a chart's `crds/` directories are applied. CRDs rendered by templates are
+/// objects like any other; whichever way a CRD came, it is never deleted by pruning, and by
+/// deletion only with `uninstall.deleteCRDs`.
+#[derive(JsonSchema, Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CrdPolicy {
+    /// Leave the chart's CRDs alone.
+    Skip,
+    /// Create the CRDs that do not exist; leave existing ones as they are (Helm's behaviour).
+    Create,
+    /// Create and update them, as any other object (adoption rules included); an update that
+    /// drops a version still listed in the CRD's `status.storedVersions` is refused.
+    CreateReplace,
+}
+
+/// When a revision is applied.
+#[derive(JsonSchema, Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Approval {
+    /// As soon as it is known.
+    #[default]
+    Automatic,
+    /// Once `spec.approvedPlan` names its plan.
+    Manual,
 }
 
 /// A ChartDeployment this one depends on.
@@ -379,6 +488,50 @@ pub struct ChartDeploymentStatus {
     /// `Warn`); at most 20 objects and 10 fields each. Values are never shown.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub drift: Vec<DriftedObject>,
+    /// The change waiting for approval (`spec.approval: Manual`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<PlanStatus>,
+
+    /// The revision that failed and was rolled back (`spec.upgrade.remediation`); it is not
+    /// applied again until the spec or the chart changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rolled_back_from: Option<Revision>,
+}
+
+/// A planned change, as `status.plan` summarises it.
+#[derive(JsonSchema, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlanStatus {
+    /// `sha256:<hex>` of the whole plan: approve by setting `spec.approvedPlan` to it.
+    pub digest: String,
+    /// The chart and version planned.
+    pub chart: String,
+    pub version: String,
+    /// How many objects would be created, changed, pruned, and stay as they are.
+    pub create: i64,
+    pub change: i64,
+    pub prune: i64,
+    pub unchanged: i64,
+    /// The objects that would change, with what (at most 50; `truncated` says when more).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub objects: Vec<PlannedObject>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
+    /// ConfigMaps in this namespace holding every object's diff (Secret values masked).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub config_maps: Vec<String>,
+}
+
+/// One object of a plan.
+#[derive(JsonSchema, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedObject {
+    /// `Kind namespace/name`.
+    pub object: String,
+    /// `Create`, `Change` or `Prune`.
+    pub action: String,
+    /// JSON pointers of the changed fields (at most 10).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub paths: Vec<String>,
 }
 
 /// One revision in `status.history`.
@@ -401,6 +554,9 @@ pub struct HistoryEntry {
     /// `Progressing`, `Healthy`, `Failed` or `Superseded` (a newer revision replaced it before
     /// it was healthy).
     pub outcome: String,
+    /// The approved plan it was applied from (`spec.approval: Manual`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_digest: Option<String>,
 }
 
 /// An object whose live state differs from what was applied.

@@ -270,7 +270,11 @@ impl Setup {
             ),
         )?;
         for (path, content) in files {
-            std::fs::write(dir.join(path), content)?;
+            let path = dir.join(path);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            std::fs::write(path, content)?;
         }
         let (file_name, bytes) = package_dir(&dir, &PackageOptions::default())?;
         let archive = self.charts.path().join(version).join(file_name);

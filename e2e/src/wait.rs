@@ -4,7 +4,8 @@ use std::fmt::Debug;
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
-use kube::runtime::wait::{Condition, await_condition, conditions};
+use kube::runtime::wait::{self, Condition, await_condition, conditions};
+use kube::runtime::watcher;
 use kube::{Api, Resource};
 use serde::de::DeserializeOwned;
 
@@ -23,16 +24,31 @@ where
     K: Clone + Debug + Send + DeserializeOwned + Resource + 'static,
 {
     let description = format!("{what} {name}");
-    match tokio::time::timeout(timeout, await_condition(api.clone(), name, condition)).await {
-        Ok(Ok(object)) => Ok(object),
-        Ok(Err(source)) => Err(E2eError::Watch {
-            what: description,
-            source,
-        }),
-        Err(_) => Err(E2eError::Timeout {
-            what: description,
-            after: timeout,
-        }),
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let watch = await_condition(api.clone(), name, |object: Option<&K>| {
+            condition.matches_object(object)
+        });
+        match tokio::time::timeout_at(deadline, watch).await {
+            Ok(Ok(object)) => return Ok(object),
+            // The API server dropped the watch's history (its watch cache was rebuilt, as when
+            // another test applies the CRDs again): watch afresh, the condition is checked on
+            // the current object first.
+            Ok(Err(wait::Error::ProbeFailed(watcher::Error::WatchError(status))))
+                if status.code == 410 => {}
+            Ok(Err(source)) => {
+                return Err(E2eError::Watch {
+                    what: description,
+                    source,
+                });
+            }
+            Err(_) => {
+                return Err(E2eError::Timeout {
+                    what: description,
+                    after: timeout,
+                });
+            }
+        }
     }
 }
 

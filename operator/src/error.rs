@@ -132,6 +132,34 @@ pub enum Error {
         message: String,
     },
 
+    /// A failed upgrade was to be rolled back, and there is nothing to go back to.
+    #[error(
+        "the upgrade failed and cannot be rolled back: {0}; fix the chart or its values, or \
+         remove spec.upgrade.remediation"
+    )]
+    RollbackUnavailable(String),
+
+    /// A Helm hook of the chart failed: the revision stops there.
+    #[error(
+        "the {phase} hook {hook} failed: {}; fix the chart or its values (a new revision runs \
+         the hooks again)",
+        shorten(message)
+    )]
+    HookFailed {
+        hook: String,
+        phase: &'static str,
+        message: String,
+    },
+
+    /// An update of a CRD would stop serving a version objects are still stored in.
+    #[error(
+        "CustomResourceDefinition {crd}: the new definition drops version(s) {versions}, which \
+         status.storedVersions says objects are still stored in; migrate those objects to a \
+         version the chart keeps and remove the old one from storedVersions first, or set \
+         spec.upgrade.crds: Skip"
+    )]
+    CrdVersionDropped { crd: String, versions: String },
+
     /// An object the chart renders exists and belongs to no ChartDeployment.
     #[error(
         "{object} exists and was not created by this ChartDeployment{helm}; it is left \
@@ -305,6 +333,9 @@ impl Error {
             Error::Conflict(_) => "OwnershipConflict",
             Error::Forbidden { .. } => "Forbidden",
             Error::AdoptionRefused { .. } => "AdoptionRefused",
+            Error::CrdVersionDropped { .. } => "CRDVersionDropped",
+            Error::HookFailed { .. } => "HookFailed",
+            Error::RollbackUnavailable(_) => "RollbackUnavailable",
             Error::Apply { .. }
             | Error::ReadLive { .. }
             | Error::CrdWatch { .. }
@@ -336,6 +367,8 @@ impl Error {
                 | Error::Conflict(_)
                 | Error::Forbidden { .. }
                 | Error::AdoptionRefused { .. }
+                | Error::CrdVersionDropped { .. }
+                | Error::RollbackUnavailable(_)
                 | Error::DependencyCycle(_)
                 | Error::UnknownKind { .. }
         )

@@ -214,11 +214,11 @@ impl std::fmt::Display for ConnectionFailure {
 
 impl ConnectionFailure {
     /// What to do about it, for the failures where that is clear.
-    fn hint(&self) -> &'static str {
+    pub(crate) fn hint(&self) -> &'static str {
         match self {
             ConnectionFailure::Tls(TlsProblem::UnknownIssuer) => {
                 "; the server's TLS certificate is not signed by a trusted CA; trust the CA that \
-                 signed it, e.g. ca.crt in the repository's certSecretRef"
+                 signed it (ca.crt in the repository's certSecretRef, or the CLI's --ca-file)"
             }
             ConnectionFailure::Tls(TlsProblem::WrongName) => {
                 "; the server's TLS certificate does not name this host; use a URL with a name or \
@@ -253,11 +253,16 @@ impl ConnectionFailure {
                     }
                     _ => {}
                 }
-                if let Some(tls) = io
-                    .get_ref()
-                    .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-                {
-                    return ConnectionFailure::Tls(TlsProblem::of(tls));
+                // `io::Error::source` skips the error it wraps, and hyper-util wraps tokio-rustls's
+                // io::Error in another one, so the wrapped errors are walked here.
+                let mut wrapped = io.get_ref();
+                while let Some(inner) = wrapped {
+                    if let Some(tls) = inner.downcast_ref::<rustls::Error>() {
+                        return ConnectionFailure::Tls(TlsProblem::of(tls));
+                    }
+                    wrapped = inner
+                        .downcast_ref::<std::io::Error>()
+                        .and_then(|nested| nested.get_ref());
                 }
             }
             if let Some(http) = cause.downcast_ref::<reqwest::Error>() {
@@ -433,10 +438,22 @@ impl HttpClient {
         validators: &Validators,
         max_bytes: u64,
     ) -> Result<Fetched, HttpError> {
+        self.fetch_accepting(url, validators, None, max_bytes).await
+    }
+
+    /// [`Self::fetch`], asking for the media types in `accept` (a registry serves a manifest in
+    /// the form the `Accept` header names).
+    pub(crate) async fn fetch_accepting(
+        &self,
+        url: &str,
+        validators: &Validators,
+        accept: Option<&str>,
+        max_bytes: u64,
+    ) -> Result<Fetched, HttpError> {
         let (start, url_credentials) = parse_url(url)?;
         let shown = display_url(&start);
         let credentials = self.options.credentials.clone().or(url_credentials);
-        let work = self.follow(start, credentials, validators, max_bytes);
+        let work = self.follow(start, credentials, validators, accept, max_bytes);
         match tokio::time::timeout(self.options.total_timeout, work).await {
             Ok(result) => result,
             Err(_) => Err(HttpError::Timeout {
@@ -451,12 +468,16 @@ impl HttpClient {
         start: Url,
         credentials: Option<Credentials>,
         validators: &Validators,
+        accept: Option<&str>,
         max_bytes: u64,
     ) -> Result<Fetched, HttpError> {
         let origin = start.origin();
         let mut current = start;
         for _ in 0..=self.options.max_redirects {
             let mut request = self.client.get(current.clone());
+            if let Some(accept) = accept {
+                request = request.header(reqwest::header::ACCEPT, accept);
+            }
             if let Some(etag) = &validators.etag {
                 request = request.header(IF_NONE_MATCH, etag);
             }
@@ -713,6 +734,19 @@ mod tests {
         let name = ConnectionFailure::Tls(TlsProblem::WrongName);
         assert!(name.hint().contains("does not name this host"));
         assert_eq!(ConnectionFailure::Refused.hint(), "");
+    }
+
+    /// How hyper-util reports a rejected certificate: rustls's error inside tokio-rustls's
+    /// io::Error inside another io::Error, where `source()` alone never reaches it.
+    #[test]
+    fn a_certificate_error_wrapped_twice_in_io_errors_is_found() {
+        let tls = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        let inner = std::io::Error::new(std::io::ErrorKind::InvalidData, tls);
+        let outer = std::io::Error::other(inner);
+        assert_eq!(
+            ConnectionFailure::of(&outer),
+            ConnectionFailure::Tls(TlsProblem::UnknownIssuer)
+        );
     }
 
     /// A one-thread HTTP server that answers `connections` connections with `respond`, reporting

@@ -3,6 +3,8 @@
 //! layer (the `.tgz`) and optionally one provenance layer (the `.prov`), tagged with the chart
 //! version (`+` written as `_`, which tags cannot hold).
 
+mod bounded;
+
 use base64::Engine;
 use capstan_chart::load::load_archive;
 use capstan_chart::model::ChartMetadata;
@@ -230,14 +232,7 @@ fn registry_error(
 ) -> impl Fn(oci_client::errors::OciDistributionError) -> OciError {
     let registry = reference.registry().to_string();
     let reference = reference.whole();
-    // Messages name the user at most: the password never reaches an error.
-    let refused = match auth {
-        Auth::Anonymous => "it needs credentials and none were given".to_string(),
-        Auth::Basic { username, .. } => {
-            format!("the credentials of user {username:?} were rejected")
-        }
-        Auth::Bearer { .. } => "the bearer token was rejected".to_string(),
-    };
+    let refused = refused_reason(auth);
     move |e| {
         if is_unauthorized(&e) {
             OciError::Unauthorized {
@@ -251,6 +246,18 @@ fn registry_error(
                 message: registry_failure(&e),
             }
         }
+    }
+}
+
+/// Why a registry refused `auth`. Messages name the user at most: the password never reaches
+/// an error.
+fn refused_reason(auth: &Auth) -> String {
+    match auth {
+        Auth::Anonymous => "it needs credentials and none were given".to_string(),
+        Auth::Basic { username, .. } => {
+            format!("the credentials of user {username:?} were rejected")
+        }
+        Auth::Bearer { .. } => "the bearer token was rejected".to_string(),
     }
 }
 
@@ -285,10 +292,8 @@ fn registry_failure(error: &oci_client::errors::OciDistributionError) -> String 
                     .url()
                     .map(crate::http::address_of)
                     .unwrap_or_default();
-                format!(
-                    "{} ({address})",
-                    crate::http::ConnectionFailure::of(request)
-                )
+                let failure = crate::http::ConnectionFailure::of(request);
+                format!("{failure} ({address}){}", failure.hint())
             }
         },
         E::AuthenticationFailure(_) => "the registry's token service refused the request".into(),
@@ -401,12 +406,14 @@ pub async fn list_versions(
 ) -> Result<Vec<String>, OciError> {
     let (registry, path) = parse_oci_url(repository_url)?;
     let reference = Reference::with_tag(registry, path, "latest".to_string());
-    let response = client(options)
-        .list_tags(&reference, &registry_auth(&options.auth), None, None)
-        .await
-        .map_err(registry_error(&reference, &options.auth))?;
-    Ok(response
-        .tags
+    let tags = bounded::tags(
+        &client(options),
+        options,
+        &reference,
+        &registry_auth(&options.auth),
+    )
+    .await?;
+    Ok(tags
         .iter()
         .map(|tag| tag_to_version(tag))
         .filter(|version| parse_version(version).is_ok())
@@ -444,10 +451,14 @@ pub async fn resolve_digest(
     options: &RegistryOptions,
 ) -> Result<Resolved, OciError> {
     let reference = choose_reference(chart_url, version, options).await?;
-    let digest = client(options)
-        .fetch_manifest_digest(&reference, &registry_auth(&options.auth))
-        .await
-        .map_err(registry_error(&reference, &options.auth))?;
+    // The digest of the bytes themselves: a HEAD's Docker-Content-Digest is the registry's word.
+    let (_, digest) = bounded::manifest(
+        &client(options),
+        options,
+        &reference,
+        &registry_auth(&options.auth),
+    )
+    .await?;
     Ok(Resolved {
         reference: reference.whole(),
         digest,
@@ -543,11 +554,7 @@ async fn pull_reference(
 ) -> Result<Pulled, OciError> {
     let client = client(options);
     let auth = registry_auth(&options.auth);
-    let to_error = registry_error(reference, &options.auth);
-    let (manifest, digest) = client
-        .pull_image_manifest(reference, &auth)
-        .await
-        .map_err(&to_error)?;
+    let (manifest, digest) = bounded::manifest(&client, options, reference, &auth).await?;
     let not_a_chart = |reason: String| OciError::NotAChart {
         reference: reference.whole(),
         reason,

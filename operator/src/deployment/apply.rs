@@ -16,6 +16,7 @@ use kube::runtime::wait::{await_condition, conditions};
 use crate::error::{Error, Result};
 
 use super::acting::Acting;
+use super::approval::{Action, Planned};
 use super::desired::DesiredObject;
 use super::live::{self, Observed};
 use super::owner::Owner;
@@ -39,6 +40,16 @@ pub struct Applied {
     pub drift: Vec<DriftedObject>,
     /// Whether that drift was corrected (drift detection `Enabled`) or only found (`Warn`).
     pub corrected: bool,
+}
+
+impl Applied {
+    /// Lists objects that were not written (CRDs the policy keeps) ahead of the rest, with
+    /// their live state, so the inventory keeps them and their health counts.
+    pub fn list_first(&mut self, kept: Vec<(InventoryEntry, serde_json::Value)>) {
+        let (entries, live): (Vec<_>, Vec<_>) = kept.into_iter().unzip();
+        self.inventory.splice(0..0, entries);
+        self.live.splice(0..0, live);
+    }
 }
 
 /// Applies every object as the deployment's identity, CRDs first (each waited for until
@@ -124,6 +135,118 @@ pub async fn apply_all(
         applied.inventory.push(object.entry.clone());
     }
     Ok(applied)
+}
+
+/// What the revision would do, object by object, for a plan (`spec.approval: Manual`): each
+/// write checked as ownership and adoption say, then sent as a server-side dry run with the
+/// deployment's identity to see the object as it would be. Objects whose kind is not served yet
+/// (custom resources of a CRD in the same revision) are planned as the chart renders them.
+/// Returns the changes and how many objects stay as they are.
+pub async fn plan_changes(
+    acting: &Acting<'_>,
+    owner: &Owner,
+    objects: &[DesiredObject],
+    observed: &[Observed],
+    rules: &Rules,
+    stale: &[InventoryEntry],
+) -> Result<(Vec<Planned>, usize)> {
+    let writes = plan::check_before_writing(objects, observed, owner, rules)?;
+    let created_namespaces = plan::namespaces_created(objects, observed);
+    let mut planned = Vec::new();
+    let mut unchanged = 0;
+    for ((object, write), seen) in objects.iter().zip(&writes).zip(observed) {
+        let before = match seen {
+            Observed::Present(live) => Some(live.object.clone()),
+            Observed::Absent | Observed::NotYetServed => None,
+        };
+        let action = if before.is_some() {
+            Action::Change
+        } else {
+            Action::Create
+        };
+        let in_new_namespace = object
+            .entry
+            .namespace
+            .as_ref()
+            .is_some_and(|namespace| created_namespaces.contains(namespace));
+        let after = match write.as_ref().map(Write::sends) {
+            Some(None) => {
+                unchanged += 1;
+                continue;
+            }
+            Some(Some(force)) if !in_new_namespace => {
+                let api = acting.served_api(&object.entry).await?;
+                apply_one(acting, &api, owner, object, force, DryRun::Yes).await?
+            }
+            _ => object.object.clone(),
+        };
+        planned.push(Planned {
+            entry: object.entry.clone(),
+            action,
+            before,
+            after: Some(after),
+        });
+    }
+    planned.extend(stale.iter().map(|entry| Planned {
+        entry: entry.clone(),
+        action: Action::Prune,
+        before: None,
+        after: None,
+    }));
+    Ok((planned, unchanged))
+}
+
+/// Writes the diffs of a plan (`pages` of ConfigMap data) to ConfigMaps `<deployment>-plan`,
+/// `<deployment>-plan-2`, ... in the deployment's namespace, owned by it, as the deployment's
+/// identity (so whoever may read ConfigMaps there may read the plan). Returns their names.
+pub async fn write_plan(
+    acting: &Acting<'_>,
+    deployment: &capstan_api::ChartDeployment,
+    pages: &[serde_json::Map<String, serde_json::Value>],
+) -> Result<Vec<String>> {
+    let key = crate::object_key::ObjectKey::of(deployment);
+    let api: Api<k8s_openapi::api::core::v1::ConfigMap> =
+        Api::namespaced(acting.client.clone(), &key.namespace);
+    let mut names = Vec::with_capacity(pages.len());
+    for (index, page) in pages.iter().enumerate() {
+        let name = if index == 0 {
+            format!("{}-plan", key.name)
+        } else {
+            format!("{}-plan-{}", key.name, index + 1)
+        };
+        let config_map = serde_json::json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {
+                "name": name,
+                "labels": {"capstan.dev/plan-of": key.name},
+                "ownerReferences": [{
+                    "apiVersion": "capstan.dev/v1alpha1", "kind": "ChartDeployment",
+                    "name": key.name, "uid": deployment.metadata.uid.clone().unwrap_or_default(),
+                }],
+            },
+            "data": page,
+        });
+        api.patch(
+            &name,
+            &PatchParams::apply("capstan-plan").force(),
+            &Patch::Apply(&config_map),
+        )
+        .await
+        .map_err(|source| acting.refused(format!("ConfigMap {}/{name}", key.namespace), source))?;
+        names.push(name);
+    }
+    Ok(names)
+}
+
+/// Creates (or takes back) a hook's object with the deployment's field manager; the API
+/// server's answer is its live state.
+pub async fn apply_hook(
+    acting: &Acting<'_>,
+    api: &Api<DynamicObject>,
+    owner: &Owner,
+    object: &DesiredObject,
+) -> Result<serde_json::Value> {
+    apply_one(acting, api, owner, object, true, DryRun::No).await
 }
 
 /// Whether a write is only checked by the API server or made.

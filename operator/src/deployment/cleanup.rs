@@ -1,9 +1,12 @@
 //! What happens when a ChartDeployment is deleted: everything in its inventory (except kept
-//! objects) is deleted, then the finalizer lets the resource go.
+//! objects, and CRDs unless `spec.uninstall.deleteCRDs`) is deleted; once the deleted objects are
+//! gone (their own finalizers done, waited for up to `spec.timeout` unless
+//! `spec.uninstall.disableWait`), the finalizer lets the resource go.
 
 use capstan_api::{ChartDeployment, ChartDeploymentStatus, InventoryEntry};
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
+use kube::Resource;
 use kube::api::{Api, ApiResource, DynamicObject};
-use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use tracing::{info, warn};
 
@@ -16,22 +19,72 @@ use super::controller::Watched;
 use super::identity::Identity;
 use super::owner::Owner;
 use super::prune::Refused;
-use super::{plan, prune};
+use super::{crds, plan, prune};
 use crate::report;
 
-pub async fn cleanup(deployment: &ChartDeployment, ctx: &Context) -> Result<Action> {
+/// Where a deletion stands after a pass of [`cleanup`].
+#[derive(Debug, PartialEq, Eq)]
+pub enum Cleanup {
+    /// Everything is deleted (or left, with an event): the finalizer may go.
+    Done,
+    /// Objects are still finalizing: look again shortly, keeping the finalizer.
+    Waiting,
+}
+
+/// How often a deletion waiting for finalizing objects looks again.
+pub const WAIT_POLL: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// What `spec.uninstall` and `spec.timeout` ask of a deletion.
+struct Uninstall {
+    delete_crds: bool,
+    /// Until when to wait for finalizing objects; `None` with `disableWait`.
+    wait_until: Option<Timestamp>,
+}
+
+impl Uninstall {
+    fn new(
+        delete_crds: bool,
+        disable_wait: bool,
+        deleted_at: Option<Timestamp>,
+        timeout: std::time::Duration,
+    ) -> Self {
+        let wait_until = (!disable_wait).then(|| {
+            let start = deleted_at.unwrap_or_else(Timestamp::now);
+            start
+                .checked_add(SignedDuration::try_from(timeout).unwrap_or(SignedDuration::MAX))
+                .unwrap_or(Timestamp::MAX)
+        });
+        Uninstall {
+            delete_crds,
+            wait_until,
+        }
+    }
+}
+
+pub async fn cleanup(deployment: &ChartDeployment, ctx: &Context) -> Result<Cleanup> {
     let inventory = deployment
         .status
         .as_ref()
         .map(|status| status.inventory.as_slice())
         .unwrap_or_default();
     let identity = Identity::of(deployment, &ctx.settings);
-    delete_inventory(ctx, KindKey::of(deployment), identity, inventory).await
+    let uninstall = deployment.spec.uninstall.clone().unwrap_or_default();
+    let policy = Uninstall::new(
+        uninstall.delete_crds,
+        uninstall.disable_wait,
+        deployment
+            .metadata
+            .deletion_timestamp
+            .as_ref()
+            .map(|time| time.0),
+        super::reconcile::timeout(deployment),
+    );
+    delete_inventory(ctx, KindKey::of(deployment), identity, inventory, policy).await
 }
 
 /// [`cleanup`] for a deployment whose spec cannot be decoded: its status (written by the
 /// operator, so always readable) still holds the inventory.
-pub async fn cleanup_undecodable(watched: &Watched, ctx: &Context) -> Result<Action> {
+pub async fn cleanup_undecodable(watched: &Watched, ctx: &Context) -> Result<Cleanup> {
     let key = KindKey::of(watched);
     let resource = ApiResource::erase::<ChartDeployment>(&());
     let raw =
@@ -56,7 +109,24 @@ pub async fn cleanup_undecodable(watched: &Watched, ctx: &Context) -> Result<Act
             None => Identity::Operator,
         },
     };
-    delete_inventory(ctx, key, identity, &status.inventory).await
+    let spec = &data["spec"];
+    let timeout = spec["timeout"]
+        .as_str()
+        .and_then(|text| text.parse::<capstan_api::Duration>().ok())
+        .map_or(super::reconcile::DEFAULT_TIMEOUT, |duration| {
+            (&duration).into()
+        });
+    let policy = Uninstall::new(
+        spec["uninstall"]["deleteCRDs"].as_bool() == Some(true),
+        spec["uninstall"]["disableWait"].as_bool() == Some(true),
+        watched
+            .meta()
+            .deletion_timestamp
+            .as_ref()
+            .map(|time| time.0),
+        timeout,
+    );
+    delete_inventory(ctx, key, identity, &status.inventory, policy).await
 }
 
 async fn delete_inventory(
@@ -64,24 +134,52 @@ async fn delete_inventory(
     key: KindKey,
     identity: Identity,
     inventory: &[InventoryEntry],
-) -> Result<Action> {
-    let all = plan::to_prune(inventory, &[]);
+    policy: Uninstall,
+) -> Result<Cleanup> {
+    // CRDs stay unless asked for: deleting one deletes every object of its kinds, everywhere.
+    let all: Vec<_> = plan::to_prune(inventory, &[])
+        .into_iter()
+        .filter(|entry| crds::deleted_on_uninstall(entry, policy.delete_crds))
+        .collect();
     let owner = Owner::new(key.key.namespace.clone(), key.key.name.clone());
     let acting = Acting::new(ctx, identity)?;
-    let (deleted, left) = prune::delete_each(&acting, &owner, &all, Refused::Skip).await?;
-    if !left.is_empty() {
+    let outcome = prune::delete_each(&acting, &owner, &all, Refused::Skip).await?;
+    if !outcome.finalizing.is_empty() {
+        match policy.wait_until {
+            Some(deadline) if Timestamp::now() < deadline => {
+                info!(deployment = %key.key, finalizing = ?outcome.finalizing, "waiting for deleted objects to be gone");
+                return Ok(Cleanup::Waiting);
+            }
+            Some(_) => {
+                warn!(deployment = %key.key, finalizing = outcome.finalizing.len(), "deleted objects still finalizing at the timeout");
+                report::publish_about(
+                    ctx,
+                    &key,
+                    EventType::Warning,
+                    "UninstallTimedOut",
+                    format!(
+                        "Still finalizing when spec.timeout ran out, left to their finalizers: {}",
+                        outcome.finalizing.join(", ")
+                    ),
+                )
+                .await;
+            }
+            None => {}
+        }
+    }
+    if !outcome.left.is_empty() {
         // Named in an event on the way out: the deletion goes on without them.
-        warn!(deployment = %key.key, left = left.len(), "objects left in place on deletion");
+        warn!(deployment = %key.key, left = outcome.left.len(), "objects left in place on deletion");
         report::publish_about(
             ctx,
             &key,
             EventType::Warning,
             "CleanupIncomplete",
-            format!("Left in place on deletion: {}", left.join("; ")),
+            format!("Left in place on deletion: {}", outcome.left.join("; ")),
         )
         .await;
     }
     ctx.forget(&key);
-    info!(deployment = %key.key, deleted = deleted.len(), "cleaned up");
-    Ok(Action::await_change())
+    info!(deployment = %key.key, deleted = outcome.deleted.len(), "cleaned up");
+    Ok(Cleanup::Done)
 }

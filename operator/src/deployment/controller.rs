@@ -182,12 +182,15 @@ async fn reconcile_step(watched: &Watched, ctx: &Context) -> Result<Action> {
             Err(invalid) => invalid::report(ctx, watched, invalid).await,
         },
         Step::Cleanup { index } => {
-            let action = match &watched.0 {
+            let cleanup = match &watched.0 {
                 Ok(deployment) => cleanup::cleanup(deployment, ctx).await?,
                 Err(_) => cleanup::cleanup_undecodable(watched, ctx).await?,
             };
+            if cleanup == cleanup::Cleanup::Waiting {
+                return Ok(Action::requeue(cleanup::WAIT_POLL));
+            }
             finalizer::release(&api, watched, FINALIZER, index).await?;
-            Ok(action)
+            Ok(Action::await_change())
         }
         Step::Nothing => Ok(Action::await_change()),
     }

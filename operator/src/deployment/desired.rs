@@ -23,6 +23,8 @@ pub struct DesiredObject {
     pub object: Value,
     /// A CustomResourceDefinition: applied first, then waited for until Established.
     pub is_crd: bool,
+    /// From a chart's `crds/` directory: applied as `spec.install.crds`/`spec.upgrade.crds` say.
+    pub from_crds_dir: bool,
 }
 
 impl DesiredObject {
@@ -114,6 +116,7 @@ pub fn build(
             entry,
             object,
             is_crd,
+            from_crds_dir: from_crds_dir && is_crd,
         });
     }
     // CRDs from templates also go first; the sort is stable, so install order holds otherwise.

@@ -26,6 +26,7 @@ pub fn after_apply(
     revision: &Revision,
     release_number: i64,
     signer: Option<&str>,
+    plan_digest: Option<&str>,
     outcome: &str,
     now: Timestamp,
 ) -> Vec<HistoryEntry> {
@@ -53,6 +54,38 @@ pub fn after_apply(
             release_number,
             applied_time: Time(now),
             outcome: outcome.to_string(),
+            plan_digest: plan_digest.map(str::to_string),
+        },
+    );
+    history.truncate(max_history(deployment));
+    history
+}
+
+/// A revision applied again by a rollback.
+pub const ROLLED_BACK: &str = "RolledBack";
+
+/// The history after a rollback at `now` to `revision`, applied again as `release_number`: the
+/// failed top entry marked `Failed`, the rollback on top.
+pub fn after_rollback(
+    deployment: &ChartDeployment,
+    revision: &Revision,
+    release_number: i64,
+    now: Timestamp,
+) -> Vec<HistoryEntry> {
+    let mut history = with_outcome(deployment, FAILED);
+    history.insert(
+        0,
+        HistoryEntry {
+            chart: revision.chart.clone(),
+            version: revision.version.clone(),
+            archive_digest: revision.archive_digest.clone(),
+            values_digest: revision.values_digest.clone(),
+            manifest_digest: revision.manifest_digest.clone(),
+            signer: None,
+            release_number,
+            applied_time: Time(now),
+            outcome: ROLLED_BACK.to_string(),
+            plan_digest: None,
         },
     );
     history.truncate(max_history(deployment));
@@ -127,6 +160,7 @@ mod tests {
                 &revision(version),
                 number,
                 None,
+                None,
                 PROGRESSING,
                 at(10),
             );
@@ -142,7 +176,15 @@ mod tests {
         assert_eq!(healthy[0].outcome, HEALTHY);
         deployment.status.get_or_insert_default().history = healthy;
         // The same revision again (drift corrected): no new entry.
-        let again = after_apply(&deployment, &revision("1.3.0"), 4, None, HEALTHY, at(20));
+        let again = after_apply(
+            &deployment,
+            &revision("1.3.0"),
+            4,
+            None,
+            None,
+            HEALTHY,
+            at(20),
+        );
         assert_eq!(again.len(), 3);
         assert_eq!(again[0].applied_time, Time(at(10)));
     }

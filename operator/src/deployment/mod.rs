@@ -7,20 +7,24 @@
 //!      [`values`]; [`live`] reads the objects' live state;
 //!   2. [`plan`] decides, without a client: the revision, whether it changed, the verification,
 //!      the release number, the objects ([`render`], [`desired`], [`owner`]), which to write
-//!      ([`drift`]) and what to prune;
-//!   3. [`apply`] and [`prune`] write;
+//!      ([`drift`], [`crds`]) and what to prune;
+//!   3. [`apply`] and [`prune`] write, between the chart's [`hooks`], and keep a [`snapshot`]
+//!      of what was applied, which a [`rollback`] of a failed upgrade goes back to;
 //!   4. [`status`] computes the new status and event and writes them.
 
 pub mod acting;
 pub mod apply;
+pub mod approval;
 pub mod cleanup;
 pub mod controller;
+pub mod crds;
 pub mod dependencies;
 pub mod dereference;
 pub mod desired;
 pub mod drift;
 pub mod health;
 pub mod history;
+pub mod hooks;
 pub mod identity;
 pub mod invalid;
 pub mod live;
@@ -32,6 +36,8 @@ pub mod policy;
 pub mod prune;
 pub mod reconcile;
 pub mod render;
+pub mod rollback;
+pub mod snapshot;
 pub mod status;
 pub mod triggers;
 pub mod values;

@@ -85,6 +85,9 @@ pub enum Needed {
 
 /// What `revision` needs, given whether it was applied recently under the same policy.
 pub fn needed(deployment: &ChartDeployment, revision: &Revision, applied_recently: bool) -> Needed {
+    if is_rolled_back(deployment, revision) {
+        return Needed::Nothing;
+    }
     if !applied_recently {
         return Needed::Apply;
     }
@@ -101,6 +104,15 @@ pub fn needed(deployment: &ChartDeployment, revision: &Revision, applied_recentl
     } else {
         Needed::Apply
     }
+}
+
+/// Whether `revision` failed and was rolled back under the current spec: it is not tried
+/// again until the spec (its generation) or the chart changes.
+pub fn is_rolled_back(deployment: &ChartDeployment, revision: &Revision) -> bool {
+    deployment.status.as_ref().is_some_and(|status| {
+        status.rolled_back_from.as_ref() == Some(revision)
+            && status.observed_generation == deployment.meta().generation
+    })
 }
 
 /// Checks the package's provenance as `policy` asks, against the keyring read for this
@@ -293,6 +305,7 @@ pub fn write_for(
         }
         Ownership::Ours | Ownership::Unclaimed => {}
     }
+    super::crds::check_stored_versions(object, &live.object)?;
     if rules.mode == Mode::OnlyDrifted {
         if rules.drift.mode == DriftMode::Disabled {
             return Ok(Write::UpToDate);
@@ -481,6 +494,7 @@ mod tests {
                            "metadata": {"name": "a", "namespace": "apps", "annotations": annotations},
                            "data": {"k": data}}),
             is_crd: false,
+            from_crds_dir: false,
         }
     }
 

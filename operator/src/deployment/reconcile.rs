@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 use crate::object_key::{KindKey, ObjectKey};
 
 use super::acting::Acting;
+use super::approval::Plan;
 use super::controller::interval;
 use super::dependencies;
 use super::dereference::{self, Source};
@@ -24,11 +25,12 @@ use super::health::{self, Summary};
 use super::identity::Identity;
 use super::owner::Owner;
 use super::plan::Needed;
-use super::status::{self, Applied};
-use super::{apply, desired, live, plan, prune, render};
+use super::status::{self, Applied, RolledBack};
+use super::{apply, crds, desired, hooks, live, plan, prune, render, rollback, snapshot};
+use capstan_api::deployment::{Approval, PlanStatus};
 
 /// Default `spec.timeout`.
-const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// What an attempt came to.
 pub enum Attempt {
@@ -37,7 +39,15 @@ pub enum Attempt {
     Unchanged,
     /// The revision applied recently is on its way to healthy: its objects' health was read.
     HealthChecked(Summary),
+    /// The change is planned and waits for `spec.approvedPlan` to name its plan.
+    AwaitingApproval {
+        message: String,
+        summary: Box<PlanStatus>,
+        revision: Box<Revision>,
+    },
     Applied(Box<Applied>),
+    /// The applied upgrade failed its health check and was rolled back.
+    RolledBack(Box<RolledBack>),
 }
 
 /// How far an attempt got, for the error that says where a timeout struck, and the revision
@@ -89,6 +99,21 @@ pub async fn reconcile(deployment: &ChartDeployment, ctx: &Context) -> Result<Ac
                 ctx.settings.min_interval,
             )))
         }
+        Ok(Attempt::AwaitingApproval {
+            message,
+            summary,
+            revision,
+        }) => {
+            ctx.clear_failures(&key);
+            let report = status::awaiting_approval(
+                deployment,
+                *summary,
+                message,
+                &revision,
+                Timestamp::now(),
+            );
+            publish_then_requeue(ctx, deployment, report).await
+        }
         Ok(Attempt::HealthChecked(health)) => {
             ctx.clear_failures(&key);
             let report = status::after_health_check(deployment, &health, Timestamp::now(), timeout);
@@ -98,6 +123,11 @@ pub async fn reconcile(deployment: &ChartDeployment, ctx: &Context) -> Result<Ac
             ctx.clear_failures(&key);
             ctx.mark_applied(&key.key, &applied.policy_tag);
             let report = status::after_success(deployment, &applied, Timestamp::now(), timeout);
+            publish_then_requeue(ctx, deployment, report).await
+        }
+        Ok(Attempt::RolledBack(rolled)) => {
+            ctx.clear_failures(&key);
+            let report = status::after_rollback(deployment, &rolled, Timestamp::now());
             publish_then_requeue(ctx, deployment, report).await
         }
         Err(error) => {
@@ -173,7 +203,7 @@ pub async fn attempt(
     {
         match needed(&revision) {
             Needed::Nothing => return Ok(Attempt::Unchanged),
-            Needed::HealthCheck => return health_check(deployment, &acting).await,
+            Needed::HealthCheck => return health_check(deployment, ctx, &acting).await,
             Needed::Apply => {}
         }
     }
@@ -185,7 +215,7 @@ pub async fn attempt(
     progress.attempting(&revision);
     match needed(&revision) {
         Needed::Nothing => return Ok(Attempt::Unchanged),
-        Needed::HealthCheck => return health_check(deployment, &acting).await,
+        Needed::HealthCheck => return health_check(deployment, ctx, &acting).await,
         Needed::Apply => {}
     }
     let provenance = plan::verify(
@@ -202,6 +232,7 @@ pub async fn attempt(
     let release_number = plan::release_number(deployment, &revision);
     let capabilities = ctx.cluster.capabilities().await?;
     let options = plan::render_options(deployment, release_number, capabilities);
+    let options_is_install = options.is_install;
     let rendered =
         render::render_off_runtime(&ctx.render_slots, chart, inputs.values, options).await?;
     let owner = Owner::of(deployment);
@@ -212,22 +243,101 @@ pub async fn attempt(
         &plan::target_namespace(deployment),
         ctx.cluster.scopes().await?,
     )?;
+    let (objects, hooks) = hooks::split(objects)?;
 
     progress.enter("applying the objects");
     let observed = live::observe_all(&acting, &objects).await?;
     let rules = plan::Rules::of(deployment, &revision);
-    let applied = apply::apply_all(&acting, &owner, &objects, &observed, &rules).await?;
-
-    progress.enter("pruning objects the revision dropped");
     let previous_inventory = deployment
         .status
         .as_ref()
         .map(|status| status.inventory.as_slice())
         .unwrap_or_default();
-    let stale = plan::to_prune(previous_inventory, &applied.inventory);
+    let crds::Selected {
+        objects,
+        observed,
+        kept: kept_crds,
+    } = crds::select(
+        objects,
+        observed,
+        previous_inventory,
+        &owner,
+        crds::policy(deployment),
+    );
+    let unwritten: Vec<_> = kept_crds.iter().map(|(entry, _)| entry.clone()).collect();
+    let mut plan_digest = None;
+    if deployment.spec.approval == Some(Approval::Manual) {
+        progress.enter("planning the change");
+        let desired: Vec<_> = unwritten
+            .iter()
+            .cloned()
+            .chain(objects.iter().map(|object| object.entry.clone()))
+            .collect();
+        let (stale, _) = crds::not_pruned(plan::to_prune(previous_inventory, &desired));
+        let (planned, unchanged) =
+            apply::plan_changes(&acting, &owner, &objects, &observed, &rules, &stale).await?;
+        let change_plan = Plan::new(&revision, planned, unchanged, &ctx.values_key);
+        if !change_plan.is_empty() {
+            if deployment.spec.approved_plan.as_deref() != Some(change_plan.digest.as_str()) {
+                // The same plan as already reported: its ConfigMaps hold it, write nothing.
+                let reported = deployment
+                    .status
+                    .as_ref()
+                    .and_then(|status| status.plan.as_ref())
+                    .filter(|reported| reported.digest == change_plan.digest);
+                let config_maps = match reported {
+                    Some(reported) => reported.config_maps.clone(),
+                    None => {
+                        apply::write_plan(&acting, deployment, &change_plan.diff_pages()).await?
+                    }
+                };
+                return Ok(Attempt::AwaitingApproval {
+                    message: change_plan.describe(),
+                    summary: Box::new(change_plan.summary(config_maps)),
+                    revision: Box::new(revision),
+                });
+            }
+            info!(deployment = %key, plan = %change_plan.digest, "applying the approved plan");
+            plan_digest = Some(change_plan.digest);
+        }
+    }
+    // Hooks run around a new revision, never around a drift correction.
+    let (before, after) = hooks::Phase::around(options_is_install);
+    let new_revision = rules.mode == plan::Mode::All;
+    if new_revision {
+        progress.enter(before.stage());
+        hooks::run(&acting, &owner, &hooks, before).await?;
+        progress.enter("applying the objects");
+    }
+    let mut applied = apply::apply_all(&acting, &owner, &objects, &observed, &rules).await?;
+    applied.list_first(kept_crds);
+
+    progress.enter("pruning objects the revision dropped");
+    let (stale, crds_left) =
+        crds::not_pruned(plan::to_prune(previous_inventory, &applied.inventory));
+    if !crds_left.is_empty() {
+        info!(deployment = %key, crds = ?plan::describe_all(&crds_left), "left in place: CRDs are never pruned");
+    }
     let pruned = prune::delete_all(&acting, &owner, &stale).await?;
+    if new_revision {
+        progress.enter(after.stage());
+        hooks::run(&acting, &owner, &hooks, after).await?;
+        if rollback::wanted(deployment) {
+            let snapshot = snapshot::Snapshot::of(&revision, release_number, &objects);
+            snapshot::save(&acting, deployment, &snapshot).await;
+        }
+    }
     info!(deployment = %key, chart = %revision.chart, version = %revision.version, release = release_number, objects = applied.inventory.len(), patched = applied.patched, pruned = pruned.len(), "applied");
     let health = Summary::of(&applied.inventory, &applied.live);
+    // The revision already applied, re-applied at its interval, may have run out of time.
+    if !new_revision
+        && rollback::wanted(deployment)
+        && let Some(why) =
+            status::health_failure(deployment, &health, Timestamp::now(), timeout(deployment))
+        && let Some(rolled) = rollback::run(deployment, ctx, &acting, why).await?
+    {
+        return Ok(Attempt::RolledBack(Box::new(rolled)));
+    }
     Ok(Attempt::Applied(Box::new(Applied {
         revision,
         release_number,
@@ -239,11 +349,17 @@ pub async fn attempt(
         health,
         drift: applied.drift,
         corrected: applied.corrected,
+        plan_digest,
     })))
 }
 
-/// Reads the objects of the applied revision whose kinds have a notion of health.
-async fn health_check(deployment: &ChartDeployment, acting: &Acting<'_>) -> Result<Attempt> {
+/// Reads the objects of the applied revision whose kinds have a notion of health; a failed
+/// upgrade is rolled back when the spec asks for it.
+async fn health_check(
+    deployment: &ChartDeployment,
+    ctx: &Context,
+    acting: &Acting<'_>,
+) -> Result<Attempt> {
     let inventory = deployment
         .status
         .as_ref()
@@ -261,7 +377,15 @@ async fn health_check(deployment: &ChartDeployment, acting: &Acting<'_>) -> Resu
         };
         live.push(object);
     }
-    Ok(Attempt::HealthChecked(Summary::of(inventory, &live)))
+    let summary = Summary::of(inventory, &live);
+    if rollback::wanted(deployment)
+        && let Some(why) =
+            status::health_failure(deployment, &summary, Timestamp::now(), timeout(deployment))
+        && let Some(rolled) = rollback::run(deployment, ctx, acting, why).await?
+    {
+        return Ok(Attempt::RolledBack(Box::new(rolled)));
+    }
+    Ok(Attempt::HealthChecked(summary))
 }
 
 /// An object of `entry` that is not there, as health sees it.

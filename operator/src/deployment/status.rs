@@ -2,7 +2,7 @@
 //! attempt came to ([`after_success`], [`after_failure`]), and written by one function
 //! ([`publish`]). A status that would say what it already says is not written.
 
-use capstan_api::deployment::DriftedObject;
+use capstan_api::deployment::{DriftedObject, PlanStatus};
 use capstan_api::{
     ChartDeployment, ChartDeploymentStatus, InventoryEntry, ProvenanceStatus, Revision,
 };
@@ -42,6 +42,8 @@ pub struct Applied {
     pub drift: Vec<DriftedObject>,
     /// Whether that drift was corrected (`Enabled`) or left alone (`Warn`).
     pub corrected: bool,
+    /// The approved plan this was applied from (`spec.approval: Manual`).
+    pub plan_digest: Option<String>,
 }
 
 /// What to tell the user: a status to write and an event to publish, either possibly absent.
@@ -120,6 +122,7 @@ pub fn after_success(
             .provenance
             .as_ref()
             .map(|p| p.key_fingerprint.as_str()),
+        applied.plan_digest.as_deref(),
         history_outcome(&outcome),
         now,
     );
@@ -134,6 +137,8 @@ pub fn after_success(
         inventory: applied.inventory.clone(),
         history,
         drift,
+        plan: None,
+        rolled_back_from: None,
     };
     let drift_event = drift_event(applied, &previous, revision);
     if says_the_same(&previous, &status) {
@@ -208,6 +213,137 @@ pub fn after_health_check(
             conditions: new_conditions,
             history: history::with_outcome(deployment, history_outcome(&outcome)),
             ..previous
+        }),
+    }
+}
+
+/// Why the applied revision's health check failed (an object failed, or `timeout` ran out
+/// since it was applied), or `None` while it is healthy or on its way.
+pub fn health_failure(
+    deployment: &ChartDeployment,
+    health: &Summary,
+    now: Timestamp,
+    timeout: Duration,
+) -> Option<String> {
+    let previous = deployment.status.as_ref()?;
+    let revision = previous.last_applied_revision.as_ref()?;
+    let applied = format!("Applied {} {}", revision.chart, revision.version);
+    let applied_at = previous
+        .last_applied_time
+        .as_ref()
+        .map_or(now, |time| time.0);
+    match health_outcome(health, &applied, applied_at, now, timeout) {
+        Outcome::Stalled { message, .. } => Some(message),
+        _ => None,
+    }
+}
+
+/// A failed upgrade rolled back: `applied` is the earlier revision applied again.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RolledBack {
+    pub applied: Applied,
+    /// The revision that failed.
+    pub failed: Revision,
+    /// Why it failed.
+    pub why: String,
+}
+
+/// The reason once a failed upgrade was rolled back.
+pub const ROLLED_BACK: &str = "RolledBack";
+
+/// The report after a rollback: `Ready=False`, reason `RolledBack`, saying what failed and what
+/// runs now; the failed revision in `status.rolledBackFrom` (not retried until the spec or the
+/// chart changes); the rollback in the history as a new release.
+pub fn after_rollback(deployment: &ChartDeployment, rolled: &RolledBack, now: Timestamp) -> Report {
+    let previous = deployment.status.clone().unwrap_or_default();
+    let applied = &rolled.applied;
+    let release_number = i64::try_from(applied.release_number).unwrap_or(i64::MAX);
+    let message = format!(
+        "Rolled back to {} {} (release {release_number}) after {} {} failed: {}; a change of the \
+         spec or the chart tries again",
+        applied.revision.chart,
+        applied.revision.version,
+        rolled.failed.chart,
+        rolled.failed.version,
+        rolled.why
+    );
+    let outcome = Outcome::Stalled {
+        reason: ROLLED_BACK.into(),
+        message: message.clone(),
+    };
+    let status = ChartDeploymentStatus {
+        conditions: conditions(
+            &previous.conditions,
+            &outcome,
+            deployment.meta().generation,
+            now,
+        ),
+        observed_generation: deployment.meta().generation,
+        last_attempted_revision: Some(rolled.failed.clone()),
+        last_applied_revision: Some(applied.revision.clone()),
+        last_applied_time: Some(Time(now)),
+        release_number: Some(release_number),
+        inventory: applied.inventory.clone(),
+        history: history::after_rollback(deployment, &applied.revision, release_number, now),
+        drift: Vec::new(),
+        rolled_back_from: Some(rolled.failed.clone()),
+        ..previous
+    };
+    Report {
+        status: Some(status),
+        event: Some(Note {
+            type_: EventType::Warning,
+            reason: ROLLED_BACK,
+            message,
+        }),
+    }
+}
+
+/// The reason while a planned change waits for `spec.approvedPlan`.
+pub const AWAITING_APPROVAL: &str = "AwaitingApproval";
+
+/// The report while `plan` (of the revision `attempted`) waits for approval: `Ready=False`,
+/// `Reconciling=True`, reason `AwaitingApproval`, the summary in `status.plan`; an event when
+/// the plan is new.
+pub fn awaiting_approval(
+    deployment: &ChartDeployment,
+    plan: PlanStatus,
+    message: String,
+    attempted: &Revision,
+    now: Timestamp,
+) -> Report {
+    let previous = deployment.status.clone().unwrap_or_default();
+    let outcome = Outcome::Progressing {
+        reason: AWAITING_APPROVAL.into(),
+        message: message.clone(),
+    };
+    let mut new_conditions = conditions(
+        &previous.conditions,
+        &outcome,
+        deployment.meta().generation,
+        now,
+    );
+    // Ready=False rather than Unknown: nothing of the change is applied until approved.
+    if let Some(ready) = new_conditions.first_mut() {
+        ready.status = "False".into();
+    }
+    let new_plan = previous.plan.as_ref().map(|p| &p.digest) != Some(&plan.digest);
+    let status = ChartDeploymentStatus {
+        conditions: new_conditions,
+        observed_generation: deployment.meta().generation,
+        last_attempted_revision: Some(attempted.clone()),
+        plan: Some(plan),
+        ..previous.clone()
+    };
+    if says_the_same(&previous, &status) {
+        return Report::default();
+    }
+    Report {
+        status: Some(status),
+        event: new_plan.then_some(Note {
+            type_: EventType::Normal,
+            reason: AWAITING_APPROVAL,
+            message,
         }),
     }
 }
@@ -493,6 +629,7 @@ mod tests {
             },
             drift: Vec::new(),
             corrected: false,
+            plan_digest: None,
         }
     }
 
