@@ -179,7 +179,10 @@ mod tests {
         let path = dir.path().join("audit.log");
         std::fs::write(&path, line("a", "get", MEASURED_USER, "ResponseComplete")).unwrap();
         let cursor = Cursor::at_end(&path).unwrap();
-        let mut file = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
         for text in [
             line("b", "get", MEASURED_USER, "ResponseComplete"),
             line("c", "watch", MEASURED_USER, "ResponseStarted"),
@@ -200,7 +203,10 @@ mod tests {
         let path = dir.path().join("audit.log");
         std::fs::write(&path, line("a", "get", MEASURED_USER, "ResponseComplete")).unwrap();
         let cursor = Cursor::at_end(&path).unwrap();
-        let mut file = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
         file.write_all(line("b", "list", MEASURED_USER, "ResponseComplete").as_bytes())
             .unwrap();
         std::fs::rename(&path, dir.path().join("audit-2026-01-01T00-00-00.000.log")).unwrap();

@@ -93,7 +93,10 @@ pub async fn write_helm_chart(helm: ToolCommand, work: &Path, version: &str) -> 
         }
     }
     for (file, adapt) in [
-        ("Chart.yaml", set_chart_version as fn(&str, &str, &str) -> Result<String>),
+        (
+            "Chart.yaml",
+            set_chart_version as fn(&str, &str, &str) -> Result<String>,
+        ),
         ("values.yaml", adapt_values),
     ] {
         let path = dir.join(file);
@@ -112,8 +115,20 @@ fn set_chart_version(text: &str, version: &str, file: &str) -> Result<String> {
 /// The scaffold's values with autoscaling on (so the HPA is rendered), no ServiceAccount of its
 /// own, a greeting for the ConfigMap, and from 1.1.0 a pod annotation that rolls the Deployment.
 fn adapt_values(text: &str, version: &str, file: &str) -> Result<String> {
-    let text = set_in_section(text, "autoscaling:", "enabled: false", "enabled: true", file)?;
-    let text = set_in_section(&text, "serviceAccount:", "create: true", "create: false", file)?;
+    let text = set_in_section(
+        text,
+        "autoscaling:",
+        "enabled: false",
+        "enabled: true",
+        file,
+    )?;
+    let text = set_in_section(
+        &text,
+        "serviceAccount:",
+        "create: true",
+        "create: false",
+        file,
+    )?;
     let annotations = if version == "1.0.0" {
         "podAnnotations: {}".to_string()
     } else {
@@ -212,10 +227,22 @@ mod tests {
         names.sort();
         assert_eq!(
             names,
-            ["ConfigMap", "Deployment", "HorizontalPodAutoscaler", "Service"]
+            [
+                "ConfigMap",
+                "Deployment",
+                "HorizontalPodAutoscaler",
+                "Service"
+            ]
         );
-        let deployment = &objects.iter().find(|(kind, _)| kind == "Deployment").unwrap().1;
-        assert_eq!(deployment["spec"]["template"]["spec"]["serviceAccountName"], "default");
+        let deployment = &objects
+            .iter()
+            .find(|(kind, _)| kind == "Deployment")
+            .unwrap()
+            .1;
+        assert_eq!(
+            deployment["spec"]["template"]["spec"]["serviceAccountName"],
+            "default"
+        );
         assert!(deployment["spec"]["template"]["metadata"]["annotations"].is_null());
     }
 
@@ -224,8 +251,7 @@ mod tests {
         let objects = kinds("1.1.0");
         let find = |wanted: &str| &objects.iter().find(|(kind, _)| kind == wanted).unwrap().1;
         assert_eq!(
-            find("Deployment")["spec"]["template"]["metadata"]["annotations"]
-                ["bench.capstan.dev/version"],
+            find("Deployment")["spec"]["template"]["metadata"]["annotations"]["bench.capstan.dev/version"],
             "1.1.0"
         );
         assert_eq!(find("ConfigMap")["data"]["chartVersion"], "1.1.0");

@@ -25,26 +25,27 @@ where
     K: Resource + Clone + Debug + DeserializeOwned + Send + 'static,
 {
     let mut state: HashMap<String, bool> = HashMap::new();
-    let counting = async {
-        let mut events = std::pin::pin!(watcher(api, watcher::Config::default()));
-        while let Some(event) = events.try_next().await.map_err(|error| {
-            E2eError::Unavailable(format!("watching {what} failed: {error}"))
-        })? {
-            match event {
-                watcher::Event::Apply(object) | watcher::Event::InitApply(object) => {
-                    state.insert(object.name_any(), done(&object));
+    let counting =
+        async {
+            let mut events = std::pin::pin!(watcher(api, watcher::Config::default()));
+            while let Some(event) = events.try_next().await.map_err(|error| {
+                E2eError::Unavailable(format!("watching {what} failed: {error}"))
+            })? {
+                match event {
+                    watcher::Event::Apply(object) | watcher::Event::InitApply(object) => {
+                        state.insert(object.name_any(), done(&object));
+                    }
+                    watcher::Event::Delete(object) => {
+                        state.remove(&object.name_any());
+                    }
+                    watcher::Event::Init | watcher::Event::InitDone => {}
                 }
-                watcher::Event::Delete(object) => {
-                    state.remove(&object.name_any());
+                if state.values().filter(|done| **done).count() >= wanted {
+                    return Ok(());
                 }
-                watcher::Event::Init | watcher::Event::InitDone => {}
             }
-            if state.values().filter(|done| **done).count() >= wanted {
-                return Ok(());
-            }
-        }
-        Err(E2eError::Unavailable(format!("the watch of {what} ended")))
-    };
+            Err(E2eError::Unavailable(format!("the watch of {what} ended")))
+        };
     match tokio::time::timeout(timeout, counting).await {
         Ok(result) => result,
         Err(_) => Err(E2eError::Unavailable(format!(

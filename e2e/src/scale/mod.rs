@@ -4,6 +4,7 @@
 //! `e2e/bench` (the `capstan-bench` binary) and the fault tests (`tests/faults.rs`) share these.
 
 pub mod audit;
+pub mod bench;
 pub mod chart;
 pub mod count;
 pub mod usage;
