@@ -174,7 +174,8 @@ impl<'a> Bench<'a> {
         let start = Instant::now();
         futures::stream::iter(0..self.deployments)
             .map(|index| {
-                self.cluster
+                let command = self
+                    .cluster
                     .helm(&home)
                     .args(["upgrade", "--install", &Self::release(index)])
                     .arg(&chart)
@@ -185,8 +186,8 @@ impl<'a> Bench<'a> {
                         "--timeout",
                         "10m",
                     ])
-                    .timeout(self.timeout)
-                    .run()
+                    .timeout(self.timeout);
+                async move { command.run().await }
             })
             .buffer_unordered(parallel)
             .try_collect::<Vec<_>>()
