@@ -28,6 +28,13 @@ use crate::operator::{OperatorProcess, TestResult, install_crds};
 use crate::wait::is_deployment_available;
 use crate::{Cluster, TestNamespace};
 
+/// How often the operator polls the repository: long enough that a resync falls quiet between
+/// polls ([`QUIET`]), and the most the upgrade wave waits before the operator sees the new version.
+const REPOSITORY_INTERVAL: &str = "30s";
+
+/// How long the operator makes no request before a no-op resync counts as over.
+const QUIET: Duration = Duration::from_secs(5);
+
 /// How many Helm releases the parallel run installs at once.
 pub const HELM_PARALLEL: usize = 10;
 
@@ -224,7 +231,7 @@ impl<'a> Bench<'a> {
         create(
             &namespace,
             json!({"apiVersion": "capstan.dev/v1alpha1", "kind": "ChartRepository",
-                   "metadata": {"name": "charts"}, "spec": {"url": repo_url, "interval": "10s"}}),
+                   "metadata": {"name": "charts"}, "spec": {"url": repo_url, "interval": REPOSITORY_INTERVAL}}),
         )
         .await?;
         let log = env
@@ -264,7 +271,7 @@ impl<'a> Bench<'a> {
         operator.terminate().await?;
         let cursor = Cursor::at_end(&audit_log)?;
         let operator = start_operator()?;
-        let elapsed = until_quiet(&cursor, Duration::from_secs(10), self.timeout).await?;
+        let elapsed = until_quiet(&cursor, QUIET, self.timeout).await?;
         rows.push(measured(
             "Capstan: no-op resync (operator restarted)",
             elapsed,
@@ -279,7 +286,7 @@ impl<'a> Bench<'a> {
         let start = Instant::now();
         self.all_at_version(&namespace, "1.1.0").await?;
         rows.push(measured(
-            "Capstan: upgrade wave to 1.1.0",
+            "Capstan: upgrade wave to 1.1.0 (includes up to 30 s until the next repository poll)",
             start.elapsed(),
             &operator,
             &cursor,
