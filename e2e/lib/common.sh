@@ -37,6 +37,14 @@ CHARTS_PORT="${CAPSTAN_E2E_CHARTS_PORT:-25080}"
 CHARTS_AUTH_PORT="${CAPSTAN_E2E_CHARTS_AUTH_PORT:-25081}"
 CHARTS_TLS_PORT="${CAPSTAN_E2E_CHARTS_TLS_PORT:-25443}"
 
+# Room for workloads. The defaults suit the tests (one fake node of 110 pods, 254 Services); a
+# benchmark of thousands of deployments raises them at `up`, or adds room to a running cluster
+# (e2e/bench does: more fake nodes and a second Service range). The range must keep 10.0.0.1 as its
+# first address (the API server's certificate names it), e.g. 10.0.0.0/16.
+SERVICE_CIDR="${CAPSTAN_E2E_SERVICE_CIDR:-10.0.0.0/24}"
+FAKE_NODES="${CAPSTAN_E2E_FAKE_NODES:-1}"
+NODE_PODS="${CAPSTAN_E2E_NODE_PODS:-110}"
+
 # Go: build with the toolchain on the machine unless a module needs a newer one (set per build).
 export GOFLAGS="${GOFLAGS:--buildvcs=false}"
 

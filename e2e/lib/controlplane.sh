@@ -5,19 +5,24 @@ K8S_BIN="$BIN_CACHE/kubernetes-$K8S_VERSION"
 ETCD_BIN="$BIN_CACHE/etcd-$ETCD_VERSION"
 KWOK_BIN="$BIN_CACHE/kwok-$KWOK_VERSION"
 KUBECONFIG_ADMIN="$STATE/kubeconfig"
-SERVICE_CIDR=10.0.0.0/24
+# A client whose every request the audit log records (see audit_policy), for measuring one process.
+KUBECONFIG_MEASURED="$STATE/measured.kubeconfig"
 AUDIT_LOG="$STATE/apiserver/audit.log"
 
 # The API server's audit log records, at Metadata level (who, what, when: never bodies), every write
 # to capstan.dev, core, apps and event objects by anyone but the control plane's own components, so
 # tests can show that a reconcile that changes nothing sends no write request; and reads of single
 # ConfigMaps, so they can show that a deployment reading its values from one was not reconciled.
+# Every request of the measured client (KUBECONFIG_MEASURED), reads and watches included, so a
+# benchmark can count a process's requests by verb; no test or component uses that identity.
 audit_policy() {
 	cat <<'YAML'
 apiVersion: audit.k8s.io/v1
 kind: Policy
 omitStages: [RequestReceived]
 rules:
+  - level: Metadata
+    users: [capstan-e2e-measured]
   - level: None
     users: [system:kube-controller-manager, system:kube-scheduler, capstan-e2e-kwok]
   - level: None
@@ -121,15 +126,16 @@ start_scheduler() {
 	wait_until 60 kube-scheduler curl -skf --max-time 2 "https://$HOST:$SCHEDULER_PORT/healthz"
 }
 
-# One fake node, shaped like the KWOK documentation's example but without its NoSchedule taint so
-# ordinary workloads land on it.
-FAKE_NODE=kwok-node-0
+# Fake nodes (FAKE_NODES of them, NODE_PODS pods each), shaped like the KWOK documentation's
+# example but without its NoSchedule taint so ordinary workloads land on them.
+# Arguments: node name, pod capacity, pod CIDR (or "" for KWOK's own range, --cidr below).
 fake_node_manifest() {
+	local name=$1 pods=$2 pod_cidr=$3
 	cat <<YAML
 apiVersion: v1
 kind: Node
 metadata:
-  name: $FAKE_NODE
+  name: $name
   annotations:
     node.alpha.kubernetes.io/ttl: "0"
     kwok.x-k8s.io/node: fake
@@ -137,26 +143,73 @@ metadata:
     beta.kubernetes.io/arch: amd64
     beta.kubernetes.io/os: linux
     kubernetes.io/arch: amd64
-    kubernetes.io/hostname: $FAKE_NODE
+    kubernetes.io/hostname: $name
     kubernetes.io/os: linux
     kubernetes.io/role: agent
     node-role.kubernetes.io/agent: ""
     type: kwok
+$([[ -n $pod_cidr ]] && printf 'spec:\n  podCIDR: %s\n' "$pod_cidr")
 status:
   allocatable:
     cpu: "32"
     memory: 256Gi
-    pods: "110"
+    pods: "$pods"
   capacity:
     cpu: "32"
     memory: 256Gi
-    pods: "110"
+    pods: "$pods"
   nodeInfo:
     architecture: amd64
     kubeletVersion: fake
     kubeProxyVersion: fake
     operatingSystem: linux
 YAML
+}
+
+# Creates (or resizes) the fake nodes kwok-node-0 .. kwok-node-<count - 1> and waits until each is
+# Ready and untainted. KWOK manages every node, so nodes added to a running cluster work at once.
+# KWOK gives pods addresses from their node's pod CIDR, else from its own /24 (kwok-node-0's): every
+# further node gets a /24 of its own in 10.128.0.0/9, so at most 254 pods each.
+# Arguments: count, pod capacity of each.
+ensure_fake_nodes() {
+	local count=$1 pods=$2 index name pod_cidr
+	((count >= 1 && count <= 32768)) || die "the fake node count must be within 1..32768, not $count"
+	((pods >= 1 && pods <= 254)) || die "the pods per fake node must be within 1..254 (one /24 each), not $pods"
+	for ((index = 0; index < count; index++)); do
+		name="kwok-node-$index"
+		pod_cidr=""
+		((index > 0)) && pod_cidr="10.$((128 + index / 256)).$((index % 256)).0/24"
+		fake_node_manifest "$name" "$pods" "$pod_cidr" |
+			kubectl_admin apply --server-side --force-conflicts --field-manager=capstan-e2e -f - >/dev/null ||
+			die "could not create the fake node $name"
+		# KWOK owns the status once the node exists: a new capacity goes through the status too.
+		kubectl_admin patch node "$name" --subresource=status --type=merge \
+			-p "{\"status\":{\"capacity\":{\"pods\":\"$pods\"},\"allocatable\":{\"pods\":\"$pods\"}}}" >/dev/null ||
+			die "could not set the pod capacity of $name"
+	done
+	for ((index = 0; index < count; index++)); do
+		name="kwok-node-$index"
+		wait_until 60 kwok kubectl_admin wait --for=condition=Ready "node/$name" --timeout=2s
+		wait_until 60 kube-controller-manager fake_node_untainted "$name"
+	done
+}
+
+# Adds a Service range beside the one the API server started with (a ServiceCIDR object), so more
+# Services fit without restarting it; the API server allocates from it as soon as it sees it (the
+# controller that would report its Ready condition is not among CONTROLLERS). Arguments: CIDR,
+# e.g. 10.1.0.0/16.
+ensure_service_range() {
+	local cidr=$1 name
+	name="capstan-e2e-${cidr//[.\/]/-}"
+	kubectl_admin apply --server-side --field-manager=capstan-e2e -f - >/dev/null <<YAML ||
+apiVersion: networking.k8s.io/v1
+kind: ServiceCIDR
+metadata:
+  name: $name
+spec:
+  cidrs: ["$cidr"]
+YAML
+		die "could not add the Service range $cidr"
 }
 
 start_kwok() {
@@ -168,14 +221,12 @@ start_kwok() {
 		--config="$KWOK_BIN/stages.yaml" --kubeconfig="$kubeconfig" \
 		--manage-all-nodes=true --server-address="$HOST:$KWOK_PORT" \
 		--node-ip=10.0.1.1 --cidr=10.0.2.0/24
-	fake_node_manifest | kubectl_admin apply --server-side --field-manager=capstan-e2e -f - >/dev/null ||
-		die "could not create the fake node $FAKE_NODE"
-	wait_until 60 kwok kubectl_admin wait --for=condition=Ready "node/$FAKE_NODE" --timeout=2s
-	wait_until 60 kube-controller-manager fake_node_untainted
+	ensure_fake_nodes "$FAKE_NODES" "$NODE_PODS"
 }
 
+# Arguments: node name.
 fake_node_untainted() {
-	[[ -z "$(kubectl_admin get node "$FAKE_NODE" -o 'jsonpath={.spec.taints}')" ]]
+	[[ -z "$(kubectl_admin get node "$1" -o 'jsonpath={.spec.taints}')" ]]
 }
 
 # The ServiceAccount controller creates `default` in every namespace; seeing it proves that controller
@@ -188,6 +239,7 @@ start_control_plane() {
 	start_etcd
 	start_apiserver
 	write_kubeconfig "$KUBECONFIG_ADMIN" admin
+	write_kubeconfig "$KUBECONFIG_MEASURED" measured
 	start_controller_manager
 	start_scheduler
 	start_kwok

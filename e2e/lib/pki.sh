@@ -47,6 +47,7 @@ ensure_pki() {
 		"IP:127.0.0.1,IP:10.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
 	issue_cert peers "/CN=localhost" serverAuth "IP:127.0.0.1,DNS:localhost"
 	issue_cert admin "/O=system:masters/CN=capstan-e2e-admin" clientAuth
+	issue_cert measured "/O=system:masters/CN=capstan-e2e-measured" clientAuth
 	issue_cert controller-manager "/CN=system:kube-controller-manager" clientAuth
 	issue_cert scheduler "/CN=system:kube-scheduler" clientAuth
 	# KWOK plays every kubelet; giving it cluster-admin keeps the fake node free of node-authorizer setup.

@@ -45,6 +45,9 @@ pub struct E2eEnv {
     /// The API server's audit log (JSON lines, Metadata level, writes only); `None` when the
     /// cluster was started by a version of `e2e/cluster` without it.
     pub audit_log: Option<PathBuf>,
+    /// A kubeconfig whose every request the audit log records (user `capstan-e2e-measured`), for
+    /// counting one process's requests; `None` when the cluster was started without it.
+    pub measured_kubeconfig: Option<PathBuf>,
     /// PEM file of the local CA that signed the API server's and the TLS peers' certificates.
     pub ca: PathBuf,
     pub kubectl: PathBuf,
@@ -122,6 +125,10 @@ impl E2eEnv {
             k8s_version: get("CAPSTAN_E2E_K8S_VERSION")?,
             audit_log: variables
                 .get("CAPSTAN_E2E_AUDIT_LOG")
+                .filter(|path| !path.is_empty())
+                .map(PathBuf::from),
+            measured_kubeconfig: variables
+                .get("CAPSTAN_E2E_MEASURED_KUBECONFIG")
                 .filter(|path| !path.is_empty())
                 .map(PathBuf::from),
             ca: get("CAPSTAN_E2E_CA")?.into(),

@@ -19,6 +19,7 @@ pub mod gnupg;
 mod namespace;
 pub mod operator;
 pub mod s3_peer;
+pub mod scale;
 pub mod tenancy;
 mod tools;
 pub mod wait;

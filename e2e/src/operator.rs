@@ -69,6 +69,11 @@ impl OperatorProcess {
             .map_err(|e| E2eError::Unavailable(format!("checking the operator process: {e}")))
     }
 
+    /// The process id, while the process runs (for reading its resource use).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     /// Asks the operator to shut down (SIGTERM, as Kubernetes does) and waits until it has.
     pub async fn terminate(mut self) -> Result<std::process::ExitStatus> {
         let unavailable =

@@ -1,0 +1,196 @@
+//! Faults in the middle of work: the operator killed with SIGKILL at seeded pseudo-random moments
+//! while many deployments roll out and then upgrade. Afterwards every deployment is Ready at the
+//! new version and no object is orphaned: every object labelled as a deployment's is in that
+//! deployment's inventory, and every inventory entry exists.
+//!
+//! The run prints its seed and how many kills it made (`CAPSTAN_FAULT_SEED`, `CAPSTAN_FAULT_KILLS`
+//! and `CAPSTAN_FAULT_DEPLOYMENTS` repeat or resize a run); it never asserts on time.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use capstan_api::ChartDeployment;
+use capstan_api::labels::{DEPLOYMENT_ANNOTATION, DEPLOYMENT_LABEL};
+use capstan_e2e::operator::{Setup, TestResult};
+use capstan_e2e::scale::bench::is_ready_at;
+use capstan_e2e::scale::chart::{CHART, package_jinja_chart};
+use capstan_e2e::scale::count::{not_done, wait_until_count};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::core::v1::{ConfigMap, Service};
+use kube::api::ListParams;
+use kube::{Api, Resource, ResourceExt};
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+/// How long the deployments get to converge after the last kill.
+const CONVERGE: Duration = Duration::from_secs(240);
+
+/// A small deterministic generator (xorshift64*): the same seed gives the same kill moments.
+struct Moments(u64);
+
+impl Moments {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// A pause of 200 ms to 3 s before the next kill.
+    fn pause(&mut self) -> Duration {
+        Duration::from_millis(200 + self.next() % 2_800)
+    }
+}
+
+fn setting(name: &str, default: u64) -> TestResult<u64> {
+    match std::env::var(name) {
+        Ok(value) => Ok(value
+            .parse()
+            .map_err(|_| format!("{name}={value} is not a number"))?),
+        Err(_) => Ok(default),
+    }
+}
+
+#[tokio::test]
+async fn killed_operator_converges_without_orphans() -> TestResult {
+    let deployments = setting("CAPSTAN_FAULT_DEPLOYMENTS", 50)? as usize;
+    let kills = setting("CAPSTAN_FAULT_KILLS", 20)?;
+    let seed = match std::env::var("CAPSTAN_FAULT_SEED") {
+        Ok(seed) => seed.parse()?,
+        Err(_) => {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)?
+                .as_nanos() as u64
+                | 1
+        }
+    };
+    eprintln!(
+        "faults: seed {seed} (CAPSTAN_FAULT_SEED={seed} repeats it), {kills} kills, {deployments} deployments"
+    );
+    let mut moments = Moments(seed);
+
+    let mut setup = Setup::new("faults").await?;
+    let scratch = tempfile::tempdir()?;
+    package_jinja_chart(scratch.path(), "1.0.0", &setup.repo_dir)?;
+    setup.reindex()?;
+    setup
+        .apply_repository_with("charts", json!({"url": setup.repo_url, "interval": "2s"}))
+        .await?;
+    for index in 0..deployments {
+        setup
+            .apply_deployment(&format!("app-{index}"), CHART, "^1.0", json!({}))
+            .await?;
+    }
+
+    let mut made = 0;
+    for kill in 0..kills {
+        // Halfway, a new version: the second half of the kills lands in the upgrade.
+        if kill == kills / 2 {
+            package_jinja_chart(scratch.path(), "1.1.0", &setup.repo_dir)?;
+            setup.reindex()?;
+            eprintln!("faults: published 1.1.0 after {made} kills");
+        }
+        tokio::time::sleep(moments.pause()).await;
+        setup.stop_operator().await?;
+        made += 1;
+        setup.start_operator()?;
+    }
+    if kills == 0 {
+        package_jinja_chart(scratch.path(), "1.1.0", &setup.repo_dir)?;
+        setup.reindex()?;
+    }
+    eprintln!("faults: {made} SIGKILLs made; waiting for convergence");
+
+    let api = setup.namespace.api::<ChartDeployment>();
+    let converged = wait_until_count(
+        api.clone(),
+        "ChartDeployments Ready at 1.1.0",
+        deployments,
+        CONVERGE,
+        |deployment| is_ready_at(deployment, "1.1.0"),
+    )
+    .await;
+    if let Err(error) = converged {
+        let stuck = not_done(&api, |d| is_ready_at(d, "1.1.0")).await?;
+        return Err(format!(
+            "{error}; stuck (seed {seed}): {stuck:?}; operator log: {}",
+            setup.operator_log().display()
+        )
+        .into());
+    }
+
+    let orphans = orphans(&setup).await?;
+    assert!(orphans.is_empty(), "seed {seed}: {orphans:#?}");
+    eprintln!("faults: {made} kills, {deployments} deployments Ready at 1.1.0, 0 orphans");
+    Ok(())
+}
+
+/// Every mismatch between the labelled objects and the inventories, described.
+async fn orphans(setup: &Setup) -> TestResult<Vec<String>> {
+    let namespace = setup.namespace.name();
+    let mut inventories: BTreeMap<String, BTreeSet<(String, String)>> = BTreeMap::new();
+    for deployment in setup
+        .namespace
+        .api::<ChartDeployment>()
+        .list(&ListParams::default())
+        .await?
+    {
+        let entries = deployment
+            .status
+            .iter()
+            .flat_map(|status| &status.inventory)
+            .map(|entry| (entry.kind.clone(), entry.name.clone()))
+            .collect();
+        inventories.insert(format!("{namespace}/{}", deployment.name_any()), entries);
+    }
+    let mut labelled: BTreeSet<(String, String, String)> = BTreeSet::new();
+    labelled.extend(owned(setup.namespace.api::<Deployment>()).await?);
+    labelled.extend(owned(setup.namespace.api::<Service>()).await?);
+    labelled.extend(owned(setup.namespace.api::<HorizontalPodAutoscaler>()).await?);
+    labelled.extend(owned(setup.namespace.api::<ConfigMap>()).await?);
+
+    let mut problems = Vec::new();
+    for (owner, kind, name) in &labelled {
+        let listed = inventories
+            .get(owner)
+            .is_some_and(|entries| entries.contains(&(kind.clone(), name.clone())));
+        if !listed {
+            problems.push(format!(
+                "{kind} {name} is labelled as {owner}'s but not in its inventory"
+            ));
+        }
+    }
+    for (owner, entries) in &inventories {
+        for (kind, name) in entries {
+            if !labelled.contains(&(owner.clone(), kind.clone(), name.clone())) {
+                problems.push(format!(
+                    "{owner}'s inventory lists {kind} {name}, which does not exist"
+                ));
+            }
+        }
+    }
+    Ok(problems)
+}
+
+/// `(owner, kind, name)` of every object of `api` carrying the deployment label.
+async fn owned<K>(api: Api<K>) -> TestResult<Vec<(String, String, String)>>
+where
+    K: Resource<DynamicType = ()> + Clone + std::fmt::Debug + DeserializeOwned,
+{
+    let objects = api
+        .list(&ListParams::default().labels(DEPLOYMENT_LABEL))
+        .await?;
+    Ok(objects
+        .items
+        .iter()
+        .map(|object| {
+            let owner = object
+                .annotations()
+                .get(DEPLOYMENT_ANNOTATION)
+                .cloned()
+                .unwrap_or_else(|| format!("(no {DEPLOYMENT_ANNOTATION} annotation)"));
+            (owner, K::kind(&()).into_owned(), object.name_any())
+        })
+        .collect())
+}
