@@ -97,7 +97,8 @@ fn write_chart(root: &Path) {
     };
     write(
         "Chart.yaml",
-        "apiVersion: v2\nname: bench\nversion: 1.0.0\ndescription: Packaging benchmark\n",
+        "apiVersion: v2\nname: bench\nversion: 1.0.0\ndescription: Packaging benchmark\n\
+         annotations:\n  capstan.dev/engine: jinja\n",
     );
     write("values.yaml", "replicas: 2\nimage: example/app:1.0\n");
     write("README.md", &"Documentation line.\n".repeat(2_000));
@@ -111,7 +112,8 @@ fn write_chart(root: &Path) {
     }
     write(
         "charts/sub/Chart.yaml",
-        "apiVersion: v2\nname: sub\nversion: 0.1.0\ndescription: Subchart\n",
+        "apiVersion: v2\nname: sub\nversion: 0.1.0\ndescription: Subchart\n\
+         annotations:\n  capstan.dev/engine: jinja\n",
     );
     write("charts/sub/values.yaml", "enabled: true\n");
 }

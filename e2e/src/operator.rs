@@ -57,7 +57,8 @@ impl OperatorProcess {
             .spawn(log)
     }
 
-    /// The operator's process id (`prlimit` execs the operator in its own process).
+    /// The operator's process id while it runs (`prlimit` execs the operator in its own
+    /// process), for signals and for reading its resource use.
     pub fn pid(&self) -> Option<u32> {
         self.child.id()
     }
@@ -67,11 +68,6 @@ impl OperatorProcess {
         self.child
             .try_wait()
             .map_err(|e| E2eError::Unavailable(format!("checking the operator process: {e}")))
-    }
-
-    /// The process id, while the process runs (for reading its resource use).
-    pub fn pid(&self) -> Option<u32> {
-        self.child.id()
     }
 
     /// Asks the operator to shut down (SIGTERM, as Kubernetes does) and waits until it has.

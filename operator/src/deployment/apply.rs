@@ -98,7 +98,11 @@ pub async fn apply_all(
             acting.cluster.invalidate().await;
             crds_applied = false;
         }
-        let api = acting.served_api(&object.entry).await?;
+        let api = if write.is_none() {
+            served_after_its_crd(acting, &object.entry).await?
+        } else {
+            acting.served_api(&object.entry).await?
+        };
         let (write, seen) = match write {
             Some(write) => (write, observed.clone()),
             // Served only now that its CRD is established: read and decide it now.
@@ -135,6 +139,28 @@ pub async fn apply_all(
         applied.inventory.push(object.entry.clone());
     }
     Ok(applied)
+}
+
+/// How often, and how far apart, discovery is read again for a kind whose CRD was just
+/// established.
+const DISCOVERY_ATTEMPTS: u32 = 20;
+const DISCOVERY_PAUSE: Duration = Duration::from_millis(500);
+
+/// The API of a kind a CRD of this revision defines. The CRD is Established, but the API
+/// server's discovery can lag behind that for a moment on a busy server, so discovery is read
+/// again for a while before the kind counts as not served.
+async fn served_after_its_crd(
+    acting: &Acting<'_>,
+    entry: &InventoryEntry,
+) -> Result<Api<DynamicObject>> {
+    for _ in 0..DISCOVERY_ATTEMPTS {
+        if let Some(api) = acting.api(entry).await? {
+            return Ok(api);
+        }
+        tokio::time::sleep(DISCOVERY_PAUSE).await;
+        acting.cluster.invalidate().await;
+    }
+    acting.served_api(entry).await
 }
 
 /// What the revision would do, object by object, for a plan (`spec.approval: Manual`): each
