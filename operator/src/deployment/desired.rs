@@ -109,7 +109,7 @@ pub fn build(
                 describe(&entry)
             )));
         }
-        let is_crd = from_crds_dir || is_crd(&entry);
+        let is_crd = from_crds_dir || super::crds::is_crd(&entry);
         desired.push(DesiredObject {
             entry,
             object,
@@ -132,11 +132,6 @@ fn is_test_hook(object: &Value) -> bool {
                 .map(str::trim)
                 .any(|hook| matches!(hook, "test" | "test-success" | "test-failure"))
         })
-}
-
-fn is_crd(entry: &InventoryEntry) -> bool {
-    entry.kind == "CustomResourceDefinition"
-        && group_of(&entry.api_version) == "apiextensions.k8s.io"
 }
 
 /// The group of an `apiVersion` (`""` for the core group).

@@ -44,18 +44,7 @@ pub fn after_apply(
     }
     history.insert(
         0,
-        HistoryEntry {
-            chart: revision.chart.clone(),
-            version: revision.version.clone(),
-            archive_digest: revision.archive_digest.clone(),
-            values_digest: revision.values_digest.clone(),
-            manifest_digest: revision.manifest_digest.clone(),
-            signer: signer.map(str::to_string),
-            release_number,
-            applied_time: Time(now),
-            outcome: outcome.to_string(),
-            plan_digest: plan_digest.map(str::to_string),
-        },
+        entry(revision, release_number, signer, plan_digest, outcome, now),
     );
     history.truncate(max_history(deployment));
     history
@@ -75,21 +64,33 @@ pub fn after_rollback(
     let mut history = with_outcome(deployment, FAILED);
     history.insert(
         0,
-        HistoryEntry {
-            chart: revision.chart.clone(),
-            version: revision.version.clone(),
-            archive_digest: revision.archive_digest.clone(),
-            values_digest: revision.values_digest.clone(),
-            manifest_digest: revision.manifest_digest.clone(),
-            signer: None,
-            release_number,
-            applied_time: Time(now),
-            outcome: ROLLED_BACK.to_string(),
-            plan_digest: None,
-        },
+        entry(revision, release_number, None, None, ROLLED_BACK, now),
     );
     history.truncate(max_history(deployment));
     history
+}
+
+/// The entry of `revision`, applied as `release_number` at `now`.
+fn entry(
+    revision: &Revision,
+    release_number: i64,
+    signer: Option<&str>,
+    plan_digest: Option<&str>,
+    outcome: &str,
+    now: Timestamp,
+) -> HistoryEntry {
+    HistoryEntry {
+        chart: revision.chart.clone(),
+        version: revision.version.clone(),
+        archive_digest: revision.archive_digest.clone(),
+        values_digest: revision.values_digest.clone(),
+        manifest_digest: revision.manifest_digest.clone(),
+        signer: signer.map(str::to_string),
+        release_number,
+        applied_time: Time(now),
+        outcome: outcome.to_string(),
+        plan_digest: plan_digest.map(str::to_string),
+    }
 }
 
 /// The history with the top entry's outcome set to `outcome` (its health changed).
