@@ -52,8 +52,50 @@ fn main() -> ExitCode {
     match outcome {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("Error: {err:#}");
+            eprintln!("Error: {}", describe(&err));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The error followed by its causes, as `{:#}` shows them, except that a cause whose words the
+/// message before it already ends with is not repeated: many errors name their cause in their
+/// own message, and also keep it as their source for callers that inspect it.
+fn describe(err: &anyhow::Error) -> String {
+    let mut shown = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if shown.ends_with(&text) {
+            continue;
+        }
+        if !shown.is_empty() {
+            shown.push_str(": ");
+        }
+        shown.push_str(&text);
+    }
+    shown
+}
+
+#[cfg(test)]
+mod tests {
+    use super::describe;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("uploading s3://b/c.tgz: {source}")]
+    struct Upload {
+        source: std::io::Error,
+    }
+
+    #[test]
+    fn a_cause_already_in_the_message_is_not_repeated() {
+        let err = anyhow::Error::new(Upload {
+            source: std::io::Error::other("HTTP 404 (NoSuchBucket)"),
+        });
+        assert_eq!(
+            describe(&err),
+            "uploading s3://b/c.tgz: HTTP 404 (NoSuchBucket)"
+        );
+        let err = anyhow::Error::new(std::io::Error::other("disk full")).context("writing x");
+        assert_eq!(describe(&err), "writing x: disk full");
     }
 }

@@ -36,6 +36,7 @@ REGISTRY_TLS_PORT="${CAPSTAN_E2E_REGISTRY_TLS_PORT:-25002}"
 CHARTS_PORT="${CAPSTAN_E2E_CHARTS_PORT:-25080}"
 CHARTS_AUTH_PORT="${CAPSTAN_E2E_CHARTS_AUTH_PORT:-25081}"
 CHARTS_TLS_PORT="${CAPSTAN_E2E_CHARTS_TLS_PORT:-25443}"
+S3_PORT="${CAPSTAN_E2E_S3_PORT:-25090}"
 
 # Room for workloads. The defaults suit the tests (one fake node of 110 pods, 254 Services); a
 # benchmark of thousands of deployments raises them at `up`, or adds room to a running cluster

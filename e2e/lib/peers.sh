@@ -1,9 +1,11 @@
-# Test peers: OCI registries and chart repository servers (plain, basic auth, TLS), plus the paths of the
+# Test peers: OCI registries and chart repository servers (plain, basic auth, TLS), an S3 server, plus the paths of the
 # Helm, crane and GnuPG command-line tools. Requires common.sh, pki.sh and processes.sh.
 
 REGISTRY_BIN="$BIN_CACHE/registry-$REGISTRY_VERSION"
 CRANE_BIN="$BIN_CACHE/crane-$CRANE_VERSION"
 HELM_BIN="$BIN_CACHE/helm-$HELM_VERSION"
+VERSITYGW_BIN="$BIN_CACHE/versitygw-$VERSITYGW_VERSION"
+S3_PEER="$E2E_DIR/peers/s3/peer.sh"
 CHARTS_SERVER="$E2E_DIR/peers/charts_server.py"
 PEER_USER=capstan-e2e
 CREDENTIALS="$STATE/peers/credentials"
@@ -23,6 +25,37 @@ ensure_credentials() {
 
 peer_password() {
 	cut -d: -f2- "$CREDENTIALS"
+}
+
+# The S3 server's keys: one access key and one random secret key per `up`, kept like the password.
+S3_ACCESS_KEY=capstan-e2e
+S3_REGION=us-east-1
+# The bucket `up` creates; tests create buckets of their own with the same keys.
+S3_BUCKET=capstan-charts
+S3_CREDENTIALS="$STATE/peers/s3-secret-key"
+
+ensure_s3_secret_key() {
+	mkdir -p "$STATE/peers"
+	[[ -s $S3_CREDENTIALS ]] && return 0
+	(umask 077 && openssl rand -hex 20 >"$S3_CREDENTIALS")
+}
+
+# The S3 server: versitygw (a real S3 server: SigV4, buckets that must exist, conditional writes)
+# over a directory. Its root keys reach it through the environment, never a command line.
+start_s3() {
+	ensure_s3_secret_key
+	local secret
+	secret=$(cat "$S3_CREDENTIALS")
+	mkdir -p "$STATE/peers/s3"
+	(
+		export ROOT_ACCESS_KEY_ID=$S3_ACCESS_KEY ROOT_SECRET_ACCESS_KEY=$secret
+		start_process s3 "$VERSITYGW_BIN/versitygw" --port "$HOST:$S3_PORT" --region "$S3_REGION" \
+			--quiet posix "$STATE/peers/s3"
+	)
+	# An unsigned request is answered 403: any HTTP status shows it serves.
+	wait_until 30 s3 curl -s --max-time 2 -o /dev/null "http://$HOST:$S3_PORT/"
+	S3_PEER_ACCESS_KEY=$S3_ACCESS_KEY S3_PEER_SECRET_KEY=$secret S3_PEER_REGION=$S3_REGION \
+		"$S3_PEER" create-bucket "http://$HOST:$S3_PORT" "$S3_BUCKET" >/dev/null
 }
 
 # Arguments: name, port, "auth" or "", "tls" or "".
@@ -78,11 +111,12 @@ start_peers() {
 	start_charts_server charts "$CHARTS_PORT" "" ""
 	start_charts_server charts-auth "$CHARTS_AUTH_PORT" auth ""
 	start_charts_server charts-tls "$CHARTS_TLS_PORT" "" tls
+	start_s3
 }
 
 stop_peers() {
 	local name
-	for name in charts-tls charts-auth charts registry-tls registry-auth registry; do
+	for name in s3 charts-tls charts-auth charts registry-tls registry-auth registry; do
 		stop_process "$name"
 	done
 }
@@ -118,6 +152,11 @@ export CAPSTAN_E2E_CHARTS_TLS='https://$HOST:$CHARTS_TLS_PORT'
 export CAPSTAN_E2E_CHARTS_DIR='$STATE/charts'
 export CAPSTAN_E2E_USERNAME='$PEER_USER'
 export CAPSTAN_E2E_PASSWORD='$password'
+export CAPSTAN_E2E_S3_ENDPOINT='http://$HOST:$S3_PORT'
+export CAPSTAN_E2E_S3_REGION='$S3_REGION'
+export CAPSTAN_E2E_S3_BUCKET='$S3_BUCKET'
+export CAPSTAN_E2E_S3_ACCESS_KEY='$S3_ACCESS_KEY'
+export CAPSTAN_E2E_S3_SECRET_KEY='$(cat "$S3_CREDENTIALS")'
 ENV
 	)
 	mv "$ENV_FILE.tmp" "$ENV_FILE"

@@ -29,6 +29,31 @@ impl fmt::Debug for Credentials {
     }
 }
 
+/// The cluster's S3 server (versitygw) and the keys of its one account.
+#[derive(Clone)]
+pub struct S3Env {
+    /// `http://127.0.0.1:<port>`.
+    pub endpoint: String,
+    pub region: String,
+    /// The bucket `up` creates.
+    pub bucket: String,
+    pub access_key: String,
+    pub secret_key: String,
+}
+
+impl fmt::Debug for S3Env {
+    /// Keeps the secret key out of test output and panic messages.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("S3Env")
+            .field("endpoint", &self.endpoint)
+            .field("region", &self.region)
+            .field("bucket", &self.bucket)
+            .field("access_key", &self.access_key)
+            .field("secret_key", &"<redacted>")
+            .finish()
+    }
+}
+
 /// Addresses, paths and credentials of the local cluster and its peers.
 #[derive(Clone, Debug)]
 pub struct E2eEnv {
@@ -71,6 +96,9 @@ pub struct E2eEnv {
     /// Directory the chart servers serve; tests write into their own subdirectory.
     pub charts_dir: PathBuf,
     pub credentials: Credentials,
+    /// The S3 server; `None` when the cluster was started by a version of `e2e/cluster`
+    /// without it.
+    pub s3: Option<S3Env>,
 }
 
 impl E2eEnv {
@@ -147,6 +175,16 @@ impl E2eEnv {
             credentials: Credentials {
                 username: get("CAPSTAN_E2E_USERNAME")?,
                 password: get("CAPSTAN_E2E_PASSWORD")?,
+            },
+            s3: match variables.get("CAPSTAN_E2E_S3_ENDPOINT") {
+                Some(endpoint) if !endpoint.is_empty() => Some(S3Env {
+                    endpoint: endpoint.clone(),
+                    region: get("CAPSTAN_E2E_S3_REGION")?,
+                    bucket: get("CAPSTAN_E2E_S3_BUCKET")?,
+                    access_key: get("CAPSTAN_E2E_S3_ACCESS_KEY")?,
+                    secret_key: get("CAPSTAN_E2E_S3_SECRET_KEY")?,
+                }),
+                _ => None,
             },
         })
     }
@@ -225,6 +263,25 @@ export CAPSTAN_E2E_PASSWORD='s3cret'
         let with_audit = format!("{SAMPLE}export CAPSTAN_E2E_AUDIT_LOG='/s/audit.log'\n");
         let env = E2eEnv::parse(Path::new("env"), &with_audit).unwrap();
         assert_eq!(env.audit_log, Some(PathBuf::from("/s/audit.log")));
+        assert!(env.s3.is_none());
+    }
+
+    #[test]
+    fn reads_the_s3_server_and_hides_its_secret_key() {
+        let with_s3 = format!(
+            "{SAMPLE}export CAPSTAN_E2E_S3_ENDPOINT='http://127.0.0.1:25090'
+export CAPSTAN_E2E_S3_REGION='us-east-1'
+export CAPSTAN_E2E_S3_BUCKET='capstan-charts'
+export CAPSTAN_E2E_S3_ACCESS_KEY='capstan-e2e'
+export CAPSTAN_E2E_S3_SECRET_KEY='s3-secret-key'
+"
+        );
+        let env = E2eEnv::parse(Path::new("env"), &with_s3).unwrap();
+        let s3 = env.s3.as_ref().unwrap();
+        assert_eq!(s3.endpoint, "http://127.0.0.1:25090");
+        assert_eq!(s3.secret_key, "s3-secret-key");
+        let shown = format!("{env:?}");
+        assert!(!shown.contains("s3-secret-key"), "{shown}");
     }
 
     #[test]

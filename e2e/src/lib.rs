@@ -25,7 +25,7 @@ mod tools;
 pub mod wait;
 
 pub use cluster::Cluster;
-pub use env::{Credentials, E2eEnv};
+pub use env::{Credentials, E2eEnv, S3Env};
 pub use error::{E2eError, Result};
 pub use namespace::TestNamespace;
 pub use tools::{CommandOutput, ToolCommand, workspace_binary};

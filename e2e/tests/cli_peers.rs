@@ -1,6 +1,6 @@
 //! The `capstan` CLI binary against the real peers that `e2e/cluster up` starts: Helm, the OCI
-//! registries (plain, basic auth, TLS with the local CA), the chart servers and GnuPG, and a
-//! private S3 peer per bucket test. What capstan publishes Helm reads, and what Helm publishes
+//! registries (plain, basic auth, TLS with the local CA), the chart servers, the S3 server (a
+//! bucket per test) and GnuPG. What capstan publishes Helm reads, and what Helm publishes
 //! capstan reads.
 //!
 //! These tests fail, with the command to run, when the cluster is not up: start it with
@@ -8,8 +8,9 @@
 
 use base64::Engine;
 use capstan_e2e::gnupg::GnuPg;
-use capstan_e2e::s3_peer::{self, S3Peer};
+use capstan_e2e::s3_peer::S3Peer;
 use capstan_e2e::{Cluster, CommandOutput, ToolCommand};
+use capstan_sources::s3::S3Error;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use tempfile::TempDir;
@@ -778,14 +779,14 @@ async fn capstan_searches_and_pulls_from_chart_servers_with_a_helm_index() -> Te
     Ok(())
 }
 
-/// `capstan` set up for a private S3 peer the way a user sets up the AWS CLI: keys, endpoint and
+/// `capstan` set up for the S3 server the way a user sets up the AWS CLI: keys, endpoint and
 /// region from the environment (HOME holds no `~/.aws`).
 fn capstan_for_bucket(work: &Work, peer: &S3Peer, secret_key: &str) -> ToolCommand {
     work.capstan()
-        .env("AWS_ACCESS_KEY_ID", s3_peer::ACCESS_KEY)
+        .env("AWS_ACCESS_KEY_ID", &peer.access_key)
         .env("AWS_SECRET_ACCESS_KEY", secret_key)
         .env("AWS_ENDPOINT_URL_S3", &peer.endpoint)
-        .env("AWS_REGION", s3_peer::REGION)
+        .env("AWS_REGION", &peer.region)
 }
 
 /// A secret key no server knows, unique per run, so finding it anywhere means it leaked.
@@ -796,15 +797,15 @@ fn unique_secret() -> String {
 #[tokio::test]
 async fn helm_pulls_and_verifies_what_capstan_pushes_to_a_bucket() -> TestResult {
     let work = Work::new()?;
-    let secret_key = unique_secret();
-    let peer = S3Peer::start(&secret_key)?;
-    peer.allow_anonymous_reads(&secret_key)?;
+    let peer = S3Peer::shared("cli-push")?;
+    let secret_key = peer.secret_key.clone();
+    peer.allow_anonymous_reads()?;
     let gpg = Signer::new(work.cluster).await?;
     let dist = work.path().join("dist");
     let archive = work.package("bucketed", "1.2.0", &dist, Some(&gpg)).await?;
     let prov_path = PathBuf::from(format!("{}.prov", archive.display()));
     let prefix = unique("bucket");
-    let location = format!("s3://{}/{prefix}", s3_peer::BUCKET);
+    let location = peer.location(&prefix);
 
     let pushed = capstan_for_bucket(&work, &peer, &secret_key)
         .arg("push")
@@ -823,7 +824,7 @@ async fn helm_pulls_and_verifies_what_capstan_pushes_to_a_bucket() -> TestResult
     assert!(!report.contains(&secret_key), "{report}");
 
     // Helm reads the bucket as any chart repository, over the peer's plain (unsigned) HTTP.
-    let repository_url = format!("{}/{}/{prefix}", peer.endpoint, s3_peer::BUCKET);
+    let repository_url = peer.http_url(&prefix);
     work.helm()
         .args(["repo", "add", "bucket", &repository_url])
         .run()
@@ -879,19 +880,21 @@ async fn helm_pulls_and_verifies_what_capstan_pushes_to_a_bucket() -> TestResult
 }
 
 #[tokio::test]
-async fn two_concurrent_pushes_to_a_bucket_both_end_up_in_the_index() -> TestResult {
+async fn ten_concurrent_pushes_to_a_bucket_all_end_up_in_the_index() -> TestResult {
     let work = Work::new()?;
-    let secret_key = unique_secret();
-    let peer = S3Peer::start(&secret_key)?;
-    peer.allow_anonymous_reads(&secret_key)?;
+    let peer = S3Peer::shared("cli-race")?;
+    let secret_key = peer.secret_key.clone();
+    peer.allow_anonymous_reads()?;
     let dist = work.path().join("dist");
-    let names = ["alpha", "beta", "gamma", "delta"];
+    let names = [
+        "alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa",
+    ];
     let mut archives = Vec::new();
     for name in names {
         archives.push(work.package(name, "0.1.0", &dist, None).await?);
     }
     let prefix = unique("race");
-    let location = format!("s3://{}/{prefix}", s3_peer::BUCKET);
+    let location = peer.location(&prefix);
     let pushes: Vec<_> = archives
         .iter()
         .map(|archive| {
@@ -907,7 +910,7 @@ async fn two_concurrent_pushes_to_a_bucket_both_end_up_in_the_index() -> TestRes
         assert!(output.stdout.contains("Index: "), "{output:?}");
     }
 
-    let repository_url = format!("{}/{}/{prefix}", peer.endpoint, s3_peer::BUCKET);
+    let repository_url = peer.http_url(&prefix);
     work.helm()
         .args(["repo", "add", "race", &repository_url])
         .run()
@@ -938,6 +941,79 @@ async fn two_concurrent_pushes_to_a_bucket_both_end_up_in_the_index() -> TestRes
         assert_eq!(
             read(&pulled.join(format!("{name}-0.1.0.tgz")))?,
             read(&dist.join(format!("{name}-0.1.0.tgz")))?
+        );
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn pushes_with_wrong_keys_or_to_a_missing_bucket_say_why_without_the_keys() -> TestResult {
+    let work = Work::new()?;
+    let peer = S3Peer::shared("cli-refused")?;
+    let archive = work
+        .package("refused", "0.1.0", &work.path().join("dist"), None)
+        .await?;
+    let location = peer.location("charts");
+    let shown = |output: &CommandOutput| format!("{}{}", output.stdout, output.stderr);
+    let leaks = |text: &str, keys: &[&str]| {
+        keys.iter()
+            .chain(["X-Amz-Signature", "X-Amz-Credential"].iter())
+            .find(|key| text.contains(**key))
+            .map(|key| key.to_string())
+    };
+
+    // The right access key with a wrong secret key, then a key the server does not know.
+    let wrong = unique_secret();
+    let denied = capstan_for_bucket(&work, &peer, &wrong)
+        .arg("push")
+        .arg(&archive)
+        .arg(&location)
+        .output()
+        .await?;
+    assert!(!denied.status.success(), "{denied:?}");
+    let text = shown(&denied);
+    assert!(text.contains("SignatureDoesNotMatch"), "{text}");
+    assert!(text.contains("HTTP 403"), "{text}");
+    assert_eq!(leaks(&text, &[&wrong, &peer.secret_key]), None, "{text}");
+
+    let stranger = capstan_for_bucket(&work, &peer, &wrong)
+        .env("AWS_ACCESS_KEY_ID", "capstan-unknown-key")
+        .arg("push")
+        .arg(&archive)
+        .arg(&location)
+        .output()
+        .await?;
+    assert!(!stranger.status.success(), "{stranger:?}");
+    let text = shown(&stranger);
+    // AWS answers InvalidAccessKeyId; versitygw its own XAdminUserNotFound.
+    assert!(
+        ["InvalidAccessKeyId", "AccessDenied", "XAdminUserNotFound"]
+            .iter()
+            .any(|code| text.contains(code)),
+        "{text}"
+    );
+    assert_eq!(leaks(&text, &[&wrong, &peer.secret_key]), None, "{text}");
+
+    // A bucket that does not exist: the server's NoSuchBucket, naming the bucket.
+    let missing = capstan_for_bucket(&work, &peer, &peer.secret_key)
+        .arg("push")
+        .arg(&archive)
+        .arg("s3://capstan-no-such-bucket/charts")
+        .output()
+        .await?;
+    assert!(!missing.status.success(), "{missing:?}");
+    let text = shown(&missing);
+    assert!(text.contains("NoSuchBucket"), "{text}");
+    assert!(text.contains("capstan-no-such-bucket"), "{text}");
+    assert_eq!(leaks(&text, &[&peer.secret_key]), None, "{text}");
+
+    // None of the refused pushes wrote anything.
+    let bucket = peer.client(&location, None)?;
+    for object in ["index.yaml", "refused-0.1.0.tgz"] {
+        let answer = bucket.get(object).await;
+        assert!(
+            matches!(answer, Err(S3Error::NotFound { .. })),
+            "{object} after refused pushes: {answer:?}"
         );
     }
     Ok(())

@@ -1,19 +1,20 @@
-//! ChartRepositories in a private S3-compatible bucket (`s3://BUCKET/PREFIX`), against the S3
-//! test peer (versitygw, a real S3 server checking SigV4, `e2e/peers/s3/peer.sh`) started on a
-//! free loopback port for this test alone. Charts and the index are uploaded with presigned PUTs; the
+//! ChartRepositories in a private S3-compatible bucket (`s3://BUCKET/PREFIX`), against the
+//! cluster's S3 server (versitygw, a real S3 server checking SigV4, buckets and preconditions,
+//! started by `e2e/cluster up`), in a bucket of this test's own. Charts and the index are uploaded with presigned PUTs; the
 //! operator reads them with presigned GETs using keys from a Secret. A wrong secret key must give
 //! `AuthenticationFailed` without the key, a signature or a presigned query string showing up in
 //! any status, event or operator log line.
 //!
-//! A second peer serves HTTPS with the local CA's loopback certificate: with the CA from
+//! A private peer (`e2e/peers/s3/peer.sh`) serves HTTPS with the local CA's loopback certificate: with the CA from
 //! `certSecretRef` the repository is Ready and its chart deploys; without it the repository says the
 //! certificate is not trusted, again without keys or signatures.
 
 use capstan_api::{ChartDeployment, ChartRepository};
 use capstan_chart::index::index_directory;
-use capstan_e2e::Cluster;
-use capstan_e2e::operator::{Setup, TestResult, applied, config_map};
-use capstan_e2e::s3_peer::{ACCESS_KEY, BUCKET, S3Peer};
+use capstan_e2e::gnupg::GnuPg;
+use capstan_e2e::operator::{Setup, TestResult, applied, config_map, ready_is};
+use capstan_e2e::s3_peer::S3Peer;
+use capstan_e2e::{Cluster, ToolCommand, workspace_binary};
 use capstan_sources::s3::S3Repository;
 use k8s_openapi::api::core::v1::{ConfigMap, Event, Secret};
 use kube::api::{ListParams, PostParams};
@@ -62,11 +63,16 @@ fn repository_ready(repository: Option<&ChartRepository>) -> Option<(String, Str
         .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
 }
 
-async fn create_secret(setup: &Setup, name: &str, secret_key: &str) -> TestResult {
+async fn create_secret(
+    setup: &Setup,
+    name: &str,
+    access_key: &str,
+    secret_key: &str,
+) -> TestResult {
     let secret: Secret = serde_json::from_value(json!({
         "apiVersion": "v1", "kind": "Secret",
         "metadata": {"name": name},
-        "stringData": {"accessKeyID": ACCESS_KEY, "secretAccessKey": secret_key},
+        "stringData": {"accessKeyID": access_key, "secretAccessKey": secret_key},
     }))?;
     setup
         .namespace
@@ -78,12 +84,12 @@ async fn create_secret(setup: &Setup, name: &str, secret_key: &str) -> TestResul
 
 #[tokio::test]
 async fn charts_from_a_private_s3_bucket_and_wrong_keys_never_leak() -> TestResult {
-    let secret_key = unique("capstan-e2e-secret");
-    let peer = S3Peer::start(&secret_key)?;
+    let peer = S3Peer::shared("operator-s3")?;
+    let secret_key = peer.secret_key.clone();
     let setup = Setup::new("s3").await?;
     let prefix = setup.namespace.name().to_string();
-    let location = format!("s3://{BUCKET}/{prefix}");
-    let bucket = peer.bucket(&location, &secret_key, None)?;
+    let location = peer.location(&prefix);
+    let bucket = peer.client(&location, None)?;
 
     // `greet` lives in the bucket (a relative URL in the index: fetched signed); `public` lives on
     // the shared plain chart server (an absolute URL to another host: fetched without the keys).
@@ -134,8 +140,8 @@ async fn charts_from_a_private_s3_bucket_and_wrong_keys_never_leak() -> TestResu
         assert!(error.to_string().contains(rule), "{error}");
     }
 
-    create_secret(&setup, "s3-keys", &secret_key).await?;
-    let s3 = json!({"endpoint": peer.endpoint, "region": "us-east-1"});
+    create_secret(&setup, "s3-keys", &peer.access_key, &secret_key).await?;
+    let s3 = json!({"endpoint": peer.endpoint, "region": peer.region});
     setup
         .apply_repository_with(
             "charts",
@@ -189,7 +195,7 @@ async fn charts_from_a_private_s3_bucket_and_wrong_keys_never_leak() -> TestResu
 
     // The right access key with the wrong secret key: refused, and said so without the key.
     let wrong_key = unique("not-the-secret-key");
-    create_secret(&setup, "wrong-keys", &wrong_key).await?;
+    create_secret(&setup, "wrong-keys", &peer.access_key, &wrong_key).await?;
     setup
         .apply_repository_with(
             "denied",
@@ -204,9 +210,12 @@ async fn charts_from_a_private_s3_bucket_and_wrong_keys_never_leak() -> TestResu
     let (_, reason, message) = repository_ready(Some(&denied)).ok_or("no Ready condition")?;
     assert_eq!(reason, "AuthenticationFailed", "{message}");
     assert!(message.contains("HTTP 403"), "{message}");
-    assert!(message.contains(&format!("s3://{BUCKET}")), "{message}");
+    assert!(
+        message.contains(&format!("s3://{}", peer.bucket)),
+        "{message}"
+    );
 
-    // A bucket that holds no repository: FetchFailed, naming the bucket.
+    // A bucket that does not exist: FetchFailed, with the server's NoSuchBucket answer.
     setup
         .apply_repository_with(
             "missing",
@@ -222,6 +231,7 @@ async fn charts_from_a_private_s3_bucket_and_wrong_keys_never_leak() -> TestResu
     let (_, reason, message) = repository_ready(Some(&missing)).ok_or("no Ready condition")?;
     assert_eq!(reason, "FetchFailed", "{message}");
     assert!(message.contains("s3://capstan-no-such-bucket"), "{message}");
+    assert!(message.contains("NoSuchBucket"), "{message}");
 
     // The Warning events are written right after the status; wait until the denial's is there.
     let events = setup.namespace.api::<Event>();
@@ -317,8 +327,8 @@ async fn charts_from_an_s3_bucket_over_tls_trusted_through_cert_secret_ref() -> 
     assert!(peer.endpoint.starts_with("https://"), "{}", peer.endpoint);
     let setup = Setup::new("s3tls").await?;
     let ca_pem = std::fs::read(&env.ca)?;
-    let location = format!("s3://{BUCKET}/{}", setup.namespace.name());
-    let bucket = peer.bucket(&location, &secret_key, Some(&ca_pem))?;
+    let location = peer.location(setup.namespace.name());
+    let bucket = peer.client(&location, Some(&ca_pem))?;
 
     let template = config_map("cm");
     let files = [
@@ -339,7 +349,7 @@ async fn charts_from_an_s3_bucket_over_tls_trusted_through_cert_secret_ref() -> 
     // A signed GET through the library client that trusts the CA reads back what was uploaded.
     assert_eq!(bucket.get_index().await?, index.to_yaml()?.into_bytes());
 
-    create_secret(&setup, "s3-keys", &secret_key).await?;
+    create_secret(&setup, "s3-keys", &peer.access_key, &secret_key).await?;
     let ca: Secret = serde_json::from_value(json!({
         "apiVersion": "v1", "kind": "Secret",
         "metadata": {"name": "s3-ca"},
@@ -389,15 +399,10 @@ async fn charts_from_an_s3_bucket_over_tls_trusted_through_cert_secret_ref() -> 
             .map(|r| r.archive_digest),
         Some(format!("sha256:{}", index.entries["greet"][0].digest))
     );
-    let greeting = setup
-        .namespace
-        .api::<ConfigMap>()
-        .get("greet-cm")
-        .await?
-        .data
-        .unwrap_or_default()
-        .remove("greeting");
-    assert_eq!(greeting.as_deref(), Some("over-tls"));
+    assert_eq!(
+        greeting_of(&setup, "greet-cm").await?.as_deref(),
+        Some("over-tls")
+    );
 
     let untrusted = setup
         .wait_repository("untrusted", |r: Option<&ChartRepository>| {
@@ -419,4 +424,156 @@ async fn charts_from_an_s3_bucket_over_tls_trusted_through_cert_secret_ref() -> 
     setup.finish().await?;
     drop(peer);
     Ok(())
+}
+
+/// `data.greeting` of the ConfigMap `name` in the test's namespace.
+async fn greeting_of(setup: &Setup, name: &str) -> TestResult<Option<String>> {
+    let config_map = setup.namespace.api::<ConfigMap>().get(name).await?;
+    Ok(config_map.data.unwrap_or_default().remove("greeting"))
+}
+
+/// The signer of the release pipeline below.
+const RELEASER: &str = "Capstan Release <release@example.com>";
+
+/// Writes the chart `pipeline` at `version` into `dir` (Jinja, a ConfigMap with a greeting).
+fn write_release_chart(dir: &std::path::Path, version: &str) -> TestResult<std::path::PathBuf> {
+    let chart = dir.join(version).join("pipeline");
+    std::fs::create_dir_all(chart.join("templates"))?;
+    std::fs::write(
+        chart.join("Chart.yaml"),
+        format!(
+            "apiVersion: v2\nname: pipeline\nversion: {version}\n\
+             annotations:\n  capstan.dev/engine: jinja\n"
+        ),
+    )?;
+    std::fs::write(chart.join("values.yaml"), format!("greeting: v{version}\n"))?;
+    std::fs::write(chart.join("templates/cm.yaml"), config_map("cm"))?;
+    Ok(chart)
+}
+
+/// A release pipeline as the seed's workflows run one: `capstan package --sign`, then `capstan
+/// push` to the bucket with the AWS CLI's environment; the operator deploys each new version
+/// through a ChartRepository on `s3://` whose policy requires provenance, and refuses a version
+/// released without a signature, staying on the last verified one.
+#[tokio::test]
+async fn a_release_pipeline_to_a_bucket_is_deployed_verified() -> TestResult {
+    let env = Cluster::shared()?.env().clone();
+    let gpg = env
+        .gpg
+        .clone()
+        .ok_or("CAPSTAN_E2E_GPG is empty: install gnupg and re-run `e2e/cluster up`")?;
+    let signer = GnuPg::new(&gpg, RELEASER)?;
+    let (public_ring, secret_ring) = signer.export_keyrings()?;
+    let peer = S3Peer::shared("pipeline")?;
+    let setup = Setup::new("s3pipe").await?;
+    let location = peer.location("stable");
+    let work = tempfile::tempdir()?;
+    let dist = work.path().join("dist");
+    let capstan = |args: &[&str]| {
+        ToolCommand::new(workspace_binary("CAPSTAN_BIN", "capstan"))
+            .env("HOME", work.path())
+            .env("AWS_ACCESS_KEY_ID", &peer.access_key)
+            .env("AWS_SECRET_ACCESS_KEY", &peer.secret_key)
+            .env("AWS_ENDPOINT_URL_S3", &peer.endpoint)
+            .env("AWS_REGION", &peer.region)
+            .args(args)
+    };
+    let release = |version: &'static str, sign: bool| {
+        let chart = write_release_chart(&work.path().join("src"), version);
+        let dist = dist.clone();
+        let location = location.clone();
+        let secret_ring = secret_ring.clone();
+        let capstan = &capstan;
+        async move {
+            let chart = chart?;
+            let mut package = capstan(&["package"]).arg(&chart).arg("-d").arg(&dist);
+            if sign {
+                package = package
+                    .args(["--sign", "--key", RELEASER, "--keyring"])
+                    .arg(&secret_ring);
+            }
+            package.run().await?;
+            let archive = dist.join(format!("pipeline-{version}.tgz"));
+            let pushed = capstan(&["push"])
+                .arg(&archive)
+                .arg(&location)
+                .run()
+                .await?;
+            assert!(
+                pushed
+                    .stdout
+                    .contains(&format!("Pushed: {location}/pipeline-{version}.tgz")),
+                "{pushed:?}"
+            );
+            TestResult::Ok(())
+        }
+    };
+    release("1.0.0", true).await?;
+
+    create_secret(&setup, "s3-keys", &peer.access_key, &peer.secret_key).await?;
+    let keyring: Secret = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "release-keys"},
+        "data": {"keyring.gpg": base64_encode(&std::fs::read(&public_ring)?)},
+    }))?;
+    setup
+        .namespace
+        .api::<Secret>()
+        .create(&PostParams::default(), &keyring)
+        .await?;
+    setup
+        .apply_repository_with(
+            "releases",
+            json!({"url": location, "interval": "2s",
+                   "s3": {"endpoint": peer.endpoint, "region": peer.region},
+                   "secretRef": {"name": "s3-keys"},
+                   "verify": {"mode": "Required", "keyringSecretRef": {"name": "release-keys"}}}),
+        )
+        .await?;
+    setup
+        .apply_deployment_with(
+            "app",
+            json!({"chart": {"repository": {"repositoryRef": {"name": "releases"},
+                                            "name": "pipeline", "version": "1.x"}}}),
+        )
+        .await?;
+    let first = setup.wait_deployment("app", applied("1.0.0")).await?;
+    let provenance = first
+        .status
+        .and_then(|s| s.provenance)
+        .ok_or("status.provenance is missing for a verified chart")?;
+    assert_eq!(provenance.signer, RELEASER);
+    assert_eq!(provenance.key_fingerprint, signer.fingerprint()?);
+
+    // The next release rolls out by itself, verified.
+    release("1.1.0", true).await?;
+    setup.wait_deployment("app", applied("1.1.0")).await?;
+    assert_eq!(
+        greeting_of(&setup, "app-cm").await?.as_deref(),
+        Some("v1.1.0")
+    );
+
+    // A release that skipped signing is refused; what runs stays the verified 1.1.0.
+    release("1.2.0", false).await?;
+    let refused = setup
+        .wait_deployment("app", ready_is("False", |r| r == "VerificationFailed"))
+        .await?;
+    let status = refused.status.unwrap_or_default();
+    assert_eq!(
+        status.last_applied_revision.map(|r| r.version).as_deref(),
+        Some("1.1.0")
+    );
+    assert_eq!(
+        greeting_of(&setup, "app-cm").await?.as_deref(),
+        Some("v1.1.0")
+    );
+
+    setup.finish().await?;
+    drop(signer);
+    Ok(())
+}
+
+fn base64_encode(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
