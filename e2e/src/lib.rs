@@ -14,6 +14,7 @@ mod cluster;
 mod env;
 mod error;
 pub mod etcd;
+pub mod fault_server;
 pub mod file_server;
 pub mod gnupg;
 mod namespace;

@@ -1,0 +1,218 @@
+//! Sources in trouble: a chart repository whose archives hang (the server accepts and never
+//! answers), trickle a byte per second, or are cut off half-way; a repository whose index hangs;
+//! and a registry that hangs. Each deployment or repository that depends on one says so in its
+//! Ready condition within its own timeout and is tried again; a deployment of the same repository
+//! whose archive is served normally becomes Ready while the operator is still held by a hanging
+//! download, so one stuck source delays nobody else.
+//!
+//! Nothing asserts on wall-clock time: the timeouts are the resources' own (`spec.timeout`), and
+//! "not delayed" is shown by order (Ready while a hanging connection is still open).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use capstan_api::{ChartDeployment, ChartRepository};
+use capstan_chart::index::index_directory;
+use capstan_e2e::fault_server::{Behaviour, FaultServer};
+use capstan_e2e::operator::{
+    Setup, TestResult, applied, config_map, ready_is, ready_message, repository_ready,
+    repository_ready_is,
+};
+use kube::runtime::wait::Condition;
+
+/// The faulty repository's timeout for the index and each archive.
+const SOURCE_TIMEOUT: &str = "30s";
+/// Long enough for a timeout, a back-off and a second attempt, on a loaded machine.
+const PATIENCE: Duration = Duration::from_secs(240);
+
+fn failed_fetch(deployment: Option<&ChartDeployment>) -> bool {
+    ready_is("False", |reason| reason == "FetchFailed").matches_object(deployment)
+}
+
+fn message_of(deployment: &ChartDeployment) -> String {
+    ready_message(deployment)
+}
+
+/// Polls `probe` every 200 ms until it holds or `PATIENCE` runs out.
+async fn until(what: &str, mut probe: impl FnMut() -> bool) -> TestResult {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while !probe() {
+        if tokio::time::Instant::now() >= deadline {
+            return Err(format!("gave up waiting for {what}").into());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn hanging_slow_and_cut_off_sources_fail_alone_and_are_retried() -> TestResult {
+    let setup = Setup::new("fault-src").await?;
+    let template = config_map("cm");
+    let files = [
+        ("templates/cm.yaml", template.as_str()),
+        ("values.yaml", "greeting: hello\n"),
+    ];
+    let names = ["steady", "hang", "slow", "cut"];
+    let mut archives = Vec::new();
+    for name in names {
+        archives.push(setup.package(name, "1.0.0", &files)?);
+    }
+    let dir = archives[0].parent().ok_or("the package has no directory")?;
+
+    let server = FaultServer::start().await?;
+    let index = index_directory(dir, &server.url())?.index;
+    server.route(
+        "/index.yaml",
+        Behaviour::Serve(Arc::new(index.to_yaml()?.into_bytes())),
+    );
+    let body = |at: usize| std::fs::read(&archives[at]).map(Arc::new);
+    server.route("/steady-1.0.0.tgz", Behaviour::Serve(body(0)?));
+    server.route("/hang-1.0.0.tgz", Behaviour::Hang);
+    server.route(
+        "/slow-1.0.0.tgz",
+        Behaviour::Trickle(body(2)?, Duration::from_secs(1)),
+    );
+    server.route("/cut-1.0.0.tgz", Behaviour::CutOff(body(3)?));
+    // A second repository whose index never comes, and a registry that never answers.
+    server.route("/stalled/index.yaml", Behaviour::Hang);
+    server.route_prefix("/v2/", Behaviour::Hang);
+
+    setup
+        .apply_repository_with(
+            "faulty",
+            serde_json::json!({"url": server.url(), "interval": "1m", "timeout": SOURCE_TIMEOUT}),
+        )
+        .await?;
+    setup
+        .apply_repository_with(
+            "stalled",
+            serde_json::json!({"url": format!("{}/stalled", server.url()), "interval": "1m",
+                               "timeout": SOURCE_TIMEOUT}),
+        )
+        .await?;
+    for name in ["hang", "slow", "cut"] {
+        setup
+            .apply_deployment_with(
+                name,
+                serde_json::json!({"chart": {"repository": {"repositoryRef": {"name": "faulty"},
+                                                            "name": name, "version": "1.0.0"}}}),
+            )
+            .await?;
+    }
+    setup
+        .apply_deployment_with(
+            "registry",
+            serde_json::json!({"chart": {"oci": {"reference": format!("oci://{}/charts/hung:1.0.0", server.host()),
+                                                 "plainHttp": true}},
+                               "timeout": SOURCE_TIMEOUT}),
+        )
+        .await?;
+
+    // The operator is now held by the hanging archive; a healthy chart of the same repository
+    // still goes through, while that download is still open.
+    until("the operator to be waiting on the hanging archive", || {
+        server.counts("/hang-1.0.0.tgz").open > 0
+    })
+    .await?;
+    setup
+        .apply_deployment_with(
+            "steady",
+            serde_json::json!({"chart": {"repository": {"repositoryRef": {"name": "faulty"},
+                                                        "name": "steady", "version": "1.0.0"}}}),
+        )
+        .await?;
+    setup.wait_deployment("steady", applied("1.0.0")).await?;
+    let held = server.counts("/hang-1.0.0.tgz");
+    let registry_held = server.requests_under("/v2/");
+    println!(
+        "steady Ready while the hanging archive held {} connection(s); registry requests so far: {registry_held}",
+        held.open
+    );
+    assert!(
+        held.open > 0,
+        "the hanging download ended before the healthy chart was Ready, so this run shows \
+         nothing about isolation: {held:?}"
+    );
+
+    // Each fault is reported as such, within the source's timeout.
+    for (name, says) in [
+        ("hang", "timed out"),
+        ("slow", "timed out"),
+        ("cut", "cut-1.0.0.tgz"),
+    ] {
+        let failed = setup
+            .wait_deployment_for(name, PATIENCE, failed_fetch)
+            .await?;
+        let message = message_of(&failed);
+        println!("{name}: {message}");
+        assert!(message.contains(&format!("{name}-1.0.0.tgz")), "{message}");
+        assert!(message.contains(says), "{name}: {message}");
+    }
+    let registry = setup
+        .wait_deployment_for(
+            "registry",
+            PATIENCE,
+            ready_is("False", |reason| !reason.is_empty()),
+        )
+        .await?;
+    let message = message_of(&registry);
+    println!("registry: {message}");
+    // The registry client's own read timeout is longer: the deployment's timeout cuts it off.
+    assert!(
+        message.contains("within spec.timeout") && message.contains("fetching the chart"),
+        "{message}"
+    );
+    let stalled = setup
+        .wait_repository_for(
+            "stalled",
+            PATIENCE,
+            repository_ready_is("False", |reason| reason == "FetchFailed"),
+        )
+        .await?;
+    let message = repository_ready(&stalled)
+        .map(|condition| condition.message.clone())
+        .unwrap_or_default();
+    println!("stalled repository: {message}");
+    assert!(message.contains("timed out"), "{message}");
+    assert!(message.contains("/stalled/index.yaml"), "{message}");
+
+    // And each is tried again, without anyone touching it.
+    for path in ["/hang-1.0.0.tgz", "/cut-1.0.0.tgz", "/stalled/index.yaml"] {
+        until(&format!("a second request for {path}"), || {
+            server.counts(path).requests >= 2
+        })
+        .await?;
+    }
+    until("a second attempt at the registry", || {
+        server.requests_under("/v2/") >= 2
+    })
+    .await?;
+    println!(
+        "requests: hang {}, slow {}, cut {}, stalled index {}, registry {}",
+        server.counts("/hang-1.0.0.tgz").requests,
+        server.counts("/slow-1.0.0.tgz").requests,
+        server.counts("/cut-1.0.0.tgz").requests,
+        server.counts("/stalled/index.yaml").requests,
+        server.requests_under("/v2/")
+    );
+    let steady = setup
+        .namespace
+        .api::<ChartDeployment>()
+        .get("steady")
+        .await?;
+    assert!(applied("1.0.0").matches_object(Some(&steady)), "{steady:?}");
+    let faulty = setup
+        .namespace
+        .api::<ChartRepository>()
+        .get("faulty")
+        .await?;
+    assert!(
+        repository_ready(&faulty).is_some_and(|condition| condition.status == "True"),
+        "the repository with a good index is Ready whatever its archives do: {faulty:?}"
+    );
+
+    setup.finish().await?;
+    drop(server);
+    Ok(())
+}
