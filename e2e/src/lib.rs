@@ -19,6 +19,7 @@ pub mod file_server;
 pub mod gnupg;
 mod namespace;
 pub mod operator;
+pub mod orphans;
 pub mod s3_peer;
 pub mod scale;
 pub mod tenancy;

@@ -321,6 +321,19 @@ impl Setup {
         Ok(())
     }
 
+    /// The pid of this test's operator process, if one runs.
+    pub fn operator_pid(&self) -> Option<u32> {
+        self.operator.as_ref().and_then(OperatorProcess::pid)
+    }
+
+    /// Whether this test's operator process has exited (and how), without waiting.
+    pub fn operator_exited(&mut self) -> TestResult<Option<std::process::ExitStatus>> {
+        match self.operator.as_mut() {
+            Some(operator) => Ok(operator.exited()?),
+            None => Err("no operator was started".into()),
+        }
+    }
+
     /// The file this test's operator logs to.
     pub fn operator_log(&self) -> &Path {
         &self.launch.log

@@ -6,21 +6,14 @@
 //! The run prints its seed and how many kills it made (`CAPSTAN_FAULT_SEED`, `CAPSTAN_FAULT_KILLS`
 //! and `CAPSTAN_FAULT_DEPLOYMENTS` repeat or resize a run); it never asserts on time.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use capstan_api::ChartDeployment;
-use capstan_api::labels::{DEPLOYMENT_ANNOTATION, DEPLOYMENT_LABEL};
 use capstan_e2e::operator::{Setup, TestResult};
+use capstan_e2e::orphans::orphans;
 use capstan_e2e::scale::bench::is_ready_at;
 use capstan_e2e::scale::chart::{CHART, package_jinja_chart};
 use capstan_e2e::scale::count::{not_done, wait_until_count};
-use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::core::v1::{ConfigMap, Service};
-use kube::api::ListParams;
-use kube::{Api, Resource, ResourceExt};
-use serde::de::DeserializeOwned;
 use serde_json::json;
 
 /// How long the deployments get to converge after the last kill.
@@ -124,73 +117,4 @@ async fn killed_operator_converges_without_orphans() -> TestResult {
     assert!(orphans.is_empty(), "seed {seed}: {orphans:#?}");
     eprintln!("faults: {made} kills, {deployments} deployments Ready at 1.1.0, 0 orphans");
     Ok(())
-}
-
-/// Every mismatch between the labelled objects and the inventories, described.
-async fn orphans(setup: &Setup) -> TestResult<Vec<String>> {
-    let namespace = setup.namespace.name();
-    let mut inventories: BTreeMap<String, BTreeSet<(String, String)>> = BTreeMap::new();
-    for deployment in setup
-        .namespace
-        .api::<ChartDeployment>()
-        .list(&ListParams::default())
-        .await?
-    {
-        let entries = deployment
-            .status
-            .iter()
-            .flat_map(|status| &status.inventory)
-            .map(|entry| (entry.kind.clone(), entry.name.clone()))
-            .collect();
-        inventories.insert(format!("{namespace}/{}", deployment.name_any()), entries);
-    }
-    let mut labelled: BTreeSet<(String, String, String)> = BTreeSet::new();
-    labelled.extend(owned(setup.namespace.api::<Deployment>()).await?);
-    labelled.extend(owned(setup.namespace.api::<Service>()).await?);
-    labelled.extend(owned(setup.namespace.api::<HorizontalPodAutoscaler>()).await?);
-    labelled.extend(owned(setup.namespace.api::<ConfigMap>()).await?);
-
-    let mut problems = Vec::new();
-    for (owner, kind, name) in &labelled {
-        let listed = inventories
-            .get(owner)
-            .is_some_and(|entries| entries.contains(&(kind.clone(), name.clone())));
-        if !listed {
-            problems.push(format!(
-                "{kind} {name} is labelled as {owner}'s but not in its inventory"
-            ));
-        }
-    }
-    for (owner, entries) in &inventories {
-        for (kind, name) in entries {
-            if !labelled.contains(&(owner.clone(), kind.clone(), name.clone())) {
-                problems.push(format!(
-                    "{owner}'s inventory lists {kind} {name}, which does not exist"
-                ));
-            }
-        }
-    }
-    Ok(problems)
-}
-
-/// `(owner, kind, name)` of every object of `api` carrying the deployment label.
-async fn owned<K>(api: Api<K>) -> TestResult<Vec<(String, String, String)>>
-where
-    K: Resource<DynamicType = ()> + Clone + std::fmt::Debug + DeserializeOwned,
-{
-    let objects = api
-        .list(&ListParams::default().labels(DEPLOYMENT_LABEL))
-        .await?;
-    Ok(objects
-        .items
-        .iter()
-        .map(|object| {
-            let owner = object
-                .annotations()
-                .get(DEPLOYMENT_ANNOTATION)
-                .cloned()
-                .unwrap_or_else(|| format!("(no {DEPLOYMENT_ANNOTATION} annotation)"));
-            (owner, K::kind(&()).into_owned(), object.name_any())
-        })
-        .collect())
 }

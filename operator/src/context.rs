@@ -21,10 +21,24 @@ use crate::repository::index_cache::IndexCache;
 use crate::settings::Settings;
 use crate::values_key::ValuesKey;
 
+/// How long the API server keeps one watch request open before the watcher opens the next
+/// (from the last resource version it saw, so nothing is missed). Shorter than the client's
+/// [`crate::operate::READ_TIMEOUT`], so a healthy watch always says something (an event, a
+/// bookmark or its end) within it, and a watch that went silent, as one opened while the API
+/// server restarts can, is dropped and opened again after that timeout.
+pub const WATCH_TIMEOUT_SECONDS: u32 = 60;
+
+/// The settings of every watch the operator opens.
+pub fn watch_config() -> watcher::Config {
+    watcher::Config::default().timeout(WATCH_TIMEOUT_SECONDS)
+}
+
 /// The object (uid) and spec (generation) an undecodable resource was reported for.
 type Reported = (Option<String>, Option<i64>);
 
 pub struct Context {
+    /// The client; no request waits for an answer longer than
+    /// [`crate::operate::READ_TIMEOUT`].
     pub client: Client,
     pub cluster: ClusterInfo,
     pub recorder: Recorder,
@@ -100,7 +114,7 @@ impl Context {
     /// outside the share is never seen (and one relabelled out of it is seen as deleted, then
     /// picked up by the operator whose selector it now matches).
     pub fn sharded_watch(&self) -> watcher::Config {
-        let config = watcher::Config::default();
+        let config = watch_config();
         match &self.settings.watch_label_selector {
             Some(selector) => config.labels(selector),
             None => config,

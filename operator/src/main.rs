@@ -217,7 +217,7 @@ fn run(settings: Settings) -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
-        let client = kube::Client::try_default().await?;
-        capstan_operator::operate(client, settings).await
+        let config = kube::Config::infer().await?;
+        capstan_operator::operate(config, settings).await
     })
 }

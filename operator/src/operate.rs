@@ -1,6 +1,7 @@
 //! Running the controllers: metrics, leader election, then both controllers until shutdown.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use capstan_api::ChartDeployment;
 use kube::api::{Api, ListParams};
@@ -12,10 +13,28 @@ use crate::settings::Settings;
 use crate::values_key::ValuesKey;
 use crate::{deployment, repository};
 
+/// Longest the client waits for the API server to say anything on a request: its answer, the
+/// next part of a watch, counted from when the request was sent or the last part came. The API
+/// server gives up on a request itself after 60 s (`--request-timeout`) and ends each watch after
+/// [`crate::context::WATCH_TIMEOUT_SECONDS`], so a connection quiet for longer is dead. Without
+/// this bound a request or watch sent while the API server restarts can wait forever, and with
+/// it the reconcile of its object, which nothing else can start while it runs, or the store a
+/// controller reads its objects from.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// The operator's client from `config`, with [`READ_TIMEOUT`].
+pub fn client(config: kube::Config) -> anyhow::Result<kube::Client> {
+    let mut config = config;
+    config.read_timeout = Some(READ_TIMEOUT);
+    config.reset_reader_on_write = true;
+    Ok(kube::Client::try_from(config)?)
+}
+
 /// Serves the metrics, waits for the Lease when electing a leader, then runs both controllers
 /// until shutdown (or until leadership is lost).
-pub async fn operate(client: kube::Client, settings: Settings) -> anyhow::Result<()> {
+pub async fn operate(config: kube::Config, settings: Settings) -> anyhow::Result<()> {
     tracing::info!("capstan-operator started");
+    let client = client(config)?;
     check_label_selector(&client, &settings).await?;
     let metrics = Arc::new(Metrics::default());
     if let Some(address) = settings.metrics_bind_address {

@@ -19,7 +19,7 @@ use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{WatchStreamExt, watcher};
 use tracing::{Instrument, warn};
 
-use crate::context::Context;
+use crate::context::{Context, watch_config};
 use crate::error::{Error, Result};
 use crate::finalizer::{self, Step};
 use crate::logging::reconcile_span;
@@ -38,6 +38,10 @@ const DEFAULT_INTERVAL: Duration = Duration::from_secs(600);
 /// the CRD validated it, say) arrives as an error instead of failing the whole watch, so one
 /// tenant's broken object never stops the others being reconciled.
 pub type Watched = DeserializeGuard<ChartDeployment>;
+
+/// How soon a deployment whose finalizer was just added is reconciled again, whatever its
+/// watch says.
+const AFTER_FINALIZER_ADDED: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Runs the ChartDeployment controller until shutdown.
 pub async fn run(ctx: Arc<Context>) {
@@ -71,16 +75,13 @@ pub async fn run(ctx: Arc<Context>) {
     // the objects a deployment names, when it is reconciled.
     let config_maps = watcher::watcher(
         ctx.watched::<PartialObjectMeta<ConfigMap>>(),
-        watcher::Config::default(),
+        watch_config(),
     )
     .default_backoff()
     .touched_objects();
-    let secrets = watcher::watcher(
-        ctx.watched::<PartialObjectMeta<Secret>>(),
-        watcher::Config::default(),
-    )
-    .default_backoff()
-    .touched_objects();
+    let secrets = watcher::watcher(ctx.watched::<PartialObjectMeta<Secret>>(), watch_config())
+        .default_backoff()
+        .touched_objects();
     // The applied workloads, as metadata and only those carrying a deployment's label: a change
     // in their status wakes their deployment to read its health again.
     let workloads = health_watches(&ctx);
@@ -92,11 +93,9 @@ pub async fn run(ctx: Arc<Context>) {
             // annotation; any of them stands for all.
             ApiResource::erase::<k8s_openapi::api::apps::v1::Deployment>(&()),
         )
-        .watches(
-            ctx.watched::<Watched>(),
-            watcher::Config::default(),
-            move |changed| dependents(&dependency_store, &changed),
-        )
+        .watches(ctx.watched::<Watched>(), watch_config(), move |changed| {
+            dependents(&dependency_store, &changed)
+        })
         .watches_stream(touched_repositories, move |repository| {
             if repository_changes.changed(&repository) {
                 using_repository(&repository_store, &repository)
@@ -128,7 +127,7 @@ fn health_watches(
     ctx: &Context,
 ) -> impl futures::Stream<Item = Result<PartialObjectMeta<DynamicObject>, watcher::Error>> + Send + 'static
 {
-    let config = || watcher::Config::default().labels(DEPLOYMENT_LABEL);
+    let config = || watch_config().labels(DEPLOYMENT_LABEL);
     let kinds = [
         ApiResource::erase::<k8s_openapi::api::apps::v1::Deployment>(&()),
         ApiResource::erase::<k8s_openapi::api::apps::v1::StatefulSet>(&()),
@@ -147,6 +146,12 @@ fn health_watches(
             .boxed()
     });
     futures::stream::select_all(streams)
+}
+
+/// Whether the API server refused a finalizer patch because its test of the current finalizers
+/// failed (HTTP 422): the object changed since it was read.
+fn is_stale(error: &Error) -> bool {
+    matches!(error, Error::Kube { source: kube::Error::Api(status), .. } if status.code == 422)
 }
 
 /// The deployment an applied object's annotation names.
@@ -179,11 +184,26 @@ async fn reconcile_with_finalizer(deployment: Arc<Watched>, ctx: Arc<Context>) -
 async fn reconcile_step(watched: &Watched, ctx: &Context) -> Result<Action> {
     let api: Api<Watched> = Api::namespaced(ctx.client.clone(), &ObjectKey::of(watched).namespace);
     match finalizer::step(watched, FINALIZER) {
-        Step::Add => {
-            // The write wakes the object again, with the finalizer in place.
-            finalizer::add(&api, watched, FINALIZER).await?;
-            Ok(Action::await_change())
-        }
+        Step::Add => match finalizer::add(&api, watched, FINALIZER).await {
+            // The write wakes the object again through its watch, and this requeue does too in
+            // case the watch misses it: a watch opened while the API server restarts can stay
+            // silent for minutes, and the object would wait that long.
+            Ok(()) => Ok(Action::requeue(AFTER_FINALIZER_ADDED)),
+            Err(error) if is_stale(&error) => {
+                // The patch tests the finalizers it saw: a refusal means the controller's copy
+                // is older than the object, which happens while its watch catches up after an
+                // API server restart. Go on with the object as it is now instead of waiting.
+                let current = api
+                    .get(&kube::ResourceExt::name_any(watched))
+                    .await
+                    .map_err(Error::kube(format!("reading {}", ObjectKey::of(watched))))?;
+                if finalizer::step(&current, FINALIZER) == Step::Add {
+                    return Err(error);
+                }
+                Box::pin(reconcile_step(&current, ctx)).await
+            }
+            Err(error) => Err(error),
+        },
         Step::Apply => match &watched.0 {
             Ok(deployment) => reconcile::reconcile(deployment, ctx).await,
             Err(invalid) => invalid::report(ctx, watched, invalid).await,

@@ -1,0 +1,135 @@
+//! The API server stopped and started again in the middle of a rollout (`e2e/cluster
+//! restart-apiserver`): the operator is not restarted, finds the API server again by itself, and
+//! every deployment converges to Ready with no orphaned object.
+//!
+//! It fails today, after every assertion above has passed: deleting the test's namespace then
+//! waits out its 120 s. After the outage, the operator's watches (and the cluster's own
+//! kube-controller-manager's) keep being answered `410 Expired` for old resource versions for
+//! minutes, so the operator does not see the ChartDeployments being deleted (nor a chart version
+//! published after the outage) and does not release their finalizers in time. Hence the
+//! `#[ignore]`, and `e2e/run-tests` skips it in its `--ignored` pass; run it with
+//! `cargo test -p capstan-e2e --test faults_apiserver -- --ignored --nocapture`.
+//!
+//! etcd keeps running: after an etcd restart this local control plane's own kube-controller-manager
+//! misses events (a ReplicaSet counting a ready Pod as not ready for minutes), so such a run would
+//! test the cluster rather than the operator.
+//!
+//! This test has a binary of its own: the outage would otherwise hit the tests running beside it.
+//! It prints what it did and never asserts on time.
+
+use std::process::Command;
+use std::time::Duration;
+
+use capstan_api::ChartDeployment;
+use capstan_e2e::Cluster;
+use capstan_e2e::operator::{Setup, TestResult};
+use capstan_e2e::orphans::orphans;
+use capstan_e2e::scale::bench::is_ready_at;
+use capstan_e2e::scale::chart::{CHART, package_jinja_chart};
+use capstan_e2e::scale::count::{not_done, wait_until_count};
+use kube::api::ListParams;
+use serde_json::json;
+
+const DEPLOYMENTS: usize = 20;
+/// How long the API server stays down each time.
+const OUTAGE_SECONDS: &str = "5";
+/// How long the deployments get to converge after an outage.
+const CONVERGE: Duration = Duration::from_secs(300);
+
+/// Stops the API server, keeps it down for [`OUTAGE_SECONDS`], starts it again.
+fn restart_api_server(cluster: &Cluster) -> TestResult {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/cluster");
+    let status = Command::new(script)
+        .args(["restart-apiserver", OUTAGE_SECONDS])
+        .env("CAPSTAN_E2E_DIR", &cluster.env().state_dir)
+        .status()?;
+    if !status.success() {
+        return Err(format!("{script} restart-apiserver failed ({status})").into());
+    }
+    Ok(())
+}
+
+/// Waits until at least one deployment and not all are Ready at `version`, so the outage lands
+/// in the middle of the rollout; returns how many were.
+async fn mid_rollout(setup: &Setup, version: &str) -> TestResult<usize> {
+    let api = setup.namespace.api::<ChartDeployment>();
+    for _ in 0..600 {
+        let ready = api
+            .list(&ListParams::default())
+            .await?
+            .items
+            .iter()
+            .filter(|deployment| is_ready_at(deployment, version))
+            .count();
+        if ready > 0 {
+            return Ok(ready);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Err(format!("no deployment became Ready at {version}").into())
+}
+
+async fn converge(setup: &Setup, version: &str) -> TestResult {
+    let api = setup.namespace.api::<ChartDeployment>();
+    let converged = wait_until_count(
+        api.clone(),
+        &format!("ChartDeployments Ready at {version}"),
+        DEPLOYMENTS,
+        CONVERGE,
+        |deployment| is_ready_at(deployment, version),
+    )
+    .await;
+    if let Err(error) = converged {
+        let stuck = not_done(&api, |d| is_ready_at(d, version)).await?;
+        return Err(format!(
+            "{error}; stuck: {stuck:?}; operator log: {}",
+            setup.operator_log().display()
+        )
+        .into());
+    }
+    Ok(())
+}
+
+#[tokio::test]
+#[ignore = "fails: after an API server restart the operator's watches see 410 Expired for minutes and the namespace's deletion waits them out (see the module's doc)"]
+async fn the_operator_rides_out_an_api_server_restart_mid_rollout() -> TestResult {
+    let cluster = Cluster::shared()?;
+    let mut setup = Setup::new("fault-api").await?;
+    let pid = setup.operator_pid().ok_or("the operator has no pid")?;
+    let scratch = tempfile::tempdir()?;
+    package_jinja_chart(scratch.path(), "1.0.0", &setup.repo_dir)?;
+    setup.reindex()?;
+    setup
+        .apply_repository_with("charts", json!({"url": setup.repo_url, "interval": "2s"}))
+        .await?;
+    for index in 0..DEPLOYMENTS {
+        setup
+            .apply_deployment(&format!("app-{index}"), CHART, "^1.0", json!({}))
+            .await?;
+    }
+
+    let ready = mid_rollout(&setup, "1.0.0").await?;
+    eprintln!("faults: {ready} of {DEPLOYMENTS} Ready at 1.0.0; restarting the API server");
+    restart_api_server(cluster)?;
+    converge(&setup, "1.0.0").await?;
+
+    assert_eq!(
+        setup.operator_exited()?,
+        None,
+        "the operator exited during the outages; log: {}",
+        setup.operator_log().display()
+    );
+    assert_eq!(
+        setup.operator_pid(),
+        Some(pid),
+        "the operator was restarted"
+    );
+    let orphans = orphans(&setup).await?;
+    assert!(orphans.is_empty(), "{orphans:#?}");
+    eprintln!(
+        "faults: an API server outage of {OUTAGE_SECONDS}s mid-rollout; {DEPLOYMENTS} deployments \
+         Ready with the same operator process, 0 orphans"
+    );
+    setup.finish().await?;
+    Ok(())
+}
