@@ -2,7 +2,8 @@
 //! Deployment never becomes available is rolled back to the last healthy release
 //! (`spec.upgrade.remediation.strategy: Rollback`): its objects are applied again, what the
 //! failed one added is pruned, the status says what happened, and a new chart version is
-//! applied as usual.
+//! applied as usual. The `pre-rollback` and `post-rollback` hooks of the release rolled back to
+//! run around it.
 
 use capstan_api::ChartDeployment;
 use capstan_e2e::operator::{Setup, TestResult, applied, ready_is, ready_message};
@@ -32,6 +33,15 @@ spec:
 const CONFIG: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ release.name }}-config\n\
                       data:\n  version: \"{{ chart.version }}\"\n";
 
+/// A rollback hook of `phase` (only in 1.0.0, the release rolled back to): a ConfigMap naming
+/// the chart version it came from.
+fn rollback_hook(phase: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{{{ release.name }}}}-{phase}\n  \
+         annotations:\n    helm.sh/hook: {phase}\ndata:\n  version: \"{{{{ chart.version }}}}\"\n"
+    )
+}
+
 const EXTRA: &str =
     "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ release.name }}-extra\ndata: {}\n";
 
@@ -40,6 +50,10 @@ async fn a_failed_upgrade_is_rolled_back_to_the_last_healthy_release() -> TestRe
     let setup = Setup::new("rollback").await?;
     let healthy = "nodeSelector: {}\n";
     let unschedulable = "nodeSelector: {capstan.dev/no-such-node: \"true\"}\n";
+    let (pre_rollback, post_rollback) = (
+        rollback_hook("pre-rollback"),
+        rollback_hook("post-rollback"),
+    );
     setup.publish(
         "web",
         "1.0.0",
@@ -47,6 +61,8 @@ async fn a_failed_upgrade_is_rolled_back_to_the_last_healthy_release() -> TestRe
             ("values.yaml", healthy),
             ("templates/web.yaml", WEB),
             ("templates/config.yaml", CONFIG),
+            ("templates/pre-rollback.yaml", &pre_rollback),
+            ("templates/post-rollback.yaml", &post_rollback),
         ],
     )?;
     setup.publish(
@@ -79,6 +95,11 @@ async fn a_failed_upgrade_is_rolled_back_to_the_last_healthy_release() -> TestRe
         .await?;
     let installed = setup.wait_deployment("app", applied("1.0.0")).await?;
     assert!(ready_message(&installed).contains("all healthy"));
+    let config_maps = setup.namespace.api::<ConfigMap>();
+    assert!(
+        config_maps.get_opt("app-pre-rollback").await?.is_none(),
+        "a rollback hook ran on install"
+    );
 
     // 1.1.0 cannot schedule its pod: not healthy within the timeout, so rolled back.
     setup
@@ -125,7 +146,14 @@ async fn a_failed_upgrade_is_rolled_back_to_the_last_healthy_release() -> TestRe
         pod.containers[0].image.as_deref(),
         Some("registry.example/web:1.0.0")
     );
-    let config_maps = setup.namespace.api::<ConfigMap>();
+    for hook in ["app-pre-rollback", "app-post-rollback"] {
+        let data = config_maps.get(hook).await?.data.unwrap_or_default();
+        assert_eq!(
+            data.get("version").map(String::as_str),
+            Some("1.0.0"),
+            "{hook} is not the hook of the release rolled back to"
+        );
+    }
     let config = config_maps.get("app-config").await?;
     assert_eq!(
         config
