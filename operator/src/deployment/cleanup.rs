@@ -223,3 +223,24 @@ async fn delete_inventory(
     info!(deployment = %key.key, deleted = outcome.deleted.len(), "cleaned up");
     Ok(Cleanup::Done)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hooks_have_spec_timeout_from_the_deletion_even_without_waiting() {
+        let deleted = Timestamp::from_second(1_000).unwrap();
+        let timeout = std::time::Duration::from_secs(60);
+        let waits = Uninstall::new(false, false, Some(deleted), timeout);
+        let expected = Timestamp::from_second(1_060).unwrap();
+        assert_eq!(waits.deadline, expected);
+        assert_eq!(waits.wait_until, Some(expected));
+        let quick = Uninstall::new(false, true, Some(deleted), timeout);
+        assert_eq!(
+            quick.deadline, expected,
+            "delete hooks still run to the timeout"
+        );
+        assert_eq!(quick.wait_until, None);
+    }
+}

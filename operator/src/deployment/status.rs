@@ -741,6 +741,47 @@ mod tests {
     }
 
     #[test]
+    fn a_failed_post_hook_fails_the_revision_and_stands_through_health_checks() {
+        let mut hooked = applied("1.0.0", 1, 1);
+        let failure = "the post-install hook Job apps/check failed: the Job failed".to_string();
+        hooked.health.hook_failed = Some(failure.clone());
+        let mut deployment = deployment();
+        let report = after_success(&deployment, &hooked, at(100), TIMEOUT);
+        let status = report.status.unwrap();
+        assert_eq!(status.conditions[0].status, "False");
+        assert_eq!(status.conditions[0].reason, HOOK_FAILED);
+        assert_eq!(status.conditions[0].message, failure);
+        assert_eq!(status.history[0].outcome, history::FAILED);
+        assert_eq!(status.inventory, [entry("a")], "the objects are applied");
+        let event = report.event.unwrap();
+        assert_eq!(
+            (event.type_, event.reason),
+            (EventType::Warning, HOOK_FAILED)
+        );
+        assert!(awaiting_health(&status));
+        assert_eq!(carried_hook_failure(&status), Some(failure.clone()));
+        deployment.status = Some(status);
+        // A health check carries the failure: nothing new to say.
+        let carried = Summary {
+            hook_failed: Some(failure),
+            ..applied("1.0.0", 1, 1).health
+        };
+        assert_eq!(
+            after_health_check(&deployment, &carried, at(200), TIMEOUT),
+            Report::default()
+        );
+        assert!(health_failure(&deployment, &carried, at(200), TIMEOUT).is_some());
+        // A pre-install hook failure of a revision not applied is not the applied one's.
+        let error = Error::HookFailed {
+            hook: "Job apps/migrate".into(),
+            phase: "pre-upgrade",
+            message: "the Job failed".into(),
+        };
+        let next = after_failure(&deployment, &error, Some(&revision("1.1.0")), at(300));
+        assert_eq!(carried_hook_failure(&next.status.unwrap()), None);
+    }
+
+    #[test]
     fn a_failure_keeps_the_applied_revision_and_is_reported_once() {
         let mut deployment = deployment();
         deployment.status =
