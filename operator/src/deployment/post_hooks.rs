@@ -17,7 +17,6 @@ use crate::error::Result;
 use crate::object_key::ObjectKey;
 
 use super::acting::Acting;
-use super::desired::DesiredObject;
 use super::health::Summary;
 use super::history;
 use super::hooks::{self, Hook, Phase};
@@ -25,22 +24,18 @@ use super::owner::Owner;
 use super::snapshot::{self, DONE, POST_HOOKS, Snapshot};
 use super::{desired, plan, status};
 
-/// Keeps the snapshot of a new revision (release `release`) before anything of it is applied:
-/// with its hooks, and a mark when hooks of `after` wait for it to be healthy. Required when the
-/// revision has hooks (they run later from it); otherwise kept only for a rollback, and a failure
+/// Keeps `kept`, the snapshot of a new revision, before anything of it is applied: with its
+/// `hooks`, and a mark when hooks of `after` wait for it to be healthy. Required when the
+/// revision has hooks (they run later from it); otherwise kept only `for_rollback`, and a failure
 /// to keep it only logged.
-#[allow(clippy::too_many_arguments)]
 pub async fn keep_snapshot(
     acting: &Acting<'_>,
     deployment: &ChartDeployment,
-    revision: &capstan_api::Revision,
-    release: u64,
-    objects: &[DesiredObject],
+    mut kept: Snapshot,
     hooks: &[Hook],
     after: Phase,
     for_rollback: bool,
 ) -> Result<()> {
-    let mut kept = Snapshot::of(revision, release, objects);
     if hooks.is_empty() {
         if for_rollback {
             snapshot::save(acting, deployment, &kept).await;

@@ -26,7 +26,9 @@ use super::identity::Identity;
 use super::owner::Owner;
 use super::plan::Needed;
 use super::status::{self, Applied, RolledBack};
-use super::{apply, crds, desired, hooks, live, plan, post_hooks, prune, render, rollback};
+use super::{
+    apply, crds, desired, hooks, live, plan, post_hooks, prune, render, rollback, snapshot,
+};
 use capstan_api::deployment::{Approval, PlanStatus};
 
 /// Default `spec.timeout`.
@@ -306,18 +308,9 @@ pub async fn attempt(
     let (before, after) = hooks::Phase::around(options_is_install);
     let new_revision = rules.mode == plan::Mode::All;
     if new_revision {
+        let kept = snapshot::Snapshot::of(&revision, release_number, &objects);
         let for_rollback = rollback::wanted(deployment);
-        post_hooks::keep_snapshot(
-            &acting,
-            deployment,
-            &revision,
-            release_number,
-            &objects,
-            &hooks,
-            after,
-            for_rollback,
-        )
-        .await?;
+        post_hooks::keep_snapshot(&acting, deployment, kept, &hooks, after, for_rollback).await?;
         progress.enter(before.stage());
         hooks::run(&acting, &owner, &hooks, before, deadline).await?;
         progress.enter("applying the objects");
