@@ -3,7 +3,8 @@
 //! (`spec.upgrade.remediation.strategy: Rollback`): its objects are applied again, what the
 //! failed one added is pruned, the status says what happened, and a new chart version is
 //! applied as usual. The `pre-rollback` and `post-rollback` hooks of the release rolled back to
-//! run around it.
+//! run around it, and an upgrade whose `post-upgrade` hook fails once it is healthy is rolled
+//! back too.
 
 use capstan_api::ChartDeployment;
 use capstan_e2e::operator::{Setup, TestResult, applied, ready_is, ready_message};
@@ -41,6 +42,26 @@ fn rollback_hook(phase: &str) -> String {
          annotations:\n    helm.sh/hook: {phase}\ndata:\n  version: \"{{{{ chart.version }}}}\"\n"
     )
 }
+
+/// A post-upgrade Job whose pod cannot be scheduled, so it fails at its `activeDeadlineSeconds`.
+const FAILING_SMOKE_TEST: &str = r#"apiVersion: batch/v1
+kind: Job
+metadata:
+  name: {{ release.name }}-smoke
+  annotations:
+    helm.sh/hook: post-upgrade
+    helm.sh/hook-delete-policy: hook-failed
+spec:
+  backoffLimit: 0
+  activeDeadlineSeconds: 2
+  template:
+    spec:
+      restartPolicy: Never
+      nodeSelector: {capstan.dev/no-such-node: "true"}
+      containers:
+        - name: smoke
+          image: registry.example/smoke:1
+"#;
 
 const EXTRA: &str =
     "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ release.name }}-extra\ndata: {}\n";
@@ -82,6 +103,16 @@ async fn a_failed_upgrade_is_rolled_back_to_the_last_healthy_release() -> TestRe
             ("values.yaml", healthy),
             ("templates/web.yaml", WEB),
             ("templates/config.yaml", CONFIG),
+        ],
+    )?;
+    setup.publish(
+        "web",
+        "1.3.0",
+        &[
+            ("values.yaml", healthy),
+            ("templates/web.yaml", WEB),
+            ("templates/config.yaml", CONFIG),
+            ("templates/smoke.yaml", FAILING_SMOKE_TEST),
         ],
     )?;
     setup.apply_repository().await?;
@@ -177,5 +208,34 @@ async fn a_failed_upgrade_is_rolled_back_to_the_last_healthy_release() -> TestRe
         })
         .await?;
     assert!(ready_message(&upgraded).contains("all healthy"));
+
+    // 1.3.0 gets healthy, then its post-upgrade hook fails: rolled back to 1.2.0.
+    setup
+        .patch_spec("app", json!({"chart": chart("1.3.0")}))
+        .await?;
+    let rolled = setup
+        .wait_deployment("app", |d: Option<&ChartDeployment>| {
+            ready_is("False", |reason| reason == "RolledBack").matches_object(d)
+                && d.and_then(|d| d.status.as_ref()).is_some_and(|s| {
+                    s.rolled_back_from.as_ref().map(|r| r.version.as_str()) == Some("1.3.0")
+                })
+        })
+        .await?;
+    let message = ready_message(&rolled);
+    assert!(
+        message.contains("Rolled back to web 1.2.0")
+            && message.contains("post-upgrade hook Job")
+            && message.contains("app-smoke"),
+        "{message}"
+    );
+    assert!(
+        setup
+            .namespace
+            .api::<k8s_openapi::api::batch::v1::Job>()
+            .get_opt("app-smoke")
+            .await?
+            .is_none(),
+        "a failed hook-failed hook was kept"
+    );
     setup.finish().await
 }
