@@ -312,6 +312,26 @@ mod tests {
     }
 
     #[test]
+    fn hooks_round_trip_and_older_snapshots_have_none() {
+        let hook = DesiredObject {
+            object: json!({"kind": "Job", "metadata": {"annotations": {"helm.sh/hook": "pre-delete"}}}),
+            ..object("Job", false)
+        };
+        let snapshot =
+            Snapshot::of(&revision("1.0.0"), 2, &[object("ConfigMap", false)]).with_hooks([&hook]);
+        let decoded = Snapshot::decode(&snapshot.encode()).unwrap();
+        assert_eq!(decoded.hooks, vec![hook.object.clone()]);
+        assert!(decoded.marks.is_empty(), "marks live on the Secret");
+        let older = serde_json::to_vec(&json!({"revision": revision("0.9.0"), "releaseNumber": 1,
+                                               "objects": []}))
+        .unwrap();
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder.write_all(&older).unwrap();
+        let older = Snapshot::decode(&encoder.finish().unwrap()).unwrap();
+        assert!(older.hooks.is_empty());
+    }
+
+    #[test]
     fn a_snapshot_that_inflates_too_far_is_refused() {
         let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
         let zeros = vec![b' '; 1024 * 1024];
