@@ -2,12 +2,16 @@
 //! runs to completion before the release's objects, a hook with `hook-succeeded` is deleted after,
 //! post-install hooks run after, no hook is in the inventory, an upgrade runs the Job again (a new
 //! object, `before-hook-creation`), and a pre-install hook that does not finish within
-//! `spec.timeout` stops the revision with none of its objects applied.
+//! `spec.timeout` stops the revision with none of its objects applied. Post-install hooks wait
+//! until the release is healthy, and one that fails (a Job past its `activeDeadlineSeconds`,
+//! its pod unschedulable) fails the revision.
 
 use capstan_api::ChartDeployment;
 use capstan_e2e::operator::{Setup, TestResult, applied, ready_is, ready_message};
+use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{Patch, PatchParams};
 use kube::runtime::wait::Condition;
 use serde_json::json;
 
@@ -132,13 +136,169 @@ async fn hooks_run_around_a_revision_and_a_stuck_one_applies_nothing() -> TestRe
         )
         .await?;
     let stuck = setup
-        .wait_deployment("stuck", ready_is("False", |reason| reason == "TimedOut"))
+        .wait_deployment("stuck", ready_is("False", |reason| reason == "HookFailed"))
         .await?;
     let message = ready_message(&stuck);
-    assert!(message.contains("pre-install hooks"), "{message}");
+    assert!(
+        message.contains("pre-install hook Job")
+            && message.contains("stuck-migrate")
+            && message.contains("not done within spec.timeout"),
+        "{message}"
+    );
     assert!(
         config_maps.get_opt("stuck-main").await?.is_none(),
         "objects were applied before the pre-install hook finished"
+    );
+    setup.finish().await
+}
+
+/// A Deployment whose pod schedules only where `values.webNodeSelector` says.
+const WEB: &str = r#"apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ release.name }}-web
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {app: {{ release.name }}-web}
+  template:
+    metadata:
+      labels: {app: {{ release.name }}-web}
+    spec:
+      nodeSelector: {{ values.webNodeSelector | tojson }}
+      containers:
+        - name: web
+          image: registry.example/web:1
+"#;
+
+const READY_HOOK: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ release.name }}-ready\n  \
+                          annotations:\n    helm.sh/hook: post-install,post-upgrade\ndata: {}\n";
+
+/// A post-install Job that fails (`activeDeadlineSeconds`) when its pod cannot be scheduled.
+const CHECK_HOOK: &str = r#"apiVersion: batch/v1
+kind: Job
+metadata:
+  name: {{ release.name }}-check
+  annotations:
+    helm.sh/hook: post-install
+    helm.sh/hook-weight: "1"
+    helm.sh/hook-delete-policy: hook-failed
+spec:
+  backoffLimit: 0
+  activeDeadlineSeconds: 3
+  template:
+    spec:
+      restartPolicy: Never
+      nodeSelector: {{ values.checkNodeSelector | tojson }}
+      containers:
+        - name: check
+          image: registry.example/check:1
+"#;
+
+#[tokio::test]
+async fn post_install_hooks_wait_for_health_and_a_failed_one_fails_the_revision() -> TestResult {
+    let setup = Setup::new("post-hooks").await?;
+    setup.publish(
+        "gated",
+        "1.0.0",
+        &[
+            (
+                "values.yaml",
+                "webNodeSelector: {}\ncheckNodeSelector: {}\n",
+            ),
+            ("templates/web.yaml", WEB),
+            ("templates/ready.yaml", READY_HOOK),
+            ("templates/check.yaml", CHECK_HOOK),
+        ],
+    )?;
+    setup.apply_repository().await?;
+    let chart = json!({"repository": {"repositoryRef": {"name": "charts"}, "name": "gated",
+                                      "version": "1.0.0"}});
+    let nowhere = json!({"capstan.dev/no-such-node": "true"});
+    let config_maps = setup.namespace.api::<ConfigMap>();
+    let jobs = setup.namespace.api::<Job>();
+
+    // Applied but not healthy: no post-install hook yet.
+    setup
+        .apply_deployment_with(
+            "late",
+            json!({"chart": chart, "timeout": "120s",
+                   "values": {"webNodeSelector": nowhere}}),
+        )
+        .await?;
+    setup
+        .wait_deployment(
+            "late",
+            ready_is("Unknown", |reason| reason == "Progressing"),
+        )
+        .await?;
+    assert!(
+        config_maps.get_opt("late-ready").await?.is_none(),
+        "a post-install hook ran before the release was healthy"
+    );
+    assert!(jobs.get_opt("late-check").await?.is_none());
+    // The pod may go anywhere now: the release gets healthy, then its post-install hooks run.
+    setup
+        .namespace
+        .api::<Deployment>()
+        .patch(
+            "late-web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"template": {"spec": {"nodeSelector": null}}}})),
+        )
+        .await?;
+    let healthy = setup
+        .wait_deployment("late", ready_is("True", |_| true))
+        .await?;
+    assert!(ready_message(&healthy).contains("all healthy"));
+    assert!(config_maps.get_opt("late-ready").await?.is_some());
+    let check = jobs.get("late-check").await?;
+    assert!(complete(&check), "the post-install Job did not complete");
+    let outcomes: Vec<&str> = healthy
+        .status
+        .as_ref()
+        .map(|s| s.history.iter().map(|e| e.outcome.as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(outcomes, ["Healthy"]);
+
+    // Healthy at once, but the post-install Job fails: so does the revision.
+    setup
+        .apply_deployment_with(
+            "failing",
+            json!({"chart": chart, "timeout": "60s",
+                   "values": {"checkNodeSelector": nowhere}}),
+        )
+        .await?;
+    let failed = setup
+        .wait_deployment(
+            "failing",
+            ready_is("False", |reason| reason == "HookFailed"),
+        )
+        .await?;
+    let message = ready_message(&failed);
+    let job = format!("Job {}/failing-check", setup.namespace.name());
+    assert!(
+        message.contains("post-install hook") && message.contains(&job),
+        "{message}"
+    );
+    let status = failed.status.as_ref().ok_or("no status")?;
+    assert_eq!(
+        status
+            .inventory
+            .iter()
+            .map(|e| e.name.as_str())
+            .collect::<Vec<_>>(),
+        ["failing-web"],
+        "the revision's objects are recorded as applied"
+    );
+    assert_eq!(
+        status.history.first().map(|e| e.outcome.as_str()),
+        Some("Failed")
+    );
+    assert!(config_maps.get_opt("failing-ready").await?.is_some());
+    assert!(
+        jobs.get_opt("failing-check").await?.is_none(),
+        "a failed hook-failed hook was kept"
     );
     setup.finish().await
 }

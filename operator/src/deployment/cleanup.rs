@@ -1,7 +1,8 @@
-//! What happens when a ChartDeployment is deleted: everything in its inventory (except kept
-//! objects, and CRDs unless `spec.uninstall.deleteCRDs`) is deleted; once the deleted objects are
-//! gone (their own finalizers done, waited for up to `spec.timeout` unless
-//! `spec.uninstall.disableWait`), the finalizer lets the resource go.
+//! What happens when a ChartDeployment is deleted: the release's `pre-delete` hooks run
+//! ([`uninstall_hooks`]), then everything in its inventory (except kept objects, and CRDs unless
+//! `spec.uninstall.deleteCRDs`) is deleted; once the deleted objects are gone (their own
+//! finalizers done, waited for up to `spec.timeout` unless `spec.uninstall.disableWait`), its
+//! `post-delete` hooks run and the finalizer lets the resource go.
 
 use capstan_api::{ChartDeployment, ChartDeploymentStatus, InventoryEntry};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
@@ -19,6 +20,7 @@ use super::controller::Watched;
 use super::identity::Identity;
 use super::owner::Owner;
 use super::prune::Refused;
+use super::uninstall_hooks::{DeleteHooks, Release};
 use super::{crds, plan, prune};
 use crate::report;
 
@@ -37,6 +39,8 @@ pub const WAIT_POLL: std::time::Duration = std::time::Duration::from_secs(2);
 /// What `spec.uninstall` and `spec.timeout` ask of a deletion.
 struct Uninstall {
     delete_crds: bool,
+    /// Until when the deletion's hooks may run: `spec.timeout` from the deletion.
+    deadline: Timestamp,
     /// Until when to wait for finalizing objects; `None` with `disableWait`.
     wait_until: Option<Timestamp>,
 }
@@ -48,17 +52,24 @@ impl Uninstall {
         deleted_at: Option<Timestamp>,
         timeout: std::time::Duration,
     ) -> Self {
-        let wait_until = (!disable_wait).then(|| {
-            let start = deleted_at.unwrap_or_else(Timestamp::now);
-            start
-                .checked_add(SignedDuration::try_from(timeout).unwrap_or(SignedDuration::MAX))
-                .unwrap_or(Timestamp::MAX)
-        });
+        let start = deleted_at.unwrap_or_else(Timestamp::now);
+        let deadline = start
+            .checked_add(SignedDuration::try_from(timeout).unwrap_or(SignedDuration::MAX))
+            .unwrap_or(Timestamp::MAX);
         Uninstall {
             delete_crds,
-            wait_until,
+            deadline,
+            wait_until: (!disable_wait).then_some(deadline),
         }
     }
+}
+
+/// The release number `status` reports applied (0: none).
+fn applied_release(status: Option<&ChartDeploymentStatus>) -> u64 {
+    status
+        .and_then(|status| status.release_number)
+        .and_then(|number| u64::try_from(number).ok())
+        .unwrap_or(0)
 }
 
 pub async fn cleanup(deployment: &ChartDeployment, ctx: &Context) -> Result<Cleanup> {
@@ -79,7 +90,19 @@ pub async fn cleanup(deployment: &ChartDeployment, ctx: &Context) -> Result<Clea
             .map(|time| time.0),
         super::reconcile::timeout(deployment),
     );
-    delete_inventory(ctx, KindKey::of(deployment), identity, inventory, policy).await
+    let release = (
+        applied_release(deployment.status.as_ref()),
+        plan::target_namespace(deployment),
+    );
+    delete_inventory(
+        ctx,
+        KindKey::of(deployment),
+        identity,
+        inventory,
+        policy,
+        release,
+    )
+    .await
 }
 
 /// [`cleanup`] for a deployment whose spec cannot be decoded: its status (written by the
@@ -126,15 +149,23 @@ pub async fn cleanup_undecodable(watched: &Watched, ctx: &Context) -> Result<Cle
             .map(|time| time.0),
         timeout,
     );
-    delete_inventory(ctx, key, identity, &status.inventory, policy).await
+    let target_namespace = spec["targetNamespace"]
+        .as_str()
+        .unwrap_or(&key.key.namespace)
+        .to_string();
+    let release = (applied_release(Some(&status)), target_namespace);
+    delete_inventory(ctx, key, identity, &status.inventory, policy, release).await
 }
 
+/// Deletes `inventory` between the delete hooks of the release (`number`, `target_namespace`)
+/// applied last.
 async fn delete_inventory(
     ctx: &Context,
     key: KindKey,
     identity: Identity,
     inventory: &[InventoryEntry],
     policy: Uninstall,
+    (number, target_namespace): (u64, String),
 ) -> Result<Cleanup> {
     // CRDs stay unless asked for: deleting one deletes every object of its kinds, everywhere.
     let all: Vec<_> = plan::to_prune(inventory, &[])
@@ -143,6 +174,14 @@ async fn delete_inventory(
         .collect();
     let owner = Owner::new(key.key.namespace.clone(), key.key.name.clone());
     let acting = Acting::new(ctx, identity)?;
+    let release = Release {
+        key: &key,
+        number,
+        target_namespace,
+        deadline: policy.deadline,
+    };
+    let mut hooks = DeleteHooks::load(ctx, &acting, &owner, &release).await;
+    hooks.before(ctx, &acting, &owner, &release).await;
     let outcome = prune::delete_each(&acting, &owner, &all, Refused::Skip).await?;
     if !outcome.finalizing.is_empty() {
         match policy.wait_until {
@@ -179,7 +218,29 @@ async fn delete_inventory(
         )
         .await;
     }
+    hooks.after(ctx, &acting, &owner, &release).await;
     ctx.forget(&key);
     info!(deployment = %key.key, deleted = outcome.deleted.len(), "cleaned up");
     Ok(Cleanup::Done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hooks_have_spec_timeout_from_the_deletion_even_without_waiting() {
+        let deleted = Timestamp::from_second(1_000).unwrap();
+        let timeout = std::time::Duration::from_secs(60);
+        let waits = Uninstall::new(false, false, Some(deleted), timeout);
+        let expected = Timestamp::from_second(1_060).unwrap();
+        assert_eq!(waits.deadline, expected);
+        assert_eq!(waits.wait_until, Some(expected));
+        let quick = Uninstall::new(false, true, Some(deleted), timeout);
+        assert_eq!(
+            quick.deadline, expected,
+            "delete hooks still run to the timeout"
+        );
+        assert_eq!(quick.wait_until, None);
+    }
 }

@@ -200,6 +200,9 @@ pub struct Summary {
     pub waiting: Vec<String>,
     /// `Kind namespace/name: why`, in inventory order.
     pub failed: Vec<String>,
+    /// A post hook of the revision that failed once its objects were healthy: the revision
+    /// failed with it.
+    pub hook_failed: Option<String>,
 }
 
 /// How many objects a message names before it says "and N more".
@@ -223,7 +226,13 @@ impl Summary {
         summary
     }
 
+    /// Whether every object is healthy (and no post hook failed).
     pub fn is_healthy(&self) -> bool {
+        self.objects_healthy() && self.hook_failed.is_none()
+    }
+
+    /// Whether every object is healthy, hooks aside: when post hooks are due.
+    pub fn objects_healthy(&self) -> bool {
         self.healthy == self.total
     }
 
@@ -239,7 +248,9 @@ impl Summary {
 
     /// What failed, or what was still awaited when time ran out.
     pub fn problems(&self) -> String {
-        if self.failed.is_empty() {
+        if let Some(hook) = &self.hook_failed {
+            hook.clone()
+        } else if self.failed.is_empty() {
             named(&self.waiting)
         } else {
             named(&self.failed)

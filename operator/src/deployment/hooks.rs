@@ -3,22 +3,26 @@
 //!
 //! - `pre-install`/`pre-upgrade` hooks run before a new revision's objects are applied, and a
 //!   hook that fails (or does not finish within `spec.timeout`) stops the revision with nothing
-//!   of it applied; `post-install`/`post-upgrade` hooks run after it is applied and pruned.
-//!   A reconcile that only corrects drift runs none.
+//!   of it applied; `post-install`/`post-upgrade` hooks run once the revision's objects are
+//!   healthy ([`super::post_hooks`]). A reconcile that only corrects drift runs none.
+//! - `pre-delete`/`post-delete` hooks run around the deletion of a ChartDeployment's objects
+//!   ([`super::uninstall_hooks`]), `pre-rollback`/`post-rollback` ones around a remediation
+//!   rollback ([`super::rollback`]); both come from the release's [`super::snapshot`].
 //! - Within a phase hooks run one at a time, by `helm.sh/hook-weight` (ascending), then in the
 //!   chart's install order. A Job hook is done when it completes (failed when it fails), a Pod
 //!   hook when it succeeds; any other object once applied.
 //! - `helm.sh/hook-delete-policy`: `before-hook-creation` (the default) deletes the previous
-//!   object before the hook is created again; `hook-succeeded` and `hook-failed` delete it after.
+//!   object before the hook is created again; `hook-succeeded` and `hook-failed` delete it after
+//!   (a hook still running when time runs out has failed).
 //! - Hooks are not listed in the inventory, so they are neither pruned nor deleted with the
-//!   ChartDeployment (as with Helm). `pre-delete`/`post-delete` and the rollback hooks are not run:
-//!   the objects of a deleted ChartDeployment are not rendered again.
+//!   ChartDeployment (as with Helm). Test hooks are never applied.
 //!
 //! Parsing and ordering are plain functions; [`run`] does the writes.
 
 use std::time::Duration;
 
 use serde_json::Value;
+use tokio::time::Instant;
 use tracing::info;
 
 use crate::error::{Error, Result};
@@ -36,16 +40,39 @@ pub enum Phase {
     PostInstall,
     PreUpgrade,
     PostUpgrade,
+    PreDelete,
+    PostDelete,
+    PreRollback,
+    PostRollback,
 }
 
+/// Every phase, with its annotation name.
+const PHASES: [(Phase, &str); 8] = [
+    (Phase::PreInstall, "pre-install"),
+    (Phase::PostInstall, "post-install"),
+    (Phase::PreUpgrade, "pre-upgrade"),
+    (Phase::PostUpgrade, "post-upgrade"),
+    (Phase::PreDelete, "pre-delete"),
+    (Phase::PostDelete, "post-delete"),
+    (Phase::PreRollback, "pre-rollback"),
+    (Phase::PostRollback, "post-rollback"),
+];
+
 impl Phase {
-    fn name(self) -> &'static str {
-        match self {
-            Phase::PreInstall => "pre-install",
-            Phase::PostInstall => "post-install",
-            Phase::PreUpgrade => "pre-upgrade",
-            Phase::PostUpgrade => "post-upgrade",
-        }
+    /// The phase as `helm.sh/hook` names it.
+    pub fn name(self) -> &'static str {
+        PHASES
+            .iter()
+            .find(|(phase, _)| *phase == self)
+            .map_or("", |(_, name)| name)
+    }
+
+    /// The phase named `name` in `helm.sh/hook`; `None` for `test` and unknown names.
+    pub fn named(name: &str) -> Option<Phase> {
+        PHASES
+            .iter()
+            .find(|(_, known)| *known == name)
+            .map(|(phase, _)| *phase)
     }
 
     /// The stage a timeout names.
@@ -55,6 +82,10 @@ impl Phase {
             Phase::PostInstall => "running the post-install hooks",
             Phase::PreUpgrade => "running the pre-upgrade hooks",
             Phase::PostUpgrade => "running the post-upgrade hooks",
+            Phase::PreDelete => "running the pre-delete hooks",
+            Phase::PostDelete => "running the post-delete hooks",
+            Phase::PreRollback => "running the pre-rollback hooks",
+            Phase::PostRollback => "running the post-rollback hooks",
         }
     }
 
@@ -77,6 +108,13 @@ pub struct Hook {
     delete: DeletePolicy,
 }
 
+impl Hook {
+    /// Whether the hook runs in `phase`.
+    pub fn runs_in(&self, phase: Phase) -> bool {
+        self.phases.contains(&phase)
+    }
+}
+
 /// `helm.sh/hook-delete-policy`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct DeletePolicy {
@@ -89,9 +127,8 @@ const HOOK: &str = "helm.sh/hook";
 const WEIGHT: &str = "helm.sh/hook-weight";
 const DELETE_POLICY: &str = "helm.sh/hook-delete-policy";
 
-/// Splits hook objects from the revision's own. Hooks of phases that are never run here
-/// (`pre-delete`, rollback hooks) are dropped; a weight that is not an integer is an error that
-/// names the object, as Helm refuses it.
+/// Splits hook objects from the revision's own. Hooks of no phase run here (`test`) are dropped;
+/// a weight that is not an integer is an error that names the object, as Helm refuses it.
 pub fn split(objects: Vec<DesiredObject>) -> Result<(Vec<DesiredObject>, Vec<Hook>)> {
     let mut release = Vec::with_capacity(objects.len());
     let mut hooks = Vec::new();
@@ -103,13 +140,7 @@ pub fn split(objects: Vec<DesiredObject>) -> Result<(Vec<DesiredObject>, Vec<Hoo
         };
         let phases: Vec<Phase> = names
             .split(',')
-            .filter_map(|name| match name.trim() {
-                "pre-install" => Some(Phase::PreInstall),
-                "post-install" => Some(Phase::PostInstall),
-                "pre-upgrade" => Some(Phase::PreUpgrade),
-                "post-upgrade" => Some(Phase::PostUpgrade),
-                _ => None,
-            })
+            .filter_map(|name| Phase::named(name.trim()))
             .collect();
         if phases.is_empty() {
             continue;
@@ -152,10 +183,7 @@ fn delete_policy(annotation: Option<&str>) -> DeletePolicy {
 
 /// The hooks of `phase` in the order they run: by weight, then install order (stable sort).
 pub fn of_phase(hooks: &[Hook], phase: Phase) -> Vec<&Hook> {
-    let mut selected: Vec<&Hook> = hooks
-        .iter()
-        .filter(|hook| hook.phases.contains(&phase))
-        .collect();
+    let mut selected: Vec<&Hook> = hooks.iter().filter(|hook| hook.runs_in(phase)).collect();
     selected.sort_by_key(|hook| hook.weight);
     selected
 }
@@ -184,27 +212,51 @@ fn outcome(live: &Value) -> Outcome {
     }
 }
 
-/// How often a running hook is looked at; the whole attempt is bounded by `spec.timeout`.
+/// How often a running hook is looked at.
 const POLL: Duration = Duration::from_secs(1);
 
-/// Runs the hooks of `phase`, one by one, as the deployment's identity. Returns the hooks run
-/// (as `Kind namespace/name`).
+/// When hooks of an attempt bounded by `timeout` must be done: a little before the attempt
+/// itself times out, so a hook past it fails as a hook (and its `hook-failed` delete is sent)
+/// rather than the attempt being cut short.
+pub fn deadline(timeout: Duration) -> Instant {
+    let margin = (timeout / 10).min(Duration::from_secs(3));
+    Instant::now() + timeout.saturating_sub(margin)
+}
+
+/// Runs the hooks of `phase`, one by one, as the deployment's identity, each done by
+/// `deadline` (else failed, as Helm fails a hook past its timeout). Returns the hooks run (as
+/// `Kind namespace/name`).
 pub async fn run(
     acting: &Acting<'_>,
     owner: &Owner,
     hooks: &[Hook],
     phase: Phase,
+    deadline: Instant,
 ) -> Result<Vec<String>> {
     let mut ran = Vec::new();
     for hook in of_phase(hooks, phase) {
-        run_one(acting, owner, hook, phase).await?;
+        run_one(acting, owner, hook, phase, deadline).await?;
         ran.push(hook.object.describe());
     }
     Ok(ran)
 }
 
-async fn run_one(acting: &Acting<'_>, owner: &Owner, hook: &Hook, phase: Phase) -> Result<()> {
+async fn run_one(
+    acting: &Acting<'_>,
+    owner: &Owner,
+    hook: &Hook,
+    phase: Phase,
+    deadline: Instant,
+) -> Result<()> {
     let object = &hook.object;
+    let failed = |message: String| Error::HookFailed {
+        hook: object.describe(),
+        phase: phase.name(),
+        message,
+    };
+    if Instant::now() >= deadline {
+        return Err(failed("not started: spec.timeout ran out".into()));
+    }
     let api = acting.served_api(&object.entry).await?;
     let existing = api
         .get_opt(&object.entry.name)
@@ -220,65 +272,63 @@ async fn run_one(acting: &Acting<'_>, owner: &Owner, hook: &Hook, phase: Phase) 
                 helm: String::new(),
             });
         }
-        if hook.delete.before_creation {
-            delete_and_wait(acting, &api, object).await?;
+        if hook.delete.before_creation && !delete_and_wait(acting, &api, object, deadline).await? {
+            return Err(failed(
+                "its previous object was still being deleted when spec.timeout ran out".into(),
+            ));
         }
     }
     info!(hook = %object.describe(), phase = phase.name(), "running hook");
     let mut live = apply::apply_hook(acting, &api, owner, object).await?;
     loop {
-        match outcome(&live) {
+        let why = match outcome(&live) {
             Outcome::Done => {
                 if hook.delete.on_success {
-                    delete_and_wait(acting, &api, object).await?;
+                    delete_and_wait(acting, &api, object, deadline).await?;
                 }
                 return Ok(());
             }
-            Outcome::Failed(why) => {
-                if hook.delete.on_failure {
-                    delete_and_wait(acting, &api, object).await?;
-                }
-                return Err(Error::HookFailed {
-                    hook: object.describe(),
-                    phase: phase.name(),
-                    message: why,
-                });
+            Outcome::Failed(why) => why,
+            Outcome::Running if Instant::now() >= deadline => {
+                "not done within spec.timeout".to_string()
             }
             Outcome::Running => {
-                tokio::time::sleep(POLL).await;
-                live = match api
+                tokio::time::sleep(POLL.min(deadline.saturating_duration_since(Instant::now())))
+                    .await;
+                match api
                     .get_opt(&object.entry.name)
                     .await
                     .map_err(|source| acting.refused(object.describe(), source))?
                 {
-                    Some(found) => serde_json::to_value(found).unwrap_or_default(),
-                    None => {
-                        return Err(Error::HookFailed {
-                            hook: object.describe(),
-                            phase: phase.name(),
-                            message: "deleted while running".into(),
-                        });
-                    }
-                };
+                    Some(found) => live = serde_json::to_value(found).unwrap_or_default(),
+                    None => return Err(failed("deleted while running".into())),
+                }
+                continue;
             }
+        };
+        if hook.delete.on_failure {
+            delete_and_wait(acting, &api, object, deadline).await?;
         }
+        return Err(failed(why));
     }
 }
 
 /// Deletes a hook's object (its pods with it) and waits until it is gone, so the next one of
-/// the same name can be created.
+/// the same name can be created. Past `until` it stops waiting and says `false`: the delete is
+/// sent, and the API server finishes it.
 async fn delete_and_wait(
     acting: &Acting<'_>,
     api: &kube::Api<kube::api::DynamicObject>,
     object: &DesiredObject,
-) -> Result<()> {
+    until: Instant,
+) -> Result<bool> {
     let params = kube::api::DeleteParams {
         propagation_policy: Some(kube::api::PropagationPolicy::Foreground),
         ..Default::default()
     };
     match api.delete(&object.entry.name, &params).await {
         Ok(_) => {}
-        Err(kube::Error::Api(status)) if status.code == 404 => return Ok(()),
+        Err(kube::Error::Api(status)) if status.code == 404 => return Ok(true),
         Err(source) => return Err(acting.refused(object.describe(), source)),
     }
     while api
@@ -287,9 +337,12 @@ async fn delete_and_wait(
         .map_err(|source| acting.refused(object.describe(), source))?
         .is_some()
     {
+        if Instant::now() >= until {
+            return Ok(false);
+        }
         tokio::time::sleep(POLL).await;
     }
-    Ok(())
+    Ok(true)
 }
 
 #[cfg(test)]
@@ -338,11 +391,12 @@ mod tests {
             ),
             object("ConfigMap", "after", json!({HOOK: "post-install"})),
             object("ConfigMap", "on-delete", json!({HOOK: "pre-delete"})),
+            object("Pod", "check", json!({HOOK: "test"})),
         ];
         let (release, hooks) = split(objects).unwrap();
         assert_eq!(release.len(), 1);
         assert_eq!(release[0].entry.name, "plain");
-        assert_eq!(hooks.len(), 4, "pre-delete hooks are not run, so not kept");
+        assert_eq!(hooks.len(), 5, "test hooks are never run, so not kept");
         assert_eq!(
             names(&of_phase(&hooks, Phase::PreUpgrade)),
             ["first", "migrate", "same-weight"]
@@ -350,6 +404,25 @@ mod tests {
         assert_eq!(names(&of_phase(&hooks, Phase::PreInstall)), ["migrate"]);
         assert_eq!(names(&of_phase(&hooks, Phase::PostInstall)), ["after"]);
         assert!(of_phase(&hooks, Phase::PostUpgrade).is_empty());
+        assert_eq!(names(&of_phase(&hooks, Phase::PreDelete)), ["on-delete"]);
+    }
+
+    #[test]
+    fn phases_are_named_as_helm_names_them() {
+        for name in [
+            "pre-install",
+            "post-install",
+            "pre-upgrade",
+            "post-upgrade",
+            "pre-delete",
+            "post-delete",
+            "pre-rollback",
+            "post-rollback",
+        ] {
+            assert_eq!(Phase::named(name).map(Phase::name), Some(name));
+        }
+        assert_eq!(Phase::named("test"), None);
+        assert_eq!(Phase::named("crd-install"), None);
     }
 
     #[test]

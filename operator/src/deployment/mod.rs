@@ -8,8 +8,10 @@
 //!   2. [`plan`] decides, without a client: the revision, whether it changed, the verification,
 //!      the release number, the objects ([`render`], [`desired`], [`owner`]), which to write
 //!      ([`drift`], [`crds`]) and what to prune;
-//!   3. [`apply`] and [`prune`] write, between the chart's [`hooks`], and keep a [`snapshot`]
-//!      of what was applied, which a [`rollback`] of a failed upgrade goes back to;
+//!   3. [`apply`] and [`prune`] write, between the chart's [`hooks`] ([`post_hooks`] once the
+//!      revision is healthy), and keep a [`snapshot`] of what was applied, which a [`rollback`]
+//!      of a failed upgrade goes back to (with its [`rollback_hooks`]), and whose delete hooks
+//!      an uninstall runs ([`uninstall_hooks`]);
 //!   4. [`status`] computes the new status and event and writes them.
 
 pub mod acting;
@@ -33,11 +35,14 @@ pub mod owner;
 pub mod package;
 pub mod plan;
 pub mod policy;
+pub mod post_hooks;
 pub mod prune;
 pub mod reconcile;
 pub mod render;
 pub mod rollback;
+pub mod rollback_hooks;
 pub mod snapshot;
 pub mod status;
 pub mod triggers;
+pub mod uninstall_hooks;
 pub mod values;

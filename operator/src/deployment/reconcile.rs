@@ -26,7 +26,9 @@ use super::identity::Identity;
 use super::owner::Owner;
 use super::plan::Needed;
 use super::status::{self, Applied, RolledBack};
-use super::{apply, crds, desired, hooks, live, plan, prune, render, rollback, snapshot};
+use super::{
+    apply, crds, desired, hooks, live, plan, post_hooks, prune, render, rollback, snapshot,
+};
 use capstan_api::deployment::{Approval, PlanStatus};
 
 /// Default `spec.timeout`.
@@ -177,6 +179,7 @@ pub async fn attempt(
     progress: &Progress,
 ) -> Result<Attempt> {
     let key = ObjectKey::of(deployment);
+    let deadline = hooks::deadline(timeout(deployment));
     plan::check_target_namespace(deployment, ctx.settings.no_cross_namespace_refs)?;
     progress.enter("waiting for the deployments it depends on");
     dependencies::check(deployment, ctx).await?;
@@ -203,7 +206,7 @@ pub async fn attempt(
     {
         match needed(&revision) {
             Needed::Nothing => return Ok(Attempt::Unchanged),
-            Needed::HealthCheck => return health_check(deployment, ctx, &acting).await,
+            Needed::HealthCheck => return health_check(deployment, ctx, &acting, deadline).await,
             Needed::Apply => {}
         }
     }
@@ -215,7 +218,7 @@ pub async fn attempt(
     progress.attempting(&revision);
     match needed(&revision) {
         Needed::Nothing => return Ok(Attempt::Unchanged),
-        Needed::HealthCheck => return health_check(deployment, ctx, &acting).await,
+        Needed::HealthCheck => return health_check(deployment, ctx, &acting, deadline).await,
         Needed::Apply => {}
     }
     let provenance = plan::verify(
@@ -305,8 +308,11 @@ pub async fn attempt(
     let (before, after) = hooks::Phase::around(options_is_install);
     let new_revision = rules.mode == plan::Mode::All;
     if new_revision {
+        let kept = snapshot::Snapshot::of(&revision, release_number, &objects);
+        let for_rollback = rollback::wanted(deployment);
+        post_hooks::keep_snapshot(&acting, deployment, kept, &hooks, after, for_rollback).await?;
         progress.enter(before.stage());
-        hooks::run(&acting, &owner, &hooks, before).await?;
+        hooks::run(&acting, &owner, &hooks, before, deadline).await?;
         progress.enter("applying the objects");
     }
     let mut applied = apply::apply_all(&acting, &owner, &objects, &observed, &rules).await?;
@@ -319,22 +325,33 @@ pub async fn attempt(
         info!(deployment = %key, crds = ?plan::describe_all(&crds_left), "left in place: CRDs are never pruned");
     }
     let pruned = prune::delete_all(&acting, &owner, &stale).await?;
-    if new_revision {
-        progress.enter(after.stage());
-        hooks::run(&acting, &owner, &hooks, after).await?;
-        if rollback::wanted(deployment) {
-            let snapshot = snapshot::Snapshot::of(&revision, release_number, &objects);
-            snapshot::save(&acting, deployment, &snapshot).await;
-        }
-    }
     info!(deployment = %key, chart = %revision.chart, version = %revision.version, release = release_number, objects = applied.inventory.len(), patched = applied.patched, pruned = pruned.len(), "applied");
-    let health = Summary::of(&applied.inventory, &applied.live);
+    let mut health = Summary::of(&applied.inventory, &applied.live);
+    progress.enter(after.stage());
+    let pending = if new_revision {
+        post_hooks::Pending::Fresh {
+            hooks: &hooks,
+            phase: after,
+        }
+    } else {
+        post_hooks::Pending::Stored { retry_failed: true }
+    };
+    post_hooks::run_when_healthy(
+        &acting,
+        deployment,
+        &owner,
+        release_number,
+        pending,
+        &mut health,
+        deadline,
+    )
+    .await?;
     // The revision already applied, re-applied at its interval, may have run out of time.
     if !new_revision
         && rollback::wanted(deployment)
         && let Some(why) =
             status::health_failure(deployment, &health, Timestamp::now(), timeout(deployment))
-        && let Some(rolled) = rollback::run(deployment, ctx, &acting, why).await?
+        && let Some(rolled) = rollback::run(deployment, ctx, &acting, why, deadline).await?
     {
         return Ok(Attempt::RolledBack(Box::new(rolled)));
     }
@@ -359,6 +376,7 @@ async fn health_check(
     deployment: &ChartDeployment,
     ctx: &Context,
     acting: &Acting<'_>,
+    deadline: tokio::time::Instant,
 ) -> Result<Attempt> {
     let inventory = deployment
         .status
@@ -377,11 +395,23 @@ async fn health_check(
         };
         live.push(object);
     }
-    let summary = Summary::of(inventory, &live);
+    let mut summary = Summary::of(inventory, &live);
+    post_hooks::run_when_healthy(
+        acting,
+        deployment,
+        &Owner::of(deployment),
+        post_hooks::applied_release(deployment),
+        post_hooks::Pending::Stored {
+            retry_failed: false,
+        },
+        &mut summary,
+        deadline,
+    )
+    .await?;
     if rollback::wanted(deployment)
         && let Some(why) =
             status::health_failure(deployment, &summary, Timestamp::now(), timeout(deployment))
-        && let Some(rolled) = rollback::run(deployment, ctx, acting, why).await?
+        && let Some(rolled) = rollback::run(deployment, ctx, acting, why, deadline).await?
     {
         return Ok(Attempt::RolledBack(Box::new(rolled)));
     }

@@ -17,7 +17,7 @@ use super::health::Summary;
 use super::owner::Owner;
 use super::plan::{self, Adoption, Mode, Rules};
 use super::status::{Applied, RolledBack};
-use super::{apply, crds, desired, live, prune, snapshot};
+use super::{apply, crds, desired, live, prune, rollback_hooks, snapshot};
 
 /// Whether `deployment` asks for failed upgrades to be rolled back.
 pub fn wanted(deployment: &ChartDeployment) -> bool {
@@ -37,6 +37,7 @@ pub async fn run(
     ctx: &Context,
     acting: &Acting<'_>,
     why: String,
+    deadline: tokio::time::Instant,
 ) -> Result<Option<RolledBack>> {
     let Some(status) = deployment.status.as_ref() else {
         return Ok(None);
@@ -55,9 +56,10 @@ pub async fn run(
     let snapshot = snapshot::load(acting, deployment, target).await?;
     info!(deployment = %ObjectKey::of(deployment), from = current, to = target, "rolling back a failed upgrade");
     let owner = Owner::of(deployment);
+    let hooks = rollback_hooks::before(acting, deployment, &owner, &snapshot, deadline).await?;
     let objects = desired::build(
         Vec::new(),
-        snapshot.objects,
+        snapshot.objects.clone(),
         &owner,
         &plan::target_namespace(deployment),
         ctx.cluster.scopes().await?,
@@ -80,10 +82,16 @@ pub async fn run(
     );
     let pruned = prune::delete_all(acting, &owner, &stale).await?;
     let health = Summary::of(&applied.inventory, &applied.live);
+    let revision = snapshot.revision.clone();
+    let release = current.saturating_add(1);
+    let hook_failure = rollback_hooks::after(
+        acting, deployment, &owner, &hooks, snapshot, release, deadline,
+    )
+    .await;
     Ok(Some(RolledBack {
         applied: Applied {
-            revision: snapshot.revision,
-            release_number: current.saturating_add(1),
+            revision,
+            release_number: release,
             inventory: applied.inventory,
             patched: applied.patched,
             pruned,
@@ -95,6 +103,6 @@ pub async fn run(
             plan_digest: None,
         },
         failed,
-        why,
+        why: rollback_hooks::told_with(why, &hook_failure),
     }))
 }

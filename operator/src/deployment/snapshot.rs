@@ -3,10 +3,17 @@
 //! gzip-compressed JSON, owned by the ChartDeployment so it goes with it). Rendering again would
 //! need the values of that time, which the spec no longer holds.
 //!
-//! Only the snapshot of the release just applied and of the newest healthy one are kept. They
-//! are written as the deployment's identity; when that identity may not write Secrets the
-//! revision still applies, and a rollback then says there is nothing to go back to.
+//! A snapshot also holds the release's hooks, as Helm's release record does: its post hooks run
+//! once its objects are healthy, maybe reconciles later; its delete hooks when the
+//! ChartDeployment is deleted; its rollback hooks when a rollback goes back to it. Annotations
+//! on the Secret ([`Marks`]) record which of those already ran.
+//!
+//! Only the snapshots of the release being applied, the release applied before it and the
+//! newest healthy one are kept. They are written as the deployment's identity; when that
+//! identity may not write Secrets a revision without hooks still applies (a rollback then says
+//! there is nothing to go back to), one with hooks stops before anything of it is applied.
 
+use std::collections::BTreeMap;
 use std::io::{Read, Write};
 
 use capstan_api::{ChartDeployment, Revision};
@@ -31,14 +38,33 @@ const KEY: &str = "release";
 /// The largest snapshot read back, uncompressed: a render's own output limit.
 const MAX_DECOMPRESSED: u64 = 64 * 1024 * 1024;
 
-/// The objects of one revision, as applied.
+/// The objects of one revision, as applied, and its hooks.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Snapshot {
     pub revision: Revision,
     pub release_number: u64,
     pub objects: Vec<Value>,
+    /// The hook objects, as built for the release (snapshots written before hooks were kept
+    /// have none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hooks: Vec<Value>,
+    /// What ran already, kept on the Secret rather than in the compressed data.
+    #[serde(skip)]
+    pub marks: Marks,
 }
+
+/// Annotations of a snapshot's Secret: which of the release's hooks are still to run or ran.
+pub type Marks = BTreeMap<String, String>;
+
+/// The mark naming the post phase (`post-install`, `post-upgrade`) whose hooks wait for the
+/// release to be healthy; `done` once they ran.
+pub const POST_HOOKS: &str = "capstan.dev/post-hooks";
+/// The mark set once the `pre-delete` hooks ran, so a deletion that waits for its objects over
+/// several passes runs them once.
+pub const PRE_DELETE: &str = "capstan.dev/pre-delete-hooks";
+/// The value of a mark whose hooks ran.
+pub const DONE: &str = "done";
 
 impl Snapshot {
     /// The snapshot of `objects` (CRDs left out: a rollback never changes a CRD).
@@ -51,7 +77,15 @@ impl Snapshot {
                 .filter(|object| !object.is_crd)
                 .map(|object| object.object.clone())
                 .collect(),
+            hooks: Vec::new(),
+            marks: Marks::new(),
         }
+    }
+
+    /// The snapshot with `hooks` (their built objects) kept too.
+    pub fn with_hooks<'a>(mut self, hooks: impl IntoIterator<Item = &'a DesiredObject>) -> Self {
+        self.hooks = hooks.into_iter().map(|hook| hook.object.clone()).collect();
+        self
     }
 
     pub fn encode(&self) -> Vec<u8> {
@@ -83,10 +117,18 @@ pub fn secret_name(deployment: &str, release: u64) -> Option<String> {
     (name.len() <= 253).then_some(name)
 }
 
-/// The release numbers whose snapshots stay after `release` is written: it, and the newest
+/// The release numbers whose snapshots stay after `release` is written: it, the release
+/// applied now (still the one in place if `release` never gets applied), and the newest
 /// healthy one of the history before it.
 pub fn kept(deployment: &ChartDeployment, release: u64) -> Vec<u64> {
     let mut kept = vec![release];
+    kept.extend(
+        deployment
+            .status
+            .as_ref()
+            .and_then(|status| status.release_number)
+            .and_then(|number| u64::try_from(number).ok()),
+    );
     kept.extend(last_healthy(deployment, release));
     kept
 }
@@ -111,7 +153,8 @@ pub async fn save(acting: &Acting<'_>, deployment: &ChartDeployment, snapshot: &
     }
 }
 
-async fn try_save(
+/// [`save`], failing when the snapshot cannot be written.
+pub async fn try_save(
     acting: &Acting<'_>,
     deployment: &ChartDeployment,
     snapshot: &Snapshot,
@@ -128,6 +171,7 @@ async fn try_save(
     let secret = Secret {
         metadata: kube::api::ObjectMeta {
             name: Some(name.clone()),
+            annotations: Some(snapshot.marks.clone()),
             owner_references: owner.map(|reference| vec![reference]),
             ..Default::default()
         },
@@ -169,26 +213,58 @@ pub async fn load(
     release: u64,
 ) -> Result<Snapshot> {
     let key = ObjectKey::of(deployment);
+    find(acting, &key, release).await?.ok_or_else(|| {
+        Error::RollbackUnavailable(format!(
+            "the snapshot of release {release} (Secret {}) is gone",
+            secret_name(&key.name, release).unwrap_or_default()
+        ))
+    })
+}
+
+/// Reads the snapshot of the deployment `key`'s `release`, as the deployment's identity;
+/// `None` when there is none.
+pub async fn find(acting: &Acting<'_>, key: &ObjectKey, release: u64) -> Result<Option<Snapshot>> {
     let unavailable = |why: String| Error::RollbackUnavailable(why);
-    let name = secret_name(&key.name, release)
-        .ok_or_else(|| unavailable("the deployment's name is too long to keep snapshots".into()))?;
+    let Some(name) = secret_name(&key.name, release) else {
+        return Ok(None);
+    };
     let api: Api<Secret> = Api::namespaced(acting.client.clone(), &key.namespace);
-    let secret = api
+    let Some(secret) = api
         .get_opt(&name)
         .await
         .map_err(|source| acting.refused(format!("Secret {}/{name}", key.namespace), source))?
-        .ok_or_else(|| {
-            unavailable(format!(
-                "the snapshot of release {release} (Secret {name}) is gone"
-            ))
-        })?;
+    else {
+        return Ok(None);
+    };
     let bytes = secret
         .data
         .as_ref()
         .and_then(|data| data.get(KEY))
         .filter(|_| secret.type_.as_deref() == Some(SECRET_TYPE))
         .ok_or_else(|| unavailable(format!("Secret {name} holds no snapshot")))?;
-    Snapshot::decode(&bytes.0).map_err(|why| unavailable(format!("Secret {name}: {why}")))
+    let mut snapshot =
+        Snapshot::decode(&bytes.0).map_err(|why| unavailable(format!("Secret {name}: {why}")))?;
+    snapshot.marks = secret.metadata.annotations.unwrap_or_default();
+    Ok(Some(snapshot))
+}
+
+/// Sets the mark `mark` of the deployment `key`'s snapshot of `release` to `value`.
+pub async fn mark(
+    acting: &Acting<'_>,
+    key: &ObjectKey,
+    release: u64,
+    mark: &str,
+    value: &str,
+) -> Result<()> {
+    let Some(name) = secret_name(&key.name, release) else {
+        return Ok(());
+    };
+    let api: Api<Secret> = Api::namespaced(acting.client.clone(), &key.namespace);
+    let patch = serde_json::json!({"metadata": {"annotations": {mark: value}}});
+    api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .map_err(|source| acting.refused(format!("Secret {}/{name}", key.namespace), source))?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -236,6 +312,26 @@ mod tests {
     }
 
     #[test]
+    fn hooks_round_trip_and_older_snapshots_have_none() {
+        let hook = DesiredObject {
+            object: json!({"kind": "Job", "metadata": {"annotations": {"helm.sh/hook": "pre-delete"}}}),
+            ..object("Job", false)
+        };
+        let snapshot =
+            Snapshot::of(&revision("1.0.0"), 2, &[object("ConfigMap", false)]).with_hooks([&hook]);
+        let decoded = Snapshot::decode(&snapshot.encode()).unwrap();
+        assert_eq!(decoded.hooks, vec![hook.object.clone()]);
+        assert!(decoded.marks.is_empty(), "marks live on the Secret");
+        let older = serde_json::to_vec(&json!({"revision": revision("0.9.0"), "releaseNumber": 1,
+                                               "objects": []}))
+        .unwrap();
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder.write_all(&older).unwrap();
+        let older = Snapshot::decode(&encoder.finish().unwrap()).unwrap();
+        assert!(older.hooks.is_empty());
+    }
+
+    #[test]
     fn a_snapshot_that_inflates_too_far_is_refused() {
         let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
         let zeros = vec![b' '; 1024 * 1024];
@@ -264,6 +360,13 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(kept(&deployment, 4), vec![4, 2]);
+        let mut applied = deployment.clone();
+        applied.status.as_mut().unwrap().release_number = Some(3);
+        assert_eq!(
+            kept(&applied, 4),
+            vec![4, 3, 2],
+            "the release in place stays until the new one replaces it"
+        );
         assert_eq!(last_healthy(&deployment, 2), None);
         assert_eq!(
             secret_name("web", 4).as_deref(),

@@ -153,8 +153,8 @@ pub fn after_success(
             event: drift_event,
         };
     }
-    let event = if same_revision {
-        // The same revision, now healthy or failing: the condition tells.
+    let event = if same_revision || applied.health.hook_failed.is_some() {
+        // The same revision, now healthy or failing, or a post hook failed: the condition tells.
         health_event(&outcome)
     } else {
         Some(Note {
@@ -443,6 +443,12 @@ fn health_outcome(
     now: Timestamp,
     timeout: Duration,
 ) -> Outcome {
+    if let Some(hook) = &health.hook_failed {
+        return Outcome::Stalled {
+            reason: HOOK_FAILED.into(),
+            message: hook.clone(),
+        };
+    }
     if health.is_healthy() {
         return Outcome::Ready {
             reason: "Applied".into(),
@@ -475,9 +481,13 @@ fn health_event(outcome: &Outcome) -> Option<Note> {
             reason: "Healthy",
             message: message.clone(),
         }),
-        Outcome::Stalled { message, .. } => Some(Note {
+        Outcome::Stalled { reason, message } => Some(Note {
             type_: EventType::Warning,
-            reason: HEALTH_CHECK_FAILED,
+            reason: if reason == HOOK_FAILED {
+                HOOK_FAILED
+            } else {
+                HEALTH_CHECK_FAILED
+            },
             message: message.clone(),
         }),
         Outcome::Retrying { .. } | Outcome::Progressing { .. } => None,
@@ -488,6 +498,21 @@ fn health_event(outcome: &Outcome) -> Option<Note> {
 pub const PROGRESSING: &str = "Progressing";
 /// The reason when they failed, or did not get there within `spec.timeout`.
 pub const HEALTH_CHECK_FAILED: &str = "HealthCheckFailed";
+/// The reason when a hook failed; after the revision was applied, a post hook once it was
+/// healthy (the message is the hook's failure, which [`carried_hook_failure`] reads back).
+pub const HOOK_FAILED: &str = "HookFailed";
+
+/// The post hook failure `status` reports about the revision it applied, if any: it stands
+/// until the revision is applied again (a health check alone does not run the hooks again).
+pub fn carried_hook_failure(status: &ChartDeploymentStatus) -> Option<String> {
+    let ready = status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == capstan_api::common::READY)?;
+    let of_applied = status.last_attempted_revision == status.last_applied_revision;
+    (ready.status == "False" && ready.reason == HOOK_FAILED && of_applied)
+        .then(|| ready.message.clone())
+}
 
 /// Whether `status` reports the applied revision still on its way to healthy (or failed
 /// health), so only its health needs reading again.
@@ -498,7 +523,9 @@ pub fn awaiting_health(status: &ChartDeploymentStatus) -> bool {
         .find(|c| c.type_ == capstan_api::common::READY)
         .is_some_and(|ready| {
             ready.status != "True"
-                && (ready.reason == PROGRESSING || ready.reason == HEALTH_CHECK_FAILED)
+                && (ready.reason == PROGRESSING
+                    || ready.reason == HEALTH_CHECK_FAILED
+                    || ready.reason == HOOK_FAILED)
         })
 }
 
@@ -682,7 +709,7 @@ mod tests {
             total: 1,
             healthy: 0,
             waiting: vec!["Deployment apps/api: 0 of 1 replicas available".into()],
-            failed: Vec::new(),
+            ..Summary::default()
         };
         let mut deployment = deployment();
         let report = after_success(&deployment, &waiting, at(100), TIMEOUT);
@@ -711,6 +738,47 @@ mod tests {
         let healthy = applied("1.0.0", 1, 1).health;
         let recovered = after_health_check(&deployment, &healthy, at(402), TIMEOUT);
         assert_eq!(recovered.status.unwrap().conditions[0].status, "True");
+    }
+
+    #[test]
+    fn a_failed_post_hook_fails_the_revision_and_stands_through_health_checks() {
+        let mut hooked = applied("1.0.0", 1, 1);
+        let failure = "the post-install hook Job apps/check failed: the Job failed".to_string();
+        hooked.health.hook_failed = Some(failure.clone());
+        let mut deployment = deployment();
+        let report = after_success(&deployment, &hooked, at(100), TIMEOUT);
+        let status = report.status.unwrap();
+        assert_eq!(status.conditions[0].status, "False");
+        assert_eq!(status.conditions[0].reason, HOOK_FAILED);
+        assert_eq!(status.conditions[0].message, failure);
+        assert_eq!(status.history[0].outcome, history::FAILED);
+        assert_eq!(status.inventory, [entry("a")], "the objects are applied");
+        let event = report.event.unwrap();
+        assert_eq!(
+            (event.type_, event.reason),
+            (EventType::Warning, HOOK_FAILED)
+        );
+        assert!(awaiting_health(&status));
+        assert_eq!(carried_hook_failure(&status), Some(failure.clone()));
+        deployment.status = Some(status);
+        // A health check carries the failure: nothing new to say.
+        let carried = Summary {
+            hook_failed: Some(failure),
+            ..applied("1.0.0", 1, 1).health
+        };
+        assert_eq!(
+            after_health_check(&deployment, &carried, at(200), TIMEOUT),
+            Report::default()
+        );
+        assert!(health_failure(&deployment, &carried, at(200), TIMEOUT).is_some());
+        // A pre-install hook failure of a revision not applied is not the applied one's.
+        let error = Error::HookFailed {
+            hook: "Job apps/migrate".into(),
+            phase: "pre-upgrade",
+            message: "the Job failed".into(),
+        };
+        let next = after_failure(&deployment, &error, Some(&revision("1.1.0")), at(300));
+        assert_eq!(carried_hook_failure(&next.status.unwrap()), None);
     }
 
     #[test]
