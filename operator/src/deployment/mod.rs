@@ -9,7 +9,9 @@
 //!      the release number, the objects ([`render`], [`desired`], [`owner`]), which to write
 //!      ([`drift`], [`crds`]) and what to prune;
 //!   3. [`apply`] and [`prune`] write, between the chart's [`hooks`], and keep a [`snapshot`]
-//!      of what was applied, which a [`rollback`] of a failed upgrade goes back to;
+//!      of what was applied, which a [`rollback`] of a failed upgrade goes back to; a failed
+//!      install or upgrade is retried or remediated as [`remediation`] decides and
+//!      [`remediate`] does;
 //!   4. [`status`] computes the new status and event and writes them.
 
 pub mod acting;
@@ -35,6 +37,8 @@ pub mod plan;
 pub mod policy;
 pub mod prune;
 pub mod reconcile;
+pub mod remediate;
+pub mod remediation;
 pub mod render;
 pub mod rollback;
 pub mod snapshot;
