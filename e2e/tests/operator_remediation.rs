@@ -340,9 +340,13 @@ async fn a_failed_install_is_retried_then_uninstalled() -> TestResult {
         "the failed install's ConfigMap was left"
     );
 
-    // A change of the values is a new revision: installed afresh, nothing counted.
+    // A change of the values is a new revision: installed afresh, nothing counted (with the
+    // time the hook's pod takes to run).
     setup
-        .patch_spec("app", json!({"values": {"nodeSelector": null}}))
+        .patch_spec(
+            "app",
+            json!({"values": {"nodeSelector": null}, "timeout": "60s"}),
+        )
         .await?;
     let installed = setup.wait_deployment("app", applied("1.0.0")).await?;
     let status = installed.status.as_ref().ok_or("no status")?;
@@ -357,7 +361,7 @@ async fn a_failed_install_is_retried_then_uninstalled() -> TestResult {
 
 /// How many ConfigMaps the chart of the crash test renders: enough that a rollback takes a
 /// while to write them back.
-const MANY: usize = 150;
+const MANY: usize = 100;
 
 /// `MANY` ConfigMaps `<release>-c<i>` holding the chart's version.
 const MANY_CONFIG_MAPS: &str = "{% for i in range(values.count) %}---
@@ -404,7 +408,7 @@ async fn an_operator_killed_during_a_rollback_converges_after_a_restart() -> Tes
     setup
         .apply_deployment_with(
             "app",
-            json!({"chart": chart("many", "1.0.0"), "timeout": "8s",
+            json!({"chart": chart("many", "1.0.0"), "timeout": "30s",
                    "upgrade": {"remediation": {"strategy": "Rollback"}}}),
         )
         .await?;
