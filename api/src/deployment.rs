@@ -630,8 +630,9 @@ pub struct HistoryEntry {
     pub release_number: i64,
     /// When it was applied.
     pub applied_time: Time,
-    /// `Progressing`, `Healthy`, `Failed` or `Superseded` (a newer revision replaced it before
-    /// it was healthy).
+    /// `Progressing`, `Healthy`, `Failed`, `Superseded` (a newer revision replaced it before
+    /// it was healthy), `RolledBack` (an earlier release applied again by a rollback) or
+    /// `Uninstalled` (a failed install whose objects were deleted).
     pub outcome: String,
     /// The approved plan it was applied from (`spec.approval: Manual`).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -384,6 +384,22 @@ fn rollbacks_logged(log: &std::path::Path) -> usize {
         .count()
 }
 
+/// How many ConfigMaps hold version 1.0.0.
+async fn back_at_1_0_0(config_maps: &kube::Api<ConfigMap>) -> TestResult<usize> {
+    let listed = config_maps.list(&ListParams::default()).await?;
+    Ok(listed
+        .items
+        .iter()
+        .filter(|config_map| {
+            config_map
+                .data
+                .as_ref()
+                .and_then(|data| data.get("version"))
+                .is_some_and(|version| version == "1.0.0")
+        })
+        .count())
+}
+
 #[tokio::test]
 async fn an_operator_killed_during_a_rollback_converges_after_a_restart() -> TestResult {
     let mut setup = Setup::new("rollback-kill").await?;
@@ -414,7 +430,8 @@ async fn an_operator_killed_during_a_rollback_converges_after_a_restart() -> Tes
         .await?;
     setup.wait_deployment("app", applied("1.0.0")).await?;
 
-    // 1.1.0 fails its health check; the moment the rollback starts, the operator is killed.
+    // 1.1.0 fails its health check; once the rollback has started writing 1.0.0's objects back,
+    // the operator is killed.
     let before = rollbacks_logged(setup.operator_log());
     setup
         .patch_spec("app", json!({"chart": chart("many", "1.1.0")}))
@@ -426,6 +443,12 @@ async fn an_operator_killed_during_a_rollback_converges_after_a_restart() -> Tes
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    let config_maps = setup.namespace.api::<ConfigMap>();
+    while back_at_1_0_0(&config_maps).await? == 0 {
+        if tokio::time::Instant::now() > deadline {
+            return Err("the rollback wrote nothing within 90s".into());
+        }
+    }
     setup.stop_operator().await?;
     let api = setup.namespace.api::<ChartDeployment>();
     let at_kill = api.get("app").await?;
@@ -433,20 +456,9 @@ async fn an_operator_killed_during_a_rollback_converges_after_a_restart() -> Tes
         !ready_is("False", |reason| reason == "RolledBack").matches_object(Some(&at_kill)),
         "the rollback was over before the kill; nothing was interrupted"
     );
-    let config_maps = setup.namespace.api::<ConfigMap>();
-    let mut rolled_back_at_kill = 0;
-    for config_map in config_maps.list(&ListParams::default()).await? {
-        if config_map
-            .data
-            .and_then(|data| data.get("version").cloned())
-            .as_deref()
-            == Some("1.0.0")
-        {
-            rolled_back_at_kill += 1;
-        }
-    }
     eprintln!(
-        "rollback-kill: {rolled_back_at_kill} of {MANY} ConfigMaps back at 1.0.0 at the kill"
+        "rollback-kill: {} of {MANY} ConfigMaps back at 1.0.0 at the kill",
+        back_at_1_0_0(&config_maps).await?
     );
 
     // Restarted, a normal reconcile finishes the job from the status alone.
