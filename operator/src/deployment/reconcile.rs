@@ -211,7 +211,7 @@ async fn remediate_failed_write(
         action,
         written: &written,
         reason: error.reason(),
-        why: error.to_string(),
+        why: remediation::cause(error),
     };
     let remediated = async {
         let acting = Acting::new(ctx, Identity::of(deployment, &ctx.settings))?;

@@ -244,6 +244,17 @@ pub fn is_failure_of_revision(error: &Error) -> bool {
     }
 }
 
+/// What failed, as `status.failures` and the conditions say it: the error's own message, but
+/// for a timeout, whose message advises waiting for a retry that remediation decides on.
+pub fn cause(error: &Error) -> String {
+    match error {
+        Error::TimedOut { seconds, stage } => {
+            format!("the attempt did not finish {stage} within spec.timeout ({seconds}s)")
+        }
+        other => other.to_string(),
+    }
+}
+
 /// The reason once the retries are used up and the revision was left as it is.
 pub const RETRIES_EXHAUSTED: &str = "RetriesExhausted";
 /// The reason once a failed install was uninstalled.
@@ -484,6 +495,13 @@ mod tests {
             seconds: 30,
             stage: "fetching the chart",
         }));
+        assert_eq!(
+            cause(&Error::TimedOut {
+                seconds: 6,
+                stage: Phase::PostInstall.stage(),
+            }),
+            "the attempt did not finish running the post-install hooks within spec.timeout (6s)"
+        );
         assert!(!is_failure_of_revision(&Error::Conflict("taken".into())));
         assert!(!is_failure_of_revision(&Error::Kube {
             action: "reading Secret apps/v".into(),
