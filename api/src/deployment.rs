@@ -161,10 +161,10 @@ pub struct InstallPolicy {
 }
 
 /// What to do when an install fails: its objects failed their health check (an object failed,
-/// or they were not healthy within `spec.timeout`), the API server rejected one of them, or one
-/// of its hooks failed or did not finish in time. Errors that are not the revision's own (the
-/// API server unreachable, a conflict with another owner, missing permissions) are retried as
-/// usual and not counted.
+/// or they were not healthy within `spec.timeout`), the API server rejected one of them as
+/// invalid, or one of its hooks failed or did not finish in time. Errors that are not the
+/// revision's own (the API server unreachable, a conflict with another owner, missing
+/// permissions, a kind discovery does not list yet) are retried as usual and not counted.
 #[derive(JsonSchema, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InstallRemediation {
     /// How many times a failed install is tried again (waiting 10s, then twice as long each
@@ -202,10 +202,10 @@ pub struct UpgradePolicy {
 }
 
 /// What to do when an upgrade fails: its objects failed their health check (an object failed,
-/// or they were not healthy within `spec.timeout`), the API server rejected one of them, or one
-/// of its hooks failed or did not finish in time. Errors that are not the revision's own (the
-/// API server unreachable, a conflict with another owner, missing permissions) are retried as
-/// usual and not counted.
+/// or they were not healthy within `spec.timeout`), the API server rejected one of them as
+/// invalid, or one of its hooks failed or did not finish in time. Errors that are not the
+/// revision's own (the API server unreachable, a conflict with another owner, missing
+/// permissions, a kind discovery does not list yet) are retried as usual and not counted.
 #[derive(JsonSchema, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UpgradeRemediation {
     /// How many times a failed upgrade is tried again (waiting 10s, then twice as long each

@@ -2,7 +2,7 @@
 //! `spec.upgrade.remediation`), decided from the status and the spec alone.
 //!
 //! A failed attempt (its objects failed their health check or were not healthy in time, the
-//! API server rejected one of them, a hook failed or did not finish) is counted in
+//! API server rejected one of them as invalid, a hook failed or did not finish) is counted in
 //! `status.failures`, keyed to the revision attempted and the spec's generation, so that any
 //! change of the spec, the values or the chart starts afresh. While attempts remain, the
 //! revision is tried again after a back-off (10s, doubling, at most 5m) counted from the time
@@ -222,12 +222,13 @@ pub fn next(policy: &Policy, failures: u32) -> Next {
 }
 
 /// Whether `error` is a failure of the revision itself, which remediation counts: an object the
-/// API server rejected as invalid, a kind the cluster does not serve, a hook that failed or did
-/// not finish within `spec.timeout`. Errors of the moment (the API server unreachable or
-/// overloaded, a conflict, a missing permission, a slow download) are not.
+/// API server rejected as invalid, a hook that failed or did not finish within `spec.timeout`.
+/// Errors of the moment (the API server unreachable or overloaded, a conflict, a missing
+/// permission, a slow download) are not, nor is a kind the cluster does not serve: its CRD may
+/// have been installed a moment ago, by another deployment, and discovery not caught up yet.
 pub fn is_failure_of_revision(error: &Error) -> bool {
     match error {
-        Error::HookFailed { .. } | Error::UnknownKind { .. } => true,
+        Error::HookFailed { .. } => true,
         Error::Apply {
             source: kube::Error::Api(status),
             ..
@@ -503,6 +504,10 @@ mod tests {
             "the attempt did not finish running the post-install hooks within spec.timeout (6s)"
         );
         assert!(!is_failure_of_revision(&Error::Conflict("taken".into())));
+        assert!(!is_failure_of_revision(&Error::UnknownKind {
+            api_version: "example.com/v1".into(),
+            kind: "Cache".into(),
+        }));
         assert!(!is_failure_of_revision(&Error::Kube {
             action: "reading Secret apps/v".into(),
             source: api_error(500),
