@@ -145,13 +145,46 @@ pub struct ChartDeploymentSpec {
     pub suspend: bool,
 }
 
-/// What a first install (no revision applied yet) does with the chart's CRDs.
+/// What a first install (no revision applied yet) does with the chart's CRDs, and when it fails.
 #[derive(JsonSchema, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InstallPolicy {
     /// `Create` (the default): create the chart's CRDs, leaving ones that exist as they are;
     /// `CreateReplace`: create and update them; `Skip`: leave CRDs alone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub crds: Option<CrdPolicy>,
+
+    /// What to do when the install fails. Unset: a failed install is reported and tried again
+    /// with back-off like any error, and one whose objects fail their health check stays as it
+    /// is (`HealthCheckFailed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remediation: Option<InstallRemediation>,
+}
+
+/// What to do when an install fails: its objects failed their health check (an object failed,
+/// or they were not healthy within `spec.timeout`), the API server rejected one of them as
+/// invalid, or one of its hooks failed or did not finish in time. Errors that are not the
+/// revision's own (the API server unreachable, a conflict with another owner, missing
+/// permissions, a kind discovery does not list yet) are retried as usual and not counted.
+#[derive(JsonSchema, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstallRemediation {
+    /// How many times a failed install is tried again (waiting 10s, then twice as long each
+    /// time, up to 5m) before `strategy` runs. Defaults to 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(max = 100))]
+    pub retries: Option<u32>,
+
+    /// `Uninstall`: once the retries are used up, delete what the failed install applied (the
+    /// ChartDeployment stays, and CRDs are kept). Unset: leave the failed install in place. Either
+    /// way the revision is not tried again until the spec, the values or the chart change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<InstallRemediationStrategy>,
+}
+
+/// How a failed install is remediated.
+#[derive(JsonSchema, Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum InstallRemediationStrategy {
+    /// Delete what the failed install applied.
+    Uninstall,
 }
 
 /// What an upgrade (any revision after the first applied) does with the chart's CRDs.
@@ -168,12 +201,22 @@ pub struct UpgradePolicy {
     pub remediation: Option<UpgradeRemediation>,
 }
 
-/// What to do when an upgrade fails.
+/// What to do when an upgrade fails: its objects failed their health check (an object failed,
+/// or they were not healthy within `spec.timeout`), the API server rejected one of them as
+/// invalid, or one of its hooks failed or did not finish in time. Errors that are not the
+/// revision's own (the API server unreachable, a conflict with another owner, missing
+/// permissions, a kind discovery does not list yet) are retried as usual and not counted.
 #[derive(JsonSchema, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UpgradeRemediation {
-    /// `Rollback`: when the upgraded objects fail their health check (an object failed, or they
-    /// were not healthy within `spec.timeout`), apply again the objects of the last revision that
-    /// was healthy, and do not retry the failed revision until the spec or the chart changes.
+    /// How many times a failed upgrade is tried again (waiting 10s, then twice as long each
+    /// time, up to 5m) before `strategy` runs. Defaults to 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(max = 100))]
+    pub retries: Option<u32>,
+
+    /// `Rollback`: once the retries are used up, apply again the objects of the last revision
+    /// that was healthy. Unset: leave the failed upgrade in place. Either way the failed revision
+    /// is not tried again until the spec, the values or the chart change.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strategy: Option<RemediationStrategy>,
 }
@@ -495,6 +538,43 @@ pub struct ChartDeploymentStatus {
     /// applied again until the spec or the chart changes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rolled_back_from: Option<Revision>,
+
+    /// The failed attempts at the revision being installed or upgraded to, under
+    /// `spec.install.remediation` or `spec.upgrade.remediation`. They count for that revision
+    /// and that generation of the spec only: a change of the spec, the values or the chart
+    /// starts afresh.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failures: Option<Failures>,
+}
+
+/// Failed attempts at one revision, under one generation of the spec.
+#[derive(JsonSchema, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Failures {
+    /// The revision attempted.
+    pub revision: Revision,
+    /// The generation of the spec it was attempted under.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation: Option<i64>,
+    /// `Install` or `Upgrade`.
+    pub action: ReleaseAction,
+    /// How many attempts failed.
+    pub count: u32,
+    /// When the last one failed: the next attempt waits out its back-off from then.
+    pub last_failure_time: Time,
+    /// Why the last one failed.
+    pub message: String,
+    /// What was done once the retries were used up: `RolledBack`, `Uninstalled` or
+    /// `RetriesExhausted` (left in place); absent while attempts remain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remediation: Option<String>,
+}
+
+/// Whether an attempt installs (nothing applied before) or upgrades.
+#[derive(JsonSchema, Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ReleaseAction {
+    Install,
+    Upgrade,
 }
 
 /// A planned change, as `status.plan` summarises it.
@@ -550,8 +630,9 @@ pub struct HistoryEntry {
     pub release_number: i64,
     /// When it was applied.
     pub applied_time: Time,
-    /// `Progressing`, `Healthy`, `Failed` or `Superseded` (a newer revision replaced it before
-    /// it was healthy).
+    /// `Progressing`, `Healthy`, `Failed`, `Superseded` (a newer revision replaced it before
+    /// it was healthy), `RolledBack` (an earlier release applied again by a rollback) or
+    /// `Uninstalled` (a failed install whose objects were deleted).
     pub outcome: String,
     /// The approved plan it was applied from (`spec.approval: Manual`).
     #[serde(default, skip_serializing_if = "Option::is_none")]

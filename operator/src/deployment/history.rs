@@ -53,20 +53,44 @@ pub fn after_apply(
 /// A revision applied again by a rollback.
 pub const ROLLED_BACK: &str = "RolledBack";
 
-/// The history after a rollback at `now` to `revision`, applied again as `release_number`: the
-/// failed top entry marked `Failed`, the rollback on top.
+/// The history after a rollback at `now` from `failed` to `revision`, applied again as
+/// `release_number`: the failed revision marked `Failed` (added, as the release before the
+/// rollback, when it failed before it was applied), the rollback on top.
 pub fn after_rollback(
     deployment: &ChartDeployment,
+    failed: &Revision,
     revision: &Revision,
     release_number: i64,
     now: Timestamp,
 ) -> Vec<HistoryEntry> {
-    let mut history = with_outcome(deployment, FAILED);
+    let mut history = previous(deployment);
+    match history.first_mut() {
+        Some(top) if same_revision(top, failed) => top.outcome = FAILED.to_string(),
+        _ => history.insert(
+            0,
+            entry(failed, release_number - 1, None, None, FAILED, now),
+        ),
+    }
     history.insert(
         0,
         entry(revision, release_number, None, None, ROLLED_BACK, now),
     );
     history.truncate(max_history(deployment));
+    history
+}
+
+/// A failed install whose objects were deleted (`spec.install.remediation.strategy: Uninstall`).
+pub const UNINSTALLED: &str = "Uninstalled";
+
+/// The history after a failed install of `failed` was uninstalled: its entry, when it was
+/// applied, marked `Uninstalled`.
+pub fn after_uninstall(deployment: &ChartDeployment, failed: &Revision) -> Vec<HistoryEntry> {
+    let mut history = previous(deployment);
+    if let Some(top) = history.first_mut()
+        && same_revision(top, failed)
+    {
+        top.outcome = UNINSTALLED.to_string();
+    }
     history
 }
 
@@ -188,5 +212,75 @@ mod tests {
         );
         assert_eq!(again.len(), 3);
         assert_eq!(again[0].applied_time, Time(at(10)));
+    }
+
+    #[test]
+    fn a_rollback_marks_the_failed_release_or_records_one_that_never_applied() {
+        let mut deployment: ChartDeployment = serde_json::from_value(json!({
+            "apiVersion": "capstan.dev/v1alpha1", "kind": "ChartDeployment",
+            "metadata": {"name": "web", "namespace": "apps"},
+            "spec": {"chart": {"package": {"configMapRef": {"name": "p"}}}},
+        }))
+        .unwrap();
+        let installed = after_apply(
+            &deployment,
+            &revision("1.0.0"),
+            1,
+            None,
+            None,
+            HEALTHY,
+            at(10),
+        );
+        deployment.status.get_or_insert_default().history = installed;
+        // Applied, then unhealthy: its entry turns Failed.
+        let mut applied = deployment.clone();
+        applied.status.get_or_insert_default().history = after_apply(
+            &applied,
+            &revision("1.1.0"),
+            2,
+            None,
+            None,
+            PROGRESSING,
+            at(20),
+        );
+        let health = after_rollback(&applied, &revision("1.1.0"), &revision("1.0.0"), 3, at(30));
+        let seen: Vec<_> = health
+            .iter()
+            .map(|e| (e.version.as_str(), e.release_number, e.outcome.as_str()))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("1.0.0", 3, ROLLED_BACK),
+                ("1.1.0", 2, FAILED),
+                ("1.0.0", 1, HEALTHY)
+            ]
+        );
+        // Refused before it was applied: recorded as the failed release before the rollback.
+        let refused = after_rollback(
+            &deployment,
+            &revision("1.1.0"),
+            &revision("1.0.0"),
+            3,
+            at(30),
+        );
+        let seen: Vec<_> = refused
+            .iter()
+            .map(|e| (e.version.as_str(), e.release_number, e.outcome.as_str()))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("1.0.0", 3, ROLLED_BACK),
+                ("1.1.0", 2, FAILED),
+                ("1.0.0", 1, HEALTHY)
+            ]
+        );
+        let uninstalled = after_uninstall(&deployment, &revision("1.0.0"));
+        assert_eq!(uninstalled[0].outcome, UNINSTALLED);
+        assert_eq!(
+            after_uninstall(&deployment, &revision("2.0.0"))[0].outcome,
+            HEALTHY
+        );
     }
 }

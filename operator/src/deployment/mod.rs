@@ -11,7 +11,8 @@
 //!   3. [`apply`] and [`prune`] write, between the chart's [`hooks`] ([`post_hooks`] once the
 //!      revision is healthy), and keep a [`snapshot`] of what was applied, which a [`rollback`]
 //!      of a failed upgrade goes back to (with its [`rollback_hooks`]), and whose delete hooks
-//!      an uninstall runs ([`uninstall_hooks`]);
+//!      an uninstall runs ([`uninstall_hooks`]); a failed install or upgrade is retried or
+//!      remediated as [`remediation`] decides and [`remediate`] does;
 //!   4. [`status`] computes the new status and event and writes them.
 
 pub mod acting;
@@ -38,6 +39,8 @@ pub mod policy;
 pub mod post_hooks;
 pub mod prune;
 pub mod reconcile;
+pub mod remediate;
+pub mod remediation;
 pub mod render;
 pub mod rollback;
 pub mod rollback_hooks;

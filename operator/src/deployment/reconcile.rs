@@ -7,10 +7,11 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
-use capstan_api::{ChartDeployment, Revision};
+use capstan_api::deployment::ReleaseAction;
+use capstan_api::{ChartDeployment, InventoryEntry, Revision};
 use k8s_openapi::jiff::Timestamp;
 use kube::runtime::controller::Action;
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::context::{Context, lock};
 use crate::error::{Error, Result};
@@ -25,7 +26,9 @@ use super::health::{self, Summary};
 use super::identity::Identity;
 use super::owner::Owner;
 use super::plan::Needed;
-use super::status::{self, Applied, RolledBack};
+use super::remediate::{self, Remediated};
+use super::remediation::{self, Gate};
+use super::status::{self, Applied};
 use super::{
     apply, crds, desired, hooks, live, plan, post_hooks, prune, render, rollback, snapshot,
 };
@@ -48,32 +51,51 @@ pub enum Attempt {
         revision: Box<Revision>,
     },
     Applied(Box<Applied>),
-    /// The applied upgrade failed its health check and was rolled back.
-    RolledBack(Box<RolledBack>),
+    /// The applied revision failed its health check, under a remediation: it is tried again,
+    /// rolled back, uninstalled or left ([`remediate`]).
+    Remediated(Box<Remediated>),
+    /// An earlier attempt at the revision failed; the next waits this long yet.
+    BackingOff(Duration),
 }
 
-/// How far an attempt got, for the error that says where a timeout struck, and the revision
-/// it was attempting once known.
+/// How far an attempt got, for the error that says where a timeout struck, the revision it
+/// was attempting once known, and, once it started writing a new revision, what it writes (for
+/// the remediation of a failure). It lives as long as one attempt.
 #[derive(Default)]
 pub struct Progress {
-    stage: Mutex<(&'static str, Option<Revision>)>,
+    stage: Mutex<Stage>,
+}
+
+#[derive(Default)]
+struct Stage {
+    name: &'static str,
+    revision: Option<Revision>,
+    writing: Option<(ReleaseAction, Vec<InventoryEntry>)>,
 }
 
 impl Progress {
     fn enter(&self, stage: &'static str) {
-        lock(&self.stage).0 = stage;
+        lock(&self.stage).name = stage;
     }
 
     fn attempting(&self, revision: &Revision) {
-        lock(&self.stage).1 = Some(revision.clone());
+        lock(&self.stage).revision = Some(revision.clone());
+    }
+
+    fn writing(&self, action: ReleaseAction, objects: Vec<InventoryEntry>) {
+        lock(&self.stage).writing = Some((action, objects));
     }
 
     fn stage(&self) -> &'static str {
-        lock(&self.stage).0
+        lock(&self.stage).name
     }
 
     fn attempted(&self) -> Option<Revision> {
-        lock(&self.stage).1.clone()
+        lock(&self.stage).revision.clone()
+    }
+
+    fn written(&self) -> Option<(ReleaseAction, Vec<InventoryEntry>)> {
+        lock(&self.stage).writing.clone()
     }
 }
 
@@ -127,12 +149,25 @@ pub async fn reconcile(deployment: &ChartDeployment, ctx: &Context) -> Result<Ac
             let report = status::after_success(deployment, &applied, Timestamp::now(), timeout);
             publish_then_requeue(ctx, deployment, report).await
         }
-        Ok(Attempt::RolledBack(rolled)) => {
+        Ok(Attempt::Remediated(remediated)) => {
             ctx.clear_failures(&key);
-            let report = status::after_rollback(deployment, &rolled, Timestamp::now());
-            publish_then_requeue(ctx, deployment, report).await
+            publish_remediated(ctx, deployment, *remediated).await
         }
+        Ok(Attempt::BackingOff(wait)) => Ok(Action::requeue(wait)),
         Err(error) => {
+            if let Some(remediated) =
+                remediate_failed_write(deployment, ctx, &progress, &error, timeout).await
+            {
+                match remediated {
+                    Ok(remediated) => {
+                        ctx.clear_failures(&key);
+                        return publish_remediated(ctx, deployment, remediated).await;
+                    }
+                    Err(remediation_error) => {
+                        warn!(deployment = %key, error = %remediation_error, "the remediation of a failed attempt failed");
+                    }
+                }
+            }
             let attempted = progress.attempted();
             let report =
                 status::after_failure(deployment, &error, attempted.as_ref(), Timestamp::now());
@@ -140,6 +175,61 @@ pub async fn reconcile(deployment: &ChartDeployment, ctx: &Context) -> Result<Ac
             Err(error)
         }
     }
+}
+
+/// Writes the report of a remediated attempt, then asks to be woken when its retry is due (or
+/// at the interval).
+async fn publish_remediated(
+    ctx: &Context,
+    deployment: &ChartDeployment,
+    remediated: Remediated,
+) -> Result<Action> {
+    let retry_after = remediated.retry_after();
+    let report = remediated.report(deployment, Timestamp::now());
+    status::publish(ctx, deployment, report).await?;
+    Ok(Action::requeue(retry_after.unwrap_or_else(|| {
+        interval(deployment, ctx.settings.min_interval)
+    })))
+}
+
+/// Counts and remediates an attempt that failed while writing a new revision, when the spec
+/// asks for remediation and the error is the revision's own (see
+/// [`remediation::is_failure_of_revision`]); `None` otherwise. Bounded by `timeout`.
+async fn remediate_failed_write(
+    deployment: &ChartDeployment,
+    ctx: &Context,
+    progress: &Progress,
+    error: &Error,
+    timeout: Duration,
+) -> Option<Result<Remediated>> {
+    let revision = progress.attempted()?;
+    let (action, written) = progress.written()?;
+    if !remediation::is_failure_of_revision(error) {
+        return None;
+    }
+    let policy = remediation::policy(deployment, action)?;
+    let failure = remediate::Failure {
+        revision: &revision,
+        action,
+        written: &written,
+        reason: error.reason(),
+        why: remediation::cause(error),
+    };
+    let deadline = tokio::time::Instant::now() + timeout;
+    let remediated = async {
+        let acting = Acting::new(ctx, Identity::of(deployment, &ctx.settings))?;
+        remediate::run(deployment, ctx, &acting, policy, failure, deadline).await
+    };
+    Some(
+        tokio::time::timeout(timeout, remediated)
+            .await
+            .unwrap_or_else(|_| {
+                Err(Error::TimedOut {
+                    seconds: timeout.as_secs(),
+                    stage: "remediating a failed attempt",
+                })
+            }),
+    )
 }
 
 /// How soon a revision on its way to healthy is looked at again if none of its objects' watches
@@ -204,10 +294,17 @@ pub async fn attempt(
     if let Source::Repository { entry, .. } = &inputs.source
         && let Some(revision) = plan::indexed_revision(entry, &values_digest)
     {
-        match needed(&revision) {
-            Needed::Nothing => return Ok(Attempt::Unchanged),
-            Needed::HealthCheck => return health_check(deployment, ctx, &acting, deadline).await,
-            Needed::Apply => {}
+        match remediation::gate(deployment, &revision, Timestamp::now()) {
+            Gate::GivenUp => return Ok(Attempt::Unchanged),
+            Gate::Wait(wait) => return Ok(Attempt::BackingOff(wait)),
+            Gate::Retry => {}
+            Gate::Proceed => match needed(&revision) {
+                Needed::Nothing => return Ok(Attempt::Unchanged),
+                Needed::HealthCheck => {
+                    return health_check(deployment, ctx, &acting, deadline).await;
+                }
+                Needed::Apply => {}
+            },
         }
     }
 
@@ -216,11 +313,21 @@ pub async fn attempt(
     let chart = capstan_chart::load::load_archive(&fetched.package.archive).map_err(Error::Load)?;
     let revision = plan::revision(&chart, &fetched, &values_digest);
     progress.attempting(&revision);
-    match needed(&revision) {
-        Needed::Nothing => return Ok(Attempt::Unchanged),
-        Needed::HealthCheck => return health_check(deployment, ctx, &acting, deadline).await,
-        Needed::Apply => {}
-    }
+    // A retry attempts the revision afresh: hooks, every object, a new wait for health.
+    let retrying = match remediation::gate(deployment, &revision, Timestamp::now()) {
+        Gate::GivenUp => return Ok(Attempt::Unchanged),
+        Gate::Wait(wait) => return Ok(Attempt::BackingOff(wait)),
+        Gate::Retry => true,
+        Gate::Proceed => match needed(&revision) {
+            Needed::Nothing => return Ok(Attempt::Unchanged),
+            Needed::HealthCheck => return health_check(deployment, ctx, &acting, deadline).await,
+            Needed::Apply => false,
+        },
+    };
+    let action = match remediation::failures_of(deployment, &revision) {
+        Some(failures) if retrying => failures.action,
+        _ => remediation::action_of_new_revision(deployment),
+    };
     let provenance = plan::verify(
         &inputs.policy,
         inputs.keyring.as_ref(),
@@ -234,7 +341,10 @@ pub async fn attempt(
     progress.enter("rendering the chart");
     let release_number = plan::release_number(deployment, &revision);
     let capabilities = ctx.cluster.capabilities().await?;
-    let options = plan::render_options(deployment, release_number, capabilities);
+    let mut options = plan::render_options(deployment, release_number, capabilities);
+    if retrying {
+        options.is_install = action == ReleaseAction::Install;
+    }
     let options_is_install = options.is_install;
     let rendered =
         render::render_off_runtime(&ctx.render_slots, chart, inputs.values, options).await?;
@@ -250,7 +360,10 @@ pub async fn attempt(
 
     progress.enter("applying the objects");
     let observed = live::observe_all(&acting, &objects).await?;
-    let rules = plan::Rules::of(deployment, &revision);
+    let mut rules = plan::Rules::of(deployment, &revision);
+    if retrying {
+        rules.mode = plan::Mode::All;
+    }
     let previous_inventory = deployment
         .status
         .as_ref()
@@ -308,6 +421,10 @@ pub async fn attempt(
     let (before, after) = hooks::Phase::around(options_is_install);
     let new_revision = rules.mode == plan::Mode::All;
     if new_revision {
+        progress.writing(
+            action,
+            objects.iter().map(|object| object.entry.clone()).collect(),
+        );
         let kept = snapshot::Snapshot::of(&revision, release_number, &objects);
         let for_rollback = rollback::wanted(deployment);
         post_hooks::keep_snapshot(&acting, deployment, kept, &hooks, after, for_rollback).await?;
@@ -348,12 +465,10 @@ pub async fn attempt(
     .await?;
     // The revision already applied, re-applied at its interval, may have run out of time.
     if !new_revision
-        && rollback::wanted(deployment)
-        && let Some(why) =
-            status::health_failure(deployment, &health, Timestamp::now(), timeout(deployment))
-        && let Some(rolled) = rollback::run(deployment, ctx, &acting, why, deadline).await?
+        && let Some(remediated) =
+            remediate_health(deployment, ctx, &acting, &health, deadline).await?
     {
-        return Ok(Attempt::RolledBack(Box::new(rolled)));
+        return Ok(Attempt::Remediated(Box::new(remediated)));
     }
     Ok(Attempt::Applied(Box::new(Applied {
         revision,
@@ -367,6 +482,7 @@ pub async fn attempt(
         drift: applied.drift,
         corrected: applied.corrected,
         plan_digest,
+        fresh: retrying,
     })))
 }
 
@@ -408,14 +524,52 @@ async fn health_check(
         deadline,
     )
     .await?;
-    if rollback::wanted(deployment)
-        && let Some(why) =
-            status::health_failure(deployment, &summary, Timestamp::now(), timeout(deployment))
-        && let Some(rolled) = rollback::run(deployment, ctx, acting, why, deadline).await?
+    if let Some(remediated) =
+        remediate_health(deployment, ctx, acting, &summary, deadline).await?
     {
-        return Ok(Attempt::RolledBack(Box::new(rolled)));
+        return Ok(Attempt::Remediated(Box::new(remediated)));
     }
     Ok(Attempt::HealthChecked(summary))
+}
+
+/// Counts and remediates a failed health check of the applied revision (`health`), when the
+/// spec asks for remediation and this failure is not counted yet; `None` otherwise.
+async fn remediate_health(
+    deployment: &ChartDeployment,
+    ctx: &Context,
+    acting: &Acting<'_>,
+    health: &Summary,
+    deadline: tokio::time::Instant,
+) -> Result<Option<Remediated>> {
+    let Some(revision) = deployment
+        .status
+        .as_ref()
+        .and_then(|status| status.last_applied_revision.as_ref())
+    else {
+        return Ok(None);
+    };
+    let action = remediation::action_of_applied(deployment);
+    let Some(policy) = remediation::policy(deployment, action) else {
+        return Ok(None);
+    };
+    if remediation::health_failure_counted(deployment) {
+        return Ok(None);
+    }
+    let Some(why) =
+        status::health_failure(deployment, health, Timestamp::now(), timeout(deployment))
+    else {
+        return Ok(None);
+    };
+    let failure = remediate::Failure {
+        revision,
+        action,
+        written: &[],
+        reason: status::HEALTH_CHECK_FAILED,
+        why,
+    };
+    remediate::run(deployment, ctx, acting, policy, failure, deadline)
+        .await
+        .map(Some)
 }
 
 /// An object of `entry` that is not there, as health sees it.

@@ -1,10 +1,11 @@
 //! Rolling back a failed upgrade (`spec.upgrade.remediation.strategy: Rollback`): the objects of
 //! the newest healthy release, from its [`snapshot`], are applied again as a new release, what
 //! the failed one added is pruned, and the failed revision is not tried again until the spec or
-//! the chart changes. CRDs are left as they are.
+//! the chart changes. CRDs are left as they are. When to roll back is [`super::remediation`]'s
+//! decision.
 
-use capstan_api::ChartDeployment;
 use capstan_api::deployment::RemediationStrategy;
+use capstan_api::{ChartDeployment, InventoryEntry, Revision};
 use tracing::info;
 
 use crate::context::Context;
@@ -30,31 +31,50 @@ pub fn wanted(deployment: &ChartDeployment) -> bool {
         == Some(RemediationStrategy::Rollback)
 }
 
-/// Rolls back the applied revision, which failed because `why`. `None` when no earlier release
-/// was healthy (a first install has nothing to go back to): the failure is reported as it is.
+/// What failed, for a rollback.
+pub struct Failed<'a> {
+    /// The revision that failed.
+    pub revision: &'a Revision,
+    /// Whether it was applied (it failed its health check) or failed on its way (rejected,
+    /// a hook failed), in which case the release applied is still the one before it.
+    pub was_applied: bool,
+    /// Objects it may have written beyond the status's inventory (it failed part-way), which
+    /// the rollback prunes unless the release it goes back to has them.
+    pub written: &'a [InventoryEntry],
+    /// Why it failed.
+    pub why: String,
+}
+
+/// Rolls back the failed revision. `None` when no release to go back to was healthy (a first
+/// install has nothing to go back to): the failure is reported as it is.
 pub async fn run(
     deployment: &ChartDeployment,
     ctx: &Context,
     acting: &Acting<'_>,
-    why: String,
+    failed: Failed<'_>,
     deadline: tokio::time::Instant,
 ) -> Result<Option<RolledBack>> {
     let Some(status) = deployment.status.as_ref() else {
         return Ok(None);
     };
-    let (Some(failed), Some(current)) = (
-        status.last_applied_revision.clone(),
-        status
-            .release_number
-            .and_then(|number| u64::try_from(number).ok()),
-    ) else {
+    let Some(current) = status
+        .release_number
+        .and_then(|number| u64::try_from(number).ok())
+    else {
         return Ok(None);
     };
-    let Some(target) = snapshot::last_healthy(deployment, current) else {
+    let target = if failed.was_applied {
+        snapshot::last_healthy(deployment, current)
+    } else {
+        snapshot::newest_healthy(deployment)
+    };
+    let Some(target) = target else {
         return Ok(None);
     };
+    // A revision that failed on its way took the next release number.
+    let release_number = current.saturating_add(if failed.was_applied { 1 } else { 2 });
     let snapshot = snapshot::load(acting, deployment, target).await?;
-    info!(deployment = %ObjectKey::of(deployment), from = current, to = target, "rolling back a failed upgrade");
+    info!(deployment = %ObjectKey::of(deployment), from = %failed.revision.version, to = target, "rolling back a failed upgrade");
     let owner = Owner::of(deployment);
     let hooks = rollback_hooks::before(acting, deployment, &owner, &snapshot, deadline).await?;
     let objects = desired::build(
@@ -72,26 +92,36 @@ pub async fn run(
     };
     let mut applied = apply::apply_all(acting, &owner, &objects, &observed, &rules).await?;
     // CRDs stay as they are, and listed.
-    let (stale, crds_kept) =
-        crds::not_pruned(plan::to_prune(&status.inventory, &applied.inventory));
+    let previous: Vec<InventoryEntry> = status
+        .inventory
+        .iter()
+        .chain(failed.written)
+        .cloned()
+        .collect();
+    let (stale, crds_kept) = crds::not_pruned(plan::to_prune(&previous, &applied.inventory));
     applied.list_first(
-        crds_kept
+        dedup(crds_kept)
             .into_iter()
             .map(|entry| (entry, serde_json::Value::Null))
             .collect(),
     );
-    let pruned = prune::delete_all(acting, &owner, &stale).await?;
+    let pruned = prune::delete_all(acting, &owner, &dedup(stale)).await?;
     let health = Summary::of(&applied.inventory, &applied.live);
     let revision = snapshot.revision.clone();
-    let release = current.saturating_add(1);
     let hook_failure = rollback_hooks::after(
-        acting, deployment, &owner, &hooks, snapshot, release, deadline,
+        acting,
+        deployment,
+        &owner,
+        &hooks,
+        snapshot,
+        release_number,
+        deadline,
     )
     .await;
     Ok(Some(RolledBack {
         applied: Applied {
             revision,
-            release_number: release,
+            release_number,
             inventory: applied.inventory,
             patched: applied.patched,
             pruned,
@@ -101,8 +131,18 @@ pub async fn run(
             drift: Vec::new(),
             corrected: false,
             plan_digest: None,
+            fresh: true,
         },
-        failed,
-        why: rollback_hooks::told_with(why, &hook_failure),
+        failed: failed.revision.clone(),
+        why: rollback_hooks::told_with(failed.why, &hook_failure),
     }))
+}
+
+/// `entries` without repeats, first occurrence kept.
+pub fn dedup(entries: Vec<InventoryEntry>) -> Vec<InventoryEntry> {
+    let mut seen = std::collections::HashSet::new();
+    entries
+        .into_iter()
+        .filter(|entry| seen.insert(entry.clone()))
+        .collect()
 }

@@ -145,6 +145,13 @@ pub fn last_healthy(deployment: &ChartDeployment, release: u64) -> Option<u64> {
         .find(|number| *number != release)
 }
 
+/// The newest release in the history whose outcome was `Healthy`, the one applied included:
+/// what a revision that failed before it was applied goes back to.
+pub fn newest_healthy(deployment: &ChartDeployment) -> Option<u64> {
+    // Release numbers start at 1: excluding 0 excludes nothing.
+    last_healthy(deployment, 0)
+}
+
 /// Stores `snapshot` for `deployment`, then deletes the snapshots of the history that are no
 /// longer needed. Failures are logged, not returned: the revision is applied either way.
 pub async fn save(acting: &Acting<'_>, deployment: &ChartDeployment, snapshot: &Snapshot) {
@@ -368,6 +375,7 @@ mod tests {
             "the release in place stays until the new one replaces it"
         );
         assert_eq!(last_healthy(&deployment, 2), None);
+        assert_eq!(newest_healthy(&deployment), Some(2));
         assert_eq!(
             secret_name("web", 4).as_deref(),
             Some("capstan.release.web.v4")

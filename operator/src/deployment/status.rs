@@ -2,7 +2,7 @@
 //! attempt came to ([`after_success`], [`after_failure`]), and written by one function
 //! ([`publish`]). A status that would say what it already says is not written.
 
-use capstan_api::deployment::{DriftedObject, PlanStatus};
+use capstan_api::deployment::{DriftedObject, Failures, PlanStatus, ReleaseAction};
 use capstan_api::{
     ChartDeployment, ChartDeploymentStatus, InventoryEntry, ProvenanceStatus, Revision,
 };
@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::report;
 
 use super::health::Summary;
-use super::history;
+use super::{history, remediation};
 
 /// A revision applied (or re-checked) in full.
 #[derive(Clone, Debug, PartialEq)]
@@ -44,6 +44,9 @@ pub struct Applied {
     pub corrected: bool,
     /// The approved plan this was applied from (`spec.approval: Manual`).
     pub plan_digest: Option<String>,
+    /// A fresh attempt (a retry of a failed one, or a rollback): its wait for health starts now
+    /// even when the revision is the one applied.
+    pub fresh: bool,
 }
 
 /// What to tell the user: a status to write and an event to publish, either possibly absent.
@@ -85,9 +88,9 @@ pub fn after_success(
             format!(", pruned {}", applied.pruned.len())
         }
     );
-    let same_revision = previous.last_applied_revision.as_ref() == Some(revision);
-    // The time moves only when the revision does, so re-applying the same revision (to undo
-    // drift) writes nothing new.
+    let same_revision = previous.last_applied_revision.as_ref() == Some(revision) && !applied.fresh;
+    // The time moves only when the revision does (or it is attempted afresh), so re-applying the
+    // same revision (to undo drift) writes nothing new.
     let last_applied_time = if same_revision {
         previous.last_applied_time.clone()
     } else {
@@ -139,6 +142,7 @@ pub fn after_success(
         drift,
         plan: None,
         rolled_back_from: None,
+        failures: failures_still_counting(deployment, revision, &outcome),
     };
     let drift_event = drift_event(applied, &previous, revision);
     if says_the_same(&previous, &status) {
@@ -212,9 +216,23 @@ pub fn after_health_check(
         status: Some(ChartDeploymentStatus {
             conditions: new_conditions,
             history: history::with_outcome(deployment, history_outcome(&outcome)),
+            failures: failures_still_counting(deployment, revision, &outcome),
             ..previous
         }),
     }
+}
+
+/// The failures of `revision` that still count once it is `outcome`: none once it is healthy
+/// (or when they were of another revision or spec).
+fn failures_still_counting(
+    deployment: &ChartDeployment,
+    revision: &Revision,
+    outcome: &Outcome,
+) -> Option<Failures> {
+    if matches!(outcome, Outcome::Ready { .. }) {
+        return None;
+    }
+    remediation::failures_of(deployment, revision).cloned()
 }
 
 /// Why the applied revision's health check failed (an object failed, or `timeout` ran out
@@ -249,22 +267,29 @@ pub struct RolledBack {
 }
 
 /// The reason once a failed upgrade was rolled back.
-pub const ROLLED_BACK: &str = "RolledBack";
+pub const ROLLED_BACK: &str = remediation::ROLLED_BACK;
 
-/// The report after a rollback: `Ready=False`, reason `RolledBack`, saying what failed and what
-/// runs now; the failed revision in `status.rolledBackFrom` (not retried until the spec or the
-/// chart changes); the rollback in the history as a new release.
-pub fn after_rollback(deployment: &ChartDeployment, rolled: &RolledBack, now: Timestamp) -> Report {
+/// The report after a rollback: `Ready=False`, reason `RolledBack`, saying what failed, after
+/// how many attempts, and what runs now; the failed revision in `status.rolledBackFrom` and
+/// `status.failures` (not retried until the spec or the chart changes); the rollback in the
+/// history as a new release.
+pub fn after_rollback(
+    deployment: &ChartDeployment,
+    rolled: &RolledBack,
+    failures: Failures,
+    now: Timestamp,
+) -> Report {
     let previous = deployment.status.clone().unwrap_or_default();
     let applied = &rolled.applied;
     let release_number = i64::try_from(applied.release_number).unwrap_or(i64::MAX);
     let message = format!(
-        "Rolled back to {} {} (release {release_number}) after {} {} failed: {}; a change of the \
-         spec or the chart tries again",
+        "Rolled back to {} {} (release {release_number}) after {} {} failed ({}): {}; a change \
+         of the spec or the chart tries again",
         applied.revision.chart,
         applied.revision.version,
         rolled.failed.chart,
         rolled.failed.version,
+        remediation::attempts(failures.count),
         rolled.why
     );
     let outcome = Outcome::Stalled {
@@ -284,9 +309,19 @@ pub fn after_rollback(deployment: &ChartDeployment, rolled: &RolledBack, now: Ti
         last_applied_time: Some(Time(now)),
         release_number: Some(release_number),
         inventory: applied.inventory.clone(),
-        history: history::after_rollback(deployment, &applied.revision, release_number, now),
+        history: history::after_rollback(
+            deployment,
+            &rolled.failed,
+            &applied.revision,
+            release_number,
+            now,
+        ),
         drift: Vec::new(),
         rolled_back_from: Some(rolled.failed.clone()),
+        failures: Some(Failures {
+            remediation: Some(ROLLED_BACK.into()),
+            ..failures
+        }),
         ..previous
     };
     Report {
@@ -297,6 +332,171 @@ pub fn after_rollback(deployment: &ChartDeployment, rolled: &RolledBack, now: Ti
             message,
         }),
     }
+}
+
+/// `install of web 1.0.0` or `upgrade to web 1.1.0`.
+fn attempt_of(failures: &Failures) -> String {
+    let preposition = match failures.action {
+        ReleaseAction::Install => "of",
+        ReleaseAction::Upgrade => "to",
+    };
+    format!(
+        "{} {preposition} {} {}",
+        remediation::describe(failures.action),
+        failures.revision.chart,
+        failures.revision.version
+    )
+}
+
+/// The report after a failed attempt that will be made again in `retry_in`: `Ready=False`,
+/// `Reconciling=True`, with the failure's `reason` (`HealthCheckFailed`, `HookFailed`, ...), the
+/// attempt and the wait in the message; the count in `status.failures`.
+pub fn after_failed_attempt(
+    deployment: &ChartDeployment,
+    failures: Failures,
+    retries: u32,
+    reason: &'static str,
+    retry_in: Duration,
+    now: Timestamp,
+) -> Report {
+    let message = format!(
+        "{} failed (attempt {} of {}): {}; trying again in {}s",
+        capitalized(&attempt_of(&failures)),
+        failures.count,
+        retries.saturating_add(1),
+        failures.message,
+        retry_in.as_secs()
+    );
+    let outcome = Outcome::Retrying {
+        reason: reason.to_string(),
+        message: message.clone(),
+    };
+    remediated_report(deployment, failures, (outcome, reason), None, now, message)
+}
+
+/// The report once the attempts at a revision are used up and it is left as it is:
+/// `Ready=False`, `Stalled=True`, reason `RetriesExhausted`.
+pub fn after_retries_exhausted(
+    deployment: &ChartDeployment,
+    failures: Failures,
+    left_because: Option<&str>,
+    now: Timestamp,
+) -> Report {
+    let message = format!(
+        "{} failed ({}): {}; left as it is{}; a change of the spec, the values or the chart \
+         tries again",
+        capitalized(&attempt_of(&failures)),
+        remediation::attempts(failures.count),
+        failures.message,
+        left_because
+            .map(|why| format!(" ({why})"))
+            .unwrap_or_default()
+    );
+    let outcome = Outcome::Stalled {
+        reason: remediation::RETRIES_EXHAUSTED.into(),
+        message: message.clone(),
+    };
+    let failures = Failures {
+        remediation: Some(remediation::RETRIES_EXHAUSTED.into()),
+        ..failures
+    };
+    let said = (outcome, remediation::RETRIES_EXHAUSTED);
+    remediated_report(deployment, failures, said, None, now, message)
+}
+
+/// The report once a failed install was uninstalled (`deleted` names what went):
+/// `Ready=False`, `Stalled=True`, reason `Uninstalled`; nothing is applied any more.
+pub fn after_uninstall(
+    deployment: &ChartDeployment,
+    failures: Failures,
+    deleted: &[String],
+    now: Timestamp,
+) -> Report {
+    let message = format!(
+        "{} failed ({}): {}; uninstalled (deleted {}); a change of the spec, the values or the \
+         chart tries again",
+        capitalized(&attempt_of(&failures)),
+        remediation::attempts(failures.count),
+        failures.message,
+        match deleted.len() {
+            1 => "1 object".to_string(),
+            count => format!("{count} objects"),
+        }
+    );
+    let outcome = Outcome::Stalled {
+        reason: remediation::UNINSTALLED.into(),
+        message: message.clone(),
+    };
+    let failed = failures.revision.clone();
+    let failures = Failures {
+        remediation: Some(remediation::UNINSTALLED.into()),
+        ..failures
+    };
+    let uninstalled = ChartDeploymentStatus {
+        last_applied_revision: None,
+        last_applied_time: None,
+        release_number: None,
+        provenance: None,
+        inventory: Vec::new(),
+        drift: Vec::new(),
+        history: history::after_uninstall(deployment, &failed),
+        ..deployment.status.clone().unwrap_or_default()
+    };
+    let said = (outcome, remediation::UNINSTALLED);
+    remediated_report(deployment, failures, said, Some(uninstalled), now, message)
+}
+
+/// The status saying `outcome` with `failures` counted, over `base` (the previous status when
+/// `None`); a Warning event with `message` and the outcome's reason.
+fn remediated_report(
+    deployment: &ChartDeployment,
+    failures: Failures,
+    (outcome, reason): (Outcome, &'static str),
+    base: Option<ChartDeploymentStatus>,
+    now: Timestamp,
+    message: String,
+) -> Report {
+    let previous = deployment.status.clone().unwrap_or_default();
+    let base = base.unwrap_or_else(|| previous.clone());
+    // The failed revision, when it is the one applied, failed in the history too.
+    let history = if base.last_applied_revision.as_ref() == Some(&failures.revision) {
+        let mut history = base.history.clone();
+        if let Some(top) = history.first_mut() {
+            top.outcome = history::FAILED.into();
+        }
+        history
+    } else {
+        base.history.clone()
+    };
+    let status = ChartDeploymentStatus {
+        conditions: conditions(
+            &previous.conditions,
+            &outcome,
+            deployment.meta().generation,
+            now,
+        ),
+        observed_generation: deployment.meta().generation,
+        last_attempted_revision: Some(failures.revision.clone()),
+        history,
+        failures: Some(failures),
+        ..base
+    };
+    Report {
+        status: Some(status),
+        event: Some(Note {
+            type_: EventType::Warning,
+            reason,
+            message,
+        }),
+    }
+}
+
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 /// The reason while a planned change waits for `spec.approvedPlan`.
@@ -657,6 +857,7 @@ mod tests {
             drift: Vec::new(),
             corrected: false,
             plan_digest: None,
+            fresh: false,
         }
     }
 
@@ -738,6 +939,140 @@ mod tests {
         let healthy = applied("1.0.0", 1, 1).health;
         let recovered = after_health_check(&deployment, &healthy, at(402), TIMEOUT);
         assert_eq!(recovered.status.unwrap().conditions[0].status, "True");
+    }
+
+    fn failures(version: &str, action: ReleaseAction, count: u32, second: i64) -> Failures {
+        Failures {
+            revision: revision(version),
+            generation: Some(1),
+            action,
+            count,
+            last_failure_time: Time(at(second)),
+            message: "the pre-upgrade hook Job apps/migrate failed".into(),
+            remediation: None,
+        }
+    }
+
+    #[test]
+    fn a_failed_attempt_says_which_attempt_and_when_the_next_is() {
+        let mut deployment = deployment();
+        deployment.status =
+            after_success(&deployment, &applied("1.0.0", 1, 1), at(100), TIMEOUT).status;
+        let report = after_failed_attempt(
+            &deployment,
+            failures("1.1.0", ReleaseAction::Upgrade, 1, 200),
+            2,
+            "HookFailed",
+            Duration::from_secs(10),
+            at(200),
+        );
+        let status = report.status.unwrap();
+        let ready = &status.conditions[0];
+        assert_eq!(
+            (ready.status.as_str(), ready.reason.as_str()),
+            ("False", "HookFailed")
+        );
+        assert_eq!(
+            ready.message,
+            "Upgrade to hello 1.1.0 failed (attempt 1 of 3): the pre-upgrade hook Job \
+             apps/migrate failed; trying again in 10s"
+        );
+        assert_eq!(status.conditions[1].type_, "Reconciling");
+        assert_eq!(status.last_applied_revision, Some(revision("1.0.0")));
+        assert_eq!(status.last_attempted_revision, Some(revision("1.1.0")));
+        assert_eq!(status.failures.unwrap().count, 1);
+        assert_eq!(
+            status.history[0].outcome,
+            history::HEALTHY,
+            "1.0.0 did not fail"
+        );
+        assert_eq!(report.event.unwrap().reason, "HookFailed");
+    }
+
+    #[test]
+    fn used_up_retries_leave_or_uninstall_and_say_so() {
+        let mut deployment = deployment();
+        let mut installed = applied("1.0.0", 1, 1);
+        installed.health.healthy = 0;
+        installed.health.waiting = vec!["Deployment apps/web: 0 of 1 replicas available".into()];
+        deployment.status = after_success(&deployment, &installed, at(100), TIMEOUT).status;
+        let left = after_retries_exhausted(
+            &deployment,
+            failures("1.0.0", ReleaseAction::Install, 2, 500),
+            None,
+            at(500),
+        )
+        .status
+        .unwrap();
+        assert_eq!(left.conditions[0].reason, remediation::RETRIES_EXHAUSTED);
+        assert_eq!(left.conditions[1].type_, "Stalled");
+        assert!(
+            left.conditions[0]
+                .message
+                .starts_with("Install of hello 1.0.0 failed (2 attempts)"),
+            "{}",
+            left.conditions[0].message
+        );
+        assert_eq!(left.history[0].outcome, history::FAILED);
+        assert_eq!(left.inventory, [entry("a")], "left as it is");
+        assert_eq!(
+            left.failures.unwrap().remediation.as_deref(),
+            Some(remediation::RETRIES_EXHAUSTED)
+        );
+
+        let uninstalled = after_uninstall(
+            &deployment,
+            failures("1.0.0", ReleaseAction::Install, 1, 500),
+            &["ConfigMap apps/a".into()],
+            at(500),
+        );
+        let status = uninstalled.status.unwrap();
+        assert_eq!(status.conditions[0].reason, remediation::UNINSTALLED);
+        assert!(
+            status.conditions[0]
+                .message
+                .contains("uninstalled (deleted 1 object)"),
+            "{}",
+            status.conditions[0].message
+        );
+        assert!(status.inventory.is_empty());
+        assert_eq!(status.last_applied_revision, None);
+        assert_eq!(
+            status.release_number, None,
+            "the next install is release 1 again"
+        );
+        assert_eq!(status.history[0].outcome, history::UNINSTALLED);
+        assert_eq!(uninstalled.event.unwrap().type_, EventType::Warning);
+    }
+
+    #[test]
+    fn a_retry_starts_the_wait_for_health_again_and_healthy_clears_the_count() {
+        let mut deployment = deployment();
+        deployment.status =
+            after_success(&deployment, &applied("1.0.0", 1, 1), at(100), TIMEOUT).status;
+        let mut status = deployment.status.take().unwrap();
+        status.failures = Some(failures("1.0.0", ReleaseAction::Install, 1, 400));
+        deployment.status = Some(status);
+        let mut retry = applied("1.0.0", 1, 1);
+        retry.fresh = true;
+        retry.health.healthy = 0;
+        retry.health.waiting = vec!["Deployment apps/web: 0 of 1 replicas available".into()];
+        let retried = after_success(&deployment, &retry, at(410), TIMEOUT)
+            .status
+            .unwrap();
+        assert_eq!(retried.last_applied_time, Some(Time(at(410))));
+        assert_eq!(retried.failures.as_ref().map(|f| f.count), Some(1));
+        deployment.status = Some(retried);
+        let healthy = after_health_check(
+            &deployment,
+            &applied("1.0.0", 1, 1).health,
+            at(420),
+            TIMEOUT,
+        )
+        .status
+        .unwrap();
+        assert_eq!(healthy.conditions[0].status, "True");
+        assert!(healthy.failures.is_none());
     }
 
     #[test]
