@@ -313,7 +313,7 @@ async fn a_failed_install_is_retried_then_uninstalled() -> TestResult {
     let message = ready_message(&first);
     assert!(
         message.contains("Install of checked 1.0.0 failed (attempt 1 of 2)")
-            && message.contains("post-install hooks"),
+            && message.contains("post-install hook"),
         "{message}"
     );
     assert_eq!(

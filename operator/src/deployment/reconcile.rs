@@ -524,9 +524,7 @@ async fn health_check(
         deadline,
     )
     .await?;
-    if let Some(remediated) =
-        remediate_health(deployment, ctx, acting, &summary, deadline).await?
-    {
+    if let Some(remediated) = remediate_health(deployment, ctx, acting, &summary, deadline).await? {
         return Ok(Attempt::Remediated(Box::new(remediated)));
     }
     Ok(Attempt::HealthChecked(summary))
