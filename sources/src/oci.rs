@@ -4,6 +4,9 @@
 //! version (`+` written as `_`, which tags cannot hold).
 
 mod bounded;
+mod index;
+
+pub use index::{PlatformImage, push_image_index};
 
 use base64::Engine;
 use capstan_chart::load::load_archive;
