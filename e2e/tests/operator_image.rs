@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use capstan_e2e::{Cluster, ToolCommand, workspace_binary};
 
-type TestResult = Result<(), Box<dyn std::error::Error>>;
+type TestResult<T = ()> = Result<T, Box<dyn std::error::Error>>;
 
 /// A cold build of the operator for both targets on two busy cores.
 const BUILD_TIMEOUT: Duration = Duration::from_secs(45 * 60);

@@ -147,3 +147,36 @@ pub async fn push_index(
     let images = images.into_iter().map(Image::into_platform_image).collect();
     Ok(capstan_sources::oci::push_image_index(reference, images, annotations, options).await?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn image_for(architecture: &str) -> Image {
+        Image {
+            platform: Platform {
+                os: "linux".into(),
+                architecture: architecture.into(),
+            },
+            config: b"{}".to_vec(),
+            layer: layer::pack(&rootfs::root_files(b"binary".to_vec()), 0).unwrap(),
+            annotations: BTreeMap::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_index_refuses_two_images_of_one_platform_before_pushing_anything() {
+        // No registry listens here: the refusal must come before any request.
+        let options = capstan_sources::oci::RegistryOptions {
+            plain_http: true,
+            ..Default::default()
+        };
+        let images = vec![image_for("amd64"), image_for("arm64"), image_for("amd64")];
+        let refused = push_index(images, "127.0.0.1:9/capstan-operator:0.1.0", &options).await;
+        assert!(
+            matches!(&refused, Err(ImageError::DuplicatePlatform(platform)) if platform == "linux/amd64"),
+            "{:?}",
+            refused.map(|pushed| pushed.digest)
+        );
+    }
+}

@@ -105,7 +105,9 @@ async fn push_platform_image(
         .into_iter()
         .map(|blob| ImageLayer::new(blob.bytes, blob.media_type, None))
         .collect();
-    let manifest = OciImageManifest::build(&layers, &config, Some(image.annotations));
+    let mut manifest = OciImageManifest::build(&layers, &config, Some(image.annotations));
+    // Runtimes (containerd, CRI-O) read the manifest's own mediaType.
+    manifest.media_type = Some(OCI_IMAGE_MEDIA_TYPE.to_string());
     for (layer, descriptor) in layers.iter().zip(&manifest.layers) {
         client
             .push_blob(reference, layer.data.clone(), &descriptor.digest)
