@@ -21,8 +21,9 @@ cluster-down:
 	e2e/cluster down
 
 ## image: build the operator's container image without a container engine and push it:
-##   make image REGISTRY=registry.example/team [TAG=0.1.0] [PLAIN_HTTP=1]
-## pushes REGISTRY/capstan-operator:TAG (TAG defaults to the operator's version); see image/build.
+##   make image REGISTRY=registry.example/team [TAG=0.1.0] [PLAIN_HTTP=1] [PLATFORMS=linux/amd64,linux/arm64]
+## pushes REGISTRY/capstan-operator:TAG (TAG defaults to the operator's version; with several
+## PLATFORMS, an image index of one image each); see image/build.
 image:
 	@test -n "$(REGISTRY)" || { echo "make image: set REGISTRY, e.g. make image REGISTRY=ghcr.io/you" >&2; exit 2; }
-	image/build --registry "$(REGISTRY)" $(if $(TAG),--tag "$(TAG)") $(if $(PLAIN_HTTP),--plain-http)
+	image/build --registry "$(REGISTRY)" $(if $(TAG),--tag "$(TAG)") $(if $(PLAIN_HTTP),--plain-http) $(if $(PLATFORMS),--platform "$(PLATFORMS)")

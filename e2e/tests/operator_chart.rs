@@ -12,9 +12,9 @@ use std::time::Duration;
 use capstan_api::labels::{DEPLOYMENT_ANNOTATION, DEPLOYMENT_LABEL};
 use capstan_api::{ChartDeployment, ChartRepository};
 use capstan_chart::package::{PackageOptions, package_dir};
-use capstan_e2e::operator::{Setup, TestResult, applied};
+use capstan_e2e::operator::{Setup, TestResult, applied, install_crds};
 use capstan_e2e::wait::{wait_for_deletion, wait_for_deployment_available};
-use capstan_e2e::{Cluster, ToolCommand, workspace_binary};
+use capstan_e2e::{Cluster, TestNamespace, ToolCommand, workspace_binary};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Service, ServiceAccount};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
@@ -44,7 +44,8 @@ fn repo_root() -> PathBuf {
 struct ClusterWideCleanup {
     cluster: &'static Cluster,
     release: String,
-    claim: String,
+    /// The ChartDeployment (`namespace/name`) whose mark on the CRDs is taken off, if any.
+    claim: Option<String>,
 }
 
 impl Drop for ClusterWideCleanup {
@@ -68,6 +69,9 @@ impl Drop for ClusterWideCleanup {
             ])
             .args(["--selector", &selector])
             .status();
+        let Some(claim) = &self.claim else {
+            return;
+        };
         for crd in CRDS {
             let claimant = kubectl()
                 .stdout(std::process::Stdio::piped())
@@ -77,7 +81,7 @@ impl Drop for ClusterWideCleanup {
                     DEPLOYMENT_ANNOTATION.replace('.', "\\.")
                 ))
                 .output();
-            if claimant.is_ok_and(|output| output.stdout == self.claim.as_bytes()) {
+            if claimant.is_ok_and(|output| output.stdout == claim.as_bytes()) {
                 let _ = kubectl()
                     .args(["annotate", "crd", crd, &format!("{DEPLOYMENT_ANNOTATION}-")])
                     .status();
@@ -280,7 +284,7 @@ async fn the_operator_chart_installs_and_then_manages_the_operator() -> TestResu
     let _cleanup = ClusterWideCleanup {
         cluster,
         release: release.clone(),
-        claim: claim.clone(),
+        claim: Some(claim.clone()),
     };
     release_crds(cluster, None).await?;
     // KWOK pulls nothing; the reference only has to be well formed.
@@ -419,4 +423,167 @@ async fn the_operator_chart_installs_and_then_manages_the_operator() -> TestResu
     }
     release_crds(cluster, Some(&claim)).await?;
     setup.finish().await
+}
+
+/// The chart's single-tenant RBAC, as the API server's authorizer sees it: what the operator needs
+/// in every mode, and, through the cluster-admin binding, whatever charts create, anywhere,
+/// since deployments without spec.serviceAccountName are applied with the operator's own
+/// identity. It keeps impersonating ServiceAccounts: a ChartDeployment that names one is still
+/// applied as it.
+async fn check_single_tenant_rbac(cluster: &Cluster, namespace: &str, release: &str) {
+    let operator = format!("system:serviceaccount:{namespace}:{release}");
+    let own = ["--namespace", namespace];
+    let all = ["--all-namespaces"];
+    let elsewhere = ["--namespace", "some-app"];
+    let lease = format!("leases.coordination.k8s.io/{release}");
+    let needed: [(&str, &str, &[&str]); 16] = [
+        ("create", "leases.coordination.k8s.io", &own),
+        ("update", &lease, &own),
+        ("create", "secrets", &own),
+        ("watch", "chartdeployments.capstan.dev", &all),
+        ("watch", "chartrepositories.capstan.dev", &all),
+        ("patch", "chartdeployments.capstan.dev/status", &elsewhere),
+        (
+            "update",
+            "chartdeployments.capstan.dev/finalizers",
+            &elsewhere,
+        ),
+        ("watch", "secrets", &all),
+        ("watch", "deployments.apps", &all),
+        ("impersonate", "serviceaccounts", &elsewhere),
+        // What charts create, applied as the operator itself.
+        ("patch", "deployments.apps", &elsewhere),
+        ("create", "configmaps", &elsewhere),
+        ("delete", "services", &elsewhere),
+        ("create", "namespaces", &[]),
+        (
+            "create",
+            "customresourcedefinitions.apiextensions.k8s.io",
+            &[],
+        ),
+        ("create", "clusterroles.rbac.authorization.k8s.io", &[]),
+    ];
+    for (verb, resource, scope) in needed {
+        assert!(
+            can(cluster, &operator, verb, resource, scope).await,
+            "the single-tenant chart's operator needs to {verb} {resource} {scope:?}"
+        );
+    }
+}
+
+/// The chart rendered with `mode=single-tenant`: installed with kubectl, its operator's
+/// ServiceAccount has the rights that mode needs (checked by the API server's authorizer), and an
+/// operator authenticating as that ServiceAccount, without `--default-service-account` as the
+/// chart's Deployment runs it, deploys a chart that creates a cluster-scoped object, which only
+/// the operator's own identity may (impersonating a tenant's ServiceAccount it could not).
+#[tokio::test]
+async fn the_single_tenant_chart_gives_its_operator_the_rights_to_deploy_any_chart() -> TestResult {
+    let cluster = Cluster::shared()?;
+    install_crds(cluster).await?;
+    let home = TestNamespace::create(cluster, "capstan-single").await?;
+    let namespace = home.name().to_string();
+    let release = namespace.clone();
+    let _cleanup = ClusterWideCleanup {
+        cluster,
+        release: release.clone(),
+        claim: None,
+    };
+    let image = format!("{}/capstan-e2e/capstan-operator", cluster.env().registry);
+
+    // 1. Rendered in single-tenant mode and applied with kubectl (the CRDs are there already).
+    let rendered = ToolCommand::new(workspace_binary("CAPSTAN_BIN", "capstan"))
+        .args(["template", "--name", &release, "--namespace", &namespace])
+        .args(["--set", &format!("image.repository={image}")])
+        .args(["--set", "mode=single-tenant"])
+        .arg(repo_root().join("charts/capstan"))
+        .run()
+        .await?;
+    cluster
+        .kubectl()
+        .args(["apply", "--namespace", &namespace, "-f", "-"])
+        .stdin(rendered.stdout)
+        .run()
+        .await?;
+    let deployments = home.api::<Deployment>();
+    let installed = wait_for_deployment_available(&deployments, &release, AVAILABLE).await?;
+    let args = installed
+        .spec
+        .and_then(|spec| spec.template.spec)
+        .map(|pod| pod.containers[0].args.clone().unwrap_or_default())
+        .ok_or("the Deployment has no pod spec")?;
+    assert!(args.iter().any(|arg| arg == "--leader-elect"), "{args:?}");
+    assert!(
+        !args
+            .iter()
+            .any(|arg| arg.starts_with("--default-service-account")),
+        "single-tenant applies with the operator's own identity: {args:?}"
+    );
+    let binding = Api::<ClusterRoleBinding>::all(home.client())
+        .get(&format!("{release}-cluster-admin"))
+        .await?;
+    assert_eq!(binding.role_ref.name, "cluster-admin");
+    check_single_tenant_rbac(cluster, &namespace, &release).await;
+
+    // 2. An operator with exactly those rights: the ServiceAccount's own token.
+    let kubeconfig_dir = tempfile::tempdir()?;
+    let kubeconfig = kubeconfig_dir.path().join("operator");
+    let token = cluster.service_account_token(&namespace, &release).await?;
+    cluster.write_token_kubeconfig(&token, &kubeconfig)?;
+    let setup = Setup::with_kubeconfig(
+        "capstan-single-apps",
+        &kubeconfig,
+        &[("POD_NAMESPACE", &namespace)],
+    )
+    .await?;
+    let reader = format!("{release}-reader");
+    setup.publish(
+        "cluster-reader",
+        "1.0.0",
+        &[
+            ("values.yaml", "name: reader\ninstance: none\n"),
+            (
+                "templates/clusterrole.yaml",
+                "apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: {{ values.name }}
+  labels:
+    app.kubernetes.io/instance: {{ values.instance }}
+rules:
+  - apiGroups: [\"\"]
+    resources: [\"configmaps\"]
+    verbs: [\"get\"]
+",
+            ),
+        ],
+    )?;
+    setup.apply_repository().await?;
+    // Labelled with the release, so the cleanup removes it if the test stops half way.
+    let values = json!({"name": reader, "instance": release});
+    setup
+        .apply_deployment("reader", "cluster-reader", "1.0.0", values)
+        .await?;
+    setup.wait_deployment("reader", applied("1.0.0")).await?;
+    let cluster_roles: Api<ClusterRole> = Api::all(home.client());
+    let created = cluster_roles.get(&reader).await?;
+    assert_eq!(
+        created.annotations().get(DEPLOYMENT_ANNOTATION),
+        Some(&format!("{}/reader", setup.namespace.name()))
+    );
+
+    // Deleting the ChartDeployment removes what it created, cluster-wide objects included.
+    let managed = setup.namespace.api::<ChartDeployment>();
+    let uid = managed
+        .get("reader")
+        .await?
+        .meta()
+        .uid
+        .clone()
+        .unwrap_or_default();
+    managed.delete("reader", &DeleteParams::default()).await?;
+    wait_for_deletion(&managed, "reader", &uid, Duration::from_secs(90)).await?;
+    assert!(cluster_roles.get_opt(&reader).await?.is_none());
+    setup.finish().await?;
+    home.delete().await?;
+    Ok(())
 }

@@ -1,10 +1,14 @@
-//! The operator image, built by `image/build` without a container engine and pushed to the local
-//! plain-HTTP registry: crane reads its manifest, config and files back; the binary in it is
-//! static, holds no path of this machine, and runs; a second build gives the same digest.
+//! The operator image, built by `image/build` without a container engine for linux/amd64 and
+//! linux/arm64 and pushed to the local plain-HTTP registry as an OCI image index: crane reads the
+//! index, each platform's manifest, config and files back; each binary in it is static, built for
+//! its platform's CPU, holds no path of this machine, and runs (arm64 under qemu's user-mode
+//! emulator); a second build gives the same digest.
 //!
-//! The first run compiles the operator for musl (a second full build of its dependency tree,
-//! minutes on a small machine); the result is kept in `CARGO_TARGET_DIR`, so later runs only
-//! assemble and push.
+//! The binaries are built with the `image-check` profile (Cargo.toml): the same script, flags and
+//! assembly as `make image`, unoptimized, so that a cold build (a second and third build of the
+//! operator's dependency tree, one per target) takes minutes rather than the half hour of a
+//! static release build on two cores. The result is kept in `CARGO_TARGET_DIR`, so later builds
+//! only assemble and push.
 
 use std::collections::BTreeSet;
 use std::io::Read;
@@ -13,11 +17,33 @@ use std::time::Duration;
 
 use capstan_e2e::{Cluster, ToolCommand, workspace_binary};
 
-type TestResult = Result<(), Box<dyn std::error::Error>>;
+type TestResult<T = ()> = Result<T, Box<dyn std::error::Error>>;
 
-/// A cold musl build of the operator on two busy cores.
-const BUILD_TIMEOUT: Duration = Duration::from_secs(90 * 60);
-const MUSL_TARGET: &str = "x86_64-unknown-linux-musl";
+/// A cold build of the operator for both targets on two busy cores.
+const BUILD_TIMEOUT: Duration = Duration::from_secs(45 * 60);
+/// The Cargo profile the test builds with (`make image` uses `release`).
+const PROFILE: &str = "image-check";
+/// Each platform the image is built for, with its Rust target and ELF `e_machine`.
+const PLATFORMS: [Platform; 2] = [
+    Platform {
+        architecture: "amd64",
+        rust_target: "x86_64-unknown-linux-musl",
+        elf_machine: 0x3e,
+    },
+    Platform {
+        architecture: "arm64",
+        rust_target: "aarch64-unknown-linux-musl",
+        elf_machine: 0xb7,
+    },
+];
+/// Runs an aarch64 Linux binary on this machine (Debian: qemu-user-static).
+const ARM64_EMULATOR: &str = "qemu-aarch64-static";
+
+struct Platform {
+    architecture: &'static str,
+    rust_target: &'static str,
+    elf_machine: u16,
+}
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -39,6 +65,8 @@ async fn build_image(registry: &str, tag: &str, env: &[(&str, &str)]) -> Result<
     let tool = workspace_binary("CAPSTAN_IMAGE_BIN", "capstan-image");
     let mut command = ToolCommand::new(repo_root().join("image/build"))
         .args(["--registry", registry, "--tag", tag, "--plain-http"])
+        .args(["--profile", PROFILE])
+        .args(["--platform", "linux/amd64,linux/arm64"])
         .env("CAPSTAN_IMAGE_TOOL", tool)
         .timeout(BUILD_TIMEOUT);
     for (name, value) in env {
@@ -106,9 +134,8 @@ fn read_tar(bytes: &[u8]) -> Result<(Listing, Files), std::io::Error> {
 }
 
 #[tokio::test]
-#[ignore = "compiles a static musl release build of the operator (about 30 minutes cold on 2 cores); \
-            run it alone: cargo test -p capstan-e2e --test operator_image -- --ignored"]
-async fn the_image_is_built_without_an_engine_pushed_and_reproducible() -> TestResult {
+async fn the_image_is_built_without_an_engine_for_two_platforms_pushed_and_reproducible()
+-> TestResult {
     let cluster = Cluster::shared()?;
     let work = tempfile::tempdir()?;
     let nanos = std::time::SystemTime::now()
@@ -119,21 +146,25 @@ async fn the_image_is_built_without_an_engine_pushed_and_reproducible() -> TestR
         cluster.env().registry,
         std::process::id()
     );
+    let repository = format!("{registry}/capstan-operator");
 
     let first = build_image(&registry, "first", &[]).await?;
     assert!(
-        first.starts_with(&format!("{registry}/capstan-operator:first@sha256:")),
+        first.starts_with(&format!("{repository}:first@sha256:")),
         "{first}"
     );
 
-    // The binary's own time changes nothing: only the sources' (SOURCE_DATE_EPOCH) counts.
-    let binary = target_dir()
-        .join(MUSL_TARGET)
-        .join("release/capstan-operator");
-    std::fs::File::options()
-        .write(true)
-        .open(&binary)?
-        .set_modified(std::time::SystemTime::now())?;
+    // The binaries' own times change nothing: only the sources' (SOURCE_DATE_EPOCH) counts.
+    for platform in &PLATFORMS {
+        let binary = target_dir()
+            .join(platform.rust_target)
+            .join(PROFILE)
+            .join("capstan-operator");
+        std::fs::File::options()
+            .write(true)
+            .open(&binary)?
+            .set_modified(std::time::SystemTime::now())?;
+    }
     let second = build_image(&registry, "second", &[]).await?;
     assert_eq!(digest_of(&second), digest_of(&first), "{first} vs {second}");
 
@@ -143,9 +174,69 @@ async fn the_image_is_built_without_an_engine_pushed_and_reproducible() -> TestR
     let redated = build_image(&registry, "redated", &[("SOURCE_DATE_EPOCH", &later)]).await?;
     assert_ne!(digest_of(&redated), digest_of(&first));
 
-    let crane = |args: &[&str]| cluster.crane(work.path()).args(args);
+    // The tag names an OCI image index of one image per platform, annotated with its source.
+    let index = cluster
+        .crane(work.path())
+        .args(["manifest", "--insecure", &first])
+        .run()
+        .await?;
+    let index: serde_json::Value = serde_json::from_str(&index.stdout)?;
+    assert_eq!(
+        index["mediaType"],
+        "application/vnd.oci.image.index.v1+json"
+    );
+    let head = git(&["rev-parse", "HEAD"]).await?;
+    let revision = index["annotations"]["org.opencontainers.image.revision"]
+        .as_str()
+        .ok_or("no revision annotation on the index")?
+        .to_string();
+    assert!(
+        revision == head || revision == format!("{head}-dirty"),
+        "{revision} vs {head}"
+    );
+    let manifests = index["manifests"].as_array().ok_or("no manifests")?;
+    assert_eq!(manifests.len(), PLATFORMS.len(), "{index}");
+    let built = Provenance {
+        revision,
+        commit_time,
+    };
+    for (entry, platform) in manifests.iter().zip(&PLATFORMS) {
+        assert_eq!(
+            entry["mediaType"],
+            "application/vnd.oci.image.manifest.v1+json"
+        );
+        assert_eq!(
+            entry["platform"],
+            serde_json::json!({"os": "linux", "architecture": platform.architecture}),
+            "{index}"
+        );
+        let digest = entry["digest"].as_str().ok_or("an entry without digest")?;
+        let image = format!("{repository}@{digest}");
+        check_platform_image(cluster, work.path(), &image, platform, &built).await?;
+    }
+    Ok(())
+}
+
+/// What the test knows of the sources the image was built from.
+struct Provenance {
+    /// The commit, `-dirty` when the work tree had changes.
+    revision: String,
+    /// Its time, the image's only time.
+    commit_time: i64,
+}
+
+/// Reads one platform's image (`repository@digest`) back and checks its manifest, config,
+/// files and binary.
+async fn check_platform_image(
+    cluster: &Cluster,
+    work: &Path,
+    image: &str,
+    platform: &Platform,
+    built: &Provenance,
+) -> TestResult {
+    let crane = |args: &[&str]| cluster.crane(work).args(args);
     // The manifest: an OCI image of one gzip layer, its annotations saying where it comes from.
-    let manifest = crane(&["manifest", "--insecure", &first]).run().await?;
+    let manifest = crane(&["manifest", "--insecure", image]).run().await?;
     let manifest: serde_json::Value = serde_json::from_str(&manifest.stdout)?;
     assert_eq!(
         manifest["mediaType"],
@@ -161,22 +252,18 @@ async fn the_image_is_built_without_an_engine_pushed_and_reproducible() -> TestR
         layers[0]["mediaType"],
         "application/vnd.oci.image.layer.v1.tar+gzip"
     );
-    let head = git(&["rev-parse", "HEAD"]).await?;
-    let revision = manifest["annotations"]["org.opencontainers.image.revision"]
-        .as_str()
-        .ok_or("no revision annotation")?;
-    assert!(
-        revision == head || revision == format!("{head}-dirty"),
-        "{revision} vs {head}"
+    assert_eq!(
+        manifest["annotations"]["org.opencontainers.image.revision"],
+        built.revision.as_str()
     );
 
-    // The config: non-root, the operator as entrypoint, the CA bundle named, labels, and the
-    // commit's time as the only time.
-    let config = crane(&["config", "--insecure", &first]).run().await?;
+    // The config: its platform, non-root, the operator as entrypoint, the CA bundle named,
+    // labels, and the commit's time as the only time.
+    let config = crane(&["config", "--insecure", image]).run().await?;
     let config: serde_json::Value = serde_json::from_str(&config.stdout)?;
     assert_eq!(config["os"], "linux");
-    assert_eq!(config["architecture"], "amd64");
-    let created = k8s_openapi::jiff::Timestamp::from_second(commit_time)?.to_string();
+    assert_eq!(config["architecture"], platform.architecture);
+    let created = k8s_openapi::jiff::Timestamp::from_second(built.commit_time)?.to_string();
     assert_eq!(config["created"], created.as_str());
     assert_eq!(config["history"][0]["created"], created.as_str());
     let runtime = &config["config"];
@@ -191,7 +278,10 @@ async fn the_image_is_built_without_an_engine_pushed_and_reproducible() -> TestR
         serde_json::json!(["SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt"])
     );
     let labels = &runtime["Labels"];
-    assert_eq!(labels["org.opencontainers.image.revision"], revision);
+    assert_eq!(
+        labels["org.opencontainers.image.revision"],
+        built.revision.as_str()
+    );
     assert_eq!(
         labels["org.opencontainers.image.source"],
         "https://github.com/capstan-dev/capstan"
@@ -205,8 +295,8 @@ async fn the_image_is_built_without_an_engine_pushed_and_reproducible() -> TestR
 
     // The layer as pushed (crane writes the image as an OCI layout): its digest is the one the
     // manifest names, and unpacked it is the tar the config's diff_id names.
-    let layout = work.path().join("layout");
-    crane(&["pull", "--insecure", "--format=oci", &first])
+    let layout = work.join(format!("layout-{}", platform.architecture));
+    crane(&["pull", "--insecure", "--format=oci", image])
         .arg(&layout)
         .run()
         .await?;
@@ -220,8 +310,14 @@ async fn the_image_is_built_without_an_engine_pushed_and_reproducible() -> TestR
     flate2::read::GzDecoder::new(gzip.as_slice()).read_to_end(&mut tar)?;
     assert_eq!(capstan_image::layer::sha256(&tar), diff_id);
 
-    // The files: exactly these, owned by root, dated from the commit; no shell.
-    let (listing, files) = read_tar(&tar)?;
+    let operator = check_files(&tar, built)?;
+    check_binary(&operator, work, platform).await
+}
+
+/// The files: exactly these, owned by root, dated from the commit; no shell. Returns the
+/// operator binary.
+fn check_files(tar: &[u8], built: &Provenance) -> TestResult<Vec<u8>> {
+    let (listing, files) = read_tar(tar)?;
     let expected = [
         ("etc/", 'd', 0o755),
         ("etc/group", 'f', 0o644),
@@ -239,7 +335,7 @@ async fn the_image_is_built_without_an_engine_pushed_and_reproducible() -> TestR
         .map(|(path, kind, mode, ..)| (path.as_str(), *kind, *mode))
         .collect();
     assert_eq!(found, expected);
-    let commit_mtime = u64::try_from(commit_time)?;
+    let commit_mtime = u64::try_from(built.commit_time)?;
     assert!(
         listing
             .iter()
@@ -258,13 +354,20 @@ async fn the_image_is_built_without_an_engine_pushed_and_reproducible() -> TestR
     let bundle = String::from_utf8(file("etc/ssl/certs/ca-certificates.crt"))?;
     assert!(bundle.matches("-----BEGIN CERTIFICATE-----").count() > 100);
     assert!(String::from_utf8(file("etc/passwd"))?.contains("nonroot:x:65532:65532:"));
+    Ok(file("usr/local/bin/capstan-operator"))
+}
 
-    // The binary: static, for this machine's CPU, with no path of this machine in it (so a
-    // build elsewhere gives the same bytes), and it runs.
-    let operator = file("usr/local/bin/capstan-operator");
-    let elf = capstan_image::elf::inspect(&operator)?;
+/// The binary: static, for the platform's CPU, with no path of this machine in it (so a build
+/// elsewhere gives the same bytes), and it runs: natively on amd64, under qemu on arm64.
+async fn check_binary(operator: &[u8], work: &Path, platform: &Platform) -> TestResult {
+    let elf = capstan_image::elf::inspect(operator)?;
     assert_eq!(elf.interpreter, None);
-    assert_eq!(elf.architecture, "amd64");
+    assert_eq!(elf.architecture, platform.architecture);
+    // e_machine, read here rather than through the crate under test.
+    let machine = operator
+        .get(0x12..0x14)
+        .map(|bytes| u16::from_le_bytes([bytes[0], bytes[1]]));
+    assert_eq!(machine, Some(platform.elf_machine));
     let contains = |needle: &str| {
         operator
             .windows(needle.len())
@@ -277,19 +380,27 @@ async fn the_image_is_built_without_an_engine_pushed_and_reproducible() -> TestR
     let cargo_home = std::env::var("CARGO_HOME")
         .unwrap_or_else(|_| format!("{}/.cargo", std::env::var("HOME").unwrap_or_default()));
     assert!(!contains(&cargo_home), "the binary holds {cargo_home}");
-    let extracted = work.path().join("capstan-operator");
-    std::fs::write(&extracted, &operator)?;
+    let extracted = work.join(format!("capstan-operator-{}", platform.architecture));
+    std::fs::write(&extracted, operator)?;
     std::fs::set_permissions(
         &extracted,
         std::os::unix::fs::PermissionsExt::from_mode(0o755),
     )?;
-    let version = ToolCommand::new(&extracted).arg("--version").run().await?;
+    let run = |arg: &str| match platform.architecture {
+        "amd64" => ToolCommand::new(&extracted).arg(arg),
+        _ => ToolCommand::new(ARM64_EMULATOR).arg(&extracted).arg(arg),
+    };
+    let version = run("--version").run().await?;
     assert_eq!(
         version.stdout.trim(),
         format!("capstan-operator {}", env!("CARGO_PKG_VERSION"))
     );
-    let crds = ToolCommand::new(&extracted).arg("crds").run().await?;
+    let crds = run("crds").run().await?;
     let committed = std::fs::read_to_string(repo_root().join("crds/capstan.dev.yaml"))?;
-    assert!(crds.stdout == committed, "`crds` differs from crds/");
+    assert!(
+        crds.stdout == committed,
+        "`crds` of the {} binary differs from crds/",
+        platform.architecture
+    );
     Ok(())
 }

@@ -41,6 +41,11 @@ pub enum ImageError {
         "unsupported platform {0:?}: the image is built for linux/amd64 or linux/arm64 binaries"
     )]
     Platform(String),
+    #[error(
+        "two binaries for {0}: an image index holds one image per platform; pass one binary for \
+         each of linux/amd64 and linux/arm64"
+    )]
+    DuplicatePlatform(String),
     #[error("packing the layer failed: {0}")]
     Pack(std::io::Error),
     #[error(transparent)]
@@ -102,5 +107,76 @@ impl Image {
             media_type: layer::LAYER_MEDIA_TYPE.into(),
         };
         Ok(push_image(reference, config, vec![layer], self.annotations, options).await?)
+    }
+
+    fn into_platform_image(self) -> capstan_sources::oci::PlatformImage {
+        capstan_sources::oci::PlatformImage {
+            os: self.platform.os,
+            architecture: self.platform.architecture,
+            config: capstan_sources::oci::Blob {
+                bytes: self.config,
+                media_type: config::CONFIG_MEDIA_TYPE.into(),
+            },
+            layers: vec![capstan_sources::oci::Blob {
+                bytes: self.layer.gzip,
+                media_type: layer::LAYER_MEDIA_TYPE.into(),
+            }],
+            annotations: self.annotations,
+        }
+    }
+}
+
+/// Pushes one image per platform and, under `reference`'s tag, an OCI image index of them
+/// carrying the same `org.opencontainers.image.*` annotations; returns the index's digest. A
+/// runtime pulling the tag picks the image for its CPU.
+pub async fn push_index(
+    images: Vec<Image>,
+    reference: &str,
+    options: &capstan_sources::oci::RegistryOptions,
+) -> Result<capstan_sources::oci::PushResult, ImageError> {
+    let mut platforms = std::collections::BTreeSet::new();
+    for image in &images {
+        if !platforms.insert(image.platform.to_string()) {
+            return Err(ImageError::DuplicatePlatform(image.platform.to_string()));
+        }
+    }
+    let annotations = images
+        .first()
+        .map(|image| image.annotations.clone())
+        .unwrap_or_default();
+    let images = images.into_iter().map(Image::into_platform_image).collect();
+    Ok(capstan_sources::oci::push_image_index(reference, images, annotations, options).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn image_for(architecture: &str) -> Image {
+        Image {
+            platform: Platform {
+                os: "linux".into(),
+                architecture: architecture.into(),
+            },
+            config: b"{}".to_vec(),
+            layer: layer::pack(&rootfs::root_files(b"binary".to_vec()), 0).unwrap(),
+            annotations: BTreeMap::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_index_refuses_two_images_of_one_platform_before_pushing_anything() {
+        // No registry listens here: the refusal must come before any request.
+        let options = capstan_sources::oci::RegistryOptions {
+            plain_http: true,
+            ..Default::default()
+        };
+        let images = vec![image_for("amd64"), image_for("arm64"), image_for("amd64")];
+        let refused = push_index(images, "127.0.0.1:9/capstan-operator:0.1.0", &options).await;
+        assert!(
+            matches!(&refused, Err(ImageError::DuplicatePlatform(platform)) if platform == "linux/amd64"),
+            "{:?}",
+            refused.map(|pushed| pushed.digest)
+        );
     }
 }

@@ -20,12 +20,14 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Assemble the image of a static `capstan-operator` and push it; prints the pushed
-    /// reference with its digest.
+    /// reference with its digest. Given binaries for several platforms, pushes one image for
+    /// each and an OCI image index of them under the tag (the digest printed is the index's).
     Push {
         /// The static binary (built for `x86_64-unknown-linux-musl` or
         /// `aarch64-unknown-linux-musl`); the image's platform is the one it is built for.
-        #[arg(long)]
-        binary: PathBuf,
+        /// Repeat it, once per platform, for a multi-platform image.
+        #[arg(long, required = true)]
+        binary: Vec<PathBuf>,
         /// Where to push: `HOST[:PORT]/PATH/capstan-operator:TAG`.
         #[arg(long)]
         image: String,
@@ -88,22 +90,39 @@ fn main() -> anyhow::Result<()> {
             plain_http,
             docker_config,
         } => {
-            let assembled = capstan_image::assemble(&binary, &provenance.provenance()?)?;
+            let provenance = provenance.provenance()?;
+            let mut assembled = Vec::with_capacity(binary.len());
+            for binary in &binary {
+                let one = capstan_image::assemble(binary, &provenance)?;
+                eprintln!(
+                    "[image] {}: layer {} of {} bytes",
+                    one.platform,
+                    one.layer.digest(),
+                    one.layer.gzip.len()
+                );
+                assembled.push(one);
+            }
             let options = RegistryOptions {
                 plain_http,
                 auth: credentials(docker_config, &image)?,
                 ..RegistryOptions::default()
             };
-            eprintln!(
-                "[image] pushing {image} ({}, layer {} of {} bytes)",
-                assembled.platform,
-                assembled.layer.digest(),
-                assembled.layer.gzip.len()
-            );
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
-            let pushed = runtime.block_on(assembled.push(&image, &options))?;
+            let pushed = match <[_; 1]>::try_from(assembled) {
+                Ok([single]) => {
+                    eprintln!("[image] pushing {image}");
+                    runtime.block_on(single.push(&image, &options))?
+                }
+                Err(several) => {
+                    eprintln!(
+                        "[image] pushing {image} as an index of {} images",
+                        several.len()
+                    );
+                    runtime.block_on(capstan_image::push_index(several, &image, &options))?
+                }
+            };
             println!("{}@{}", pushed.reference, pushed.digest);
             Ok(())
         }

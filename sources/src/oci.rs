@@ -4,6 +4,9 @@
 //! version (`+` written as `_`, which tags cannot hold).
 
 mod bounded;
+mod index;
+
+pub use index::{PlatformImage, push_image_index};
 
 use base64::Engine;
 use capstan_chart::load::load_archive;
@@ -12,7 +15,7 @@ use capstan_chart::version::{Constraint, parse_version, select_latest};
 use oci_client::client::{
     Certificate, CertificateEncoding, ClientConfig, ClientProtocol, Config, ImageLayer,
 };
-use oci_client::manifest::{OciDescriptor, OciImageManifest};
+use oci_client::manifest::{OCI_IMAGE_MEDIA_TYPE, OciDescriptor, OciImageManifest};
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
 use std::collections::BTreeMap;
@@ -385,6 +388,7 @@ pub async fn push(
         config,
         layers,
         manifest_annotations(metadata),
+        None,
         options,
     )
     .await
@@ -420,18 +424,31 @@ pub async fn push_image(
         .into_iter()
         .map(|blob| ImageLayer::new(blob.bytes, blob.media_type, None))
         .collect();
-    push_manifest(&reference, config, layers, annotations, options).await
+    // Runtimes (containerd, CRI-O) read the manifest's own mediaType.
+    push_manifest(
+        &reference,
+        config,
+        layers,
+        annotations,
+        Some(OCI_IMAGE_MEDIA_TYPE),
+        options,
+    )
+    .await
 }
 
-/// Pushes the blobs, then a manifest of them, and reads back the digest the registry stored.
+/// Pushes the blobs, then a manifest of them (stating `media_type` when given; chart manifests
+/// leave it out, as they always have, so their digests stay the same), and reads back the digest
+/// the registry stored.
 async fn push_manifest(
     reference: &Reference,
     config: Config,
     layers: Vec<ImageLayer>,
     annotations: BTreeMap<String, String>,
+    media_type: Option<&str>,
     options: &RegistryOptions,
 ) -> Result<PushResult, OciError> {
-    let manifest = OciImageManifest::build(&layers, &config, Some(annotations));
+    let mut manifest = OciImageManifest::build(&layers, &config, Some(annotations));
+    manifest.media_type = media_type.map(str::to_string);
     let client = client(options);
     let auth = registry_auth(&options.auth);
     let to_error = registry_error(reference, &options.auth);
