@@ -1,5 +1,8 @@
-//! Provenance made by Helm and GnuPG (the generated fixtures, and Helm's own test vectors when
-//! `../shared` is present) verifies with their results, and every way verification must fail does.
+//! Provenance made by Helm and GnuPG verifies with their results, and every way verification must
+//! fail does. `capstan_testdata::vector_tests!` runs each check twice: on the fixtures committed in
+//! `testdata/helm` (module `generated`, always), and on Helm's own test vectors (module
+//! `helm_vectors`), whose tests carry `#[ignore = "needs ../shared/testdata/helm"]` since a fresh
+//! clone has no `../shared`; `make test` runs them with `--ignored` where it is present.
 
 use capstan_chart::model::ChartMetadata;
 use capstan_chart::provenance::{
