@@ -11,9 +11,8 @@ use std::time::Duration;
 use capstan_api::ChartDeployment;
 use capstan_e2e::operator::{Setup, TestResult};
 use capstan_e2e::orphans::orphans;
-use capstan_e2e::scale::bench::is_ready_at;
+use capstan_e2e::scale::bench::all_ready_at;
 use capstan_e2e::scale::chart::{CHART, package_jinja_chart};
-use capstan_e2e::scale::count::{not_done, wait_until_count};
 use serde_json::json;
 
 /// How long the deployments get to converge after the last kill.
@@ -96,18 +95,9 @@ async fn killed_operator_converges_without_orphans() -> TestResult {
     eprintln!("faults: {made} SIGKILLs made; waiting for convergence");
 
     let api = setup.namespace.api::<ChartDeployment>();
-    let converged = wait_until_count(
-        api.clone(),
-        "ChartDeployments Ready at 1.1.0",
-        deployments,
-        CONVERGE,
-        |deployment| is_ready_at(deployment, "1.1.0"),
-    )
-    .await;
-    if let Err(error) = converged {
-        let stuck = not_done(&api, |d| is_ready_at(d, "1.1.0")).await?;
+    if let Err(error) = all_ready_at(&api, deployments, "1.1.0", CONVERGE).await {
         return Err(format!(
-            "{error}; stuck (seed {seed}): {stuck:?}; operator log: {}",
+            "{error} (seed {seed}); operator log: {}",
             setup.operator_log().display()
         )
         .into());

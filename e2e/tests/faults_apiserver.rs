@@ -24,9 +24,8 @@ use capstan_api::ChartDeployment;
 use capstan_e2e::Cluster;
 use capstan_e2e::operator::{Setup, TestResult};
 use capstan_e2e::orphans::orphans;
-use capstan_e2e::scale::bench::is_ready_at;
+use capstan_e2e::scale::bench::{all_ready_at, is_ready_at};
 use capstan_e2e::scale::chart::{CHART, package_jinja_chart};
-use capstan_e2e::scale::count::{not_done, wait_until_count};
 use kube::api::ListParams;
 use serde_json::json;
 
@@ -71,21 +70,8 @@ async fn mid_rollout(setup: &Setup, version: &str) -> TestResult<usize> {
 
 async fn converge(setup: &Setup, version: &str) -> TestResult {
     let api = setup.namespace.api::<ChartDeployment>();
-    let converged = wait_until_count(
-        api.clone(),
-        &format!("ChartDeployments Ready at {version}"),
-        DEPLOYMENTS,
-        CONVERGE,
-        |deployment| is_ready_at(deployment, version),
-    )
-    .await;
-    if let Err(error) = converged {
-        let stuck = not_done(&api, |d| is_ready_at(d, version)).await?;
-        return Err(format!(
-            "{error}; stuck: {stuck:?}; operator log: {}",
-            setup.operator_log().display()
-        )
-        .into());
+    if let Err(error) = all_ready_at(&api, DEPLOYMENTS, version, CONVERGE).await {
+        return Err(format!("{error}; operator log: {}", setup.operator_log().display()).into());
     }
     Ok(())
 }

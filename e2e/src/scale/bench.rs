@@ -17,6 +17,7 @@ use capstan_chart::load::load_dir;
 use capstan_chart::render::RenderOptions;
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::Deployment;
+use kube::Api;
 use kube::api::PostParams;
 use serde_json::json;
 
@@ -302,21 +303,32 @@ impl<'a> Bench<'a> {
     /// Waits until all N ChartDeployments are Ready with `version` applied.
     async fn all_at_version(&self, namespace: &TestNamespace, version: &str) -> TestResult {
         let api = namespace.api::<ChartDeployment>();
-        let done = |deployment: &ChartDeployment| is_ready_at(deployment, version);
-        let waited = wait_until_count(
-            api.clone(),
-            &format!("ChartDeployments Ready at {version}"),
-            self.deployments,
-            self.timeout,
-            done,
-        )
-        .await;
-        if let Err(error) = waited {
-            let stuck = not_done(&api, done).await.unwrap_or_default();
-            return Err(format!("{error}; not there: {}", stuck.join(", ")).into());
-        }
-        Ok(())
+        all_ready_at(&api, self.deployments, version, self.timeout).await
     }
+}
+
+/// Waits until `count` ChartDeployments of `api` are Ready with `version` applied; the error
+/// names the ones that are not.
+pub async fn all_ready_at(
+    api: &Api<ChartDeployment>,
+    count: usize,
+    version: &str,
+    timeout: Duration,
+) -> TestResult {
+    let done = |deployment: &ChartDeployment| is_ready_at(deployment, version);
+    let waited = wait_until_count(
+        api.clone(),
+        &format!("ChartDeployments Ready at {version}"),
+        count,
+        timeout,
+        done,
+    )
+    .await;
+    if let Err(error) = waited {
+        let stuck = not_done(api, done).await.unwrap_or_default();
+        return Err(format!("{error}; not there: {}", stuck.join(", ")).into());
+    }
+    Ok(())
 }
 
 /// Ready, with `version` the last applied.
