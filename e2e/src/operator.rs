@@ -664,6 +664,27 @@ data:
   greeting: {{ values.greeting }}
 ";
 
+/// A Jinja template of a Deployment `<release>-web` with one replica, scheduled by
+/// `values.nodeSelector` (a selector no fake node matches keeps it unavailable), its image
+/// tagged with the chart's version.
+pub const WEB_WORKLOAD: &str = r#"apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ release.name }}-web
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {app: {{ release.name }}-web}
+  template:
+    metadata:
+      labels: {app: {{ release.name }}-web}
+    spec:
+      nodeSelector: {{ values.nodeSelector | tojson }}
+      containers:
+        - name: web
+          image: registry.example/web:{{ chart.version }}
+"#;
+
 /// A template of a ConfigMap `<release>-<name>` with `data.greeting` from `values.greeting`.
 pub fn config_map(name: &str) -> String {
     CONFIG_MAP.replace("{{ name }}", name)

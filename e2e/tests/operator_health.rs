@@ -5,31 +5,12 @@
 
 use capstan_api::ChartDeployment;
 use capstan_e2e::operator::{
-    Setup, TestResult, WAIT, applied, config_map, ready_is, ready_message,
+    Setup, TestResult, WAIT, WEB_WORKLOAD, applied, config_map, ready_is, ready_message,
 };
 use capstan_e2e::wait::wait_for;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Patch, PatchParams};
 use serde_json::json;
-
-/// A Deployment `<release>-web` with one replica, scheduled by `values.nodeSelector`.
-const WORKLOAD: &str = r#"apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: {{ release.name }}-web
-spec:
-  replicas: 1
-  selector:
-    matchLabels: {app: {{ release.name }}-web}
-  template:
-    metadata:
-      labels: {app: {{ release.name }}-web}
-    spec:
-      nodeSelector: {{ values.nodeSelector | tojson }}
-      containers:
-        - name: web
-          image: registry.example/web:1
-"#;
 
 #[tokio::test]
 async fn ready_waits_for_healthy_objects_and_says_what_it_waits_for() -> TestResult {
@@ -39,7 +20,7 @@ async fn ready_waits_for_healthy_objects_and_says_what_it_waits_for() -> TestRes
         "1.0.0",
         &[
             ("values.yaml", "nodeSelector: {}\n"),
-            ("templates/web.yaml", WORKLOAD),
+            ("templates/web.yaml", WEB_WORKLOAD),
         ],
     )?;
     setup.apply_repository().await?;

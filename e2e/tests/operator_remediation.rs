@@ -15,33 +15,13 @@
 use std::time::Duration;
 
 use capstan_api::ChartDeployment;
-use capstan_e2e::operator::{Setup, TestResult, applied, ready_is, ready_message};
+use capstan_e2e::operator::{Setup, TestResult, WEB_WORKLOAD, applied, ready_is, ready_message};
 use capstan_e2e::wait::wait_for_deployment_available;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::ListParams;
 use kube::runtime::wait::Condition;
 use serde_json::json;
-
-/// A Deployment `<release>-web` scheduled by `values.nodeSelector`, its image tagged with the
-/// chart's version.
-const WEB: &str = r#"apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: {{ release.name }}-web
-spec:
-  replicas: 1
-  selector:
-    matchLabels: {app: {{ release.name }}-web}
-  template:
-    metadata:
-      labels: {app: {{ release.name }}-web}
-    spec:
-      nodeSelector: {{ values.nodeSelector | tojson }}
-      containers:
-        - name: web
-          image: registry.example/web:{{ chart.version }}
-"#;
 
 const CONFIG: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ release.name }}-config\n\
                       data:\n  version: \"{{ chart.version }}\"\n";
@@ -98,7 +78,7 @@ async fn a_failed_upgrade_is_retried_after_a_back_off_then_rolled_back() -> Test
             version,
             &[
                 ("values.yaml", values),
-                ("templates/web.yaml", WEB),
+                ("templates/web.yaml", WEB_WORKLOAD),
                 ("templates/config.yaml", CONFIG),
             ],
         )?;
@@ -189,7 +169,7 @@ async fn an_upgrade_the_api_server_rejects_is_rolled_back() -> TestResult {
         "1.0.0",
         &[
             ("values.yaml", HEALTHY),
-            ("templates/web.yaml", WEB),
+            ("templates/web.yaml", WEB_WORKLOAD),
             ("templates/config.yaml", CONFIG),
         ],
     )?;
@@ -198,7 +178,7 @@ async fn an_upgrade_the_api_server_rejects_is_rolled_back() -> TestResult {
         "1.1.0",
         &[
             ("values.yaml", HEALTHY),
-            ("templates/web.yaml", WEB),
+            ("templates/web.yaml", WEB_WORKLOAD),
             ("templates/config.yaml", CONFIG),
             ("templates/invalid.yaml", INVALID),
         ],
@@ -412,7 +392,7 @@ async fn an_operator_killed_during_a_rollback_converges_after_a_restart() -> Tes
         let values = format!("{values}{count}");
         let mut files = vec![
             ("values.yaml", values.as_str()),
-            ("templates/web.yaml", WEB),
+            ("templates/web.yaml", WEB_WORKLOAD),
             ("templates/many.yaml", MANY_CONFIG_MAPS),
         ];
         if extra {

@@ -7,29 +7,11 @@
 //! back too.
 
 use capstan_api::ChartDeployment;
-use capstan_e2e::operator::{Setup, TestResult, applied, ready_is, ready_message};
+use capstan_e2e::operator::{Setup, TestResult, WEB_WORKLOAD, applied, ready_is, ready_message};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::runtime::wait::Condition;
 use serde_json::json;
-
-const WEB: &str = r#"apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: {{ release.name }}-web
-spec:
-  replicas: 1
-  selector:
-    matchLabels: {app: {{ release.name }}-web}
-  template:
-    metadata:
-      labels: {app: {{ release.name }}-web}
-    spec:
-      nodeSelector: {{ values.nodeSelector | tojson }}
-      containers:
-        - name: web
-          image: registry.example/web:{{ chart.version }}
-"#;
 
 const CONFIG: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ release.name }}-config\n\
                       data:\n  version: \"{{ chart.version }}\"\n";
@@ -80,7 +62,7 @@ async fn a_failed_upgrade_is_rolled_back_to_the_last_healthy_release() -> TestRe
         "1.0.0",
         &[
             ("values.yaml", healthy),
-            ("templates/web.yaml", WEB),
+            ("templates/web.yaml", WEB_WORKLOAD),
             ("templates/config.yaml", CONFIG),
             ("templates/pre-rollback.yaml", &pre_rollback),
             ("templates/post-rollback.yaml", &post_rollback),
@@ -91,7 +73,7 @@ async fn a_failed_upgrade_is_rolled_back_to_the_last_healthy_release() -> TestRe
         "1.1.0",
         &[
             ("values.yaml", unschedulable),
-            ("templates/web.yaml", WEB),
+            ("templates/web.yaml", WEB_WORKLOAD),
             ("templates/config.yaml", CONFIG),
             ("templates/extra.yaml", EXTRA),
         ],
@@ -101,7 +83,7 @@ async fn a_failed_upgrade_is_rolled_back_to_the_last_healthy_release() -> TestRe
         "1.2.0",
         &[
             ("values.yaml", healthy),
-            ("templates/web.yaml", WEB),
+            ("templates/web.yaml", WEB_WORKLOAD),
             ("templates/config.yaml", CONFIG),
         ],
     )?;
@@ -110,7 +92,7 @@ async fn a_failed_upgrade_is_rolled_back_to_the_last_healthy_release() -> TestRe
         "1.3.0",
         &[
             ("values.yaml", healthy),
-            ("templates/web.yaml", WEB),
+            ("templates/web.yaml", WEB_WORKLOAD),
             ("templates/config.yaml", CONFIG),
             ("templates/smoke.yaml", FAILING_SMOKE_TEST),
         ],
