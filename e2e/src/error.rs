@@ -60,8 +60,14 @@ pub enum E2eError {
         source: kube::runtime::wait::Error,
     },
 
-    #[error("timed out after {after:?} waiting for {what}")]
-    Timeout { what: String, after: Duration },
+    #[error("timed out after {after:?} waiting for {what}; last seen: {last_seen}")]
+    Timeout {
+        what: String,
+        after: Duration,
+        /// The object's status (or the whole object if it has none) when the wait gave up, so a
+        /// failure in CI says what the object was doing instead of only that it was slow.
+        last_seen: String,
+    },
 
     #[error("{0:?} is not a usable namespace prefix: use 1-30 lowercase letters, digits or '-'")]
     NamespacePrefix(String),

@@ -217,6 +217,47 @@ pub struct Setup {
     pub repo_url: String,
     charts: tempfile::TempDir,
     launch: Launch,
+    /// Shows the operator's log when the test ends without [`Setup::finish`].
+    failure_log: FailureLog,
+}
+
+/// Prints the end of an operator's log to the test's output when dropped unfinished: a test
+/// that fails returns (or panics) without calling [`Setup::finish`], and its log lives in a
+/// state directory that CI removes with the cluster, so the harness's captured output is the
+/// one place it survives.
+struct FailureLog {
+    path: PathBuf,
+    finished: bool,
+}
+
+/// How many of the log's last lines a failed test shows, and how much of each.
+const FAILURE_LOG_LINES: usize = 80;
+const FAILURE_LOG_LINE_CHARS: usize = 400;
+
+impl Drop for FailureLog {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        let Ok(text) = std::fs::read_to_string(&self.path) else {
+            eprintln!(
+                "(the operator log {} could not be read)",
+                self.path.display()
+            );
+            return;
+        };
+        let lines: Vec<&str> = text.lines().collect();
+        let start = lines.len().saturating_sub(FAILURE_LOG_LINES);
+        eprintln!(
+            "---- last {} lines of the operator log {} ----",
+            lines.len() - start,
+            self.path.display()
+        );
+        for line in &lines[start..] {
+            let cut: String = line.chars().take(FAILURE_LOG_LINE_CHARS).collect();
+            eprintln!("{cut}");
+        }
+    }
 }
 
 /// How [`Setup`] starts its operator, kept to start it again after [`Setup::stop_operator`].
@@ -302,6 +343,10 @@ impl Setup {
             log,
         };
         let operator = launch.start()?;
+        let failure_log = FailureLog {
+            path: launch.log.clone(),
+            finished: false,
+        };
         Ok(Setup {
             namespace,
             repo_dir,
@@ -309,6 +354,7 @@ impl Setup {
             charts: tempfile::tempdir()?,
             operator: Some(operator),
             launch,
+            failure_log,
         })
     }
 
@@ -493,9 +539,10 @@ impl Setup {
     }
 
     /// Removes the repository directory and the namespace (waiting until it is gone).
-    pub async fn finish(self) -> TestResult {
+    pub async fn finish(mut self) -> TestResult {
         std::fs::remove_dir_all(&self.repo_dir).ok();
         self.namespace.delete().await?;
+        self.failure_log.finished = true;
         Ok(())
     }
 }

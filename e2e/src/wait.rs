@@ -7,6 +7,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use kube::runtime::wait::{self, Condition, await_condition, conditions};
 use kube::runtime::watcher;
 use kube::{Api, Resource};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::{E2eError, Result};
@@ -21,7 +22,7 @@ pub async fn wait_for<K>(
     condition: impl Condition<K>,
 ) -> Result<Option<K>>
 where
-    K: Clone + Debug + Send + DeserializeOwned + Resource + 'static,
+    K: Clone + Debug + Send + Serialize + DeserializeOwned + Resource + 'static,
 {
     let description = format!("{what} {name}");
     let deadline = tokio::time::Instant::now() + timeout;
@@ -46,9 +47,35 @@ where
                 return Err(E2eError::Timeout {
                     what: description,
                     after: timeout,
+                    last_seen: last_seen(api, name).await,
                 });
             }
         }
+    }
+}
+
+/// How much of an object a timeout quotes.
+const LAST_SEEN_LIMIT: usize = 4000;
+
+/// The named object's status as JSON (the whole object when it has no status), cut to
+/// [`LAST_SEEN_LIMIT`] bytes, or why it could not be read.
+async fn last_seen<K>(api: &Api<K>, name: &str) -> String
+where
+    K: Clone + Debug + Serialize + DeserializeOwned,
+{
+    let object = match api.get_opt(name).await {
+        Ok(Some(object)) => object,
+        Ok(None) => return "not found".to_string(),
+        Err(error) => return format!("could not be read: {error}"),
+    };
+    let json = match serde_json::to_value(&object) {
+        Ok(json) => json,
+        Err(error) => return format!("could not be serialized: {error}"),
+    };
+    let shown = json.get("status").unwrap_or(&json).to_string();
+    match shown.char_indices().nth(LAST_SEEN_LIMIT) {
+        Some((cut, _)) => format!("{}…", &shown[..cut]),
+        None => shown,
     }
 }
 
@@ -60,7 +87,7 @@ pub async fn wait_for_deletion<K>(
     timeout: Duration,
 ) -> Result<()>
 where
-    K: Clone + Debug + Send + DeserializeOwned + Resource + 'static,
+    K: Clone + Debug + Send + Serialize + DeserializeOwned + Resource + 'static,
 {
     wait_for(
         api,
