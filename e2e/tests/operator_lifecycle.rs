@@ -328,7 +328,8 @@ async fn a_reconcile_that_changes_nothing_sends_no_write_request() -> TestResult
     let audit = AuditLog::of(Cluster::shared()?)?;
     let start = audit.position()?;
     let server = ChartServer::start().await?;
-    let setup = Setup::serving_from("op-quiet", server.dir().to_path_buf(), server.url()).await?;
+    let mut setup =
+        Setup::serving_from("op-quiet", server.dir().to_path_buf(), server.url()).await?;
     publish_greet(&setup)?;
     // The repository keeps its default interval: each fetch records its time in status (see
     // `a_repository_records_each_fetch_and_an_unchanged_index_wakes_no_deployment`), so only
@@ -376,6 +377,33 @@ async fn a_reconcile_that_changes_nothing_sends_no_write_request() -> TestResult
     assert!(
         writes.is_empty(),
         "writes while nothing changed: {writes:#?}"
+    );
+
+    // A restart changes nothing either. The new process reconciles the deployment at once,
+    // before it has fetched the repository's index itself (held back here, as a slow
+    // repository would): it waits for the index instead of reporting it missing, which would
+    // flip Ready and publish an event on every restart. Only the repository records its fetch
+    // in its own status.
+    setup.stop_operator().await?;
+    server.set_index_delay(Duration::from_secs(3));
+    let restarted_from = audit.position()?;
+    let archive_before = server.requests(".tgz");
+    setup.start_operator()?;
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    server.set_index_delay(Duration::ZERO);
+    let writes: Vec<_> = audit
+        .writes_since(restarted_from, &namespace)?
+        .into_iter()
+        .filter(|write| write.resource != "chartrepositories")
+        .collect();
+    assert!(
+        writes.is_empty(),
+        "writes after a restart while nothing changed: {writes:#?}"
+    );
+    let archive_fetches = server.requests(".tgz") - archive_before;
+    assert!(
+        archive_fetches >= 1,
+        "the restarted operator never looked at the chart: archive fetched {archive_fetches} times"
     );
 
     // A change is still applied: drift in an applied object is corrected on the next interval.

@@ -44,6 +44,13 @@ pub enum Error {
     #[error("{what}: {message}")]
     InputMissing { what: String, message: String },
 
+    /// A healthy repository's index is not in this operator's cache yet: the operator has just
+    /// started, or the repository was just created. Its controller is fetching it and wakes the
+    /// deployment when it arrives, so this is a wait, not a failure: nothing is reported and
+    /// nothing written (an operator restart must not flip every deployment's Ready condition).
+    #[error("ChartRepository {repository}: this operator has not fetched its index yet")]
+    IndexPending { repository: String },
+
     #[error("provenance verification of {archive} failed: {source}")]
     Verification {
         archive: String,
@@ -325,6 +332,7 @@ impl Error {
             Error::Kube { .. } => "KubernetesError",
             Error::InvalidSpec(_) => "InvalidSpec",
             Error::InputMissing { .. } => "InputMissing",
+            Error::IndexPending { .. } => "IndexPending",
             Error::Verification { .. }
             | Error::VerificationPolicy(_)
             | Error::DigestMismatch { .. } => "VerificationFailed",

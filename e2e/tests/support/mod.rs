@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::io::{Read, Seek, SeekFrom};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -38,6 +38,8 @@ pub struct ChartServer {
 #[derive(Default)]
 struct ServerState {
     unavailable: AtomicBool,
+    /// How long answers to `index.yaml` are held back, in milliseconds.
+    index_delay_ms: AtomicU64,
     requests: Mutex<HashMap<String, usize>>,
     /// Every request's head (request line and headers), as received.
     heads: Mutex<Vec<String>>,
@@ -98,6 +100,12 @@ impl ChartServer {
     /// While set, every request is answered `503 Service Unavailable` (and still counted).
     pub fn set_unavailable(&self, unavailable: bool) {
         self.state.unavailable.store(unavailable, Ordering::SeqCst);
+    }
+
+    /// Holds back every answer to `index.yaml` by `delay` (a slow repository), until set to zero.
+    pub fn set_index_delay(&self, delay: Duration) {
+        let millis = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        self.state.index_delay_ms.store(millis, Ordering::SeqCst);
     }
 
     /// How many requests asked for a path ending in `suffix`.
@@ -184,6 +192,10 @@ async fn answer(mut stream: TcpStream, root: PathBuf, state: Arc<ServerState>) {
         .unwrap_or_else(|poison| poison.into_inner())
         .entry(path.clone())
         .or_default() += 1;
+    if path.ends_with("index.yaml") {
+        let delay = state.index_delay_ms.load(Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+    }
     let (status, body) = if state.unavailable.load(Ordering::SeqCst) {
         ("503 Service Unavailable", b"unavailable\n".to_vec())
     } else if method != "GET" && method != "HEAD" {

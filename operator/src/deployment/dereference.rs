@@ -13,6 +13,7 @@ use capstan_chart::values::Values;
 use capstan_sources::catalogue::ResolvedChart;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::Client;
+use kube::ResourceExt;
 use kube::api::Api;
 
 use crate::access::Access;
@@ -232,13 +233,7 @@ async fn from_repository(
         .indexes
         .get(&cache_key)
         .filter(|index| index.url == repository.spec.url)
-        .ok_or_else(|| Error::InputMissing {
-            what: format!("ChartRepository {name}"),
-            message: format!(
-                "its index has not been fetched yet{}",
-                ready_message(repository.status.as_ref())
-            ),
-        })?;
+        .ok_or_else(|| index_not_fetched(&repository))?;
     let entry = index.resolve(&wanted.name, wanted.version.as_deref().unwrap_or_default())?;
     Ok((
         Source::Repository {
@@ -255,6 +250,26 @@ fn oci_source(reference: &str, version: Option<&str>, access: &Access) -> Result
     let host = capstan_sources::oci::registry_host(&chart_url)
         .map_err(|error| Error::InvalidSpec(error.to_string()))?;
     OciSource::new(reference, version, access.registry_options(&host)?)
+}
+
+/// Why the index of `repository` is not in the cache: a failing or suspended repository is
+/// reported (the deployment says why it has no chart), a healthy one is only waited for.
+fn index_not_fetched(repository: &ChartRepository) -> Error {
+    let missing = |message: String| Error::InputMissing {
+        what: format!("ChartRepository {}", repository.name_any()),
+        message,
+    };
+    if repository.spec.suspend {
+        return missing("its index has not been fetched yet: the repository is suspended".into());
+    }
+    match ready_message(repository.status.as_ref()) {
+        failing if !failing.is_empty() => {
+            missing(format!("its index has not been fetched yet{failing}"))
+        }
+        _ => Error::IndexPending {
+            repository: repository.name_any(),
+        },
+    }
 }
 
 /// `: <message>` of a repository's failing Ready condition, so a deployment says why its
@@ -292,4 +307,56 @@ async fn read_values(
         fetched.push(content);
     }
     values::merge_user_values(references, fetched, deployment.spec.values.as_ref())
+}
+
+#[cfg(test)]
+mod tests {
+    use capstan_api::ChartRepositorySpec;
+    use serde_json::json;
+
+    use super::*;
+
+    fn repository(spec: serde_json::Value, status: serde_json::Value) -> ChartRepository {
+        let spec: ChartRepositorySpec = serde_json::from_value(spec).unwrap();
+        let mut repository = ChartRepository::new("charts", spec);
+        repository.status = serde_json::from_value(status).unwrap();
+        repository
+    }
+
+    fn ready(status: &str, message: &str) -> serde_json::Value {
+        json!({"conditions": [{"type": "Ready", "status": status, "reason": "R",
+                               "message": message, "lastTransitionTime": "2026-01-01T00:00:00Z"}]})
+    }
+
+    #[test]
+    fn a_healthy_repository_not_yet_fetched_by_this_operator_is_waited_for_quietly() {
+        let url = json!({"url": "https://charts.example"});
+        for status in [serde_json::Value::Null, ready("True", "fetched")] {
+            let error = index_not_fetched(&repository(url.clone(), status));
+            assert!(
+                matches!(&error, Error::IndexPending { repository } if repository == "charts"),
+                "{error}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_failing_or_suspended_repository_is_reported_with_its_reason() {
+        let failing = index_not_fetched(&repository(
+            json!({"url": "https://charts.example"}),
+            ready(
+                "False",
+                "GET https://charts.example/index.yaml returned HTTP 500",
+            ),
+        ));
+        assert_eq!(failing.reason(), "InputMissing");
+        assert!(failing.to_string().contains("HTTP 500"), "{failing}");
+
+        let suspended = index_not_fetched(&repository(
+            json!({"url": "https://charts.example", "suspend": true}),
+            ready("True", "fetched"),
+        ));
+        assert_eq!(suspended.reason(), "InputMissing");
+        assert!(suspended.to_string().contains("suspended"), "{suspended}");
+    }
 }

@@ -11,7 +11,7 @@ use capstan_api::deployment::ReleaseAction;
 use capstan_api::{ChartDeployment, InventoryEntry, Revision};
 use k8s_openapi::jiff::Timestamp;
 use kube::runtime::controller::Action;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::context::{Context, lock};
 use crate::error::{Error, Result};
@@ -99,6 +99,10 @@ impl Progress {
     }
 }
 
+/// How soon a deployment waiting for its repository's first fetch by this operator looks again;
+/// the fetch itself wakes it sooner (the repository's status changes).
+const INDEX_PENDING_RECHECK: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Reconciles `deployment`: the attempt, bounded by `spec.timeout`, then its report.
 pub async fn reconcile(deployment: &ChartDeployment, ctx: &Context) -> Result<Action> {
     if deployment.spec.suspend {
@@ -154,6 +158,10 @@ pub async fn reconcile(deployment: &ChartDeployment, ctx: &Context) -> Result<Ac
             publish_remediated(ctx, deployment, *remediated).await
         }
         Ok(Attempt::BackingOff(wait)) => Ok(Action::requeue(wait)),
+        Err(Error::IndexPending { repository }) => {
+            debug!(deployment = %key.key, %repository, "waiting for the repository's index");
+            Ok(Action::requeue(INDEX_PENDING_RECHECK))
+        }
         Err(error) => {
             if let Some(remediated) =
                 remediate_failed_write(deployment, ctx, &progress, &error, timeout).await
