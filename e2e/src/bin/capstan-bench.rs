@@ -4,10 +4,14 @@
 //! Usage: `capstan-bench [N...]` (default 100), e.g. `capstan-bench 100 1000`. Set
 //! `CAPSTAN_BENCH_SKIP_HELM_SERIAL=1` to leave out the serial Helm run (it takes about a second per
 //! deployment).
+//!
+//! Interrupted (Ctrl-C, or SIGTERM as from `timeout`), it stops the measurement under way: the
+//! operator it started is killed and its namespace deleted, so nothing it started outlives it.
 
 use capstan_e2e::Cluster;
 use capstan_e2e::operator::TestResult;
 use capstan_e2e::scale::bench::{Bench, HELM_PARALLEL, table};
+use tokio::signal::unix::{SignalKind, signal};
 
 #[tokio::main]
 async fn main() -> TestResult {
@@ -20,6 +24,18 @@ async fn main() -> TestResult {
         })
         .collect::<Result<_, _>>()?;
     let counts = if counts.is_empty() { vec![100] } else { counts };
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    // Dropping the benchmark's future drops what it holds: the operator process (killed on drop)
+    // and the measurement's namespace (deleted on drop).
+    tokio::select! {
+        result = run(counts) => result,
+        _ = interrupt.recv() => Err("interrupted (SIGINT): the measurement under way was stopped".into()),
+        _ = terminate.recv() => Err("terminated (SIGTERM): the measurement under way was stopped".into()),
+    }
+}
+
+async fn run(counts: Vec<usize>) -> TestResult {
     let skip_helm_serial = std::env::var_os("CAPSTAN_BENCH_SKIP_HELM_SERIAL").is_some();
     let cluster = Cluster::shared()?;
     for deployments in counts {
@@ -37,8 +53,10 @@ async fn main() -> TestResult {
         }
         eprintln!("[bench] N={deployments}: Helm, {HELM_PARALLEL} in parallel");
         rows.push(bench.helm(HELM_PARALLEL).await?);
-        eprintln!("[bench] N={deployments}: Capstan");
+        eprintln!("[bench] N={deployments}: Capstan, one repository");
         rows.extend(bench.capstan().await?);
+        eprintln!("[bench] N={deployments}: Capstan, one OCI registry");
+        rows.push(bench.capstan_oci().await?);
         println!("{}", table(deployments, &rows, floor_time));
     }
     Ok(())

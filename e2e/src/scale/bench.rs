@@ -5,7 +5,8 @@
 //!   deployment and one batch, until every Deployment is Available;
 //! - Helm: `helm upgrade --install --wait` per deployment, serially and 10 at a time;
 //! - Capstan: N ChartDeployments from one repository until all are Ready, then a no-op resync (the
-//!   operator restarted with everything Ready) and an upgrade wave (a new chart version).
+//!   operator restarted with everything Ready) and an upgrade wave (a new chart version); and N
+//!   ChartDeployments of a chart in an OCI registry until all are Ready.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -215,15 +216,8 @@ impl<'a> Bench<'a> {
 
     /// Capstan's three rows: rollout, no-op resync and upgrade wave, with one repository.
     pub async fn capstan(&self) -> TestResult<Vec<Row>> {
-        install_crds(self.cluster).await?;
+        let (kubeconfig, audit_log) = self.measured_identity().await?;
         let env = self.cluster.env();
-        let kubeconfig = env.measured_kubeconfig.clone().ok_or(
-            "the cluster has no measured kubeconfig; re-create it with `e2e/cluster down && e2e/cluster up`",
-        )?;
-        let audit_log = env
-            .audit_log
-            .clone()
-            .ok_or("the cluster writes no audit log; re-create it")?;
         let namespace = TestNamespace::create(self.cluster, "bench-capstan").await?;
         let repo_dir = env.charts_dir.join(namespace.name());
         let repo_url = format!("{}/{}", env.charts, namespace.name());
@@ -235,11 +229,7 @@ impl<'a> Bench<'a> {
                    "metadata": {"name": "charts"}, "spec": {"url": repo_url, "interval": REPOSITORY_INTERVAL}}),
         )
         .await?;
-        let log = env
-            .state_dir
-            .join("logs")
-            .join(format!("operator-{}.log", namespace.name()));
-        std::fs::create_dir_all(log.parent().ok_or("log has no directory")?)?;
+        let log = self.operator_log(&namespace)?;
         let start_operator =
             || OperatorProcess::launch(namespace.name(), &kubeconfig, &[], Some(&log));
 
@@ -247,19 +237,12 @@ impl<'a> Bench<'a> {
         let cursor = Cursor::at_end(&audit_log)?;
         let operator = start_operator()?;
         let start = Instant::now();
-        futures::stream::iter(0..self.deployments)
-            .map(|index| {
-                create(
-                    &namespace,
-                    json!({"apiVersion": "capstan.dev/v1alpha1", "kind": "ChartDeployment",
-                           "metadata": {"name": Self::release(index)},
-                           "spec": {"chart": {"repository": {"repositoryRef": {"name": "charts"},
-                                    "name": CHART, "version": "^1.0"}}}}),
-                )
-            })
-            .buffer_unordered(20)
-            .try_collect::<Vec<_>>()
-            .await?;
+        self.create_deployments(
+            &namespace,
+            json!({"repository": {"repositoryRef": {"name": "charts"}, "name": CHART,
+                                  "version": "^1.0"}}),
+        )
+        .await?;
         self.all_at_version(&namespace, "1.0.0").await?;
         rows.push(measured(
             "Capstan: N ChartDeployments, one repository",
@@ -298,6 +281,91 @@ impl<'a> Bench<'a> {
         operator.terminate().await?;
         std::fs::remove_dir_all(&repo_dir)?;
         Ok(rows)
+    }
+
+    /// Capstan's rollout with the chart in an OCI registry: N ChartDeployments resolving `^1.0`
+    /// against the registry's tags, until all are Ready.
+    pub async fn capstan_oci(&self) -> TestResult<Row> {
+        let (kubeconfig, audit_log) = self.measured_identity().await?;
+        let namespace = TestNamespace::create(self.cluster, "bench-capstan-oci").await?;
+        let archive = package_jinja_chart(
+            &self.work.path().join("capstan-oci"),
+            "1.0.0",
+            &self.work.path().join("oci-packages"),
+        )?;
+        let repository = format!("{}/{}", self.cluster.env().registry, namespace.name());
+        self.cluster
+            .helm(&self.work.path().join("helm-home"))
+            .arg("push")
+            .arg(&archive)
+            .arg(format!("oci://{repository}"))
+            .arg("--plain-http")
+            .timeout(self.timeout)
+            .run()
+            .await?;
+        let log = self.operator_log(&namespace)?;
+        let cursor = Cursor::at_end(&audit_log)?;
+        let operator = OperatorProcess::launch(namespace.name(), &kubeconfig, &[], Some(&log))?;
+        let start = Instant::now();
+        self.create_deployments(
+            &namespace,
+            json!({"oci": {"reference": format!("oci://{repository}/{CHART}"),
+                           "version": "^1.0", "plainHttp": true}}),
+        )
+        .await?;
+        self.all_at_version(&namespace, "1.0.0").await?;
+        let row = measured(
+            "Capstan: N ChartDeployments, one OCI registry",
+            start.elapsed(),
+            &operator,
+            &cursor,
+        )?;
+        namespace.delete().await?;
+        operator.terminate().await?;
+        Ok(row)
+    }
+
+    /// The kubeconfig of the identity the API server's audit log records (the operator runs as
+    /// it, so its requests can be counted), and that audit log; installs the CRDs first.
+    async fn measured_identity(&self) -> TestResult<(PathBuf, PathBuf)> {
+        install_crds(self.cluster).await?;
+        let env = self.cluster.env();
+        let kubeconfig = env.measured_kubeconfig.clone().ok_or(
+            "the cluster has no measured kubeconfig; re-create it with `e2e/cluster down && e2e/cluster up`",
+        )?;
+        let audit_log = env
+            .audit_log
+            .clone()
+            .ok_or("the cluster writes no audit log; re-create it")?;
+        Ok((kubeconfig, audit_log))
+    }
+
+    /// Where the operator measured in `namespace` logs (in the cluster's state directory).
+    fn operator_log(&self, namespace: &TestNamespace) -> TestResult<PathBuf> {
+        let dir = self.cluster.env().state_dir.join("logs");
+        std::fs::create_dir_all(&dir)?;
+        Ok(dir.join(format!("operator-{}.log", namespace.name())))
+    }
+
+    /// Creates the N ChartDeployments of `chart` (their `spec.chart`), 20 requests at a time.
+    async fn create_deployments(
+        &self,
+        namespace: &TestNamespace,
+        chart: serde_json::Value,
+    ) -> TestResult {
+        futures::stream::iter(0..self.deployments)
+            .map(|index| {
+                create(
+                    namespace,
+                    json!({"apiVersion": "capstan.dev/v1alpha1", "kind": "ChartDeployment",
+                           "metadata": {"name": Self::release(index)},
+                           "spec": {"chart": chart}}),
+                )
+            })
+            .buffer_unordered(20)
+            .try_collect::<Vec<_>>()
+            .await?;
+        Ok(())
     }
 
     /// Waits until all N ChartDeployments are Ready with `version` applied.
