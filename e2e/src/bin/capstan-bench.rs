@@ -1,9 +1,9 @@
 //! `e2e/bench`: the same chart deployed N times by the server-side-apply floor, Helm and Capstan on
 //! the local control plane, printed as one table per N.
 //!
-//! Usage: `capstan-bench [N...]` (default 100), e.g. `capstan-bench 100 1000`. Set
-//! `CAPSTAN_BENCH_SKIP_HELM_SERIAL=1` to leave out the serial Helm run (it takes about a second per
-//! deployment).
+//! Usage: `capstan-bench [N...]` (default 100), e.g. `capstan-bench 100 1000`. The serial Helm run
+//! takes one to two seconds per deployment: `CAPSTAN_BENCH_HELM_SERIAL_UP_TO=100` runs it only for
+//! N up to 100, and `CAPSTAN_BENCH_SKIP_HELM_SERIAL=1` leaves it out.
 //!
 //! Interrupted (Ctrl-C, or SIGTERM as from `timeout`), it stops the measurement under way: the
 //! operator it started is killed and its namespace deleted, so nothing it started outlives it.
@@ -37,6 +37,12 @@ async fn main() -> TestResult {
 
 async fn run(counts: Vec<usize>) -> TestResult {
     let skip_helm_serial = std::env::var_os("CAPSTAN_BENCH_SKIP_HELM_SERIAL").is_some();
+    let helm_serial_up_to = match std::env::var("CAPSTAN_BENCH_HELM_SERIAL_UP_TO") {
+        Ok(value) => value.parse::<usize>().map_err(|_| {
+            format!("CAPSTAN_BENCH_HELM_SERIAL_UP_TO={value:?} is not a number of deployments")
+        })?,
+        Err(_) => usize::MAX,
+    };
     let cluster = Cluster::shared()?;
     for deployments in counts {
         let bench = Bench::new(cluster, deployments)?;
@@ -47,7 +53,7 @@ async fn run(counts: Vec<usize>) -> TestResult {
         let floor = bench.floor_batch().await?;
         let floor_time = floor.elapsed;
         rows.push(floor);
-        if !skip_helm_serial {
+        if !skip_helm_serial && deployments <= helm_serial_up_to {
             eprintln!("[bench] N={deployments}: Helm, serial");
             rows.push(bench.helm(1).await?);
         }
