@@ -59,6 +59,7 @@ pub async fn run(ctx: Arc<Context>) {
     // that was deleted.
     let (repositories, repository_writer) = reflector::store::<WatchedRepository>();
     let deletions = Arc::clone(&ctx);
+    let cache = Arc::clone(&ctx);
     // Only this operator's share of the repositories (`--watch-label-selector`): a deployment
     // reads the index its own operator fetched, so it shares its repository's shard.
     let touched_repositories =
@@ -97,7 +98,8 @@ pub async fn run(ctx: Arc<Context>) {
             dependents(&dependency_store, &changed)
         })
         .watches_stream(touched_repositories, move |repository| {
-            if repository_changes.changed(&repository) {
+            let cached = cache.indexes.get(&ObjectKey::of(&repository)).is_some();
+            if repository_changes.changed(&repository, cached) {
                 using_repository(&repository_store, &repository)
             } else {
                 Vec::new()

@@ -99,8 +99,9 @@ impl Progress {
     }
 }
 
-/// How soon a deployment waiting for its repository's first fetch by this operator looks again;
-/// the fetch itself wakes it sooner (the repository's status changes).
+/// How soon a deployment waiting for its repository's first fetch by this operator looks again,
+/// in case that wake-up is missed: the fetch itself wakes it (see
+/// [`super::triggers::RepositoryChanges`]).
 const INDEX_PENDING_RECHECK: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Reconciles `deployment`: the attempt, bounded by `spec.timeout`, then its report.
