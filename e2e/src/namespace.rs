@@ -105,7 +105,13 @@ impl TestNamespace {
 
     /// Deletes the namespace and waits until the namespace controller has removed it and everything
     /// in it.
-    pub async fn delete(mut self) -> Result<()> {
+    pub async fn delete(self) -> Result<()> {
+        self.delete_within(DELETE_TIMEOUT).await
+    }
+
+    /// [`TestNamespace::delete`], waiting up to `timeout`: a namespace holding a thousand
+    /// deployments takes longer to empty than a test's.
+    pub async fn delete_within(mut self, timeout: Duration) -> Result<()> {
         self.deleted = true;
         let namespaces: Api<Namespace> = Api::all(self.client.clone());
         let uid = match namespaces.get_opt(&self.name).await? {
@@ -115,7 +121,7 @@ impl TestNamespace {
         namespaces
             .delete(&self.name, &DeleteParams::background())
             .await?;
-        wait_for_deletion(&namespaces, &self.name, &uid, DELETE_TIMEOUT).await
+        wait_for_deletion(&namespaces, &self.name, &uid, timeout).await
     }
 }
 

@@ -10,7 +10,7 @@
 
 use capstan_e2e::Cluster;
 use capstan_e2e::operator::TestResult;
-use capstan_e2e::scale::bench::{Bench, HELM_PARALLEL, table};
+use capstan_e2e::scale::bench::{Bench, HELM_PARALLEL, Row, table};
 use tokio::signal::unix::{SignalKind, signal};
 
 #[tokio::main]
@@ -48,22 +48,45 @@ async fn run(counts: Vec<usize>) -> TestResult {
         let bench = Bench::new(cluster, deployments)?;
         let mut rows = Vec::new();
         eprintln!("[bench] N={deployments}: floor, one apply per deployment");
-        rows.push(bench.floor_per_deployment().await?);
+        record(&mut rows, [bench.floor_per_deployment().await?]);
         eprintln!("[bench] N={deployments}: floor, one batch");
         let floor = bench.floor_batch().await?;
         let floor_time = floor.elapsed;
-        rows.push(floor);
+        record(&mut rows, [floor]);
         if !skip_helm_serial && deployments <= helm_serial_up_to {
             eprintln!("[bench] N={deployments}: Helm, serial");
-            rows.push(bench.helm(1).await?);
+            record(&mut rows, [bench.helm(1).await?]);
         }
         eprintln!("[bench] N={deployments}: Helm, {HELM_PARALLEL} in parallel");
-        rows.push(bench.helm(HELM_PARALLEL).await?);
+        record(&mut rows, [bench.helm(HELM_PARALLEL).await?]);
         eprintln!("[bench] N={deployments}: Capstan, one repository");
-        rows.extend(bench.capstan().await?);
+        record(&mut rows, bench.capstan().await?);
         eprintln!("[bench] N={deployments}: Capstan, one OCI registry");
-        rows.push(bench.capstan_oci().await?);
+        record(&mut rows, [bench.capstan_oci().await?]);
         println!("{}", table(deployments, &rows, floor_time));
     }
     Ok(())
+}
+
+/// Keeps measured rows for the table and prints each at once, so a failure later in a long run
+/// (a namespace that takes too long to go, say) does not lose what was measured.
+fn record(rows: &mut Vec<Row>, measured: impl IntoIterator<Item = Row>) {
+    for row in measured {
+        let usage = row.usage.map_or(String::new(), |usage| {
+            format!(
+                ", operator peak RSS {:.1} MiB, CPU {:.1} s",
+                usage.peak_rss_kib as f64 / 1024.0,
+                usage.cpu.as_secs_f64()
+            )
+        });
+        let requests = row.requests.as_ref().map_or(String::new(), |requests| {
+            format!(", requests: {}", requests.summary())
+        });
+        eprintln!(
+            "[bench]   {}: {:.1} s{usage}{requests}",
+            row.what,
+            row.elapsed.as_secs_f64()
+        );
+        rows.push(row);
+    }
 }

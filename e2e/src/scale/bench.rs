@@ -128,7 +128,7 @@ impl<'a> Bench<'a> {
             self.apply_server_side(namespace.name(), file).await?;
         }
         let elapsed = self.all_available(&namespace, start).await?;
-        namespace.delete().await?;
+        namespace.delete_within(self.timeout).await?;
         Ok(row(
             "floor: kubectl apply --server-side, one per deployment",
             elapsed,
@@ -145,7 +145,7 @@ impl<'a> Bench<'a> {
         let start = Instant::now();
         self.apply_server_side(namespace.name(), dir).await?;
         let elapsed = self.all_available(&namespace, start).await?;
-        namespace.delete().await?;
+        namespace.delete_within(self.timeout).await?;
         Ok(row(
             "floor: kubectl apply --server-side, one batch",
             elapsed,
@@ -202,7 +202,7 @@ impl<'a> Bench<'a> {
             .try_collect::<Vec<_>>()
             .await?;
         let elapsed = self.all_available(&namespace, start).await?;
-        namespace.delete().await?;
+        namespace.delete_within(self.timeout).await?;
         let how = if parallel == 1 {
             "serial".to_string()
         } else {
@@ -277,7 +277,7 @@ impl<'a> Bench<'a> {
         )?);
 
         // Uninstalled by the running operator, so the namespace goes without stuck finalizers.
-        namespace.delete().await?;
+        namespace.delete_within(self.timeout).await?;
         operator.terminate().await?;
         std::fs::remove_dir_all(&repo_dir)?;
         Ok(rows)
@@ -320,7 +320,7 @@ impl<'a> Bench<'a> {
             &operator,
             &cursor,
         )?;
-        namespace.delete().await?;
+        namespace.delete_within(self.timeout).await?;
         operator.terminate().await?;
         Ok(row)
     }
