@@ -180,9 +180,22 @@ async fn a_service_account_token_is_denied_what_rbac_does_not_grant() -> TestRes
         .ok_or("TokenRequest returned no token")?;
     let as_reader = cluster.client_with_token(&token).await?;
 
-    // Granted: proves the token authenticates and the binding is in force.
+    // Granted: proves the token authenticates and the binding is in force. The API server's
+    // authorizer reads bindings from its own cache, so a binding just created may take a moment
+    // to count: wait for it, within a bound.
     let reader_config_maps: Api<ConfigMap> = Api::namespaced(as_reader.clone(), namespace.name());
-    reader_config_maps.list(&ListParams::default()).await?;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        match reader_config_maps.list(&ListParams::default()).await {
+            Ok(_) => break,
+            Err(kube::Error::Api(status))
+                if status.code == 403 && tokio::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+            Err(error) => return Err(error.into()),
+        }
+    }
 
     // Not granted: Secrets in the same namespace, and ConfigMaps anywhere else.
     let reader_secrets: Api<Secret> = Api::namespaced(as_reader.clone(), namespace.name());
