@@ -10,6 +10,7 @@ use capstan_api::deployment::ValuesSourceKind;
 use capstan_api::labels::{DEPLOYMENT_ANNOTATION, DEPLOYMENT_LABEL, FINALIZER};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::Resource;
 use kube::api::Api;
 use kube::api::{ApiResource, DynamicObject};
 use kube::core::{DeserializeGuard, PartialObjectMeta};
@@ -210,19 +211,39 @@ async fn reconcile_step(watched: &Watched, ctx: &Context) -> Result<Action> {
             Ok(deployment) => reconcile::reconcile(deployment, ctx).await,
             Err(invalid) => invalid::report(ctx, watched, invalid).await,
         },
-        Step::Cleanup { index } => {
-            let cleanup = match &watched.0 {
+        Step::Cleanup { .. } => {
+            // The controller's copy can predate the pass that released the finalizer (its
+            // watch has not caught up yet): cleaning up from it would run the delete hooks
+            // again after the resource is gone. A quorum read says whether it is still ours.
+            let Some(current) = still_to_clean_up(&api, watched).await? else {
+                return Ok(Action::await_change());
+            };
+            let Step::Cleanup { index } = finalizer::step(&current, FINALIZER) else {
+                return Ok(Action::await_change());
+            };
+            let cleanup = match &current.0 {
                 Ok(deployment) => cleanup::cleanup(deployment, ctx).await?,
-                Err(_) => cleanup::cleanup_undecodable(watched, ctx).await?,
+                Err(_) => cleanup::cleanup_undecodable(&current, ctx).await?,
             };
             if cleanup == cleanup::Cleanup::Waiting {
                 return Ok(Action::requeue(cleanup::WAIT_POLL));
             }
-            finalizer::release(&api, watched, FINALIZER, index).await?;
+            finalizer::release(&api, &current, FINALIZER, index).await?;
             Ok(Action::await_change())
         }
         Step::Nothing => Ok(Action::await_change()),
     }
+}
+
+/// `watched` as the API server has it now, unless it is gone or was replaced by a new object
+/// of the same name (a different uid).
+async fn still_to_clean_up(api: &Api<Watched>, watched: &Watched) -> Result<Option<Watched>> {
+    let key = ObjectKey::of(watched);
+    let current = api
+        .get_opt(&key.name)
+        .await
+        .map_err(Error::kube(format!("reading {key}")))?;
+    Ok(current.filter(|current| current.meta().uid == watched.meta().uid))
 }
 
 fn error_policy(deployment: Arc<Watched>, error: &Error, ctx: Arc<Context>) -> Action {
@@ -239,4 +260,96 @@ pub fn interval(deployment: &ChartDeployment, floor: Duration) -> Duration {
         .as_ref()
         .map_or(DEFAULT_INTERVAL, Into::into)
         .max(floor)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+    use kube::Client;
+    use kube::client::Body;
+
+    use super::*;
+    use crate::metrics::Metrics;
+    use crate::settings::Settings;
+    use crate::values_key::ValuesKey;
+
+    /// A client whose API server answers every request with `status` and `body`, and keeps
+    /// what was asked ("METHOD path").
+    fn answering(status: u16, body: serde_json::Value) -> (Client, Arc<Mutex<Vec<String>>>) {
+        let asked = Arc::new(Mutex::new(Vec::new()));
+        let log = asked.clone();
+        let service = tower::service_fn(move |request: http::Request<Body>| {
+            log.lock()
+                .unwrap()
+                .push(format!("{} {}", request.method(), request.uri().path()));
+            let body = body.clone();
+            async move {
+                http::Response::builder()
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .body(Body::from(serde_json::to_vec(&body).unwrap_or_default()))
+            }
+        });
+        (Client::new(service, "default"), asked)
+    }
+
+    fn being_deleted(uid: &str) -> ChartDeployment {
+        let mut deployment: ChartDeployment = serde_json::from_value(serde_json::json!({
+            "apiVersion": "capstan.dev/v1alpha1",
+            "kind": "ChartDeployment",
+            "metadata": {"name": "web", "namespace": "apps", "uid": uid,
+                         "finalizers": [FINALIZER]},
+            "spec": {"chart": {"repository": {"repositoryRef": {"name": "charts"},
+                                              "name": "web"}}},
+            "status": {"releaseNumber": 1, "inventory": [
+                {"apiVersion": "v1", "kind": "ConfigMap", "namespace": "apps", "name": "web"}]}
+        }))
+        .unwrap();
+        deployment.metadata.deletion_timestamp = Some(Time(k8s_openapi::jiff::Timestamp::now()));
+        deployment
+    }
+
+    fn context(client: Client) -> Context {
+        Context::new(
+            client,
+            Settings::default(),
+            Arc::new(Metrics::default()),
+            ValuesKey::from_bytes(b"test"),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_stale_copy_of_a_deployment_already_let_go_is_not_cleaned_up_again() {
+        // The previous pass released the finalizer and the resource is gone; the controller's
+        // copy still shows it being deleted with the finalizer.
+        let not_found = serde_json::json!({"kind": "Status", "apiVersion": "v1",
+            "status": "Failure", "reason": "NotFound", "code": 404, "message": "not found"});
+        let (client, asked) = answering(404, not_found);
+        let stale = DeserializeGuard(Ok(being_deleted("old")));
+        let ctx = context(client);
+        let step = tokio::time::timeout(Duration::from_secs(10), reconcile_step(&stale, &ctx));
+        let action = step.await.map_err(|_| asked.lock().unwrap().clone());
+        assert_eq!(action.unwrap().unwrap(), Action::await_change());
+        assert_eq!(
+            *asked.lock().unwrap(),
+            ["GET /apis/capstan.dev/v1alpha1/namespaces/apps/chartdeployments/web"],
+            "anything but the read means the hooks or deletes ran again"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_new_deployment_of_the_same_name_is_not_cleaned_up_for_the_old_one() {
+        let mut new = being_deleted("new");
+        new.metadata.deletion_timestamp = None;
+        let (client, asked) = answering(200, serde_json::to_value(&new).unwrap());
+        let stale = DeserializeGuard(Ok(being_deleted("old")));
+        let ctx = context(client);
+        let step = tokio::time::timeout(Duration::from_secs(10), reconcile_step(&stale, &ctx));
+        let action = step.await.map_err(|_| asked.lock().unwrap().clone());
+        assert_eq!(action.unwrap().unwrap(), Action::await_change());
+        let asked = asked.lock().unwrap().clone();
+        assert_eq!(asked.len(), 1, "{asked:?}");
+    }
 }

@@ -63,6 +63,9 @@ pub const POST_HOOKS: &str = "capstan.dev/post-hooks";
 /// The mark set once the `pre-delete` hooks ran, so a deletion that waits for its objects over
 /// several passes runs them once.
 pub const PRE_DELETE: &str = "capstan.dev/pre-delete-hooks";
+/// The mark set once the `post-delete` hooks ran, so a pass retried after they did (its release
+/// of the finalizer failed) does not run them again.
+pub const POST_DELETE: &str = "capstan.dev/post-delete-hooks";
 /// The value of a mark whose hooks ran.
 pub const DONE: &str = "done";
 

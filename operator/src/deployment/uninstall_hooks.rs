@@ -4,7 +4,8 @@
 //!
 //! `pre-delete` hooks run (Jobs to completion) before anything is deleted, once: a mark on the
 //! snapshot keeps a deletion that waits for finalizing objects over several passes from running
-//! them again. `post-delete` hooks run once the objects are gone. Everything is bounded by
+//! them again. `post-delete` hooks run once the objects are gone, also once (a retry after the
+//! finalizer could not be released finds them marked). Everything is bounded by
 //! `spec.timeout` from the deletion. Unlike Helm, whose uninstall fails and keeps the release
 //! when a delete hook fails, a failed or timed-out hook is told by a Warning event
 //! (`UninstallHookFailed`, naming it) and the uninstall goes on: a ChartDeployment being deleted
@@ -24,7 +25,7 @@ use super::acting::Acting;
 use super::hooks::{self, Hook, Phase};
 use super::owner::Owner;
 use super::post_hooks;
-use super::snapshot::{self, DONE, PRE_DELETE};
+use super::snapshot::{self, DONE, POST_DELETE, PRE_DELETE};
 
 /// The event reason of a delete hook that failed, or that could not run.
 pub const UNINSTALL_HOOK_FAILED: &str = "UninstallHookFailed";
@@ -34,6 +35,7 @@ pub struct DeleteHooks {
     release: u64,
     hooks: Vec<Hook>,
     pre_delete_done: bool,
+    post_delete_done: bool,
 }
 
 /// What an uninstall knows of the release it removes.
@@ -61,6 +63,7 @@ impl DeleteHooks {
             release: release.number,
             hooks: Vec::new(),
             pre_delete_done: false,
+            post_delete_done: false,
         };
         if release.number == 0 {
             return none;
@@ -70,16 +73,18 @@ impl DeleteHooks {
             else {
                 return Ok(None);
             };
-            let done = stored.marks.get(PRE_DELETE).map(String::as_str) == Some(DONE);
+            let done = |mark| stored.marks.get(mark).map(String::as_str) == Some(DONE);
+            let done = (done(PRE_DELETE), done(POST_DELETE));
             let hooks =
                 post_hooks::hooks_of(acting, owner, &release.target_namespace, stored.hooks)
                     .await?;
             Ok::<_, Error>(Some((hooks, done)))
         };
         match read.await {
-            Ok(Some((hooks, pre_delete_done))) => DeleteHooks {
+            Ok(Some((hooks, (pre_delete_done, post_delete_done)))) => DeleteHooks {
                 hooks,
                 pre_delete_done,
+                post_delete_done,
                 ..none
             },
             // An identity that may not read Secrets could not have kept a release with hooks.
@@ -124,16 +129,26 @@ impl DeleteHooks {
         }
     }
 
-    /// Runs the `post-delete` hooks (the objects are gone).
+    /// Runs the `post-delete` hooks (the objects are gone), unless an earlier pass did: one
+    /// whose release of the finalizer failed is retried, and must not run them twice.
     pub async fn after(
-        &self,
+        &mut self,
         ctx: &Context,
         acting: &Acting<'_>,
         owner: &Owner,
         release: &Release<'_>,
     ) {
+        if self.post_delete_done || hooks::of_phase(&self.hooks, Phase::PostDelete).is_empty() {
+            return;
+        }
         self.run(ctx, acting, owner, release, Phase::PostDelete)
             .await;
+        self.post_delete_done = true;
+        if let Err(error) =
+            snapshot::mark(acting, &release.key.key, self.release, POST_DELETE, DONE).await
+        {
+            warn!(deployment = %release.key.key, %error, "the post-delete hooks ran but could not be marked done: a later pass may run them again");
+        }
     }
 
     async fn run(
