@@ -460,6 +460,18 @@ impl HttpClient {
         &self.options
     }
 
+    /// This client sending `credentials` (to the origin asked, as always) instead of its own:
+    /// per-request tokens without building a client, and its trusted roots, again.
+    pub fn with_credentials(&self, credentials: Option<Credentials>) -> HttpClient {
+        HttpClient {
+            client: self.client.clone(),
+            options: HttpOptions {
+                credentials,
+                ..self.options.clone()
+            },
+        }
+    }
+
     /// Downloads `url` and returns its body, refusing one over `max_body_bytes`.
     pub async fn get(&self, url: &str) -> Result<Vec<u8>, HttpError> {
         self.get_limited(url, self.options.max_body_bytes).await

@@ -4,6 +4,7 @@
 //! version (`+` written as `_`, which tags cannot hold).
 
 mod bounded;
+mod clients;
 mod index;
 
 pub use index::{PlatformImage, push_image_index};
@@ -12,9 +13,7 @@ use base64::Engine;
 use capstan_chart::load::load_archive;
 use capstan_chart::model::ChartMetadata;
 use capstan_chart::version::{Constraint, parse_version, select_latest};
-use oci_client::client::{
-    Certificate, CertificateEncoding, ClientConfig, ClientProtocol, Config, ImageLayer,
-};
+use oci_client::client::{Config, ImageLayer};
 use oci_client::manifest::{OCI_IMAGE_MEDIA_TYPE, OciDescriptor, OciImageManifest};
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
@@ -193,30 +192,13 @@ pub fn tag_to_version(tag: &str) -> String {
     tag.replace('_', "+")
 }
 
-fn client(options: &RegistryOptions) -> Client {
-    // rustls needs a process-wide provider; keep one that is already installed.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let config = ClientConfig {
-        protocol: if options.plain_http {
-            ClientProtocol::Http
-        } else {
-            ClientProtocol::Https
-        },
-        extra_root_certificates: options
-            .ca_pem
-            .iter()
-            .map(|pem| Certificate {
-                encoding: CertificateEncoding::Pem,
-                data: pem.clone(),
-            })
-            .collect(),
-        accept_invalid_certificates: options.insecure_skip_tls_verify,
-        // A registry that stops answering fails the request instead of hanging it.
-        connect_timeout: Some(CONNECT_TIMEOUT),
-        read_timeout: Some(READ_TIMEOUT),
-        ..ClientConfig::default()
-    };
-    Client::new(config)
+/// The kept clients for `options` ([`clients`]); one that cannot be built is told about
+/// `reference`.
+fn clients_for(
+    options: &RegistryOptions,
+    reference: &Reference,
+) -> Result<clients::RegistryClients, OciError> {
+    clients::for_options(options).map_err(|error| bounded::http_error(reference, options, error))
 }
 
 fn registry_auth(auth: &Auth) -> RegistryAuth {
@@ -449,7 +431,7 @@ async fn push_manifest(
 ) -> Result<PushResult, OciError> {
     let mut manifest = OciImageManifest::build(&layers, &config, Some(annotations));
     manifest.media_type = media_type.map(str::to_string);
-    let client = client(options);
+    let client = clients_for(options, reference)?.oci;
     let auth = registry_auth(&options.auth);
     let to_error = registry_error(reference, &options.auth);
     client
@@ -475,7 +457,7 @@ pub async fn list_versions(
     let (registry, path) = parse_oci_url(repository_url)?;
     let reference = Reference::with_tag(registry, path, "latest".to_string());
     let tags = bounded::tags(
-        &client(options),
+        &clients_for(options, &reference)?,
         options,
         &reference,
         &registry_auth(&options.auth),
@@ -521,7 +503,7 @@ pub async fn resolve_digest(
     let reference = choose_reference(chart_url, version, options).await?;
     // The digest of the bytes themselves: a HEAD's Docker-Content-Digest is the registry's word.
     let (_, digest) = bounded::manifest(
-        &client(options),
+        &clients_for(options, &reference)?,
         options,
         &reference,
         &registry_auth(&options.auth),
@@ -620,9 +602,10 @@ async fn pull_reference(
     options: &RegistryOptions,
     limits: PullLimits,
 ) -> Result<Pulled, OciError> {
-    let client = client(options);
+    let clients = clients_for(options, reference)?;
     let auth = registry_auth(&options.auth);
-    let (manifest, digest) = bounded::manifest(&client, options, reference, &auth).await?;
+    let (manifest, digest) = bounded::manifest(&clients, options, reference, &auth).await?;
+    let client = clients.oci;
     let not_a_chart = |reason: String| OciError::NotAChart {
         reference: reference.whole(),
         reason,

@@ -8,11 +8,12 @@
 
 use oci_client::manifest::OciImageManifest;
 use oci_client::secrets::RegistryAuth;
-use oci_client::{Client, Reference, RegistryOperation};
+use oci_client::{Reference, RegistryOperation};
 use sha2::{Digest, Sha256};
 
+use super::clients::RegistryClients;
 use super::{Auth, OciError, RegistryOptions, registry_error};
-use crate::http::{Credentials, Fetched, HttpClient, HttpError, HttpOptions, Validators};
+use crate::http::{Credentials, Fetched, HttpError, Validators};
 
 /// The largest manifest accepted: 4 MiB, the limit the reference registry (distribution) and
 /// containerd apply. A chart's manifest is a few hundred bytes.
@@ -27,7 +28,7 @@ const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.manifest.v1+json, appli
 /// Reads `reference`'s manifest, at most [`MAX_MANIFEST_BYTES`], and its digest (computed from
 /// the bytes received, and checked against the one the reference names).
 pub async fn manifest(
-    client: &Client,
+    clients: &RegistryClients,
     options: &RegistryOptions,
     reference: &Reference,
     auth: &RegistryAuth,
@@ -38,7 +39,7 @@ pub async fn manifest(
     };
     let url = format!("{}/manifests/{target}", base(options, reference));
     let body = get(
-        client,
+        clients,
         options,
         reference,
         auth,
@@ -69,7 +70,7 @@ pub async fn manifest(
 
 /// The repository's tags, from one answer of at most [`MAX_TAG_LIST_BYTES`].
 pub async fn tags(
-    client: &Client,
+    clients: &RegistryClients,
     options: &RegistryOptions,
     reference: &Reference,
     auth: &RegistryAuth,
@@ -81,7 +82,7 @@ pub async fn tags(
     }
     let url = format!("{}/tags/list", base(options, reference));
     let body = get(
-        client,
+        clients,
         options,
         reference,
         auth,
@@ -114,7 +115,7 @@ fn base(options: &RegistryOptions, reference: &Reference) -> String {
 /// GETs `url` with the credentials the registry wants for pulls: the bearer token `oci-client`
 /// negotiated, or the basic credentials when the registry takes those directly.
 async fn get(
-    client: &Client,
+    clients: &RegistryClients,
     options: &RegistryOptions,
     reference: &Reference,
     auth: &RegistryAuth,
@@ -122,7 +123,8 @@ async fn get(
     accept: Option<&str>,
     limit: u64,
 ) -> Result<Vec<u8>, OciError> {
-    let token = client
+    let token = clients
+        .oci
         .auth(reference, auth, RegistryOperation::Pull)
         .await
         .map_err(registry_error(reference, &options.auth))?;
@@ -137,16 +139,7 @@ async fn get(
         }),
         (None, Auth::Anonymous) => None,
     };
-    let http = HttpClient::new(HttpOptions {
-        connect_timeout: super::CONNECT_TIMEOUT,
-        read_timeout: super::READ_TIMEOUT,
-        max_body_bytes: limit,
-        credentials,
-        ca_pem: options.ca_pem.clone(),
-        insecure_skip_tls_verify: options.insecure_skip_tls_verify,
-        ..HttpOptions::default()
-    })
-    .map_err(|e| http_error(reference, options, e))?;
+    let http = clients.http.with_credentials(credentials);
     match http
         .fetch_accepting(url, &Validators::default(), accept, limit)
         .await
@@ -160,7 +153,11 @@ async fn get(
     }
 }
 
-fn http_error(reference: &Reference, options: &RegistryOptions, error: HttpError) -> OciError {
+pub(super) fn http_error(
+    reference: &Reference,
+    options: &RegistryOptions,
+    error: HttpError,
+) -> OciError {
     match error {
         HttpError::Status {
             status: 401 | 403, ..

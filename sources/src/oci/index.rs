@@ -16,7 +16,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::{
-    Auth, Blob, OciError, PushResult, RegistryOptions, client, registry_auth, registry_error,
+    Auth, Blob, OciError, PushResult, RegistryOptions, clients_for, registry_auth, registry_error,
 };
 
 /// One platform's image in a multi-platform push.
@@ -48,7 +48,7 @@ pub async fn push_image_index(
                 reference: reference.to_string(),
                 reason: e.to_string(),
             })?;
-    let client = client(options);
+    let client = clients_for(options, &reference)?.oci;
     let auth = registry_auth(&options.auth);
     client
         .store_auth_if_needed(reference.resolve_registry(), &auth)
