@@ -82,6 +82,8 @@ pub struct Fetched {
     pub package: Arc<Package>,
     /// `sha256:<hex>` of the OCI manifest (registry sources only).
     pub manifest_digest: Option<String>,
+    /// What the archive says of itself, when known without unpacking it (registry sources).
+    pub pulled: Option<oci::PulledChart>,
 }
 
 /// Fetches the archive `source` names (and its `.prov` when `policy` looks at provenance).
@@ -90,6 +92,7 @@ pub async fn archive(ctx: &Context, source: Source, policy: &Policy) -> Result<F
         Source::Package(package) => Fetched {
             package: Arc::new(package),
             manifest_digest: None,
+            pulled: None,
         },
         Source::Repository { index, entry } => {
             let package =
@@ -97,13 +100,15 @@ pub async fn archive(ctx: &Context, source: Source, policy: &Policy) -> Result<F
             Fetched {
                 package: Arc::new(package),
                 manifest_digest: None,
+                pulled: None,
             }
         }
         Source::Oci(source) => {
-            let (package, digest) = oci::fetch(&ctx.oci_charts, &source).await?;
+            let fetched = oci::fetch(&ctx.oci_charts, &source).await?;
             Fetched {
-                package,
-                manifest_digest: Some(digest),
+                package: fetched.package,
+                manifest_digest: Some(fetched.manifest_digest),
+                pulled: Some(fetched.chart),
             }
         }
     })

@@ -61,44 +61,71 @@ impl OciSource {
     }
 }
 
+/// What a pulled chart's archive says of itself, read once when it was pulled: a reconcile
+/// that finds the same manifest digest knows its revision without unpacking the archive again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PulledChart {
+    pub name: String,
+    pub version: String,
+    /// `sha256:<hex>` of the archive.
+    pub archive_digest: String,
+}
+
+/// A pulled chart in the cache.
+#[derive(Clone)]
+struct Cached {
+    package: Arc<Package>,
+    chart: PulledChart,
+}
+
 /// Pulled charts by `<chart url>@<manifest digest>`, bounded in entries and bytes. The key holds
 /// the chart URL, not only the digest: a cached chart is only handed out after the registry
 /// answered, with the asking source's credentials, that this repository has this digest.
 #[derive(Default)]
 pub struct OciCache {
-    entries: Mutex<VecDeque<(String, Arc<Package>)>>,
+    entries: Mutex<VecDeque<(String, Cached)>>,
 }
 
 impl OciCache {
-    fn get(&self, key: &str) -> Option<Arc<Package>> {
+    fn get(&self, key: &str) -> Option<Cached> {
         self.entries
             .lock()
             .unwrap_or_else(|poison| poison.into_inner())
             .iter()
             .find(|(k, _)| k == key)
-            .map(|(_, package)| Arc::clone(package))
+            .map(|(_, cached)| cached.clone())
     }
 
-    fn insert(&self, key: String, package: Arc<Package>) {
+    fn insert(&self, key: String, cached: Cached) {
         let mut entries = self
             .entries
             .lock()
             .unwrap_or_else(|poison| poison.into_inner());
         entries.retain(|(k, _)| *k != key);
-        entries.push_back((key, package));
-        let size = |p: &Package| p.archive.len() + p.provenance.as_ref().map_or(0, Vec::len);
+        entries.push_back((key, cached));
+        let size = |c: &Cached| {
+            c.package.archive.len() + c.package.provenance.as_ref().map_or(0, Vec::len)
+        };
         while entries.len() > CACHE_ENTRIES
             || (entries.len() > 1
-                && entries.iter().map(|(_, p)| size(p)).sum::<usize>() > CACHE_BYTES)
+                && entries.iter().map(|(_, c)| size(c)).sum::<usize>() > CACHE_BYTES)
         {
             entries.pop_front();
         }
     }
 }
 
+/// A chart fetched from a registry.
+pub struct FetchedChart {
+    pub package: Arc<Package>,
+    pub chart: PulledChart,
+    /// `sha256:<hex>` of the manifest.
+    pub manifest_digest: String,
+}
+
 /// The chart `source` names and its manifest digest: from the cache when the digest is known,
 /// otherwise pulled (and cached).
-pub async fn fetch(cache: &OciCache, source: &OciSource) -> Result<(Arc<Package>, String)> {
+pub async fn fetch(cache: &OciCache, source: &OciSource) -> Result<FetchedChart> {
     let what = source.describe();
     let resolved = oci::resolve_digest(
         &source.chart_url,
@@ -108,8 +135,12 @@ pub async fn fetch(cache: &OciCache, source: &OciSource) -> Result<(Arc<Package>
     .await
     .map_err(|error| Error::from_oci(what.clone(), error))?;
     let key = format!("{}@{}", source.chart_url, resolved.digest);
-    if let Some(package) = cache.get(&key) {
-        return Ok((package, resolved.digest));
+    if let Some(cached) = cache.get(&key) {
+        return Ok(FetchedChart {
+            package: cached.package,
+            chart: cached.chart,
+            manifest_digest: resolved.digest,
+        });
     }
     let pulled = oci::pull(
         &source.chart_url,
@@ -124,8 +155,20 @@ pub async fn fetch(cache: &OciCache, source: &OciSource) -> Result<(Arc<Package>
         archive: pulled.archive,
         provenance: pulled.prov,
     });
-    cache.insert(key, Arc::clone(&package));
-    Ok((package, resolved.digest))
+    let cached = Cached {
+        chart: PulledChart {
+            name: pulled.name,
+            version: pulled.version,
+            archive_digest: package.digest(),
+        },
+        package,
+    };
+    cache.insert(key, cached.clone());
+    Ok(FetchedChart {
+        package: cached.package,
+        chart: cached.chart,
+        manifest_digest: resolved.digest,
+    })
 }
 
 #[cfg(test)]
@@ -133,11 +176,18 @@ mod tests {
     use super::*;
     use capstan_sources::oci::OciError;
 
-    fn package(bytes: usize) -> Arc<Package> {
-        Arc::new(Package {
-            archive: vec![0; bytes],
-            provenance: None,
-        })
+    fn package(bytes: usize) -> Cached {
+        Cached {
+            package: Arc::new(Package {
+                archive: vec![0; bytes],
+                provenance: None,
+            }),
+            chart: PulledChart {
+                name: "c".into(),
+                version: "1.0.0".into(),
+                archive_digest: "sha256:0".into(),
+            },
+        }
     }
 
     #[test]

@@ -19,6 +19,7 @@ use super::dereference::Fetched;
 use super::desired::{DesiredObject, describe, group_of};
 use super::drift::DriftPolicy;
 use super::live::{Live, Observed};
+use super::oci::PulledChart;
 use super::owner::{Owner, Ownership, helm_release, ownership};
 use super::package::{Package, indexed_digest};
 use super::policy::{self, Check, Policy};
@@ -42,6 +43,18 @@ pub fn revision(chart: &Chart, fetched: &Fetched, values_digest: &str) -> Revisi
         chart: chart.metadata.name.clone(),
         version: chart.metadata.version.clone(),
         archive_digest: fetched.package.digest(),
+        values_digest: values_digest.to_string(),
+        manifest_digest: fetched.manifest_digest.clone(),
+    }
+}
+
+/// The revision of a chart pulled from a registry, from what its archive said when pulled: the
+/// same as [`revision`] of the loaded chart, without unpacking it.
+pub fn pulled_revision(pulled: &PulledChart, fetched: &Fetched, values_digest: &str) -> Revision {
+    Revision {
+        chart: pulled.name.clone(),
+        version: pulled.version.clone(),
+        archive_digest: pulled.archive_digest.clone(),
         values_digest: values_digest.to_string(),
         manifest_digest: fetched.manifest_digest.clone(),
     }

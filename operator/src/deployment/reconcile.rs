@@ -319,8 +319,22 @@ pub async fn attempt(
 
     progress.enter("fetching the chart");
     let fetched = dereference::archive(ctx, inputs.source, &inputs.policy).await?;
-    let chart = capstan_chart::load::load_archive(&fetched.package.archive).map_err(Error::Load)?;
-    let revision = plan::revision(&chart, &fetched, &values_digest);
+    let load = || capstan_chart::load::load_archive(&fetched.package.archive).map_err(Error::Load);
+    // A chart pulled before says what it is without being unpacked again: a reconcile that finds
+    // nothing to do (most of them, while objects become healthy) loads nothing.
+    let (revision, mut loaded) = match &fetched.pulled {
+        Some(pulled) => (
+            plan::pulled_revision(pulled, &fetched, &values_digest),
+            None,
+        ),
+        None => {
+            let chart = load()?;
+            (
+                plan::revision(&chart, &fetched, &values_digest),
+                Some(chart),
+            )
+        }
+    };
     progress.attempting(&revision);
     // A retry attempts the revision afresh: hooks, every object, a new wait for health.
     let retrying = match remediation::gate(deployment, &revision, Timestamp::now()) {
@@ -346,6 +360,11 @@ pub async fn attempt(
     if let Some(verified) = &provenance {
         info!(deployment = %key, signer = %verified.signer, fingerprint = %verified.key_fingerprint, "provenance verified");
     }
+
+    let chart = match loaded.take() {
+        Some(chart) => chart,
+        None => load()?,
+    };
 
     progress.enter("rendering the chart");
     let release_number = plan::release_number(deployment, &revision);
