@@ -10,7 +10,6 @@ use capstan_api::deployment::ValuesSourceKind;
 use capstan_api::labels::{DEPLOYMENT_ANNOTATION, DEPLOYMENT_LABEL, FINALIZER};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
-use kube::Resource;
 use kube::api::Api;
 use kube::api::{ApiResource, DynamicObject};
 use kube::core::{DeserializeGuard, PartialObjectMeta};
@@ -215,7 +214,12 @@ async fn reconcile_step(watched: &Watched, ctx: &Context) -> Result<Action> {
             // The controller's copy can predate the pass that released the finalizer (its
             // watch has not caught up yet): cleaning up from it would run the delete hooks
             // again after the resource is gone. A quorum read says whether it is still ours.
-            let Some(current) = still_to_clean_up(&api, watched).await? else {
+            let key = ObjectKey::of(watched);
+            let Some(current) = api
+                .get_opt(&key.name)
+                .await
+                .map_err(Error::kube(format!("reading {key}")))?
+            else {
                 return Ok(Action::await_change());
             };
             let Step::Cleanup { index } = finalizer::step(&current, FINALIZER) else {
@@ -233,17 +237,6 @@ async fn reconcile_step(watched: &Watched, ctx: &Context) -> Result<Action> {
         }
         Step::Nothing => Ok(Action::await_change()),
     }
-}
-
-/// `watched` as the API server has it now, unless it is gone or was replaced by a new object
-/// of the same name (a different uid).
-async fn still_to_clean_up(api: &Api<Watched>, watched: &Watched) -> Result<Option<Watched>> {
-    let key = ObjectKey::of(watched);
-    let current = api
-        .get_opt(&key.name)
-        .await
-        .map_err(Error::kube(format!("reading {key}")))?;
-    Ok(current.filter(|current| current.meta().uid == watched.meta().uid))
 }
 
 fn error_policy(deployment: Arc<Watched>, error: &Error, ctx: Arc<Context>) -> Action {

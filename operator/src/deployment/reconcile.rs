@@ -322,7 +322,7 @@ pub async fn attempt(
     let load = || capstan_chart::load::load_archive(&fetched.package.archive).map_err(Error::Load);
     // A chart pulled before says what it is without being unpacked again: a reconcile that finds
     // nothing to do (most of them, while objects become healthy) loads nothing.
-    let (revision, mut loaded) = match &fetched.pulled {
+    let (revision, loaded) = match &fetched.pulled {
         Some(pulled) => (
             plan::pulled_revision(pulled, &fetched, &values_digest),
             None,
@@ -361,7 +361,7 @@ pub async fn attempt(
         info!(deployment = %key, signer = %verified.signer, fingerprint = %verified.key_fingerprint, "provenance verified");
     }
 
-    let chart = match loaded.take() {
+    let chart = match loaded {
         Some(chart) => chart,
         None => load()?,
     };

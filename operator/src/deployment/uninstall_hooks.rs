@@ -116,16 +116,10 @@ impl DeleteHooks {
         owner: &Owner,
         release: &Release<'_>,
     ) {
-        if self.pre_delete_done || hooks::of_phase(&self.hooks, Phase::PreDelete).is_empty() {
-            return;
-        }
-        self.run(ctx, acting, owner, release, Phase::PreDelete)
-            .await;
-        self.pre_delete_done = true;
-        if let Err(error) =
-            snapshot::mark(acting, &release.key.key, self.release, PRE_DELETE, DONE).await
-        {
-            warn!(deployment = %release.key.key, %error, "the pre-delete hooks ran but could not be marked done: a later pass may run them again");
+        if !self.pre_delete_done {
+            self.run_once(ctx, acting, owner, release, Phase::PreDelete)
+                .await;
+            self.pre_delete_done = true;
         }
     }
 
@@ -138,20 +132,15 @@ impl DeleteHooks {
         owner: &Owner,
         release: &Release<'_>,
     ) {
-        if self.post_delete_done || hooks::of_phase(&self.hooks, Phase::PostDelete).is_empty() {
-            return;
-        }
-        self.run(ctx, acting, owner, release, Phase::PostDelete)
-            .await;
-        self.post_delete_done = true;
-        if let Err(error) =
-            snapshot::mark(acting, &release.key.key, self.release, POST_DELETE, DONE).await
-        {
-            warn!(deployment = %release.key.key, %error, "the post-delete hooks ran but could not be marked done: a later pass may run them again");
+        if !self.post_delete_done {
+            self.run_once(ctx, acting, owner, release, Phase::PostDelete)
+                .await;
+            self.post_delete_done = true;
         }
     }
 
-    async fn run(
+    /// Runs the hooks of `phase`, if the release has any, and marks them done on its snapshot.
+    async fn run_once(
         &self,
         ctx: &Context,
         acting: &Acting<'_>,
@@ -179,6 +168,14 @@ impl DeleteHooks {
                 )
                 .await;
             }
+        }
+        let mark = match phase {
+            Phase::PreDelete => PRE_DELETE,
+            _ => POST_DELETE,
+        };
+        if let Err(error) = snapshot::mark(acting, &release.key.key, self.release, mark, DONE).await
+        {
+            warn!(deployment = %release.key.key, phase = phase.name(), %error, "the delete hooks ran but could not be marked done: a later pass may run them again");
         }
     }
 }
