@@ -45,6 +45,8 @@ S3_PORT="${CAPSTAN_E2E_S3_PORT:-25090}"
 SERVICE_CIDR="${CAPSTAN_E2E_SERVICE_CIDR:-10.0.0.0/24}"
 FAKE_NODES="${CAPSTAN_E2E_FAKE_NODES:-1}"
 NODE_PODS="${CAPSTAN_E2E_NODE_PODS:-110}"
+# The request rate of the cluster's own controllers (see controllers_rate_flags); empty: theirs.
+CONTROLLERS_QPS="${CAPSTAN_E2E_CONTROLLERS_QPS:-}"
 
 # Go: build with the toolchain on the machine unless a module needs a newer one (set per build).
 export GOFLAGS="${GOFLAGS:--buildvcs=false}"

@@ -100,8 +100,21 @@ start_apiserver() {
 	wait_until 120 kube-apiserver curl_admin "https://$HOST:$APISERVER_PORT/readyz"
 }
 
+# The request rate kube-controller-manager and kube-scheduler allow themselves, kept in the state
+# directory (so a restart keeps it, and a benchmark can report it): CAPSTAN_E2E_CONTROLLERS_QPS at
+# `up`, or `e2e/cluster pace QPS` later; else their own defaults (20 and 50 requests per second). At the defaults the controller-manager makes
+# about 4 Deployments Available per second, whoever applied them; a benchmark raises it so that
+# the rate measured is the tool's, not the controller-manager's. Prints the flags, one per line.
+controllers_rate_flags() {
+	[[ -s $STATE/controllers-qps ]] || return 0
+	local qps
+	qps=$(<"$STATE/controllers-qps")
+	printf '%s\n' "--kube-api-qps=$qps" "--kube-api-burst=$((qps * 2))"
+}
+
 start_controller_manager() {
-	local kubeconfig="$STATE/controller-manager.kubeconfig"
+	local kubeconfig="$STATE/controller-manager.kubeconfig" rate
+	mapfile -t rate < <(controllers_rate_flags)
 	write_kubeconfig "$kubeconfig" controller-manager
 	local IFS=,
 	start_process kube-controller-manager "$K8S_BIN/kube-controller-manager" \
@@ -110,19 +123,20 @@ start_controller_manager() {
 		--bind-address="$HOST" --secure-port="$CONTROLLER_MANAGER_PORT" --cert-dir="$STATE/controller-manager" \
 		--leader-elect=false --use-service-account-credentials=true \
 		--root-ca-file="$PKI/ca.crt" --service-account-private-key-file="$PKI/serviceaccount.key" \
-		--controllers="${CONTROLLERS[*]}" --concurrent-gc-syncs=5
+		--controllers="${CONTROLLERS[*]}" --concurrent-gc-syncs=5 "${rate[@]}"
 	unset IFS
 	wait_until 60 kube-controller-manager curl -skf --max-time 2 "https://$HOST:$CONTROLLER_MANAGER_PORT/healthz"
 }
 
 start_scheduler() {
-	local kubeconfig="$STATE/scheduler.kubeconfig"
+	local kubeconfig="$STATE/scheduler.kubeconfig" rate
+	mapfile -t rate < <(controllers_rate_flags)
 	write_kubeconfig "$kubeconfig" scheduler
 	start_process kube-scheduler "$K8S_BIN/kube-scheduler" \
 		--kubeconfig="$kubeconfig" --authentication-kubeconfig="$kubeconfig" \
 		--authorization-kubeconfig="$kubeconfig" \
 		--bind-address="$HOST" --secure-port="$SCHEDULER_PORT" --cert-dir="$STATE/scheduler" \
-		--leader-elect=false
+		--leader-elect=false "${rate[@]}"
 	wait_until 60 kube-scheduler curl -skf --max-time 2 "https://$HOST:$SCHEDULER_PORT/healthz"
 }
 

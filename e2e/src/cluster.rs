@@ -61,6 +61,13 @@ impl Cluster {
         &self.env
     }
 
+    /// The request rate kube-controller-manager and kube-scheduler run at (`e2e/cluster pace`),
+    /// or `None` at their own defaults (20 and 50 per second).
+    pub fn controllers_pace(&self) -> Option<u32> {
+        let kept = std::fs::read_to_string(self.env.state_dir.join("controllers-qps")).ok()?;
+        kept.trim().parse().ok()
+    }
+
     /// A client authenticated as the cluster admin (`system:masters`).
     pub async fn client(&self) -> Result<Client> {
         let config = self.admin_config().await?;

@@ -3,7 +3,10 @@
 //!
 //! Usage: `capstan-bench [N...]` (default 100), e.g. `capstan-bench 100 1000`. The serial Helm run
 //! takes one to two seconds per deployment: `CAPSTAN_BENCH_HELM_SERIAL_UP_TO=100` runs it only for
-//! N up to 100, and `CAPSTAN_BENCH_SKIP_HELM_SERIAL=1` leaves it out.
+//! N up to 100, and `CAPSTAN_BENCH_SKIP_HELM_SERIAL=1` leaves it out. `CAPSTAN_BENCH_ROWS`, a
+//! comma-separated list of [`ROWS`], runs only those (the batched floor, every ratio's reference,
+//! always runs), e.g. `CAPSTAN_BENCH_ROWS=capstan` for a run of 10,000. `capstan` is the rollout
+//! from a repository and the no-op resync; `capstan-upgrade` the upgrade wave after them.
 //!
 //! Interrupted (Ctrl-C, or SIGTERM as from `timeout`), it stops the measurement under way: the
 //! operator it started is killed and its namespace deleted, so nothing it started outlives it.
@@ -35,8 +38,37 @@ async fn main() -> TestResult {
     }
 }
 
+/// The measurements `CAPSTAN_BENCH_ROWS` can name.
+const ROWS: [&str; 5] = [
+    "floor-each",
+    "helm-serial",
+    "helm-parallel",
+    "capstan",
+    "capstan-oci",
+];
+
+/// The measurements to run: `CAPSTAN_BENCH_ROWS`, else all.
+fn selected_rows() -> TestResult<Vec<String>> {
+    let Ok(list) = std::env::var("CAPSTAN_BENCH_ROWS") else {
+        return Ok(ROWS.map(String::from).to_vec());
+    };
+    list.split(',')
+        .map(|name| match name.trim() {
+            name if ROWS.contains(&name) => Ok(name.to_string()),
+            other => Err(format!(
+                "CAPSTAN_BENCH_ROWS names `{other}`, which is not one of {}",
+                ROWS.join(", ")
+            )
+            .into()),
+        })
+        .collect()
+}
+
 async fn run(counts: Vec<usize>) -> TestResult {
-    let skip_helm_serial = std::env::var_os("CAPSTAN_BENCH_SKIP_HELM_SERIAL").is_some();
+    let rows_to_run = selected_rows()?;
+    let runs = |name: &str| rows_to_run.iter().any(|row| row == name);
+    let skip_helm_serial =
+        std::env::var_os("CAPSTAN_BENCH_SKIP_HELM_SERIAL").is_some() || !runs("helm-serial");
     let helm_serial_up_to = match std::env::var("CAPSTAN_BENCH_HELM_SERIAL_UP_TO") {
         Ok(value) => value.parse::<usize>().map_err(|_| {
             format!("CAPSTAN_BENCH_HELM_SERIAL_UP_TO={value:?} is not a number of deployments")
@@ -47,8 +79,10 @@ async fn run(counts: Vec<usize>) -> TestResult {
     for deployments in counts {
         let bench = Bench::new(cluster, deployments)?;
         let mut rows = Vec::new();
-        eprintln!("[bench] N={deployments}: floor, one apply per deployment");
-        record(&mut rows, [bench.floor_per_deployment().await?]);
+        if runs("floor-each") {
+            eprintln!("[bench] N={deployments}: floor, one apply per deployment");
+            record(&mut rows, [bench.floor_per_deployment().await?]);
+        }
         eprintln!("[bench] N={deployments}: floor, one batch");
         let floor = bench.floor_batch().await?;
         let floor_time = floor.elapsed;
@@ -57,13 +91,22 @@ async fn run(counts: Vec<usize>) -> TestResult {
             eprintln!("[bench] N={deployments}: Helm, serial");
             record(&mut rows, [bench.helm(1).await?]);
         }
-        eprintln!("[bench] N={deployments}: Helm, {HELM_PARALLEL} in parallel");
-        record(&mut rows, [bench.helm(HELM_PARALLEL).await?]);
-        eprintln!("[bench] N={deployments}: Capstan, one repository");
-        record(&mut rows, bench.capstan().await?);
-        eprintln!("[bench] N={deployments}: Capstan, one OCI registry");
-        record(&mut rows, [bench.capstan_oci().await?]);
-        println!("{}", table(deployments, &rows, floor_time));
+        if runs("helm-parallel") {
+            eprintln!("[bench] N={deployments}: Helm, {HELM_PARALLEL} in parallel");
+            record(&mut rows, [bench.helm(HELM_PARALLEL).await?]);
+        }
+        if runs("capstan") || runs("capstan-upgrade") {
+            eprintln!("[bench] N={deployments}: Capstan, one repository");
+            record(&mut rows, bench.capstan(runs("capstan-upgrade")).await?);
+        }
+        if runs("capstan-oci") {
+            eprintln!("[bench] N={deployments}: Capstan, one OCI registry");
+            record(&mut rows, [bench.capstan_oci().await?]);
+        }
+        println!(
+            "{}",
+            table(deployments, &rows, floor_time, cluster.controllers_pace())
+        );
     }
     Ok(())
 }

@@ -214,8 +214,9 @@ impl<'a> Bench<'a> {
         ))
     }
 
-    /// Capstan's three rows: rollout, no-op resync and upgrade wave, with one repository.
-    pub async fn capstan(&self) -> TestResult<Vec<Row>> {
+    /// Capstan's rows with one repository: rollout, no-op resync and (with `upgrade`) the
+    /// upgrade wave.
+    pub async fn capstan(&self, upgrade: bool) -> TestResult<Vec<Row>> {
         let (kubeconfig, audit_log) = self.measured_identity().await?;
         let env = self.cluster.env();
         let namespace = TestNamespace::create(self.cluster, "bench-capstan").await?;
@@ -264,17 +265,19 @@ impl<'a> Bench<'a> {
         )?);
 
         // Upgrade wave: 1.1.0 published; every deployment follows `^1.0`.
-        let cursor = Cursor::at_end(&audit_log)?;
-        package_jinja_chart(&self.work.path().join("capstan"), "1.1.0", &repo_dir)?;
-        reindex(&repo_dir, &repo_url)?;
-        let start = Instant::now();
-        self.all_at_version(&namespace, "1.1.0").await?;
-        rows.push(measured(
-            "Capstan: upgrade wave to 1.1.0 (includes up to 30 s until the next repository poll)",
-            start.elapsed(),
-            &operator,
-            &cursor,
-        )?);
+        if upgrade {
+            let cursor = Cursor::at_end(&audit_log)?;
+            package_jinja_chart(&self.work.path().join("capstan"), "1.1.0", &repo_dir)?;
+            reindex(&repo_dir, &repo_url)?;
+            let start = Instant::now();
+            self.all_at_version(&namespace, "1.1.0").await?;
+            rows.push(measured(
+                "Capstan: upgrade wave to 1.1.0 (includes up to 30 s until the next repository poll)",
+                start.elapsed(),
+                &operator,
+                &cursor,
+            )?);
+        }
 
         // Uninstalled by the running operator, so the namespace goes without stuck finalizers.
         namespace.delete_within(self.timeout).await?;
@@ -490,9 +493,14 @@ fn reindex(dir: &Path, url: &str) -> TestResult {
 }
 
 /// The table, as `e2e/bench` prints it.
-pub fn table(deployments: usize, rows: &[Row], floor: Duration) -> String {
+pub fn table(deployments: usize, rows: &[Row], floor: Duration, pace: Option<u32>) -> String {
+    let pace = match pace {
+        Some(qps) => format!("kube-controller-manager and kube-scheduler at {qps} requests/s"),
+        None => "kube-controller-manager and kube-scheduler at their default 20 and 50 requests/s"
+            .to_string(),
+    };
     let mut out = format!(
-        "N = {deployments}\n| measurement | time | × floor (batch) | operator peak RSS | operator CPU | operator API requests |\n|---|---|---|---|---|---|\n"
+        "N = {deployments} ({pace})\n| measurement | time | × floor (batch) | operator peak RSS | operator CPU | operator API requests |\n|---|---|---|---|---|---|\n"
     );
     for row in rows {
         let ratio = row.elapsed.as_secs_f64() / floor.as_secs_f64().max(0.001);
