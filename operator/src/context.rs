@@ -1,12 +1,13 @@
 //! State shared by every reconcile: the client, caches, the event recorder and failure counts.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use capstan_api::labels::FIELD_MANAGER;
 use k8s_openapi::NamespaceResourceScope;
 use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::Store;
 use kube::runtime::watcher;
 use kube::{Api, Client, Resource};
 use tokio::sync::Semaphore;
@@ -14,6 +15,7 @@ use tokio::sync::Semaphore;
 use crate::cluster::ClusterInfo;
 use crate::deployment::identity::Clients;
 use crate::deployment::oci::OciCache;
+use crate::deployment::triggers::WatchedRepository;
 use crate::metrics::Metrics;
 use crate::object_key::{KindKey, ObjectKey};
 use crate::repository::fetch_schedule::FetchSchedule;
@@ -56,6 +58,10 @@ pub struct Context {
     pub render_slots: Arc<Semaphore>,
     /// Clients that act as the ServiceAccounts deployments name.
     pub clients: Clients,
+    /// This operator's share of the ChartRepositories as its deployment controller's watch last
+    /// saw them (set when that controller starts). A deployment reads its repository here
+    /// instead of asking the API server on every reconcile; one not found here is asked for.
+    pub repositories: OnceLock<Store<WatchedRepository>>,
     /// Keys the digest of each revision's values.
     pub values_key: ValuesKey,
     /// Consecutive failures per object, for exponential back-off.
@@ -88,6 +94,7 @@ impl Context {
             oci_charts: OciCache::default(),
             render_slots: Arc::new(Semaphore::new(usize::from(settings.render_workers.max(1)))),
             clients: Clients::default(),
+            repositories: OnceLock::new(),
             values_key,
             settings,
             client,

@@ -10,6 +10,7 @@ use capstan_api::deployment::ValuesSourceKind;
 use capstan_api::labels::{DEPLOYMENT_ANNOTATION, DEPLOYMENT_LABEL, FINALIZER};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::ResourceExt;
 use kube::api::Api;
 use kube::api::{ApiResource, DynamicObject};
 use kube::core::{DeserializeGuard, PartialObjectMeta};
@@ -45,10 +46,17 @@ const AFTER_FINALIZER_ADDED: std::time::Duration = std::time::Duration::from_sec
 
 /// Runs the ChartDeployment controller until shutdown.
 pub async fn run(ctx: Arc<Context>) {
-    let deployments: Api<Watched> = ctx.watched();
-    let controller = Controller::new(deployments, ctx.sharded_watch())
+    // The controller's own store keeps every ChartDeployment of the share for as long as the
+    // operator runs: kept without managedFields, which nothing here reads and which can be the
+    // largest part of an object whose status the operator writes (a list of every status field).
+    let (store, deployment_writer) = reflector::store::<Watched>();
+    let deployments = watcher::watcher(ctx.watched::<Watched>(), ctx.sharded_watch())
+        .default_backoff()
+        .modify(|deployment| deployment.managed_fields_mut().clear())
+        .reflect(deployment_writer)
+        .applied_objects();
+    let controller = Controller::for_stream(deployments, store.clone())
         .with_config(Config::default().concurrency(ctx.settings.max_concurrent_reconciles));
-    let store = controller.store();
     let config_map_store = store.clone();
     let dependency_store = store.clone();
     let repository_store = store.clone();
@@ -58,6 +66,8 @@ pub async fn run(ctx: Arc<Context>) {
     // and wakes the deployments of a repository whose index, conditions or spec changed, or
     // that was deleted.
     let (repositories, repository_writer) = reflector::store::<WatchedRepository>();
+    // Only the first controller of a context sets it; a second would watch the same share.
+    let _ = ctx.repositories.set(repositories.clone());
     let deletions = Arc::clone(&ctx);
     let cache = Arc::clone(&ctx);
     // Only this operator's share of the repositories (`--watch-label-selector`): a deployment
@@ -123,20 +133,14 @@ pub async fn run(ctx: Arc<Context>) {
         .await;
 }
 
-/// One metadata watch per kind whose health is read from its status (Deployments,
-/// StatefulSets, DaemonSets, Jobs, PersistentVolumeClaims), of the objects deployments applied.
+/// One metadata watch per kind whose health is read from its status
+/// ([`super::health::watched_kinds`]), of the objects deployments applied.
 fn health_watches(
     ctx: &Context,
 ) -> impl futures::Stream<Item = Result<PartialObjectMeta<DynamicObject>, watcher::Error>> + Send + 'static
 {
     let config = || watch_config().labels(DEPLOYMENT_LABEL);
-    let kinds = [
-        ApiResource::erase::<k8s_openapi::api::apps::v1::Deployment>(&()),
-        ApiResource::erase::<k8s_openapi::api::apps::v1::StatefulSet>(&()),
-        ApiResource::erase::<k8s_openapi::api::apps::v1::DaemonSet>(&()),
-        ApiResource::erase::<k8s_openapi::api::batch::v1::Job>(&()),
-        ApiResource::erase::<k8s_openapi::api::core::v1::PersistentVolumeClaim>(&()),
-    ];
+    let kinds = super::health::watched_kinds();
     let streams = kinds.map(|resource| {
         let api: Api<PartialObjectMeta<DynamicObject>> = match &ctx.settings.watch_namespace {
             Some(namespace) => Api::namespaced_with(ctx.client.clone(), namespace, &resource),

@@ -15,6 +15,8 @@ use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::Client;
 use kube::ResourceExt;
 use kube::api::Api;
+use kube::core::DeserializeGuard;
+use kube::runtime::reflector::ObjectRef;
 
 use crate::access::Access;
 use crate::context::Context;
@@ -114,6 +116,19 @@ pub async fn archive(ctx: &Context, source: Source, policy: &Policy) -> Result<F
     })
 }
 
+/// The ChartRepository `name` in `namespace`: as the watch last saw it, else (not seen yet,
+/// gone, or undecodable) as the API server has it now, `None` when it does not exist.
+async fn repository(ctx: &Context, namespace: &str, name: &str) -> Result<Option<ChartRepository>> {
+    let watched = ctx
+        .repositories
+        .get()
+        .and_then(|store| store.get(&ObjectRef::new(name).within(namespace)));
+    if let Some(DeserializeGuard(Ok(repository))) = watched.as_deref() {
+        return Ok(Some(repository.clone()));
+    }
+    get_opt::<ChartRepository>(&ctx.client, namespace, name).await
+}
+
 /// The object `name` of kind `K` in `namespace`, or `None` when it does not exist.
 async fn get_opt<K>(client: &Client, namespace: &str, name: &str) -> Result<Option<K>>
 where
@@ -202,7 +217,7 @@ async fn from_repository(
 ) -> Result<(Source, Policy)> {
     let name = &wanted.repository_ref.name;
     let cache_key = ObjectKey::new(namespace, name.clone());
-    let Some(repository) = get_opt::<ChartRepository>(&ctx.client, namespace, name).await? else {
+    let Some(repository) = repository(ctx, namespace, name).await? else {
         ctx.indexes.remove(&cache_key);
         return Err(Error::InputMissing {
             what: format!("ChartRepository {name}"),

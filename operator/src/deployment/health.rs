@@ -285,6 +285,34 @@ pub fn has_health(api_version: &str, kind: &str) -> bool {
     ) || !is_built_in(group)
 }
 
+/// The kinds with a health whose objects the controller watches (as metadata, those carrying a
+/// deployment's label): a change of one wakes the deployment that applied it.
+pub fn watched_kinds() -> [kube::core::ApiResource; 5] {
+    use k8s_openapi::api::{apps::v1, batch::v1::Job, core::v1::PersistentVolumeClaim};
+    use kube::core::ApiResource;
+    [
+        ApiResource::erase::<v1::Deployment>(&()),
+        ApiResource::erase::<v1::StatefulSet>(&()),
+        ApiResource::erase::<v1::DaemonSet>(&()),
+        ApiResource::erase::<Job>(&()),
+        ApiResource::erase::<PersistentVolumeClaim>(&()),
+    ]
+}
+
+/// Whether a change in the health of the object `entry` names wakes its deployment: it has no
+/// health, or it is of a [`watched_kinds`] kind in the watched namespace (`None`: all).
+pub fn wakes_on_change(entry: &capstan_api::InventoryEntry, watch_namespace: Option<&str>) -> bool {
+    if !has_health(&entry.api_version, &entry.kind) {
+        return true;
+    }
+    let in_watched_namespace =
+        watch_namespace.is_none_or(|watched| entry.namespace.as_deref() == Some(watched));
+    in_watched_namespace
+        && watched_kinds()
+            .iter()
+            .any(|kind| kind.api_version == entry.api_version && kind.kind == entry.kind)
+}
+
 /// Whether `group` is one of Kubernetes' own API groups (whose kinds other than those above
 /// have no health).
 fn is_built_in(group: &str) -> bool {
@@ -295,6 +323,51 @@ fn is_built_in(group: &str) -> bool {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn entry(
+        api_version: &str,
+        kind: &str,
+        namespace: Option<&str>,
+    ) -> capstan_api::InventoryEntry {
+        capstan_api::InventoryEntry {
+            api_version: api_version.into(),
+            kind: kind.into(),
+            namespace: namespace.map(Into::into),
+            name: "web".into(),
+        }
+    }
+
+    #[test]
+    fn only_objects_whose_health_the_watches_see_wake_their_deployment() {
+        let app = Some("app");
+        for (api_version, kind) in [
+            ("apps/v1", "Deployment"),
+            ("batch/v1", "Job"),
+            ("v1", "PersistentVolumeClaim"),
+        ] {
+            assert!(wakes_on_change(&entry(api_version, kind, app), None));
+            assert!(wakes_on_change(&entry(api_version, kind, app), Some("app")));
+            assert!(
+                !wakes_on_change(&entry(api_version, kind, Some("other")), Some("app")),
+                "{kind}"
+            );
+        }
+        // Without a health, nothing to wait for.
+        assert!(wakes_on_change(
+            &entry("v1", "ConfigMap", app),
+            Some("other")
+        ));
+        // Health, but no watch.
+        assert!(!wakes_on_change(&entry("v1", "Pod", app), None));
+        assert!(!wakes_on_change(
+            &entry("example.com/v1", "Widget", app),
+            None
+        ));
+        assert!(!wakes_on_change(
+            &entry("apiextensions.k8s.io/v1", "CustomResourceDefinition", None),
+            None
+        ));
+    }
 
     fn deployment(replicas: i64, updated: i64, available: i64) -> Value {
         json!({"apiVersion": "apps/v1", "kind": "Deployment",
