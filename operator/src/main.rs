@@ -211,7 +211,24 @@ fn init_logging(format: LogFormat) {
     }
 }
 
+/// Caps glibc's malloc at two arenas. By default it gives threads up to eight per core, and
+/// each keeps the memory freed in it: the runtime's workers and the blocking threads that render
+/// charts came to hold a third of the operator's resident memory at a thousand deployments
+/// (e2e/bench: peak RSS 63.8 MiB against 47.0 MiB with two arenas, in a no-op resync). The
+/// static image links musl, whose allocator has no arenas. `MALLOC_ARENA_MAX` still wins.
+fn limit_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+        // SAFETY: mallopt only sets an allocator parameter; it is called before any thread
+        // other than main exists.
+        unsafe {
+            libc::mallopt(libc::M_ARENA_MAX, 2);
+        }
+    }
+}
+
 fn run(settings: Settings) -> anyhow::Result<()> {
+    limit_malloc_arenas();
     // kube uses rustls with ring; install it as the process default so no other TLS user in
     // the process can pick a different provider.
     let _ = rustls::crypto::ring::default_provider().install_default();
