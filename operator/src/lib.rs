@@ -33,6 +33,7 @@ pub mod report;
 pub mod repository;
 pub mod settings;
 pub mod values_key;
+pub mod watch;
 
 pub use error::{Error, Result};
 pub use operate::operate;

@@ -25,6 +25,7 @@ use crate::error::{Error, Result};
 use crate::finalizer::{self, Step};
 use crate::logging::reconcile_span;
 use crate::object_key::{KindKey, ObjectKey};
+use crate::watch::relisting;
 
 use super::triggers::{
     RepositoryChanges, WatchedRepository, dependents, forget_deleted, referencing,
@@ -50,7 +51,7 @@ pub async fn run(ctx: Arc<Context>) {
     // operator runs: kept without managedFields, which nothing here reads and which can be the
     // largest part of an object whose status the operator writes (a list of every status field).
     let (store, deployment_writer) = reflector::store::<Watched>();
-    let deployments = watcher::watcher(ctx.watched::<Watched>(), ctx.sharded_watch())
+    let deployments = relisting(ctx.watched::<Watched>(), ctx.sharded_watch())
         .default_backoff()
         .modify(|deployment| deployment.managed_fields_mut().clear())
         .reflect(deployment_writer)
@@ -72,25 +73,24 @@ pub async fn run(ctx: Arc<Context>) {
     let cache = Arc::clone(&ctx);
     // Only this operator's share of the repositories (`--watch-label-selector`): a deployment
     // reads the index its own operator fetched, so it shares its repository's shard.
-    let touched_repositories =
-        watcher::watcher(ctx.watched::<WatchedRepository>(), ctx.sharded_watch())
-            .default_backoff()
-            .reflect(repository_writer)
-            .filter_map(move |event| {
-                if let Ok(watcher::Event::Delete(DeserializeGuard(Ok(repository)))) = &event {
-                    forget_deleted(&deletions, repository);
-                }
-                std::future::ready(touched_repository(event))
-            });
+    let touched_repositories = relisting(ctx.watched::<WatchedRepository>(), ctx.sharded_watch())
+        .default_backoff()
+        .reflect(repository_writer)
+        .filter_map(move |event| {
+            if let Ok(watcher::Event::Delete(DeserializeGuard(Ok(repository)))) = &event {
+                forget_deleted(&deletions, repository);
+            }
+            std::future::ready(touched_repository(event))
+        });
     // ConfigMaps and Secrets are watched as metadata only: their contents are read only for
     // the objects a deployment names, when it is reconciled.
-    let config_maps = watcher::watcher(
+    let config_maps = relisting(
         ctx.watched::<PartialObjectMeta<ConfigMap>>(),
         watch_config(),
     )
     .default_backoff()
     .touched_objects();
-    let secrets = watcher::watcher(ctx.watched::<PartialObjectMeta<Secret>>(), watch_config())
+    let secrets = relisting(ctx.watched::<PartialObjectMeta<Secret>>(), watch_config())
         .default_backoff()
         .touched_objects();
     // The applied workloads, as metadata and only those carrying a deployment's label: a change
@@ -104,9 +104,12 @@ pub async fn run(ctx: Arc<Context>) {
             // annotation; any of them stands for all.
             ApiResource::erase::<k8s_openapi::api::apps::v1::Deployment>(&()),
         )
-        .watches(ctx.watched::<Watched>(), watch_config(), move |changed| {
-            dependents(&dependency_store, &changed)
-        })
+        .watches_stream(
+            relisting(ctx.watched::<Watched>(), watch_config())
+                .default_backoff()
+                .touched_objects(),
+            move |changed| dependents(&dependency_store, &changed),
+        )
         .watches_stream(touched_repositories, move |repository| {
             let cached = cache.indexes.get(&ObjectKey::of(&repository)).is_some();
             if repository_changes.changed(&repository, cached) {
@@ -146,7 +149,7 @@ fn health_watches(
             Some(namespace) => Api::namespaced_with(ctx.client.clone(), namespace, &resource),
             None => Api::all_with(ctx.client.clone(), &resource),
         };
-        watcher::watcher(api, config())
+        relisting(api, config())
             .default_backoff()
             .touched_objects()
             .boxed()

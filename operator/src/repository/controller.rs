@@ -8,9 +8,9 @@ use capstan_api::{ChartRepository, ChartRepositorySpec, ChartRepositoryStatus};
 use futures::StreamExt;
 use k8s_openapi::jiff::Timestamp;
 use kube::Resource;
-use kube::api::Api;
 use kube::runtime::controller::{Action, Config, Controller};
 use kube::runtime::events::EventType;
+use kube::runtime::{WatchStreamExt, reflector};
 use tracing::{Instrument, info, warn};
 
 use crate::conditions::same;
@@ -22,6 +22,7 @@ use crate::logging::reconcile_span;
 use crate::metrics::IndexFetch;
 use crate::object_key::{KindKey, ObjectKey};
 use crate::report;
+use crate::watch::relisting;
 
 use super::fetch_index::refresh;
 use super::index_cache::chart_count;
@@ -34,8 +35,12 @@ const DEFAULT_INTERVAL: Duration = Duration::from_secs(600);
 /// Runs the ChartRepository controller until shutdown.
 pub async fn run(ctx: Arc<Context>) {
     // An undecodable repository arrives as an error, reported on itself; the others go on.
-    let repositories: Api<WatchedRepository> = ctx.watched();
-    Controller::new(repositories, ctx.sharded_watch())
+    let (store, writer) = reflector::store::<WatchedRepository>();
+    let repositories = relisting(ctx.watched::<WatchedRepository>(), ctx.sharded_watch())
+        .default_backoff()
+        .reflect(writer)
+        .applied_objects();
+    Controller::for_stream(repositories, store)
         .with_config(Config::default().concurrency(ctx.settings.max_concurrent_reconciles))
         .shutdown_on_signal()
         .run(reconcile, error_policy, ctx)
