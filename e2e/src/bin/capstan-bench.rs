@@ -39,11 +39,12 @@ async fn main() -> TestResult {
 }
 
 /// The measurements `CAPSTAN_BENCH_ROWS` can name.
-const ROWS: [&str; 5] = [
+const ROWS: [&str; 6] = [
     "floor-each",
     "helm-serial",
     "helm-parallel",
     "capstan",
+    "capstan-upgrade",
     "capstan-oci",
 ];
 
