@@ -3,10 +3,11 @@
 //! every deployment converges to Ready with no orphaned object.
 //!
 //! It fails today, after every assertion above has passed: deleting the test's namespace then
-//! waits out its 120 s. After the outage, the operator's watches (and the cluster's own
-//! kube-controller-manager's) keep being answered `410 Expired` for old resource versions for
-//! minutes, so the operator does not see the ChartDeployments being deleted (nor a chart version
-//! published after the outage) and does not release their finalizers in time. Hence the
+//! waits out its 120 s. After the outage each of the operator's watches is answered `410
+//! Expired` once, for the version it saw before the outage, and lists again (a 410 to the request
+//! that resumes a watch starts it afresh, `capstan_operator::watch`); but the last of them, for
+//! ChartDeployments, comes minutes after the API server is back, and until then the operator does
+//! not see the ChartDeployments being deleted and does not release their finalizers. Hence the
 //! `#[ignore]`, and `e2e/run-tests` skips it in its `--ignored` pass; run it with
 //! `cargo test -p capstan-e2e --test faults_apiserver -- --ignored --nocapture`.
 //!
