@@ -21,6 +21,27 @@ use tracing::info;
 
 type Events<K> = BoxStream<'static, watcher::Result<watcher::Event<K>>>;
 
+/// The controllers' back-off over all their watches together: none. kube-runtime's default puts
+/// one exponential back-off (up to a minute with jitter) on the merged stream of a controller's
+/// watches, so an error of any one watch pauses all of them, and after an API server restart,
+/// where each watch is answered 410 once in turn, the pauses grew to a minute each and held the
+/// controller's watches back for minutes. Each watch has a back-off of its own
+/// (`default_backoff()` where it is built), which paces its own retries only.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct EachWatchBacksOff;
+
+impl Iterator for EachWatchBacksOff {
+    type Item = std::time::Duration;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        Some(std::time::Duration::ZERO)
+    }
+}
+
+impl kube::runtime::utils::Backoff for EachWatchBacksOff {
+    fn reset(&mut self) {}
+}
+
 /// [`watcher::watcher`] over `api`, replaced by a new one (which lists again) whenever the API
 /// server refuses to resume a watch with 410. The error is still passed on, so a back-off after
 /// this stream applies to the new list as to any failure.

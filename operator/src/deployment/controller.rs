@@ -25,7 +25,7 @@ use crate::error::{Error, Result};
 use crate::finalizer::{self, Step};
 use crate::logging::reconcile_span;
 use crate::object_key::{KindKey, ObjectKey};
-use crate::watch::relisting;
+use crate::watch::{EachWatchBacksOff, relisting};
 
 use super::triggers::{
     RepositoryChanges, WatchedRepository, dependents, forget_deleted, referencing,
@@ -57,7 +57,8 @@ pub async fn run(ctx: Arc<Context>) {
         .reflect(deployment_writer)
         .applied_objects();
     let controller = Controller::for_stream(deployments, store.clone())
-        .with_config(Config::default().concurrency(ctx.settings.max_concurrent_reconciles));
+        .with_config(Config::default().concurrency(ctx.settings.max_concurrent_reconciles))
+        .trigger_backoff(EachWatchBacksOff);
     let config_map_store = store.clone();
     let dependency_store = store.clone();
     let repository_store = store.clone();

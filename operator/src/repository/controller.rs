@@ -22,7 +22,7 @@ use crate::logging::reconcile_span;
 use crate::metrics::IndexFetch;
 use crate::object_key::{KindKey, ObjectKey};
 use crate::report;
-use crate::watch::relisting;
+use crate::watch::{EachWatchBacksOff, relisting};
 
 use super::fetch_index::refresh;
 use super::index_cache::chart_count;
@@ -42,6 +42,7 @@ pub async fn run(ctx: Arc<Context>) {
         .applied_objects();
     Controller::for_stream(repositories, store)
         .with_config(Config::default().concurrency(ctx.settings.max_concurrent_reconciles))
+        .trigger_backoff(EachWatchBacksOff)
         .shutdown_on_signal()
         .run(reconcile, error_policy, ctx)
         .for_each(|result| async move {
