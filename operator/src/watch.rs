@@ -26,7 +26,7 @@ type Events<K> = BoxStream<'static, watcher::Result<watcher::Event<K>>>;
 /// watches, so an error of any one watch pauses all of them, and after an API server restart,
 /// where each watch is answered 410 once in turn, the pauses grew to a minute each and held the
 /// controller's watches back for minutes. Each watch has a back-off of its own
-/// (`default_backoff()` where it is built), which paces its own retries only.
+/// ([`watch`]), which paces its own retries only.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct EachWatchBacksOff;
 
@@ -40,6 +40,19 @@ impl Iterator for EachWatchBacksOff {
 
 impl kube::runtime::utils::Backoff for EachWatchBacksOff {
     fn reset(&mut self) {}
+}
+
+/// A watch of the operator: [`relisting`], with a back-off of its own that paces only its own
+/// retries (the controllers take [`EachWatchBacksOff`]).
+pub fn watch<K>(
+    api: Api<K>,
+    config: watcher::Config,
+) -> impl Stream<Item = watcher::Result<watcher::Event<K>>> + Send + 'static
+where
+    K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+{
+    use kube::runtime::WatchStreamExt;
+    relisting(api, config).default_backoff()
 }
 
 /// [`watcher::watcher`] over `api`, replaced by a new one (which lists again) whenever the API

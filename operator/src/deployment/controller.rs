@@ -25,7 +25,7 @@ use crate::error::{Error, Result};
 use crate::finalizer::{self, Step};
 use crate::logging::reconcile_span;
 use crate::object_key::{KindKey, ObjectKey};
-use crate::watch::{EachWatchBacksOff, relisting};
+use crate::watch::{EachWatchBacksOff, watch};
 
 use super::triggers::{
     RepositoryChanges, WatchedRepository, dependents, forget_deleted, referencing,
@@ -51,8 +51,7 @@ pub async fn run(ctx: Arc<Context>) {
     // operator runs: kept without managedFields, which nothing here reads and which can be the
     // largest part of an object whose status the operator writes (a list of every status field).
     let (store, deployment_writer) = reflector::store::<Watched>();
-    let deployments = relisting(ctx.watched::<Watched>(), ctx.sharded_watch())
-        .default_backoff()
+    let deployments = watch(ctx.watched::<Watched>(), ctx.sharded_watch())
         .modify(|deployment| deployment.managed_fields_mut().clear())
         .reflect(deployment_writer)
         .applied_objects();
@@ -74,8 +73,7 @@ pub async fn run(ctx: Arc<Context>) {
     let cache = Arc::clone(&ctx);
     // Only this operator's share of the repositories (`--watch-label-selector`): a deployment
     // reads the index its own operator fetched, so it shares its repository's shard.
-    let touched_repositories = relisting(ctx.watched::<WatchedRepository>(), ctx.sharded_watch())
-        .default_backoff()
+    let touched_repositories = watch(ctx.watched::<WatchedRepository>(), ctx.sharded_watch())
         .reflect(repository_writer)
         .filter_map(move |event| {
             if let Ok(watcher::Event::Delete(DeserializeGuard(Ok(repository)))) = &event {
@@ -85,15 +83,13 @@ pub async fn run(ctx: Arc<Context>) {
         });
     // ConfigMaps and Secrets are watched as metadata only: their contents are read only for
     // the objects a deployment names, when it is reconciled.
-    let config_maps = relisting(
+    let config_maps = watch(
         ctx.watched::<PartialObjectMeta<ConfigMap>>(),
         watch_config(),
     )
-    .default_backoff()
     .touched_objects();
-    let secrets = relisting(ctx.watched::<PartialObjectMeta<Secret>>(), watch_config())
-        .default_backoff()
-        .touched_objects();
+    let secrets =
+        watch(ctx.watched::<PartialObjectMeta<Secret>>(), watch_config()).touched_objects();
     // The applied workloads, as metadata and only those carrying a deployment's label: a change
     // in their status wakes their deployment to read its health again.
     let workloads = health_watches(&ctx);
@@ -106,9 +102,7 @@ pub async fn run(ctx: Arc<Context>) {
             ApiResource::erase::<k8s_openapi::api::apps::v1::Deployment>(&()),
         )
         .watches_stream(
-            relisting(ctx.watched::<Watched>(), watch_config())
-                .default_backoff()
-                .touched_objects(),
+            watch(ctx.watched::<Watched>(), watch_config()).touched_objects(),
             move |changed| dependents(&dependency_store, &changed),
         )
         .watches_stream(touched_repositories, move |repository| {
@@ -150,10 +144,7 @@ fn health_watches(
             Some(namespace) => Api::namespaced_with(ctx.client.clone(), namespace, &resource),
             None => Api::all_with(ctx.client.clone(), &resource),
         };
-        relisting(api, config())
-            .default_backoff()
-            .touched_objects()
-            .boxed()
+        watch(api, config()).touched_objects().boxed()
     });
     futures::stream::select_all(streams)
 }

@@ -22,7 +22,7 @@ use crate::logging::reconcile_span;
 use crate::metrics::IndexFetch;
 use crate::object_key::{KindKey, ObjectKey};
 use crate::report;
-use crate::watch::{EachWatchBacksOff, relisting};
+use crate::watch::{EachWatchBacksOff, watch};
 
 use super::fetch_index::refresh;
 use super::index_cache::chart_count;
@@ -36,8 +36,7 @@ const DEFAULT_INTERVAL: Duration = Duration::from_secs(600);
 pub async fn run(ctx: Arc<Context>) {
     // An undecodable repository arrives as an error, reported on itself; the others go on.
     let (store, writer) = reflector::store::<WatchedRepository>();
-    let repositories = relisting(ctx.watched::<WatchedRepository>(), ctx.sharded_watch())
-        .default_backoff()
+    let repositories = watch(ctx.watched::<WatchedRepository>(), ctx.sharded_watch())
         .reflect(writer)
         .applied_objects();
     Controller::for_stream(repositories, store)
