@@ -96,7 +96,7 @@ start_apiserver() {
 		--endpoint-reconciler-type=none \
 		--allow-privileged=true --profiling=false \
 		--audit-policy-file="$STATE/apiserver/audit-policy.yaml" --audit-log-path="$AUDIT_LOG" \
-		--audit-log-format=json --audit-log-maxsize=100 --audit-log-maxbackup=1
+		--audit-log-format=json --audit-log-maxsize=1024 --audit-log-maxbackup=1
 	wait_until 120 kube-apiserver curl_admin "https://$HOST:$APISERVER_PORT/readyz"
 }
 
