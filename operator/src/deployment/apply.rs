@@ -71,15 +71,17 @@ pub async fn apply_all(
 ) -> Result<Applied> {
     let writes = plan::check_before_writing(objects, observed, owner, rules)?;
     let created_namespaces = plan::namespaces_created(objects, observed);
-    for (object, write) in objects.iter().zip(&writes) {
+    for ((object, write), seen) in objects.iter().zip(&writes).zip(observed) {
         // An object in a namespace this revision creates cannot be checked before it exists.
         let in_new_namespace = object
             .entry
             .namespace
             .as_ref()
             .is_some_and(|namespace| created_namespaces.contains(namespace));
+        let checked = matches!(seen, Observed::Creatable(_));
         if let Some(force) = write.as_ref().and_then(Write::sends)
             && !in_new_namespace
+            && !checked
         {
             let api = acting.served_api(&object.entry).await?;
             apply_one(acting, &api, owner, object, force, DryRun::Yes).await?;
@@ -110,7 +112,7 @@ pub async fn apply_all(
                 let seen = live::read(acting, &api, object).await?;
                 let live = match &seen {
                     Observed::Present(live) => Some(live),
-                    Observed::Absent | Observed::NotYetServed => None,
+                    Observed::Absent | Observed::Creatable(_) | Observed::NotYetServed => None,
                 };
                 (plan::write_for(object, live, owner, rules)?, seen)
             }
@@ -128,6 +130,7 @@ pub async fn apply_all(
         } else {
             match seen {
                 Observed::Present(live) => live.object,
+                Observed::Creatable(answer) => answer,
                 Observed::Absent | Observed::NotYetServed => object.object.clone(),
             }
         };
@@ -183,7 +186,7 @@ pub async fn plan_changes(
     for ((object, write), seen) in objects.iter().zip(&writes).zip(observed) {
         let before = match seen {
             Observed::Present(live) => Some(live.object.clone()),
-            Observed::Absent | Observed::NotYetServed => None,
+            Observed::Absent | Observed::Creatable(_) | Observed::NotYetServed => None,
         };
         let action = if before.is_some() {
             Action::Change
@@ -200,6 +203,7 @@ pub async fn plan_changes(
                 unchanged += 1;
                 continue;
             }
+            _ if let Observed::Creatable(answer) = seen => answer.clone(),
             Some(Some(force)) if !in_new_namespace => {
                 let api = acting.served_api(&object.entry).await?;
                 apply_one(acting, &api, owner, object, force, DryRun::Yes).await?
@@ -275,6 +279,30 @@ pub async fn apply_hook(
     apply_one(acting, api, owner, object, true, DryRun::No).await
 }
 
+/// The API server's answer to a server-side dry run of creating `object` with the write an
+/// absent object gets (no force): `Some` when the object does not exist and may be created as
+/// the deployment's identity. `None` when it exists (the answer has a resourceVersion, or another
+/// manager's fields conflict) or the dry run failed for any reason: the caller then reads the
+/// object, and the dry run before writing says why it is refused, as it would have.
+pub async fn dry_run_creation(
+    api: &Api<DynamicObject>,
+    owner: &Owner,
+    object: &DesiredObject,
+) -> Option<serde_json::Value> {
+    let params = PatchParams::apply(&owner.field_manager()).dry_run();
+    let answer = api
+        .patch(&object.entry.name, &params, &Patch::Apply(&object.object))
+        .await
+        .ok()?;
+    // A dry run stores nothing: only an object that exists already has a resourceVersion.
+    let stored = answer
+        .metadata
+        .resource_version
+        .as_ref()
+        .is_some_and(|version| !version.is_empty());
+    (!stored).then(|| serde_json::to_value(answer).unwrap_or_default())
+}
+
 /// Whether a write is only checked by the API server or made.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum DryRun {
@@ -328,5 +356,119 @@ async fn wait_established(acting: &Acting<'_>, name: &str) -> Result<()> {
             name: name.to_string(),
             seconds: CRD_ESTABLISHED_TIMEOUT.as_secs(),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use kube::Client;
+    use kube::client::Body;
+    use kube::core::{ApiResource, GroupVersionKind};
+    use serde_json::json;
+
+    use super::*;
+
+    /// A client whose API server answers every request with `status` and `body`, and the
+    /// requests it was sent (`PATCH <path>?<query>`).
+    fn answering(status: u16, body: serde_json::Value) -> (Client, Arc<Mutex<Vec<String>>>) {
+        let asked = Arc::new(Mutex::new(Vec::new()));
+        let log = asked.clone();
+        let service = tower::service_fn(move |request: http::Request<Body>| {
+            log.lock().unwrap().push(format!(
+                "{} {}",
+                request.method(),
+                request
+                    .uri()
+                    .path_and_query()
+                    .map(|p| p.as_str())
+                    .unwrap_or("")
+            ));
+            let body = body.clone();
+            async move {
+                http::Response::builder()
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .body(Body::from(serde_json::to_vec(&body).unwrap_or_default()))
+            }
+        });
+        (Client::new(service, "default"), asked)
+    }
+
+    fn config_map(resource_version: Option<&str>) -> serde_json::Value {
+        let mut object = json!({"apiVersion": "v1", "kind": "ConfigMap",
+                                "metadata": {"name": "web", "namespace": "apps"},
+                                "data": {"a": "b"}});
+        if let Some(version) = resource_version {
+            object["metadata"]["resourceVersion"] = json!(version);
+        }
+        object
+    }
+
+    fn desired() -> DesiredObject {
+        DesiredObject {
+            entry: InventoryEntry {
+                api_version: "v1".into(),
+                kind: "ConfigMap".into(),
+                namespace: Some("apps".into()),
+                name: "web".into(),
+            },
+            object: config_map(None),
+            is_crd: false,
+        }
+    }
+
+    fn owner() -> Owner {
+        Owner::of(
+            &serde_json::from_value(json!({
+                "apiVersion": "capstan.dev/v1alpha1", "kind": "ChartDeployment",
+                "metadata": {"name": "web", "namespace": "apps"},
+                "spec": {"chart": {"package": {"configMapRef": {"name": "p"}}}},
+            }))
+            .unwrap(),
+        )
+    }
+
+    async fn dry_run_against(
+        status: u16,
+        answer: serde_json::Value,
+    ) -> (Option<serde_json::Value>, Vec<String>) {
+        let (client, asked) = answering(status, answer);
+        let resource = ApiResource::from_gvk(&GroupVersionKind::gvk("", "v1", "ConfigMap"));
+        let api: Api<DynamicObject> = Api::namespaced_with(client, "apps", &resource);
+        let created = dry_run_creation(&api, &owner(), &desired()).await;
+        let asked = asked.lock().unwrap().clone();
+        (created, asked)
+    }
+
+    #[tokio::test]
+    async fn an_object_the_dry_run_would_create_needs_no_read_and_no_second_dry_run() {
+        let (created, asked) = dry_run_against(200, config_map(None)).await;
+        assert_eq!(created, Some(config_map(None)));
+        assert_eq!(asked.len(), 1, "{asked:?}");
+        assert!(
+            asked[0].starts_with("PATCH /api/v1/namespaces/apps/configmaps/web?")
+                && asked[0].contains("dryRun=All")
+                && !asked[0].contains("force"),
+            "{asked:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_object_that_exists_or_is_refused_is_left_to_be_read() {
+        let (created, _) = dry_run_against(200, config_map(Some("42"))).await;
+        assert_eq!(created, None, "the answer has a resourceVersion: it exists");
+        let conflict = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure",
+            "reason": "Conflict", "code": 409, "message": "conflict with \"kubectl\""});
+        let (created, _) = dry_run_against(409, conflict).await;
+        assert_eq!(created, None, "another manager's fields: it exists");
+        let forbidden = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure",
+            "reason": "Forbidden", "code": 403, "message": "forbidden"});
+        let (created, _) = dry_run_against(403, forbidden).await;
+        assert_eq!(
+            created, None,
+            "refused: read, then refused again by the dry run before writing"
+        );
     }
 }

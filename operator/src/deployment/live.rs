@@ -1,6 +1,7 @@
 //! Reading the live state of the objects a revision will apply: part of the dereference step,
 //! kept apart because it needs the desired objects first.
 
+use capstan_api::InventoryEntry;
 use kube::api::{Api, DynamicObject};
 use serde_json::Value;
 
@@ -8,6 +9,8 @@ use crate::error::{Error, Result};
 
 use super::acting::Acting;
 use super::desired::DesiredObject;
+use super::owner::Owner;
+use super::{apply, plan};
 
 /// An object as it is in the cluster.
 #[derive(Clone, Debug, PartialEq)]
@@ -35,19 +38,44 @@ impl Live {
 pub enum Observed {
     /// The object does not exist.
     Absent,
+    /// The object does not exist, and the API server's dry run of creating it passed: the
+    /// object as it would be created. The dry run [`super::apply::apply_all`] sends before its
+    /// first write is done for it already.
+    Creatable(Value),
     Present(Live),
     /// Its kind is not served yet: a CRD of this same revision defines it, and it is read once
     /// that CRD is established.
     NotYetServed,
 }
 
-/// Reads every object the cluster can already resolve, in order, as the deployment's identity.
-pub async fn observe_all(acting: &Acting<'_>, objects: &[DesiredObject]) -> Result<Vec<Observed>> {
+/// Observes every object the cluster can already resolve, in order, as the deployment's
+/// identity. An object the deployment did not list before (`previous`, its inventory) is most
+/// likely absent, on install every one of them: it is first sent as the dry run of its creation
+/// that [`super::apply::apply_all`] would send anyway, and read only when that finds it exists or
+/// is refused. An install then costs no read per object.
+pub async fn observe_all(
+    acting: &Acting<'_>,
+    owner: &Owner,
+    objects: &[DesiredObject],
+    previous: &[InventoryEntry],
+) -> Result<Vec<Observed>> {
+    let new = plan::not_listed(objects, previous);
     let mut observed = Vec::with_capacity(objects.len());
-    for object in objects {
-        observed.push(match acting.api(&object.entry).await? {
-            Some(api) => read(acting, &api, object).await?,
-            None => Observed::NotYetServed,
+    for (object, new) in objects.iter().zip(new) {
+        let Some(api) = acting.api(&object.entry).await? else {
+            observed.push(Observed::NotYetServed);
+            continue;
+        };
+        let created = if new && !object.is_crd {
+            // A CRD is always read: a policy may leave one that exists, and the dry run of
+            // creating it needs a permission reading it does not.
+            apply::dry_run_creation(&api, owner, object).await
+        } else {
+            None
+        };
+        observed.push(match created {
+            Some(answer) => Observed::Creatable(answer),
+            None => read(acting, &api, object).await?,
         });
     }
     Ok(observed)

@@ -349,7 +349,7 @@ pub fn check_before_writing(
         .zip(observed)
         .map(|(object, observed)| match observed {
             Observed::Present(live) => write_for(object, Some(live), owner, rules).map(Some),
-            Observed::Absent => Ok(Some(Write::Apply { force: false })),
+            Observed::Absent | Observed::Creatable(_) => Ok(Some(Write::Apply { force: false })),
             Observed::NotYetServed => Ok(None),
         })
         .collect()
@@ -363,7 +363,7 @@ pub fn namespaces_created(objects: &[DesiredObject], observed: &[Observed]) -> H
         .filter(|(object, observed)| {
             object.entry.kind == "Namespace"
                 && object.entry.api_version == "v1"
-                && **observed == Observed::Absent
+                && matches!(observed, Observed::Absent | Observed::Creatable(_))
         })
         .map(|(object, _)| object.entry.name.clone())
         .collect()
@@ -397,6 +397,16 @@ pub fn to_prune(previous: &[InventoryEntry], next: &[InventoryEntry]) -> Vec<Inv
         .rev()
         .filter(|entry| !keep.contains(&identity(entry)))
         .cloned()
+        .collect()
+}
+
+/// For each of `objects`, whether `previous` (the inventory of the revision applied before)
+/// does not list it: an object most likely still to be created.
+pub fn not_listed(objects: &[DesiredObject], previous: &[InventoryEntry]) -> Vec<bool> {
+    let listed: HashSet<_> = previous.iter().map(identity).collect();
+    objects
+        .iter()
+        .map(|object| !listed.contains(&identity(&object.entry)))
         .collect()
 }
 
@@ -699,5 +709,28 @@ mod tests {
         let next = vec![entry("autoscaling/v2", "HorizontalPodAutoscaler", "web")];
         assert!(to_prune(&previous, &next).is_empty());
         assert!(to_prune(&previous, &previous).is_empty());
+    }
+
+    #[test]
+    fn only_objects_the_last_inventory_does_not_list_are_taken_for_new() {
+        let as_desired = |entry: InventoryEntry| DesiredObject {
+            entry,
+            object: serde_json::Value::Null,
+            is_crd: false,
+        };
+        let previous = vec![
+            entry("autoscaling/v1", "HorizontalPodAutoscaler", "web"),
+            entry("v1", "ConfigMap", "a"),
+        ];
+        let objects: Vec<_> = [
+            entry("v1", "ConfigMap", "a"),
+            entry("v1", "ConfigMap", "b"),
+            entry("autoscaling/v2", "HorizontalPodAutoscaler", "web"),
+        ]
+        .into_iter()
+        .map(as_desired)
+        .collect();
+        assert_eq!(not_listed(&objects, &previous), [false, true, false]);
+        assert_eq!(not_listed(&objects, &[]), [true, true, true]);
     }
 }

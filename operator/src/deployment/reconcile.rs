@@ -427,16 +427,16 @@ pub async fn attempt(
     let (objects, hooks) = hooks::split(objects)?;
 
     progress.enter("applying the objects");
-    let observed = live::observe_all(&acting, &objects).await?;
-    let mut rules = plan::Rules::of(deployment, &revision);
-    if retrying {
-        rules.mode = plan::Mode::All;
-    }
     let previous_inventory = deployment
         .status
         .as_ref()
         .map(|status| status.inventory.as_slice())
         .unwrap_or_default();
+    let observed = live::observe_all(&acting, &owner, &objects, previous_inventory).await?;
+    let mut rules = plan::Rules::of(deployment, &revision);
+    if retrying {
+        rules.mode = plan::Mode::All;
+    }
     let crds::Selected {
         objects,
         observed,

@@ -84,7 +84,13 @@ pub async fn run(
         &plan::target_namespace(deployment),
         ctx.cluster.scopes().await?,
     )?;
-    let observed = live::observe_all(acting, &objects).await?;
+    let previous: Vec<InventoryEntry> = status
+        .inventory
+        .iter()
+        .chain(failed.written)
+        .cloned()
+        .collect();
+    let observed = live::observe_all(acting, &owner, &objects, &previous).await?;
     let rules = Rules {
         mode: Mode::All,
         adoption: Adoption::of(deployment),
@@ -92,12 +98,6 @@ pub async fn run(
     };
     let mut applied = apply::apply_all(acting, &owner, &objects, &observed, &rules).await?;
     // CRDs stay as they are, and listed.
-    let previous: Vec<InventoryEntry> = status
-        .inventory
-        .iter()
-        .chain(failed.written)
-        .cloned()
-        .collect();
     let (stale, crds_kept) = crds::not_pruned(plan::to_prune(&previous, &applied.inventory));
     applied.list_first(
         dedup(crds_kept)
