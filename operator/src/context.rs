@@ -72,6 +72,10 @@ pub struct Context {
     applied_at: Mutex<HashMap<ObjectKey, (Instant, String)>>,
     /// Undecodable objects already reported, with the uid and generation reported.
     invalid_reported: Mutex<HashMap<KindKey, Reported>>,
+    /// The release this operator last applied of each deployment, when no post hook of it
+    /// waits: its health checks then need not read the release's snapshot to find that out (see
+    /// [`Context::without_post_hooks`]).
+    without_post_hooks: Mutex<HashMap<ObjectKey, u64>>,
 }
 
 impl Context {
@@ -101,6 +105,7 @@ impl Context {
             failures: Mutex::default(),
             applied_at: Mutex::default(),
             invalid_reported: Mutex::default(),
+            without_post_hooks: Mutex::default(),
         }
     }
 
@@ -146,9 +151,28 @@ impl Context {
         lock(&self.applied_at).insert(key.clone(), (Instant::now(), policy.to_string()));
     }
 
+    /// Records that this operator just applied release `release` of the deployment `key`,
+    /// and whether post hooks of it wait for its objects to be healthy.
+    pub fn applied_release(&self, key: &ObjectKey, release: u64, post_hooks: bool) {
+        let mut without = lock(&self.without_post_hooks);
+        if post_hooks {
+            without.remove(key);
+        } else {
+            without.insert(key.clone(), release);
+        }
+    }
+
+    /// Whether release `release` of the deployment `key` is known to have no post hooks: this
+    /// operator applied it and saw none. Unknown (`false`) after a restart, or for a release
+    /// applied otherwise (a rollback): then its snapshot says.
+    pub fn without_post_hooks(&self, key: &ObjectKey, release: u64) -> bool {
+        lock(&self.without_post_hooks).get(key) == Some(&release)
+    }
+
     /// Forgets everything kept for the deployment `key` (it was deleted).
     pub fn forget(&self, key: &KindKey) {
         self.clear_failures(key);
+        lock(&self.without_post_hooks).remove(&key.key);
         lock(&self.applied_at).remove(&key.key);
         lock(&self.invalid_reported).remove(key);
     }
@@ -181,4 +205,50 @@ impl Context {
 /// update is a single insert or remove).
 pub fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poison| poison.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn context() -> Context {
+        let service = tower::service_fn(|_: http::Request<kube::client::Body>| async {
+            Err::<http::Response<kube::client::Body>, std::io::Error>(std::io::Error::other(
+                "no API server in this test",
+            ))
+        });
+        Context::new(
+            Client::new(service, "default"),
+            Settings::default(),
+            Arc::new(Metrics::default()),
+            ValuesKey::from_bytes(b"test"),
+        )
+    }
+
+    #[tokio::test]
+    async fn only_the_release_last_applied_without_post_hooks_is_known_to_have_none() {
+        let ctx = context();
+        let web = ObjectKey {
+            namespace: "apps".into(),
+            name: "web".into(),
+        };
+        assert!(!ctx.without_post_hooks(&web, 1), "nothing applied yet");
+        ctx.applied_release(&web, 1, false);
+        assert!(ctx.without_post_hooks(&web, 1));
+        assert!(
+            !ctx.without_post_hooks(&web, 2),
+            "a later release, by a rollback"
+        );
+        ctx.applied_release(&web, 2, true);
+        assert!(!ctx.without_post_hooks(&web, 1) && !ctx.without_post_hooks(&web, 2));
+        ctx.applied_release(&web, 3, false);
+        ctx.forget(&KindKey {
+            kind: "ChartDeployment",
+            key: web.clone(),
+        });
+        assert!(
+            !ctx.without_post_hooks(&web, 3),
+            "forgotten with the deployment"
+        );
+    }
 }

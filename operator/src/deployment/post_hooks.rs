@@ -54,9 +54,13 @@ pub async fn keep_snapshot(
 pub enum Pending<'a> {
     /// A new revision, just applied: its hooks as rendered, for `phase`.
     Fresh { hooks: &'a [Hook], phase: Phase },
-    /// The revision applied earlier: its snapshot says whether they still wait. A failure the
-    /// status reports stands unless `retry_failed`.
-    Stored { retry_failed: bool },
+    /// The revision applied earlier: its snapshot says whether they still wait, unless
+    /// `none_waiting` (this operator applied it and saw no post hooks), when it is not read. A
+    /// failure the status reports stands unless `retry_failed`.
+    Stored {
+        retry_failed: bool,
+        none_waiting: bool,
+    },
 }
 
 /// Runs the post hooks of release `release` if its objects are `health`y and the hooks still
@@ -82,7 +86,10 @@ pub async fn run_when_healthy(
             }
             return Ok(());
         }
-        Pending::Stored { retry_failed } => {
+        Pending::Stored {
+            retry_failed,
+            none_waiting,
+        } => {
             let Some(status) = deployment.status.as_ref() else {
                 return Ok(());
             };
@@ -90,7 +97,7 @@ pub async fn run_when_healthy(
                 health.hook_failed = Some(failure);
                 return Ok(());
             }
-            if !may_wait(deployment) {
+            if none_waiting || !may_wait(deployment) {
                 return Ok(());
             }
             let stored = match snapshot::find(acting, &key, release).await {
@@ -221,6 +228,65 @@ mod tests {
             ]},
         }))
         .unwrap()
+    }
+
+    /// The requests `run_when_healthy` sends for the healthy, progressing release 2 of
+    /// `deployment(PROGRESSING)` when `none_waiting` says what this operator knows of it; the
+    /// API server finds no snapshot.
+    async fn requests_of_a_health_check(none_waiting: bool) -> Vec<String> {
+        let asked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = asked.clone();
+        let service = tower::service_fn(move |request: http::Request<kube::client::Body>| {
+            log.lock()
+                .unwrap()
+                .push(format!("{} {}", request.method(), request.uri().path()));
+            let not_found = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                "reason": "NotFound", "code": 404, "message": "not found"});
+            async move {
+                http::Response::builder()
+                    .status(404)
+                    .header("content-type", "application/json")
+                    .body(kube::client::Body::from(not_found.to_string().into_bytes()))
+            }
+        });
+        let client = kube::Client::new(service, "apps");
+        let cluster = crate::cluster::ClusterInfo::new(client.clone());
+        let acting = Acting {
+            cluster: &cluster,
+            client,
+            identity: super::super::identity::Identity::Operator,
+        };
+        let deployment = deployment(history::PROGRESSING);
+        let mut health = Summary::of(&[], &[]);
+        let pending = Pending::Stored {
+            retry_failed: false,
+            none_waiting,
+        };
+        let deadline = Instant::now() + std::time::Duration::from_secs(10);
+        let owner = Owner::of(&deployment);
+        run_when_healthy(
+            &acting,
+            &deployment,
+            &owner,
+            2,
+            pending,
+            &mut health,
+            deadline,
+        )
+        .await
+        .unwrap();
+        assert!(health.hook_failed.is_none());
+        asked.lock().unwrap().clone()
+    }
+
+    #[tokio::test]
+    async fn a_release_known_to_have_no_post_hooks_is_not_looked_up() {
+        assert_eq!(
+            requests_of_a_health_check(false).await,
+            ["GET /api/v1/namespaces/apps/secrets/capstan.release.web.v2"],
+            "unknown: its snapshot says whether post hooks wait"
+        );
+        assert!(requests_of_a_health_check(true).await.is_empty());
     }
 
     #[test]

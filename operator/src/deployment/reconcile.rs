@@ -493,6 +493,8 @@ pub async fn attempt(
             action,
             objects.iter().map(|object| object.entry.clone()).collect(),
         );
+        let post_hooks = hooks.iter().any(|hook| hook.runs_in(after));
+        ctx.applied_release(&key, release_number, post_hooks);
         let kept = snapshot::Snapshot::of(&revision, release_number, &objects);
         let for_rollback = rollback::wanted(deployment);
         post_hooks::keep_snapshot(&acting, deployment, kept, &hooks, after, for_rollback).await?;
@@ -519,7 +521,10 @@ pub async fn attempt(
             phase: after,
         }
     } else {
-        post_hooks::Pending::Stored { retry_failed: true }
+        post_hooks::Pending::Stored {
+            retry_failed: true,
+            none_waiting: ctx.without_post_hooks(&key, release_number),
+        }
     };
     post_hooks::run_when_healthy(
         &acting,
@@ -580,13 +585,15 @@ async fn health_check(
         live.push(object);
     }
     let mut summary = Summary::of(inventory, &live);
+    let release = post_hooks::applied_release(deployment);
     post_hooks::run_when_healthy(
         acting,
         deployment,
         &Owner::of(deployment),
-        post_hooks::applied_release(deployment),
+        release,
         post_hooks::Pending::Stored {
             retry_failed: false,
+            none_waiting: ctx.without_post_hooks(&ObjectKey::of(deployment), release),
         },
         &mut summary,
         deadline,
