@@ -22,6 +22,8 @@ pub mod conditions;
 pub mod context;
 pub mod deployment;
 pub mod error;
+#[cfg(test)]
+mod fake_api;
 pub mod finalizer;
 pub mod leader;
 pub mod logging;

@@ -361,40 +361,11 @@ async fn wait_established(acting: &Acting<'_>, name: &str) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
-
-    use kube::Client;
-    use kube::client::Body;
     use kube::core::{ApiResource, GroupVersionKind};
     use serde_json::json;
 
     use super::*;
-
-    /// A client whose API server answers every request with `status` and `body`, and the
-    /// requests it was sent (`PATCH <path>?<query>`).
-    fn answering(status: u16, body: serde_json::Value) -> (Client, Arc<Mutex<Vec<String>>>) {
-        let asked = Arc::new(Mutex::new(Vec::new()));
-        let log = asked.clone();
-        let service = tower::service_fn(move |request: http::Request<Body>| {
-            log.lock().unwrap().push(format!(
-                "{} {}",
-                request.method(),
-                request
-                    .uri()
-                    .path_and_query()
-                    .map(|p| p.as_str())
-                    .unwrap_or("")
-            ));
-            let body = body.clone();
-            async move {
-                http::Response::builder()
-                    .status(status)
-                    .header("content-type", "application/json")
-                    .body(Body::from(serde_json::to_vec(&body).unwrap_or_default()))
-            }
-        });
-        (Client::new(service, "default"), asked)
-    }
+    use crate::fake_api::{answering, status};
 
     fn config_map(resource_version: Option<&str>) -> serde_json::Value {
         let mut object = json!({"apiVersion": "v1", "kind": "ConfigMap",
@@ -459,13 +430,9 @@ mod tests {
     async fn an_object_that_exists_or_is_refused_is_left_to_be_read() {
         let (created, _) = dry_run_against(200, config_map(Some("42"))).await;
         assert_eq!(created, None, "the answer has a resourceVersion: it exists");
-        let conflict = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure",
-            "reason": "Conflict", "code": 409, "message": "conflict with \"kubectl\""});
-        let (created, _) = dry_run_against(409, conflict).await;
+        let (created, _) = dry_run_against(409, status(409, "Conflict")).await;
         assert_eq!(created, None, "another manager's fields: it exists");
-        let forbidden = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure",
-            "reason": "Forbidden", "code": 403, "message": "forbidden"});
-        let (created, _) = dry_run_against(403, forbidden).await;
+        let (created, _) = dry_run_against(403, status(403, "Forbidden")).await;
         assert_eq!(
             created, None,
             "refused: read, then refused again by the dry run before writing"

@@ -256,37 +256,17 @@ pub fn interval(deployment: &ChartDeployment, floor: Duration) -> Duration {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Mutex;
-
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
     use kube::Client;
-    use kube::client::Body;
 
     use super::*;
+    use crate::fake_api::{answering, status};
     use crate::metrics::Metrics;
     use crate::settings::Settings;
     use crate::values_key::ValuesKey;
 
     /// A client whose API server answers every request with `status` and `body`, and keeps
     /// what was asked ("METHOD path").
-    fn answering(status: u16, body: serde_json::Value) -> (Client, Arc<Mutex<Vec<String>>>) {
-        let asked = Arc::new(Mutex::new(Vec::new()));
-        let log = asked.clone();
-        let service = tower::service_fn(move |request: http::Request<Body>| {
-            log.lock()
-                .unwrap()
-                .push(format!("{} {}", request.method(), request.uri().path()));
-            let body = body.clone();
-            async move {
-                http::Response::builder()
-                    .status(status)
-                    .header("content-type", "application/json")
-                    .body(Body::from(serde_json::to_vec(&body).unwrap_or_default()))
-            }
-        });
-        (Client::new(service, "default"), asked)
-    }
-
     fn being_deleted(uid: &str) -> ChartDeployment {
         let mut deployment: ChartDeployment = serde_json::from_value(serde_json::json!({
             "apiVersion": "capstan.dev/v1alpha1",
@@ -316,9 +296,7 @@ mod tests {
     async fn a_stale_copy_of_a_deployment_already_let_go_is_not_cleaned_up_again() {
         // The previous pass released the finalizer and the resource is gone; the controller's
         // copy still shows it being deleted with the finalizer.
-        let not_found = serde_json::json!({"kind": "Status", "apiVersion": "v1",
-            "status": "Failure", "reason": "NotFound", "code": 404, "message": "not found"});
-        let (client, asked) = answering(404, not_found);
+        let (client, asked) = answering(404, status(404, "NotFound"));
         let stale = DeserializeGuard(Ok(being_deleted("old")));
         let ctx = context(client);
         let step = tokio::time::timeout(Duration::from_secs(10), reconcile_step(&stale, &ctx));

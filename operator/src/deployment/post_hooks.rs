@@ -234,22 +234,8 @@ mod tests {
     /// `deployment(PROGRESSING)` when `none_waiting` says what this operator knows of it; the
     /// API server finds no snapshot.
     async fn requests_of_a_health_check(none_waiting: bool) -> Vec<String> {
-        let asked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let log = asked.clone();
-        let service = tower::service_fn(move |request: http::Request<kube::client::Body>| {
-            log.lock()
-                .unwrap()
-                .push(format!("{} {}", request.method(), request.uri().path()));
-            let not_found = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure",
-                "reason": "NotFound", "code": 404, "message": "not found"});
-            async move {
-                http::Response::builder()
-                    .status(404)
-                    .header("content-type", "application/json")
-                    .body(kube::client::Body::from(not_found.to_string().into_bytes()))
-            }
-        });
-        let client = kube::Client::new(service, "apps");
+        let (client, asked) =
+            crate::fake_api::answering(404, crate::fake_api::status(404, "NotFound"));
         let cluster = crate::cluster::ClusterInfo::new(client.clone());
         let acting = Acting {
             cluster: &cluster,

@@ -1,0 +1,36 @@
+//! A stand-in API server for unit tests: a [`Client`] whose every request gets the same answer,
+//! and the requests it was sent.
+
+use std::sync::{Arc, Mutex};
+
+use kube::Client;
+use kube::client::Body;
+
+/// The requests a fake API server was sent, each as `METHOD /path?query`.
+pub type Asked = Arc<Mutex<Vec<String>>>;
+
+/// A client whose API server answers every request with `status` and `body`.
+pub fn answering(status: u16, body: serde_json::Value) -> (Client, Asked) {
+    let asked = Asked::default();
+    let log = asked.clone();
+    let service = tower::service_fn(move |request: http::Request<Body>| {
+        let target = request.uri().path_and_query().map(|p| p.as_str());
+        log.lock()
+            .unwrap()
+            .push(format!("{} {}", request.method(), target.unwrap_or("")));
+        let body = body.clone();
+        async move {
+            http::Response::builder()
+                .status(status)
+                .header("content-type", "application/json")
+                .body(Body::from(serde_json::to_vec(&body).unwrap_or_default()))
+        }
+    });
+    (Client::new(service, "default"), asked)
+}
+
+/// The Status body of an API error.
+pub fn status(code: u16, reason: &str) -> serde_json::Value {
+    serde_json::json!({"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                       "reason": reason, "code": code, "message": reason.to_lowercase()})
+}
