@@ -212,13 +212,9 @@ mod tests {
     use super::*;
 
     fn context() -> Context {
-        let service = tower::service_fn(|_: http::Request<kube::client::Body>| async {
-            Err::<http::Response<kube::client::Body>, std::io::Error>(std::io::Error::other(
-                "no API server in this test",
-            ))
-        });
+        let (client, _) = crate::fake_api::answering(404, crate::fake_api::status(404, "NotFound"));
         Context::new(
-            Client::new(service, "default"),
+            client,
             Settings::default(),
             Arc::new(Metrics::default()),
             ValuesKey::from_bytes(b"test"),

@@ -265,8 +265,6 @@ mod tests {
     use crate::settings::Settings;
     use crate::values_key::ValuesKey;
 
-    /// A client whose API server answers every request with `status` and `body`, and keeps
-    /// what was asked ("METHOD path").
     fn being_deleted(uid: &str) -> ChartDeployment {
         let mut deployment: ChartDeployment = serde_json::from_value(serde_json::json!({
             "apiVersion": "capstan.dev/v1alpha1",
