@@ -36,9 +36,9 @@ use crate::common::{Connection, SecretReference};
         json_path = ".status.conditions[?(@.type==\"Ready\")].message"
     ),
     printcolumn(
-        name = "Last Fetch",
+        name = "Index Changed",
         type_ = "date",
-        json_path = ".status.lastFetchTime"
+        json_path = ".status.indexChangeTime"
     ),
     printcolumn(
         name = "Age",
@@ -157,15 +157,14 @@ pub struct ChartRepositoryStatus {
     /// Number of chart versions in the last index fetched.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chart_count: Option<i64>,
-    /// When the operator last fetched the index successfully: downloaded it, or was told by the
-    /// server that it had not changed since. Not set for `oci://` registries, which have no
-    /// index.
+    /// When the operator first fetched the index now listed in `indexDigest`. A fetch that finds
+    /// the same index, with the same outcome, writes nothing: polling an unchanged repository
+    /// costs the API server no write (the fetches are counted in the operator's metrics,
+    /// `capstan_index_fetches_total`). Not set for `oci://` registries, which have no index.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_fetch_time: Option<Time>,
-    /// When the operator will fetch the index next: `interval` after the last fetch, or after a
-    /// failed one when the back-off ends. Unset while the repository is suspended. Each fetch
-    /// records these two times, one status write per repository per interval; the deployments
-    /// that use the repository are woken only when the index or the conditions change.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index_change_time: Option<Time>,
+    /// While a failed fetch waits for its retry: when the back-off ends. Unset once a fetch
+    /// succeeds, and while the repository is suspended. The deployments that use the repository
+    /// are woken only when the index or the conditions change.
     pub next_fetch_time: Option<Time>,
 }

@@ -290,7 +290,7 @@ async fn a_published_version_rolls_out_by_itself_and_a_pin_stays() -> TestResult
         repository
             .status
             .unwrap_or_default()
-            .last_fetch_time
+            .index_change_time
             .is_some()
     );
 

@@ -16,9 +16,10 @@ use kube::api::{ApiResource, DynamicObject};
 use kube::core::{DeserializeGuard, PartialObjectMeta};
 use kube::runtime::controller::{Action, Config, Controller};
 use kube::runtime::reflector;
-use kube::runtime::reflector::ObjectRef;
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
-use tracing::{Instrument, warn};
+use tokio::sync::broadcast;
+use tracing::{Instrument, debug, warn};
 
 use crate::context::{Context, watch_config};
 use crate::error::{Error, Result};
@@ -29,7 +30,7 @@ use crate::watch::{EachWatchBacksOff, watch};
 
 use super::triggers::{
     RepositoryChanges, WatchedRepository, dependents, forget_deleted, referencing,
-    touched_repository, using_repository, using_repository_keyring,
+    touched_repository, using_repository, using_repository_at, using_repository_keyring,
 };
 use super::{cleanup, invalid, reconcile};
 
@@ -61,6 +62,7 @@ pub async fn run(ctx: Arc<Context>) {
     let config_map_store = store.clone();
     let dependency_store = store.clone();
     let repository_store = store.clone();
+    let arrival_store = store.clone();
     let repository_changes = RepositoryChanges::default();
     // One watch of the repositories keeps the store the Secret mapper below reads (a
     // repository's keyring Secret is read on behalf of the deployments that use the repository)
@@ -70,7 +72,6 @@ pub async fn run(ctx: Arc<Context>) {
     // Only the first controller of a context sets it; a second would watch the same share.
     let _ = ctx.repositories.set(repositories.clone());
     let deletions = Arc::clone(&ctx);
-    let cache = Arc::clone(&ctx);
     // Only this operator's share of the repositories (`--watch-label-selector`): a deployment
     // reads the index its own operator fetched, so it shares its repository's shard.
     let touched_repositories = watch(ctx.watched::<WatchedRepository>(), ctx.sharded_watch())
@@ -105,9 +106,9 @@ pub async fn run(ctx: Arc<Context>) {
             watch(ctx.watched::<Watched>(), watch_config()).touched_objects(),
             move |changed| dependents(&dependency_store, &changed),
         )
+        .reconcile_on(index_arrivals(&ctx, arrival_store))
         .watches_stream(touched_repositories, move |repository| {
-            let cached = cache.indexes.get(&ObjectKey::of(&repository)).is_some();
-            if repository_changes.changed(&repository, cached) {
+            if repository_changes.changed(&repository) {
                 using_repository(&repository_store, &repository)
             } else {
                 Vec::new()
@@ -129,6 +130,28 @@ pub async fn run(ctx: Arc<Context>) {
             }
         })
         .await;
+}
+
+/// The deployments of each repository whose index arrives in this operator's cache: the first
+/// fetch after a start, which writes no status when it finds the index the status lists, and
+/// every new index. One that falls too far behind misses some, and those deployments find the
+/// index at their next recheck.
+fn index_arrivals(
+    ctx: &Context,
+    store: Store<Watched>,
+) -> impl futures::Stream<Item = ObjectRef<Watched>> + Send + 'static {
+    futures::stream::unfold(ctx.indexes.arrivals(), |mut arrivals| async move {
+        loop {
+            match arrivals.recv().await {
+                Ok(key) => return Some((key, arrivals)),
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    debug!(missed, "index arrivals missed");
+                }
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    })
+    .flat_map(move |key| futures::stream::iter(using_repository_at(&store, &key)))
 }
 
 /// One metadata watch per kind whose health is read from its status

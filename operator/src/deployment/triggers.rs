@@ -155,39 +155,43 @@ pub fn touched_repository(
     }
 }
 
-/// What the deployments last saw of each repository ([`seen_by_deployments`], and whether this
-/// operator had its index cached), so a status write that only records another fetch of the same
-/// index wakes none of them.
+/// What the deployments last saw of each repository ([`seen_by_deployments`]), so a watch event
+/// that changes nothing they act on wakes none of them. An index arriving in this operator's
+/// cache wakes them through [`crate::repository::index_cache::IndexCache::arrivals`] instead.
 #[derive(Default)]
 pub struct RepositoryChanges {
-    seen: Mutex<HashMap<ObjectKey, (u64, bool)>>,
+    seen: Mutex<HashMap<ObjectKey, u64>>,
 }
 
 impl RepositoryChanges {
     /// Whether `repository` differs, for its deployments, from when it was last seen. One being
-    /// deleted always does, and is forgotten. `cached` says whether this operator holds its index
-    /// now: the first fetch after a restart finds the same index as the status already shows,
-    /// yet the deployments waiting for it (`IndexPending`) must be woken.
-    pub fn changed(&self, repository: &ChartRepository, cached: bool) -> bool {
+    /// deleted always does, and is forgotten.
+    pub fn changed(&self, repository: &ChartRepository) -> bool {
         let key = ObjectKey::of(repository);
         let mut seen = lock(&self.seen);
         if repository.metadata.deletion_timestamp.is_some() {
             seen.remove(&key);
             return true;
         }
-        let fingerprint = (seen_by_deployments(repository), cached);
+        let fingerprint = seen_by_deployments(repository);
         seen.insert(key, fingerprint) != Some(fingerprint)
     }
 }
 
-/// The deployments that take their chart from `repository`, so a new index (the repository's
-/// status changes) triggers them.
+/// The deployments that take their chart from `repository`, so a change to it (its status, its
+/// spec, its deletion) triggers them.
 pub fn using_repository(
     store: &Store<Watched>,
     repository: &ChartRepository,
 ) -> Vec<ObjectRef<Watched>> {
     let name = repository.name_any();
     deployments_using(store, &repository.namespace(), |used| used == name)
+}
+
+/// The deployments that take their chart from the repository `key`, so its index arriving in the
+/// cache triggers them.
+pub fn using_repository_at(store: &Store<Watched>, key: &ObjectKey) -> Vec<ObjectRef<Watched>> {
+    deployments_using(store, &Some(key.namespace.clone()), |used| used == key.name)
 }
 
 /// The deployments whose `spec.dependsOn` names `changed`, so its becoming Ready wakes them.
@@ -244,29 +248,19 @@ mod tests {
             "metadata": {"name": "charts", "namespace": "apps", "uid": "u1", "generation": 1},
             "spec": {"url": "https://charts.example"},
             "status": {"indexDigest": digest, "chartCount": 2,
-                       "lastFetchTime": fetched_at, "nextFetchTime": fetched_at},
+                       "indexChangeTime": fetched_at, "nextFetchTime": fetched_at},
         }))
         .unwrap()
-    }
-
-    #[test]
-    fn a_restarted_operators_first_fetch_of_the_same_index_wakes_the_deployments() {
-        let changes = RepositoryChanges::default();
-        // Seen from the watch before this operator fetched it: the status names an index.
-        assert!(changes.changed(&repository("sha256:ab", "2026-12-02T10:00:00Z"), false));
-        // Its fetch records the same index, now in the cache: the deployments are woken.
-        assert!(changes.changed(&repository("sha256:ab", "2026-12-02T10:00:05Z"), true));
-        assert!(!changes.changed(&repository("sha256:ab", "2026-12-02T10:10:05Z"), true));
     }
 
     #[test]
     fn deployments_are_woken_by_a_new_index_and_a_deletion_but_not_by_another_fetch() {
         let changes = RepositoryChanges::default();
         let first = repository("sha256:ab", "2026-12-02T10:00:00Z");
-        assert!(changes.changed(&first, true), "first sight");
-        assert!(!changes.changed(&repository("sha256:ab", "2026-12-02T10:10:00Z"), true));
-        assert!(changes.changed(&repository("sha256:cd", "2026-12-02T10:20:00Z"), true));
-        assert!(!changes.changed(&repository("sha256:cd", "2026-12-02T10:30:00Z"), true));
+        assert!(changes.changed(&first), "first sight");
+        assert!(!changes.changed(&repository("sha256:ab", "2026-12-02T10:10:00Z")));
+        assert!(changes.changed(&repository("sha256:cd", "2026-12-02T10:20:00Z")));
+        assert!(!changes.changed(&repository("sha256:cd", "2026-12-02T10:30:00Z")));
 
         // Deleted as it last was: the event marks it, and it wakes its deployments.
         let deleted = touched_repository(Ok(watcher::Event::Delete(DeserializeGuard(Ok(
@@ -275,9 +269,9 @@ mod tests {
         .unwrap()
         .unwrap();
         assert!(deleted.metadata.deletion_timestamp.is_some());
-        assert!(changes.changed(&deleted, true));
+        assert!(changes.changed(&deleted));
         // Created again with the same content: seen anew.
-        assert!(changes.changed(&repository("sha256:cd", "2026-12-02T10:40:00Z"), true));
+        assert!(changes.changed(&repository("sha256:cd", "2026-12-02T10:40:00Z")));
 
         let init: Option<Result<ChartRepository, watcher::Error>> =
             touched_repository(Ok(watcher::Event::Init));

@@ -27,7 +27,7 @@ use crate::watch::{EachWatchBacksOff, watch};
 use super::fetch_index::refresh;
 use super::index_cache::chart_count;
 use super::registry::reconcile_registry;
-use super::status::{failed_status, fetched_status};
+use super::status::{failed_status, fetched_status, needs_write};
 
 /// Default `spec.interval`.
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(600);
@@ -156,8 +156,10 @@ async fn reconcile_repository(repository: &ChartRepository, ctx: &Context) -> Re
             let digest = entry.digest.clone();
             let changed = previous.index_digest.as_deref() != Some(digest.as_str());
             ctx.indexes.insert(key.clone(), entry);
-            let status = fetched_status(&previous, generation, &digest, count, now, interval);
-            report::write_status(ctx, repository, &status).await?;
+            let status = fetched_status(&previous, generation, &digest, count, now);
+            if needs_write(&previous, &status) {
+                report::write_status(ctx, repository, &status).await?;
+            }
             ctx.fetch_schedule
                 .set(key, uid, &spec.url, generation, fetched_at + interval);
             ctx.clear_failures(&kind_key);
@@ -178,7 +180,9 @@ async fn reconcile_repository(repository: &ChartRepository, ctx: &Context) -> Re
             let failures = ctx.record_failure(&kind_key);
             let retry = error.retry_after(failures);
             let status = failed_status(&previous, generation, &error, now, retry);
-            report::write_status(ctx, repository, &status).await?;
+            if needs_write(&previous, &status) {
+                report::write_status(ctx, repository, &status).await?;
+            }
             ctx.fetch_schedule
                 .set(key, uid, &spec.url, generation, fetched_at + retry);
             warn!(repository = %kind_key, %error, retry_in = ?retry, "fetching the index failed");

@@ -7,6 +7,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
+use tokio::sync::broadcast;
+
 use capstan_sources::catalogue::{Catalogue, CatalogueError, CatalogueLimits, ResolvedChart};
 use capstan_sources::http::{HttpClient, Validators};
 use capstan_sources::s3::S3Repository;
@@ -101,13 +103,35 @@ impl CachedIndex {
     }
 }
 
+/// How many arrivals a slow listener may fall behind by before it misses some (it then only
+/// waits for its next recheck).
+const ARRIVALS_BUFFERED: usize = 256;
+
 /// Every repository's cached index.
-#[derive(Default)]
 pub struct IndexCache {
     entries: RwLock<HashMap<ObjectKey, Arc<CachedIndex>>>,
+    /// Tells the deployment controllers which repository has an index they have not seen: the
+    /// first one after a start, or a new one. A fetch that finds the index the status already
+    /// lists writes no status, so no watch event would wake the deployments waiting for it.
+    arrivals: broadcast::Sender<ObjectKey>,
+}
+
+impl Default for IndexCache {
+    fn default() -> Self {
+        IndexCache {
+            entries: RwLock::default(),
+            arrivals: broadcast::Sender::new(ARRIVALS_BUFFERED),
+        }
+    }
 }
 
 impl IndexCache {
+    /// The repositories whose index arrives in the cache from now on: cached where there was
+    /// none, or with another digest than the one cached.
+    pub fn arrivals(&self) -> broadcast::Receiver<ObjectKey> {
+        self.arrivals.subscribe()
+    }
+
     pub fn get(&self, key: &ObjectKey) -> Option<Arc<CachedIndex>> {
         self.entries
             .read()
@@ -117,10 +141,16 @@ impl IndexCache {
     }
 
     pub fn insert(&self, key: ObjectKey, entry: CachedIndex) {
-        self.entries
+        let digest = entry.digest.clone();
+        let replaced = self
+            .entries
             .write()
             .unwrap_or_else(|poison| poison.into_inner())
-            .insert(key, Arc::new(entry));
+            .insert(key.clone(), Arc::new(entry));
+        if replaced.is_none_or(|replaced| replaced.digest != digest) {
+            // Nobody listening (no deployment controller runs) is not an error.
+            let _ = self.arrivals.send(key);
+        }
     }
 
     pub fn remove(&self, key: &ObjectKey) {
@@ -240,6 +270,26 @@ generated: \"2026-01-01T00:00:00Z\"
         assert_eq!(cache.get(&key).unwrap().digest, "sha256:00");
         cache.remove(&key);
         assert!(cache.get(&key).is_none());
+    }
+
+    #[test]
+    fn a_first_or_new_index_is_announced_and_the_same_one_again_is_not() {
+        let cache = IndexCache::default();
+        let mut arrivals = cache.arrivals();
+        let key = ObjectKey::new("apps", "charts");
+        cache.insert(key.clone(), cached());
+        assert_eq!(arrivals.try_recv().unwrap(), key);
+        // Fetched again (a 304, or the same bytes): nothing new for the deployments.
+        cache.insert(key.clone(), cached());
+        assert!(arrivals.try_recv().is_err());
+        let mut newer = cached();
+        newer.digest = "sha256:01".into();
+        cache.insert(key.clone(), newer);
+        assert_eq!(arrivals.try_recv().unwrap(), key);
+        // Forgotten, then fetched again (a restart does the same): announced again.
+        cache.remove(&key);
+        cache.insert(key.clone(), cached());
+        assert_eq!(arrivals.try_recv().unwrap(), key);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use crate::conditions::{Outcome, conditions};
 use crate::error::Error;
 
 /// What the deployments that use a repository act on: which object it is, its spec, its index
-/// and its conditions. The fetch times move with every fetch and wake nobody.
+/// and its conditions. The times in its status wake nobody.
 pub fn seen_by_deployments(repository: &ChartRepository) -> u64 {
     let mut hasher = DefaultHasher::new();
     repository.metadata.uid.hash(&mut hasher);
@@ -38,28 +38,39 @@ fn time_after(now: Timestamp, wait: Duration) -> Option<Time> {
     now.checked_add(wait).ok().map(Time)
 }
 
-/// Status after a successful fetch (or a 304 confirming the cached index) at `now`; the next
-/// one is `interval` later.
+/// Status after a successful fetch (or a 304 confirming the cached index) at `now`. It holds no
+/// poll times, so a fetch that finds the same index with the same outcome gives back `previous`
+/// unchanged, and the caller writes nothing (see [`needs_write`]).
 pub fn fetched_status(
     previous: &ChartRepositoryStatus,
     generation: Option<i64>,
     digest: &str,
     count: usize,
     now: Timestamp,
-    interval: Duration,
 ) -> ChartRepositoryStatus {
     let outcome = Outcome::Ready {
         reason: "IndexFetched".into(),
         message: format!("Fetched index with {count} chart versions"),
     };
+    let index_changed = previous.index_digest.as_deref() != Some(digest);
     ChartRepositoryStatus {
         conditions: conditions(&previous.conditions, &outcome, generation, now),
         observed_generation: generation,
         index_digest: Some(digest.to_string()),
         chart_count: Some(i64::try_from(count).unwrap_or(i64::MAX)),
-        last_fetch_time: Some(Time(now)),
-        next_fetch_time: time_after(now, interval),
+        index_change_time: if index_changed || previous.index_change_time.is_none() {
+            Some(Time(now))
+        } else {
+            previous.index_change_time.clone()
+        },
+        next_fetch_time: None,
     }
+}
+
+/// Whether `status` says anything `previous` does not: a reconcile that changes nothing sends
+/// no write.
+pub fn needs_write(previous: &ChartRepositoryStatus, status: &ChartRepositoryStatus) -> bool {
+    previous != status
 }
 
 /// Status after a fetch that failed at `now`, to be retried `retry` later: the last good index
@@ -99,44 +110,71 @@ mod tests {
 
     #[test]
     fn a_fetch_records_when_it_happened_and_when_the_next_is_due() {
-        let interval = Duration::from_secs(600);
         let first = fetched_status(
             &ChartRepositoryStatus::default(),
             Some(3),
             "sha256:ab",
             7,
             at(1_000),
-            interval,
         );
         assert_eq!(first.chart_count, Some(7));
-        assert_eq!(first.last_fetch_time, Some(Time(at(1_000))));
-        assert_eq!(first.next_fetch_time, Some(Time(at(1_600))));
-        // The same index again: only the times move, the condition keeps its transition time.
-        let again = fetched_status(&first, Some(3), "sha256:ab", 7, at(1_600), interval);
-        assert_eq!(again.last_fetch_time, Some(Time(at(1_600))));
-        assert_eq!(again.next_fetch_time, Some(Time(at(2_200))));
+        assert_eq!(first.index_change_time, Some(Time(at(1_000))));
+        assert_eq!(first.next_fetch_time, None);
+        assert!(needs_write(&ChartRepositoryStatus::default(), &first));
+        // The same index again: nothing moves, nothing is written.
+        let again = fetched_status(&first, Some(3), "sha256:ab", 7, at(1_600));
+        assert_eq!(again, first);
+        assert!(!needs_write(&first, &again));
+        // A new index is written, with the time it was first seen.
+        let changed = fetched_status(&first, Some(3), "sha256:cd", 8, at(2_200));
+        assert!(needs_write(&first, &changed));
+        assert_eq!(changed.index_change_time, Some(Time(at(2_200))));
         assert_eq!(
-            again.conditions[0].last_transition_time,
+            changed.conditions[0].last_transition_time,
             first.conditions[0].last_transition_time
         );
     }
 
     #[test]
-    fn a_failed_fetch_keeps_the_last_index_and_schedules_the_retry() {
-        let interval = Duration::from_secs(600);
+    fn a_recovery_with_the_same_index_is_written_and_keeps_when_the_index_changed() {
         let fetched = fetched_status(
             &ChartRepositoryStatus::default(),
             Some(3),
             "sha256:ab",
             7,
             at(1_000),
-            interval,
+        );
+        let failed = failed_status(
+            &fetched,
+            Some(3),
+            &refused(),
+            at(1_600),
+            Duration::from_secs(5),
+        );
+        let recovered = fetched_status(&failed, Some(3), "sha256:ab", 7, at(1_605));
+        assert!(needs_write(&failed, &recovered));
+        assert_eq!(recovered.conditions[0].status, "True");
+        assert_eq!(recovered.next_fetch_time, None);
+        assert_eq!(recovered.index_change_time, Some(Time(at(1_000))));
+        // A new spec (generation) is written even when the index is the same.
+        let respecified = fetched_status(&recovered, Some(4), "sha256:ab", 7, at(1_700));
+        assert!(needs_write(&recovered, &respecified));
+    }
+
+    #[test]
+    fn a_failed_fetch_keeps_the_last_index_and_schedules_the_retry() {
+        let fetched = fetched_status(
+            &ChartRepositoryStatus::default(),
+            Some(3),
+            "sha256:ab",
+            7,
+            at(1_000),
         );
         let error = refused();
         let failed = failed_status(&fetched, Some(3), &error, at(1_600), Duration::from_secs(5));
         assert_eq!(failed.index_digest.as_deref(), Some("sha256:ab"));
         assert_eq!(failed.chart_count, Some(7));
-        assert_eq!(failed.last_fetch_time, Some(Time(at(1_000))));
+        assert_eq!(failed.index_change_time, Some(Time(at(1_000))));
         assert_eq!(failed.next_fetch_time, Some(Time(at(1_605))));
         assert_eq!(failed.conditions[0].status, "False");
         assert_eq!(failed.conditions[0].reason, "FetchFailed");
@@ -162,13 +200,12 @@ mod tests {
             "sha256:ab",
             2,
             at(1_000),
-            interval,
         );
         let seen = seen_by_deployments(&repository("u1", first.clone()));
-        let refetched = fetched_status(&first, Some(1), "sha256:ab", 2, at(1_060), interval);
+        let refetched = fetched_status(&first, Some(1), "sha256:ab", 2, at(1_060));
         assert_eq!(seen, seen_by_deployments(&repository("u1", refetched)));
 
-        let new_index = fetched_status(&first, Some(1), "sha256:cd", 3, at(1_060), interval);
+        let new_index = fetched_status(&first, Some(1), "sha256:cd", 3, at(1_060));
         assert_ne!(seen, seen_by_deployments(&repository("u1", new_index)));
         let error = refused();
         let failed = failed_status(&first, Some(1), &error, at(1_060), interval);
