@@ -54,6 +54,11 @@ pub fn of(object: &Value) -> Health {
     }
 }
 
+/// Whether `object` has stopped changing its deployment's wait: healthy, or failed.
+pub fn settled(object: &Value) -> bool {
+    !matches!(of(object), Health::Progressing(_))
+}
+
 /// A spec change the object's controller has not observed yet.
 fn generation_pending(object: &Value) -> Option<Health> {
     let generation = object["metadata"]["generation"].as_i64()?;
@@ -395,6 +400,21 @@ mod tests {
         stuck["status"]["conditions"] = json!([{"type": "Progressing", "status": "False",
             "reason": "ProgressDeadlineExceeded", "message": "ReplicaSet has timed out"}]);
         assert!(matches!(of(&stuck), Health::Failed(_)));
+    }
+
+    #[test]
+    fn only_healthy_or_failed_objects_are_settled() {
+        assert!(!settled(&deployment(2, 1, 1)));
+        assert!(!settled(&deployment(2, 2, 1)));
+        assert!(settled(&deployment(2, 2, 2)));
+        let mut stuck = deployment(2, 1, 1);
+        stuck["status"]["conditions"] = json!([{"type": "Progressing", "status": "False",
+            "reason": "ProgressDeadlineExceeded", "message": "timed out"}]);
+        assert!(settled(&stuck));
+        let mut unobserved = deployment(2, 2, 2);
+        unobserved["metadata"]["generation"] = json!(3);
+        unobserved["status"]["observedGeneration"] = json!(2);
+        assert!(!settled(&unobserved));
     }
 
     #[test]

@@ -100,8 +100,8 @@ impl Progress {
 }
 
 /// How soon a deployment waiting for its repository's first fetch by this operator looks again,
-/// in case that wake-up is missed: the fetch itself wakes it (see
-/// [`super::triggers::RepositoryChanges`]).
+/// in case that wake-up is missed: the index arriving in the cache wakes it (see
+/// [`crate::repository::index_cache::IndexCache::arrivals`]).
 const INDEX_PENDING_RECHECK: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Reconciles `deployment`: the attempt, bounded by `spec.timeout`, then its report.
