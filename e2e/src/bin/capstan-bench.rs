@@ -5,7 +5,8 @@
 //! takes one to two seconds per deployment: `CAPSTAN_BENCH_HELM_SERIAL_UP_TO=100` runs it only for
 //! N up to 100, and `CAPSTAN_BENCH_SKIP_HELM_SERIAL=1` leaves it out. `CAPSTAN_BENCH_ROWS`, a
 //! comma-separated list of [`ROWS`], runs only those (the batched floor, every ratio's reference,
-//! always runs), e.g. `CAPSTAN_BENCH_ROWS=capstan` for a run of 10,000. `capstan` is the rollout
+//! always runs, and runs again right before each tool after the first: every ratio is to the floor
+//! measured last before it), e.g. `CAPSTAN_BENCH_ROWS=capstan` for a run of 10,000. `capstan` is the rollout
 //! from a repository and the no-op resync; `capstan-upgrade` the upgrade wave after them.
 //!
 //! Interrupted (Ctrl-C, or SIGTERM as from `timeout`), it stops the measurement under way: the
@@ -85,29 +86,36 @@ async fn run(counts: Vec<usize>) -> TestResult {
             record(&mut rows, [bench.floor_per_deployment().await?]);
         }
         eprintln!("[bench] N={deployments}: floor, one batch");
-        let floor = bench.floor_batch().await?;
-        let floor_time = floor.elapsed;
-        record(&mut rows, [floor]);
+        record(&mut rows, [bench.floor_batch().await?]);
+        // Every tool is measured right after a batched floor, its reference: the first
+        // measurement after the floor above, and each later one after a floor of its own.
+        let mut floor_is_last = true;
+        let mut after_floor = async |rows: &mut Vec<Row>, what: &str| -> TestResult {
+            if !floor_is_last {
+                eprintln!("[bench] N={deployments}: floor, one batch, again before {what}");
+                record(rows, [bench.floor_batch().await?]);
+            }
+            floor_is_last = false;
+            eprintln!("[bench] N={deployments}: {what}");
+            Ok(())
+        };
         if !skip_helm_serial && deployments <= helm_serial_up_to {
-            eprintln!("[bench] N={deployments}: Helm, serial");
+            after_floor(&mut rows, "Helm, serial").await?;
             record(&mut rows, [bench.helm(1).await?]);
         }
         if runs("helm-parallel") {
-            eprintln!("[bench] N={deployments}: Helm, {HELM_PARALLEL} in parallel");
+            after_floor(&mut rows, &format!("Helm, {HELM_PARALLEL} in parallel")).await?;
             record(&mut rows, [bench.helm(HELM_PARALLEL).await?]);
         }
         if runs("capstan") || runs("capstan-upgrade") {
-            eprintln!("[bench] N={deployments}: Capstan, one repository");
+            after_floor(&mut rows, "Capstan, one repository").await?;
             record(&mut rows, bench.capstan(runs("capstan-upgrade")).await?);
         }
         if runs("capstan-oci") {
-            eprintln!("[bench] N={deployments}: Capstan, one OCI registry");
+            after_floor(&mut rows, "Capstan, one OCI registry").await?;
             record(&mut rows, [bench.capstan_oci().await?]);
         }
-        println!(
-            "{}",
-            table(deployments, &rows, floor_time, cluster.controllers_pace())
-        );
+        println!("{}", table(deployments, &rows, cluster.controllers_pace()));
     }
     Ok(())
 }
