@@ -15,9 +15,10 @@ use capstan_e2e::operator::{Setup, WAIT, applied, ready_is};
 use capstan_e2e::wait::wait_for;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
-use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::wait::Condition;
 use serde_json::json;
 use support::{AuditLog, ChartServer, Outcome, TestResult, ready_message, repository_ready_is};
@@ -572,6 +573,9 @@ async fn a_repository_polls_an_unchanged_index_without_a_write_or_waking_a_deplo
         )
         .await?;
         setup
+            .wait_deployment("web", ready_is("False", |reason| reason == "InputMissing"))
+            .await?;
+        setup
             .apply_repository_with("charts", json!({"url": setup.repo_url, "interval": "1h"}))
             .await?;
         let again = setup
@@ -582,6 +586,24 @@ async fn a_repository_polls_an_unchanged_index_without_a_write_or_waking_a_deplo
             .wait_deployment("web", ready_is("True", |_| true))
             .await?;
     }
+    // The repository went missing twice the same way: one Event, counted twice on its series,
+    // and no two InputMissing Events say the same.
+    let missing: Vec<_> = setup
+        .namespace
+        .api::<Event>()
+        .list(&ListParams::default())
+        .await?
+        .items
+        .into_iter()
+        .filter(|event| event.reason.as_deref() == Some("InputMissing"))
+        .collect();
+    let notes: std::collections::BTreeSet<_> = missing.iter().map(|e| e.note.clone()).collect();
+    assert_eq!(notes.len(), missing.len(), "{missing:#?}");
+    let counted: Vec<_> = missing
+        .iter()
+        .filter_map(|event| event.series.as_ref().map(|series| series.count))
+        .collect();
+    assert_eq!(counted, [2], "{missing:#?}");
     setup.finish().await
 }
 

@@ -6,7 +6,6 @@ use std::time::{Duration, Instant};
 
 use capstan_api::labels::FIELD_MANAGER;
 use k8s_openapi::NamespaceResourceScope;
-use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::Store;
 use kube::runtime::watcher;
 use kube::{Api, Client, Resource};
@@ -16,6 +15,7 @@ use crate::cluster::ClusterInfo;
 use crate::deployment::identity::Clients;
 use crate::deployment::oci::OciCache;
 use crate::deployment::triggers::WatchedRepository;
+use crate::events::Recorder;
 use crate::metrics::Metrics;
 use crate::object_key::{KindKey, ObjectKey};
 use crate::repository::fetch_schedule::FetchSchedule;
@@ -85,13 +85,13 @@ impl Context {
         metrics: Arc<Metrics>,
         values_key: ValuesKey,
     ) -> Self {
-        let reporter = Reporter {
-            controller: FIELD_MANAGER.into(),
-            instance: std::env::var("POD_NAME").ok(),
-        };
         Context {
             cluster: ClusterInfo::new(client.clone()),
-            recorder: Recorder::new(client.clone(), reporter),
+            recorder: Recorder::new(
+                client.clone(),
+                FIELD_MANAGER,
+                std::env::var("POD_NAME").ok(),
+            ),
             metrics,
             indexes: IndexCache::default(),
             fetch_schedule: FetchSchedule::default(),

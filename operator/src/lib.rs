@@ -22,6 +22,7 @@ pub mod conditions;
 pub mod context;
 pub mod deployment;
 pub mod error;
+pub mod events;
 #[cfg(test)]
 mod fake_api;
 pub mod finalizer;

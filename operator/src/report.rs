@@ -3,7 +3,6 @@
 use capstan_api::labels::FIELD_MANAGER;
 use k8s_openapi::NamespaceResourceScope;
 use kube::api::{Api, Patch, PatchParams};
-use kube::runtime::events::{Event as KubeEvent, EventType};
 use kube::{Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -11,6 +10,7 @@ use tracing::warn;
 
 use crate::context::Context;
 use crate::error::{Error, Result};
+use crate::events::EventType;
 use crate::object_key::ObjectKey;
 
 /// Replaces `object`'s status by server-side apply with the operator's field manager, so the
@@ -48,14 +48,8 @@ pub async fn publish<K>(ctx: &Context, object: &K, type_: EventType, reason: &st
 where
     K: Resource<DynamicType = ()>,
 {
-    let event = KubeEvent {
-        type_,
-        reason: reason.to_string(),
-        note: Some(note),
-        action: "Reconcile".into(),
-        secondary: None,
-    };
-    if let Err(error) = ctx.recorder.publish(&event, &object.object_ref(&())).await {
+    let reference = object.object_ref(&());
+    if let Err(error) = ctx.recorder.publish(&reference, type_, reason, &note).await {
         warn!(%error, "publishing an event failed");
     }
 }
@@ -76,14 +70,7 @@ pub async fn publish_about(
         name: Some(key.key.name.clone()),
         ..Default::default()
     };
-    let event = KubeEvent {
-        type_,
-        reason: reason.to_string(),
-        note: Some(note),
-        action: "Reconcile".into(),
-        secondary: None,
-    };
-    if let Err(error) = ctx.recorder.publish(&event, &reference).await {
+    if let Err(error) = ctx.recorder.publish(&reference, type_, reason, &note).await {
         warn!(%error, "publishing an event failed");
     }
 }

@@ -4,11 +4,11 @@
 //! finalizers done, waited for up to `spec.timeout` unless `spec.uninstall.disableWait`), its
 //! `post-delete` hooks run and the finalizer lets the resource go.
 
+use crate::events::EventType;
 use capstan_api::{ChartDeployment, ChartDeploymentStatus, InventoryEntry};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::Resource;
 use kube::api::{Api, ApiResource, DynamicObject};
-use kube::runtime::events::EventType;
 use tracing::{info, warn};
 
 use crate::context::Context;

@@ -3,10 +3,10 @@
 //! itself (a `Ready=False` condition with reason `InvalidSpec`, and an event) while every other
 //! resource keeps being reconciled.
 
+use crate::events::EventType;
 use kube::api::{Api, Patch, PatchParams};
 use kube::core::error_boundary::InvalidObject;
 use kube::runtime::controller::Action;
-use kube::runtime::events::EventType;
 use kube::{Resource, ResourceExt};
 use serde_json::json;
 

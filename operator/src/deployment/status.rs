@@ -2,6 +2,7 @@
 //! attempt came to ([`after_success`], [`after_failure`]), and written by one function
 //! ([`publish`]). A status that would say what it already says is not written.
 
+use crate::events::EventType;
 use capstan_api::deployment::{DriftedObject, Failures, PlanStatus, ReleaseAction};
 use capstan_api::{
     ChartDeployment, ChartDeploymentStatus, InventoryEntry, ProvenanceStatus, Revision,
@@ -9,7 +10,6 @@ use capstan_api::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
 use kube::Resource;
-use kube::runtime::events::EventType;
 
 use std::time::Duration;
 

@@ -11,8 +11,8 @@
 //! (`UninstallHookFailed`, naming it) and the uninstall goes on: a ChartDeployment being deleted
 //! cannot be retried later, and its finalizer must not keep it forever.
 
+use crate::events::EventType;
 use k8s_openapi::jiff::Timestamp;
-use kube::runtime::events::EventType;
 use tokio::time::Instant;
 use tracing::{info, warn};
 

@@ -4,12 +4,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::events::EventType;
 use capstan_api::{ChartRepository, ChartRepositorySpec, ChartRepositoryStatus};
 use futures::StreamExt;
 use k8s_openapi::jiff::Timestamp;
 use kube::Resource;
 use kube::runtime::controller::{Action, Config, Controller};
-use kube::runtime::events::EventType;
 use kube::runtime::{WatchStreamExt, reflector};
 use tracing::{Instrument, info, warn};
 

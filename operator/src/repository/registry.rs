@@ -1,11 +1,11 @@
 //! `oci://` repositories: no index to fetch; the status says whether the URL and the Secrets
 //! it names are usable.
 
+use crate::events::EventType;
 use capstan_api::{ChartRepository, ChartRepositoryStatus};
 use k8s_openapi::jiff::Timestamp;
 use kube::Resource;
 use kube::runtime::controller::Action;
-use kube::runtime::events::EventType;
 
 use crate::access::Access;
 use crate::conditions::{Outcome, conditions};
