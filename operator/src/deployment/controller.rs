@@ -7,12 +7,12 @@ use std::time::Duration;
 
 use capstan_api::ChartDeployment;
 use capstan_api::deployment::ValuesSourceKind;
-use capstan_api::labels::{DEPLOYMENT_ANNOTATION, DEPLOYMENT_LABEL, FINALIZER};
+use capstan_api::labels::FINALIZER;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::ResourceExt;
 use kube::api::Api;
-use kube::api::{ApiResource, DynamicObject};
+use kube::api::ApiResource;
 use kube::core::{DeserializeGuard, PartialObjectMeta};
 use kube::runtime::controller::{Action, Config, Controller};
 use kube::runtime::reflector;
@@ -32,7 +32,7 @@ use super::triggers::{
     RepositoryChanges, WatchedRepository, dependents, forget_deleted, referencing,
     touched_repository, using_repository, using_repository_at, using_repository_keyring,
 };
-use super::{cleanup, invalid, reconcile};
+use super::{cleanup, health_watch, invalid, reconcile};
 
 /// Default `spec.interval`.
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(600);
@@ -93,11 +93,11 @@ pub async fn run(ctx: Arc<Context>) {
         watch(ctx.watched::<PartialObjectMeta<Secret>>(), watch_config()).touched_objects();
     // The applied workloads carrying a deployment's label: one that becomes healthy, fails or
     // goes wakes its deployment to read its health again.
-    let workloads = health_watches(&ctx);
+    let workloads = health_watch::health_watches(&ctx);
     controller
         .watches_stream_with(
             workloads,
-            |object| owner_of(&object),
+            |object| object.owner(),
             // The kind of the watched objects matters only to the mapper, which reads their
             // annotation; any of them stands for all.
             ApiResource::erase::<k8s_openapi::api::apps::v1::Deployment>(&()),
@@ -154,60 +154,10 @@ fn index_arrivals(
     .flat_map(move |key| futures::stream::iter(using_repository_at(&store, &key)))
 }
 
-/// One watch per kind whose health is read from its status ([`super::health::watched_kinds`]),
-/// of the objects deployments applied, passing on only the events that can end a deployment's
-/// wait ([`settled_or_gone`]).
-fn health_watches(
-    ctx: &Context,
-) -> impl futures::Stream<Item = Result<DynamicObject, watcher::Error>> + Send + 'static {
-    let config = || watch_config().labels(DEPLOYMENT_LABEL);
-    let kinds = super::health::watched_kinds();
-    let streams = kinds.map(|resource| {
-        let api: Api<DynamicObject> = match &ctx.settings.watch_namespace {
-            Some(namespace) => Api::namespaced_with(ctx.client.clone(), namespace, &resource),
-            None => Api::all_with(ctx.client.clone(), &resource),
-        };
-        watch(api, config())
-            .filter_map(|event| std::future::ready(settled_or_gone(event)))
-            .boxed()
-    });
-    futures::stream::select_all(streams)
-}
-
-/// The object of a health watch's event when it can end its deployment's wait: it was deleted,
-/// or it is healthy or failed ([`super::health::settled`]). An object still on its way wakes
-/// nobody: a Deployment changes its status several times before it is available, and each wake
-/// cost its deployment a reconcile, a read of the object and often a status write only to
-/// report the same wait. What is awaited is still re-read at the recheck interval.
-fn settled_or_gone(
-    event: Result<watcher::Event<DynamicObject>, watcher::Error>,
-) -> Option<Result<DynamicObject, watcher::Error>> {
-    match event {
-        Ok(watcher::Event::Delete(object)) => Some(Ok(object)),
-        Ok(watcher::Event::Apply(object) | watcher::Event::InitApply(object)) => {
-            let live = serde_json::to_value(&object).ok()?;
-            super::health::settled(&live).then_some(Ok(object))
-        }
-        Ok(watcher::Event::Init | watcher::Event::InitDone) => None,
-        Err(error) => Some(Err(error)),
-    }
-}
-
 /// Whether the API server refused a finalizer patch because its test of the current finalizers
 /// failed (HTTP 422): the object changed since it was read.
 fn is_stale(error: &Error) -> bool {
     matches!(error, Error::Kube { source: kube::Error::Api(status), .. } if status.code == 422)
-}
-
-/// The deployment an applied object's annotation names.
-fn owner_of(object: &DynamicObject) -> Option<ObjectRef<Watched>> {
-    let owner = object
-        .metadata
-        .annotations
-        .as_ref()?
-        .get(DEPLOYMENT_ANNOTATION)?;
-    let (namespace, name) = owner.split_once('/')?;
-    Some(ObjectRef::new(name).within(namespace))
 }
 
 async fn reconcile_with_finalizer(deployment: Arc<Watched>, ctx: Arc<Context>) -> Result<Action> {
@@ -332,34 +282,6 @@ mod tests {
             Arc::new(Metrics::default()),
             ValuesKey::from_bytes(b"test"),
         )
-    }
-
-    fn workload(available: i64) -> DynamicObject {
-        serde_json::from_value(serde_json::json!({
-            "apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": {"name": "web", "namespace": "apps", "generation": 1,
-                         "annotations": {DEPLOYMENT_ANNOTATION: "apps/web"}},
-            "spec": {"replicas": 1},
-            "status": {"observedGeneration": 1, "replicas": 1, "updatedReplicas": 1,
-                       "availableReplicas": available}
-        }))
-        .unwrap()
-    }
-
-    #[test]
-    fn a_workload_wakes_its_deployment_once_healthy_failed_or_gone() {
-        let woken = |event| settled_or_gone(Ok(event)).map(|object| owner_of(&object.unwrap()));
-        assert_eq!(woken(watcher::Event::Apply(workload(0))), None);
-        assert_eq!(woken(watcher::Event::InitApply(workload(0))), None);
-        let web = Some(Some(ObjectRef::new("web").within("apps")));
-        assert_eq!(woken(watcher::Event::Apply(workload(1))), web);
-        assert_eq!(woken(watcher::Event::InitApply(workload(1))), web);
-        assert_eq!(woken(watcher::Event::Delete(workload(0))), web);
-        assert_eq!(woken(watcher::Event::Init), None);
-        assert_eq!(woken(watcher::Event::InitDone), None);
-        // A failed watch is passed on, for the controller's back-off.
-        let failed = settled_or_gone(Err(watcher::Error::NoResourceVersion));
-        assert!(matches!(failed, Some(Err(_))));
     }
 
     #[tokio::test]

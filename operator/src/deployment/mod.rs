@@ -26,6 +26,7 @@ pub mod dereference;
 pub mod desired;
 pub mod drift;
 pub mod health;
+pub mod health_watch;
 pub mod history;
 pub mod hooks;
 pub mod identity;
