@@ -273,15 +273,15 @@ mod tests {
             resource_version: Some("1".into()),
             ..ObjectReference::default()
         };
-        let key = occurrence_key(&web, EventType::Warning, "FetchFailed", "refused");
+        let refused = |about: &ObjectReference| {
+            occurrence_key(about, EventType::Warning, "FetchFailed", "refused")
+        };
+        let key = refused(&web);
         let moved = ObjectReference {
             resource_version: Some("2".into()),
             ..web.clone()
         };
-        assert_eq!(
-            key,
-            occurrence_key(&moved, EventType::Warning, "FetchFailed", "refused")
-        );
+        assert_eq!(key, refused(&moved));
         assert_ne!(
             key,
             occurrence_key(&web, EventType::Warning, "FetchFailed", "timed out")
@@ -290,10 +290,7 @@ mod tests {
             uid: Some("u2".into()),
             ..web.clone()
         };
-        assert_ne!(
-            key,
-            occurrence_key(&recreated, EventType::Warning, "FetchFailed", "refused")
-        );
+        assert_ne!(key, refused(&recreated));
     }
 
     #[test]

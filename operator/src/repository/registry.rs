@@ -15,6 +15,7 @@ use crate::object_key::{KindKey, ObjectKey};
 use crate::report;
 
 use super::controller::interval;
+use super::status::needs_write;
 
 /// An `oci://` repository has no index: its charts resolve over their tags when a deployment
 /// needs them. Its status says whether the URL and the Secrets it names are usable.
@@ -42,7 +43,7 @@ pub async fn reconcile_registry(
         observed_generation: generation,
         ..ChartRepositoryStatus::default()
     };
-    if previous != status {
+    if needs_write(&previous, &status) {
         report::write_status(ctx, repository, &status).await?;
         if let Err(error) = &checked {
             report::publish(

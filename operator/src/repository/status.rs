@@ -108,15 +108,20 @@ mod tests {
         Timestamp::from_second(second).unwrap()
     }
 
-    #[test]
-    fn a_fetch_records_when_it_happened_and_when_the_next_is_due() {
-        let first = fetched_status(
+    /// The first fetch of an index of 7 chart versions, at second 1000, of generation 3.
+    fn first_fetch() -> ChartRepositoryStatus {
+        fetched_status(
             &ChartRepositoryStatus::default(),
             Some(3),
             "sha256:ab",
             7,
             at(1_000),
-        );
+        )
+    }
+
+    #[test]
+    fn a_fetch_of_the_same_index_changes_nothing_and_a_new_index_is_recorded() {
+        let first = first_fetch();
         assert_eq!(first.chart_count, Some(7));
         assert_eq!(first.index_change_time, Some(Time(at(1_000))));
         assert_eq!(first.next_fetch_time, None);
@@ -137,13 +142,7 @@ mod tests {
 
     #[test]
     fn a_recovery_with_the_same_index_is_written_and_keeps_when_the_index_changed() {
-        let fetched = fetched_status(
-            &ChartRepositoryStatus::default(),
-            Some(3),
-            "sha256:ab",
-            7,
-            at(1_000),
-        );
+        let fetched = first_fetch();
         let failed = failed_status(
             &fetched,
             Some(3),
@@ -163,13 +162,7 @@ mod tests {
 
     #[test]
     fn a_failed_fetch_keeps_the_last_index_and_schedules_the_retry() {
-        let fetched = fetched_status(
-            &ChartRepositoryStatus::default(),
-            Some(3),
-            "sha256:ab",
-            7,
-            at(1_000),
-        );
+        let fetched = first_fetch();
         let error = refused();
         let failed = failed_status(&fetched, Some(3), &error, at(1_600), Duration::from_secs(5));
         assert_eq!(failed.index_digest.as_deref(), Some("sha256:ab"));
