@@ -134,8 +134,11 @@ fn record(rows: &mut Vec<Row>, measured: impl IntoIterator<Item = Row>) {
         let requests = row.requests.as_ref().map_or(String::new(), |requests| {
             format!(", requests: {}", requests.summary())
         });
+        let control_plane = row.control_plane.map_or(String::new(), |cpu| {
+            format!(", control plane CPU: {}", cpu.summary())
+        });
         eprintln!(
-            "[bench]   {}: {:.1} s{usage}{requests}",
+            "[bench]   {}: {:.1} s{usage}{requests}{control_plane}",
             row.what,
             row.elapsed.as_secs_f64()
         );

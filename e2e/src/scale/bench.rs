@@ -25,7 +25,7 @@ use serde_json::json;
 use super::audit::{Cursor, Requests};
 use super::chart::{CHART, package_jinja_chart, write_helm_chart, write_jinja_chart};
 use super::count::{not_done, wait_until_count};
-use super::usage::Usage;
+use super::usage::{ControlPlaneCpu, Usage};
 use crate::operator::{OperatorProcess, TestResult, install_crds};
 use crate::wait::is_deployment_available;
 use crate::{Cluster, TestNamespace};
@@ -71,6 +71,8 @@ pub struct Row {
     pub requests: Option<Requests>,
     /// A batched floor: the reference of the rows after it, up to the next one.
     pub reference: bool,
+    /// The control plane's CPU time during the measurement.
+    pub control_plane: Option<ControlPlaneCpu>,
 }
 
 /// Everything one N measures.
@@ -145,16 +147,21 @@ impl<'a> Bench<'a> {
     pub async fn floor_per_deployment(&self) -> TestResult<Row> {
         let namespace = TestNamespace::create(self.cluster, "bench-floor-each").await?;
         let files = self.render_floor(namespace.name())?;
+        let cpu = self.control_plane_cpu()?;
         let start = Instant::now();
         for file in &files {
             self.apply_server_side(namespace.name(), file).await?;
         }
         let elapsed = self.all_available(&namespace, start).await?;
+        let control_plane = Some(self.control_plane_cpu()?.since(cpu));
         namespace.delete_within(self.timeout).await?;
-        Ok(row(
-            "floor: kubectl apply --server-side, one per deployment",
-            elapsed,
-        ))
+        Ok(Row {
+            control_plane,
+            ..row(
+                "floor: kubectl apply --server-side, one per deployment",
+                elapsed,
+            )
+        })
     }
 
     /// The floor with one `kubectl apply --server-side` of every deployment's objects.
@@ -164,12 +171,15 @@ impl<'a> Bench<'a> {
         let dir = files[0]
             .parent()
             .ok_or("rendered files have no directory")?;
+        let cpu = self.control_plane_cpu()?;
         let start = Instant::now();
         self.apply_server_side(namespace.name(), dir).await?;
         let elapsed = self.all_available(&namespace, start).await?;
+        let control_plane = Some(self.control_plane_cpu()?.since(cpu));
         namespace.delete_within(self.timeout).await?;
         Ok(Row {
             reference: true,
+            control_plane,
             ..row("floor: kubectl apply --server-side, one batch", elapsed)
         })
     }
@@ -202,6 +212,7 @@ impl<'a> Bench<'a> {
         if !chart.exists() {
             chart = write_helm_chart(self.cluster.helm(&home), self.work.path(), "1.0.0").await?;
         }
+        let cpu = self.control_plane_cpu()?;
         let start = Instant::now();
         futures::stream::iter(0..self.deployments)
             .map(|index| {
@@ -224,16 +235,17 @@ impl<'a> Bench<'a> {
             .try_collect::<Vec<_>>()
             .await?;
         let elapsed = self.all_available(&namespace, start).await?;
+        let control_plane = Some(self.control_plane_cpu()?.since(cpu));
         namespace.delete_within(self.timeout).await?;
         let how = if parallel == 1 {
             "serial".to_string()
         } else {
             format!("{parallel} in parallel")
         };
-        Ok(row(
-            &format!("Helm: upgrade --install --wait, {how}"),
-            elapsed,
-        ))
+        Ok(Row {
+            control_plane,
+            ..row(&format!("Helm: upgrade --install --wait, {how}"), elapsed)
+        })
     }
 
     /// Capstan's rows with one repository: rollout, no-op resync and (with `upgrade`) the
@@ -258,6 +270,7 @@ impl<'a> Bench<'a> {
 
         let mut rows = Vec::new();
         let cursor = Cursor::at_end(&audit_log)?;
+        let cpu = self.control_plane_cpu()?;
         let operator = start_operator()?;
         let start = Instant::now();
         self.create_deployments(
@@ -267,37 +280,42 @@ impl<'a> Bench<'a> {
         )
         .await?;
         self.all_at_version(&namespace, "1.0.0").await?;
-        rows.push(measured(
+        rows.push(self.measured(
             "Capstan: N ChartDeployments, one repository",
             start.elapsed(),
             &operator,
             &cursor,
+            cpu,
         )?);
 
         // No-op resync: a restarted operator reconciles every deployment once.
         operator.terminate().await?;
         let cursor = Cursor::at_end(&audit_log)?;
+        let cpu = self.control_plane_cpu()?;
         let operator = start_operator()?;
         let elapsed = until_quiet(&cursor, QUIET, self.timeout).await?;
-        rows.push(measured(
+        rows.push(self.measured(
             "Capstan: no-op resync (operator restarted)",
             elapsed,
             &operator,
             &cursor,
+            cpu,
         )?);
 
         // Upgrade wave: 1.1.0 published; every deployment follows `^1.0`.
         if upgrade {
             let cursor = Cursor::at_end(&audit_log)?;
+            let cpu = self.control_plane_cpu()?;
             package_jinja_chart(&self.work.path().join("capstan"), "1.1.0", &repo_dir)?;
             reindex(&repo_dir, &repo_url)?;
             let start = Instant::now();
             self.all_at_version(&namespace, "1.1.0").await?;
-            rows.push(measured(
+            rows.push(self.measured(
                 "Capstan: upgrade wave to 1.1.0 (includes up to 30 s until the next repository poll)",
                 start.elapsed(),
                 &operator,
                 &cursor,
+                cpu,
             )?);
         }
 
@@ -330,6 +348,7 @@ impl<'a> Bench<'a> {
             .await?;
         let log = self.operator_log(&namespace)?;
         let cursor = Cursor::at_end(&audit_log)?;
+        let cpu = self.control_plane_cpu()?;
         let operator = OperatorProcess::launch(namespace.name(), &kubeconfig, &[], Some(&log))?;
         let start = Instant::now();
         self.create_deployments(
@@ -339,11 +358,12 @@ impl<'a> Bench<'a> {
         )
         .await?;
         self.all_at_version(&namespace, "1.0.0").await?;
-        let row = measured(
+        let row = self.measured(
             "Capstan: N ChartDeployments, one OCI registry",
             start.elapsed(),
             &operator,
             &cursor,
+            cpu,
         )?;
         namespace.delete_within(self.timeout).await?;
         operator.terminate().await?;
@@ -363,6 +383,34 @@ impl<'a> Bench<'a> {
             .clone()
             .ok_or("the cluster writes no audit log; re-create it")?;
         Ok((kubeconfig, audit_log))
+    }
+
+    /// The control plane's CPU time so far.
+    fn control_plane_cpu(&self) -> TestResult<ControlPlaneCpu> {
+        Ok(ControlPlaneCpu::now(&self.cluster.env().state_dir)?)
+    }
+
+    /// A Capstan row: the operator's use and requests, and the control plane's CPU since `cpu`.
+    fn measured(
+        &self,
+        what: &str,
+        elapsed: Duration,
+        operator: &OperatorProcess,
+        cursor: &Cursor,
+        cpu: ControlPlaneCpu,
+    ) -> TestResult<Row> {
+        let control_plane = Some(self.control_plane_cpu()?.since(cpu));
+        let pid = operator
+            .pid()
+            .ok_or("the operator exited during the measurement")?;
+        Ok(Row {
+            what: what.to_string(),
+            elapsed,
+            usage: Some(Usage::of(pid)?),
+            requests: Some(cursor.requests()?),
+            reference: false,
+            control_plane,
+        })
     }
 
     /// Where the operator measured in `namespace` logs (in the cluster's state directory).
@@ -446,24 +494,6 @@ fn row(what: &str, elapsed: Duration) -> Row {
     }
 }
 
-fn measured(
-    what: &str,
-    elapsed: Duration,
-    operator: &OperatorProcess,
-    cursor: &Cursor,
-) -> TestResult<Row> {
-    let pid = operator
-        .pid()
-        .ok_or("the operator exited during the measurement")?;
-    Ok(Row {
-        what: what.to_string(),
-        elapsed,
-        usage: Some(Usage::of(pid)?),
-        requests: Some(cursor.requests()?),
-        reference: false,
-    })
-}
-
 /// Waits until the measured client has made no request for `quiet`; returns the time from now
 /// until its last request (to the second at which it was seen).
 async fn until_quiet(cursor: &Cursor, quiet: Duration, timeout: Duration) -> TestResult<Duration> {
@@ -523,7 +553,7 @@ pub fn table(deployments: usize, rows: &[Row], pace: Option<u32>) -> String {
             .to_string(),
     };
     let mut out = format!(
-        "N = {deployments} ({pace})\n| measurement | time | × floor (batch, the one measured last before) | operator peak RSS | operator CPU | operator API requests |\n|---|---|---|---|---|---|\n"
+        "N = {deployments} ({pace})\n| measurement | time | × floor (batch, the one measured last before) | operator peak RSS | operator CPU | operator API requests | control plane CPU |\n|---|---|---|---|---|---|---|\n"
     );
     for (row, floor) in rows.iter().zip(references(rows)) {
         let ratio = row.elapsed.as_secs_f64() / floor.as_secs_f64().max(0.001);
@@ -543,8 +573,9 @@ pub fn table(deployments: usize, rows: &[Row], pace: Option<u32>) -> String {
             ),
             None => String::new(),
         };
+        let control_plane = row.control_plane.map_or(String::new(), |cpu| cpu.summary());
         out.push_str(&format!(
-            "| {} | {:.1} s | {ratio:.2} | {rss} | {cpu} | {requests} |\n",
+            "| {} | {:.1} s | {ratio:.2} | {rss} | {cpu} | {requests} | {control_plane} |\n",
             row.what,
             row.elapsed.as_secs_f64()
         ));
