@@ -17,7 +17,7 @@ use kube::core::{DeserializeGuard, PartialObjectMeta};
 use kube::runtime::controller::{Action, Config, Controller};
 use kube::runtime::reflector;
 use kube::runtime::reflector::{ObjectRef, Store};
-use kube::runtime::{WatchStreamExt, watcher};
+use kube::runtime::{PredicateConfig, WatchStreamExt, watcher};
 use tokio::sync::broadcast;
 use tracing::{Instrument, debug, warn};
 
@@ -29,8 +29,9 @@ use crate::object_key::{KindKey, ObjectKey};
 use crate::watch::{EachWatchBacksOff, watch};
 
 use super::triggers::{
-    RepositoryChanges, WatchedRepository, dependents, forget_deleted, referencing,
-    touched_repository, using_repository, using_repository_at, using_repository_keyring,
+    RepositoryChanges, WatchedRepository, acted_on, dependents, forget_deleted, referencing,
+    touched_repository, using_any_repository, using_repository, using_repository_at,
+    using_repository_keyring,
 };
 use super::{cleanup, health_watch, invalid, reconcile};
 
@@ -55,7 +56,8 @@ pub async fn run(ctx: Arc<Context>) {
     let deployments = watch(ctx.watched::<Watched>(), ctx.sharded_watch())
         .modify(|deployment| deployment.managed_fields_mut().clear())
         .reflect(deployment_writer)
-        .applied_objects();
+        .applied_objects()
+        .predicate_filter(acted_on, PredicateConfig::default());
     let controller = Controller::for_stream(deployments, store.clone())
         .with_config(Config::default().concurrency(ctx.settings.max_concurrent_reconciles))
         .trigger_backoff(EachWatchBacksOff);
@@ -134,24 +136,33 @@ pub async fn run(ctx: Arc<Context>) {
 
 /// The deployments of each repository whose index arrives in this operator's cache: the first
 /// fetch after a start, which writes no status when it finds the index the status lists, and
-/// every new index. One that falls too far behind misses some, and those deployments find the
-/// index at their next recheck.
+/// every new index (the repository's watch does not wake them for it). A listener that falls
+/// too far behind to know which repositories it missed wakes every deployment that takes its
+/// chart from a repository instead, so none waits for its interval.
 fn index_arrivals(
     ctx: &Context,
     store: Store<Watched>,
 ) -> impl futures::Stream<Item = ObjectRef<Watched>> + Send + 'static {
     futures::stream::unfold(ctx.indexes.arrivals(), |mut arrivals| async move {
-        loop {
-            match arrivals.recv().await {
-                Ok(key) => return Some((key, arrivals)),
-                Err(broadcast::error::RecvError::Lagged(missed)) => {
-                    debug!(missed, "index arrivals missed");
-                }
-                Err(broadcast::error::RecvError::Closed) => return None,
+        match arrivals.recv().await {
+            Ok(key) => Some((Some(key), arrivals)),
+            Err(broadcast::error::RecvError::Lagged(missed)) => {
+                debug!(
+                    missed,
+                    "index arrivals missed; waking every repository's deployments"
+                );
+                Some((None, arrivals))
             }
+            Err(broadcast::error::RecvError::Closed) => None,
         }
     })
-    .flat_map(move |key| futures::stream::iter(using_repository_at(&store, &key)))
+    .flat_map(move |arrived| {
+        let woken = match arrived {
+            Some(key) => using_repository_at(&store, &key),
+            None => using_any_repository(&store),
+        };
+        futures::stream::iter(woken)
+    })
 }
 
 /// Whether the API server refused a finalizer patch because its test of the current finalizers

@@ -1,9 +1,11 @@
-//! What wakes a ChartDeployment besides a change to itself: the ConfigMaps and Secrets it reads
-//! (values, packages, credentials, keyrings) and the ChartRepository it takes its chart from.
+//! What wakes a ChartDeployment: a change to what of itself it acts on ([`acted_on`]: not its
+//! status), the ConfigMaps and Secrets it reads (values, packages, credentials, keyrings) and the
+//! ChartRepository it takes its chart from.
 //! Each mapper answers "which deployments does this change concern?" from the controller's
 //! store, without a request to the API server.
 
 use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 use std::sync::Mutex;
 
 use capstan_api::deployment::ValuesSourceKind;
@@ -194,6 +196,33 @@ pub fn using_repository_at(store: &Store<Watched>, key: &ObjectKey) -> Vec<Objec
     deployments_using(store, &Some(key.namespace.clone()), |used| used == key.name)
 }
 
+/// What of a ChartDeployment's own object a reconcile acts on: which object it is, its spec (the
+/// generation), its deletion, finalizers, labels and annotations. Its status is not in it: the
+/// operator writes that, and each of its status writes woke the deployment again for a pass that
+/// found nothing to do (two per install, one with a read of its objects). What the status waits
+/// for (health, an index, a dependency) wakes it through its own watches.
+pub fn acted_on(watched: &Watched) -> Option<u64> {
+    let meta = watched.meta();
+    let mut hasher = std::hash::DefaultHasher::new();
+    meta.uid.hash(&mut hasher);
+    meta.generation.hash(&mut hasher);
+    meta.deletion_timestamp
+        .as_ref()
+        .map(|time| time.0.as_second())
+        .hash(&mut hasher);
+    meta.finalizers.hash(&mut hasher);
+    meta.labels.hash(&mut hasher);
+    meta.annotations.hash(&mut hasher);
+    Some(hasher.finish())
+}
+
+/// Every deployment that takes its chart from a ChartRepository, for arrivals of indexes missed.
+pub fn using_any_repository(store: &Store<Watched>) -> Vec<ObjectRef<Watched>> {
+    select(store, |deployment| {
+        deployment.spec.chart.repository.is_some()
+    })
+}
+
 /// The deployments whose `spec.dependsOn` names `changed`, so its becoming Ready wakes them.
 pub fn dependents(store: &Store<Watched>, changed: &Watched) -> Vec<ObjectRef<Watched>> {
     let changed = ObjectKey::of(changed);
@@ -253,14 +282,52 @@ mod tests {
         .unwrap()
     }
 
+    fn watched(generation: i64, status: serde_json::Value) -> Watched {
+        DeserializeGuard(Ok(serde_json::from_value(serde_json::json!({
+            "apiVersion": "capstan.dev/v1alpha1",
+            "kind": "ChartDeployment",
+            "metadata": {"name": "web", "namespace": "apps", "uid": "u1",
+                         "generation": generation, "finalizers": ["capstan.dev/cleanup"]},
+            "spec": {"chart": {"repository": {"repositoryRef": {"name": "charts"},
+                                              "name": "web"}}},
+            "status": status,
+        }))
+        .unwrap()))
+    }
+
     #[test]
-    fn deployments_are_woken_by_a_new_index_and_a_deletion_but_not_by_another_fetch() {
+    fn a_deployment_is_woken_by_its_spec_and_metadata_but_not_its_status() {
+        let first = acted_on(&watched(1, serde_json::json!({})));
+        let own_status_write = watched(1, serde_json::json!({"observedGeneration": 1}));
+        assert_eq!(first, acted_on(&own_status_write));
+        assert_ne!(first, acted_on(&watched(2, serde_json::json!({}))));
+
+        let mut annotated = watched(1, serde_json::json!({}));
+        annotated
+            .meta_mut()
+            .annotations
+            .get_or_insert_default()
+            .insert("capstan.dev/requested-at".into(), "now".into());
+        assert_ne!(first, acted_on(&annotated));
+        let mut deleted = watched(1, serde_json::json!({}));
+        deleted.meta_mut().deletion_timestamp = Some(Time(Timestamp::now()));
+        assert_ne!(first, acted_on(&deleted));
+        let mut released = watched(1, serde_json::json!({}));
+        released.meta_mut().finalizers = None;
+        assert_ne!(first, acted_on(&released));
+    }
+
+    #[test]
+    fn deployments_are_woken_by_a_spec_change_and_a_deletion_but_not_by_a_fetch() {
         let changes = RepositoryChanges::default();
         let first = repository("sha256:ab", "2026-12-02T10:00:00Z");
         assert!(changes.changed(&first), "first sight");
         assert!(!changes.changed(&repository("sha256:ab", "2026-12-02T10:10:00Z")));
-        assert!(changes.changed(&repository("sha256:cd", "2026-12-02T10:20:00Z")));
-        assert!(!changes.changed(&repository("sha256:cd", "2026-12-02T10:30:00Z")));
+        // A new index wakes them as it enters the cache, not through the watch as well.
+        assert!(!changes.changed(&repository("sha256:cd", "2026-12-02T10:20:00Z")));
+        let mut new_spec = repository("sha256:cd", "2026-12-02T10:30:00Z");
+        new_spec.metadata.generation = Some(2);
+        assert!(changes.changed(&new_spec));
 
         // Deleted as it last was: the event marks it, and it wakes its deployments.
         let deleted = touched_repository(Ok(watcher::Event::Delete(DeserializeGuard(Ok(

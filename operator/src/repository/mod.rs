@@ -1,8 +1,9 @@
 //! The ChartRepository controller: fetches each repository's index once per interval into the
-//! shared [`IndexCache`](crate::index_cache::IndexCache) and reports it in status, with the times
-//! of the last and the next fetch. A status write that changes the index or the conditions is
-//! also what wakes the ChartDeployments of the repository (they watch it; see
-//! [`seen_by_deployments`]); one that only records another fetch wakes none of them.
+//! shared [`IndexCache`](crate::repository::index_cache::IndexCache) and reports it in status. A new index
+//! wakes the ChartDeployments of the repository as it enters the cache
+//! ([`IndexCache::arrivals`](crate::repository::index_cache::IndexCache::arrivals)); a status write that
+//! changes the repository's conditions or spec wakes them through their watch of it (see
+//! [`seen_by_deployments`]), and one that only records another fetch wakes none of them.
 //!
 //! Steps, by module: [`controller`] (the watch and the reconcile), [`fetch_index`] (the
 //! conditional download over HTTP or from an S3 bucket, see [`s3`]), [`index_cache`] (what the

@@ -11,21 +11,25 @@ use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use crate::conditions::{Outcome, conditions};
 use crate::error::Error;
 
-/// What the deployments that use a repository act on: which object it is, its spec, its index
-/// and its conditions. The times in its status wake nobody.
+/// What the deployments that use a repository act on in its object: which object it is, its
+/// spec, and its conditions, with the message of one that is not True (a failed fetch, which
+/// they report). A new index is not in it: the index reaching this operator's cache wakes them
+/// in-process ([`crate::repository::index_cache::IndexCache::arrivals`]), and counting its
+/// digest here too woke each of them a second time for the same index. The times in its status
+/// wake nobody.
 pub fn seen_by_deployments(repository: &ChartRepository) -> u64 {
     let mut hasher = DefaultHasher::new();
     repository.metadata.uid.hash(&mut hasher);
     repository.metadata.generation.hash(&mut hasher);
     if let Some(status) = &repository.status {
         status.observed_generation.hash(&mut hasher);
-        status.index_digest.hash(&mut hasher);
-        status.chart_count.hash(&mut hasher);
         for condition in &status.conditions {
             condition.type_.hash(&mut hasher);
             condition.status.hash(&mut hasher);
             condition.reason.hash(&mut hasher);
-            condition.message.hash(&mut hasher);
+            if condition.status != "True" {
+                condition.message.hash(&mut hasher);
+            }
             condition.observed_generation.hash(&mut hasher);
         }
     }
@@ -185,7 +189,7 @@ mod tests {
     }
 
     #[test]
-    fn deployments_see_a_new_index_or_condition_but_not_another_fetch_of_the_same() {
+    fn deployments_see_a_condition_or_spec_change_but_not_a_new_index_or_another_fetch() {
         let interval = Duration::from_secs(60);
         let first = fetched_status(
             &ChartRepositoryStatus::default(),
@@ -198,8 +202,9 @@ mod tests {
         let refetched = fetched_status(&first, Some(1), "sha256:ab", 2, at(1_060));
         assert_eq!(seen, seen_by_deployments(&repository("u1", refetched)));
 
+        // The cache's arrival wakes them for a new index, once.
         let new_index = fetched_status(&first, Some(1), "sha256:cd", 3, at(1_060));
-        assert_ne!(seen, seen_by_deployments(&repository("u1", new_index)));
+        assert_eq!(seen, seen_by_deployments(&repository("u1", new_index)));
         let error = refused();
         let failed = failed_status(&first, Some(1), &error, at(1_060), interval);
         assert_ne!(seen, seen_by_deployments(&repository("u1", failed)));
