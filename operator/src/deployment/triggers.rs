@@ -33,10 +33,10 @@ pub fn referencing<K: Resource>(
     object: &K,
     kind: ValuesSourceKind,
 ) -> Vec<ObjectRef<Watched>> {
-    let namespace = object.meta().namespace.clone();
-    let name = object.meta().name.clone().unwrap_or_default();
+    let namespace = object.meta().namespace.as_deref();
+    let name = object.meta().name.as_deref().unwrap_or_default();
     select(store, |deployment| {
-        deployment.namespace() == namespace && {
+        namespace_of(deployment) == namespace && {
             let spec = &deployment.spec;
             let in_values = spec
                 .values_from
@@ -227,10 +227,14 @@ pub fn using_any_repository(store: &Store<Watched>) -> Vec<ObjectRef<Watched>> {
 pub fn dependents(store: &Store<Watched>, changed: &Watched) -> Vec<ObjectRef<Watched>> {
     let changed = ObjectKey::of(changed);
     select(store, |deployment| {
-        let own = ObjectKey::of(deployment).namespace;
         deployment.spec.depends_on.iter().any(|reference| {
             reference.name == changed.name
-                && reference.namespace.as_deref().unwrap_or(&own) == changed.namespace
+                && reference
+                    .namespace
+                    .as_deref()
+                    .or_else(|| namespace_of(deployment))
+                    .unwrap_or_default()
+                    == changed.namespace
         })
     })
 }
@@ -242,7 +246,7 @@ fn deployments_using(
     uses: impl Fn(&str) -> bool,
 ) -> Vec<ObjectRef<Watched>> {
     select(store, |deployment| {
-        deployment.namespace() == *namespace
+        namespace_of(deployment) == namespace.as_deref()
             && deployment
                 .spec
                 .chart
@@ -250,6 +254,12 @@ fn deployments_using(
                 .as_ref()
                 .is_some_and(|chart| uses(&chart.repository_ref.name))
     })
+}
+
+/// A deployment's namespace, borrowed: the triggers compare it for every deployment in the
+/// store on every event they see, and copying it made each comparison an allocation.
+fn namespace_of(deployment: &ChartDeployment) -> Option<&str> {
+    deployment.metadata.namespace.as_deref()
 }
 
 /// The decodable deployments of `store` that `wanted` accepts.
@@ -293,6 +303,86 @@ mod tests {
             "status": status,
         }))
         .unwrap()))
+    }
+
+    fn deployment(namespace: &str, name: &str, spec: serde_json::Value) -> Watched {
+        DeserializeGuard(Ok(serde_json::from_value(serde_json::json!({
+            "apiVersion": "capstan.dev/v1alpha1",
+            "kind": "ChartDeployment",
+            "metadata": {"name": name, "namespace": namespace, "uid": format!("{namespace}-{name}")},
+            "spec": spec,
+        }))
+        .unwrap()))
+    }
+
+    fn names(refs: Vec<ObjectRef<Watched>>) -> Vec<String> {
+        let mut names: Vec<String> = refs
+            .into_iter()
+            .map(|r| format!("{}/{}", r.namespace.unwrap_or_default(), r.name))
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn the_mappers_find_the_deployments_of_their_own_namespace_that_name_the_object() {
+        let from_repository =
+            serde_json::json!({"repository": {"repositoryRef": {"name": "charts"}, "name": "web"}});
+        let from_oci = serde_json::json!({"oci": {"reference": "oci://registry.example/web"}});
+        let (store, mut writer) = kube::runtime::reflector::store::<Watched>();
+        for watched in [
+            deployment("apps", "db", serde_json::json!({"chart": from_repository})),
+            deployment(
+                "apps",
+                "web",
+                serde_json::json!({
+                    "chart": from_repository,
+                    "valuesFrom": [{"kind": "ConfigMap", "name": "web-values"}],
+                    "dependsOn": [{"name": "db"}, {"name": "queue", "namespace": "infra"}],
+                }),
+            ),
+            deployment("infra", "queue", serde_json::json!({"chart": from_oci})),
+            deployment(
+                "other",
+                "web",
+                serde_json::json!({
+                    "chart": from_oci,
+                    "valuesFrom": [{"kind": "ConfigMap", "name": "web-values"}],
+                    "dependsOn": [{"name": "db"}],
+                }),
+            ),
+        ] {
+            writer.apply_watcher_event(&watcher::Event::Apply(watched));
+        }
+        let config_map = |namespace: &str| {
+            let mut meta =
+                kube::core::PartialObjectMeta::<k8s_openapi::api::core::v1::ConfigMap>::default();
+            meta.metadata.namespace = Some(namespace.into());
+            meta.metadata.name = Some("web-values".into());
+            meta
+        };
+        assert_eq!(
+            names(referencing(
+                &store,
+                &config_map("apps"),
+                ValuesSourceKind::ConfigMap
+            )),
+            ["apps/web"]
+        );
+        assert!(referencing(&store, &config_map("apps"), ValuesSourceKind::Secret).is_empty());
+
+        // `dependsOn` without a namespace means the deployment's own.
+        let db = deployment("apps", "db", serde_json::json!({"chart": from_repository}));
+        assert_eq!(names(dependents(&store, &db)), ["apps/web"]);
+        let queue = deployment("infra", "queue", serde_json::json!({"chart": from_oci}));
+        assert_eq!(names(dependents(&store, &queue)), ["apps/web"]);
+
+        let charts = ObjectKey::new("apps", "charts");
+        assert_eq!(
+            names(using_repository_at(&store, &charts)),
+            ["apps/db", "apps/web"]
+        );
+        assert_eq!(names(using_any_repository(&store)), ["apps/db", "apps/web"]);
     }
 
     #[test]
