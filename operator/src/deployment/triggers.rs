@@ -197,15 +197,22 @@ pub fn using_repository_at(store: &Store<Watched>, key: &ObjectKey) -> Vec<Objec
 }
 
 /// What of a ChartDeployment's own object a reconcile acts on: which object it is, its spec (the
-/// generation), its deletion, finalizers, labels and annotations. Its status is not in it: the
-/// operator writes that, and each of its status writes woke the deployment again for a pass that
-/// found nothing to do (two per install, one with a read of its objects). What the status waits
-/// for (health, an index, a dependency) wakes it through its own watches.
+/// spec itself, not only its generation: an object stored around the API server, as under an
+/// older CRD, changes without one), its deletion, finalizers, labels and annotations; for one
+/// that cannot be decoded, why. Its status is not in it: the operator writes that, and each of
+/// its status writes woke the deployment again for a pass that found nothing to do (two per
+/// install, one with a read of its objects). What the status waits for (health, an index, a
+/// dependency) wakes it through its own watches.
 pub fn acted_on(watched: &Watched) -> Option<u64> {
     let meta = watched.meta();
     let mut hasher = std::hash::DefaultHasher::new();
     meta.uid.hash(&mut hasher);
     meta.generation.hash(&mut hasher);
+    match &watched.0 {
+        Ok(deployment) => serde_json::to_vec(&deployment.spec).ok()?.hash(&mut hasher),
+        // Without where in the text it failed, which moves as the status before it grows.
+        Err(invalid) => invalid.error.split(" at line ").next().hash(&mut hasher),
+    }
     meta.deletion_timestamp
         .as_ref()
         .map(|time| time.0.as_second())
@@ -391,6 +398,29 @@ mod tests {
         let own_status_write = watched(1, serde_json::json!({"observedGeneration": 1}));
         assert_eq!(first, acted_on(&own_status_write));
         assert_ne!(first, acted_on(&watched(2, serde_json::json!({}))));
+        // A spec stored around the API server keeps its generation.
+        let mut stored_around = watched(1, serde_json::json!({}));
+        if let Ok(deployment) = &mut stored_around.0 {
+            deployment.spec.suspend = true;
+        }
+        assert_ne!(first, acted_on(&stored_around));
+        let invalid = |error: &str| -> Watched {
+            DeserializeGuard(Err(kube::core::error_boundary::InvalidObject {
+                error: error.into(),
+                metadata: watched(1, serde_json::json!({})).meta().clone(),
+            }))
+        };
+        let undecodable = acted_on(&invalid(
+            "spec.interval: not a duration at line 1 column 80",
+        ));
+        assert_ne!(first, undecodable);
+        assert_eq!(
+            undecodable,
+            acted_on(&invalid(
+                "spec.interval: not a duration at line 1 column 95"
+            ))
+        );
+        assert_ne!(undecodable, acted_on(&invalid("spec.chart: missing field")));
 
         let mut annotated = watched(1, serde_json::json!({}));
         annotated
