@@ -68,8 +68,8 @@ pub async fn run(ctx: Arc<Context>) {
     let repository_changes = RepositoryChanges::default();
     // One watch of the repositories keeps the store the Secret mapper below reads (a
     // repository's keyring Secret is read on behalf of the deployments that use the repository)
-    // and wakes the deployments of a repository whose index, conditions or spec changed, or
-    // that was deleted.
+    // and wakes the deployments of a repository whose conditions or spec changed, or that was
+    // deleted (a new index wakes them through the cache's arrivals, below).
     let (repositories, repository_writer) = reflector::store::<WatchedRepository>();
     // Only the first controller of a context sets it; a second would watch the same share.
     let _ = ctx.repositories.set(repositories.clone());
