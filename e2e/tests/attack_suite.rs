@@ -97,10 +97,10 @@ async fn refused(tenancy: &Tenancy, name: &str, reason: &'static str) -> TestRes
 }
 
 // Protections: impersonation of the deployment's ServiceAccount (--default-service-account) for
-// every write, and a server-side dry run of every object before the first real write. Without
-// the first the operator's identity makes the writes (the message would name it, not the
-// tenant's ServiceAccount; in single-tenant mode they would succeed); without the second
-// `<name>-own` would be applied before the refused object.
+// every write, and, a first install being written without dry runs, the undo of what it created
+// before a refusal (deployment::undo). Without the first the operator's identity makes the
+// writes (the message would name it, not the tenant's ServiceAccount; in single-tenant mode they
+// would succeed); without the second `<name>-own`, applied before the refused object, would stay.
 #[tokio::test]
 async fn objects_outside_the_tenants_namespace_are_refused_and_nothing_is_applied() -> TestResult {
     let mut tenancy = Tenancy::start("atk-escape").await?;
@@ -283,9 +283,10 @@ fn ownership_marks(object: &impl Resource) -> (Vec<String>, Option<String>) {
 }
 
 // Protection: no adoption without spec.adopt (plan::write_for refuses an existing object that
-// belongs to no ChartDeployment). The identities here may write both objects, so without it
-// server-side apply would claim them (same values conflict with nobody) and deleting the
-// ChartDeployments would delete them.
+// belongs to no ChartDeployment), and a first install's writes are create-only (the API server
+// refuses them for an object that exists, before anything is written: its resourceVersion stays).
+// The identities here may write both objects, so without it server-side apply would claim them
+// (same values conflict with nobody) and deleting the ChartDeployments would delete them.
 #[tokio::test]
 async fn existing_objects_rendered_by_name_are_not_taken_over_nor_deleted() -> TestResult {
     let mut tenancy = Tenancy::start("atk-adopt").await?;

@@ -154,6 +154,63 @@ async fn a_digest_mismatch_applies_nothing() -> TestResult {
     setup.finish().await
 }
 
+// A first install sends no dry run before its writes: it writes create-only and takes back what
+// it created when a later object is refused. Without that undo `web-main` would stay behind.
+#[tokio::test]
+async fn an_object_the_api_server_refuses_leaves_nothing_of_a_first_install() -> TestResult {
+    let setup = Setup::new("op-refused").await?;
+    let service = |port: u32| {
+        format!(
+            "apiVersion: v1\nkind: Service\nmetadata:\n  name: {{{{ release.name }}}}-svc\n\
+             spec:\n  ports:\n    - port: {port}\n"
+        )
+    };
+    // The ConfigMap comes first in install order; the Service's port is out of range.
+    for (version, port) in [("1.0.0", 70000), ("1.0.1", 8080)] {
+        setup.publish(
+            "refused",
+            version,
+            &[
+                ("values.yaml", "greeting: hello\n"),
+                ("templates/main.yaml", &config_map("main")),
+                ("templates/svc.yaml", &service(port)),
+            ],
+        )?;
+    }
+    setup.apply_repository().await?;
+    setup
+        .apply_deployment("web", "refused", "1.0.0", json!({}))
+        .await?;
+    let failed = setup
+        .wait_deployment("web", ready_is("False", |r| r == "ApplyFailed"))
+        .await?;
+    let status = failed.status.unwrap();
+    let message = status.conditions[0].message.clone();
+    assert!(
+        message.contains(&format!("Service {}/web-svc", setup.namespace.name()))
+            && message.contains("70000"),
+        "the refusal names the object and the API server's reason: {message}"
+    );
+    assert!(status.inventory.is_empty(), "{:?}", status.inventory);
+    let config_maps = setup.namespace.api::<ConfigMap>();
+    assert!(
+        config_maps.get_opt("web-main").await?.is_none(),
+        "web-main, created before the refusal, stayed"
+    );
+
+    // The fixed chart installs as if nothing had happened.
+    setup
+        .patch_spec(
+            "web",
+            json!({"chart": {"repository": {"version": "1.0.1"}}}),
+        )
+        .await?;
+    let installed = setup.wait_deployment("web", applied("1.0.1")).await?;
+    assert_eq!(installed.status.unwrap().inventory.len(), 2);
+    assert!(config_maps.get_opt("web-main").await?.is_some());
+    setup.finish().await
+}
+
 #[tokio::test]
 async fn a_render_failure_names_the_file_and_line_and_applies_nothing() -> TestResult {
     let setup = Setup::new("op-render").await?;

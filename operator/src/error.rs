@@ -237,6 +237,21 @@ pub enum Error {
          retried with back-off (raise spec.timeout if the source is slow but working)"
     )]
     TimedOut { seconds: u64, stage: &'static str },
+
+    /// A first install failed halfway, and deleting what it had created failed too: those
+    /// objects carry this deployment's marks, so the next attempt takes them over.
+    #[error(
+        "{cause}; deleting what the attempt had created failed ({}), so {left} stayed: they are \
+         this deployment's and its next attempt takes them over",
+        kube_message(.source)
+    )]
+    UndoFailed {
+        cause: Box<Error>,
+        /// The objects left, as `Kind namespace/name`, comma-separated.
+        left: String,
+        #[source]
+        source: kube::Error,
+    },
 }
 
 /// Why a chart source could not be read: the client that failed, with its own error.
@@ -358,6 +373,7 @@ impl Error {
             Error::TimedOut { .. } => "TimedOut",
             Error::DependencyNotReady(_) => "DependencyNotReady",
             Error::DependencyCycle(_) => "DependencyCycle",
+            Error::UndoFailed { cause, .. } => cause.reason(),
         }
     }
 
@@ -365,6 +381,9 @@ impl Error {
     /// Such errors set `Stalled=True` and are retried slowly; the watches on the inputs trigger a
     /// reconcile as soon as something changes.
     pub fn is_stalled(&self) -> bool {
+        if let Error::UndoFailed { cause, .. } = self {
+            return cause.is_stalled();
+        }
         matches!(
             self,
             Error::InvalidSpec(_)

@@ -12,15 +12,17 @@ use capstan_api::InventoryEntry;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::runtime::wait::{await_condition, conditions};
+use tracing::info;
 
 use crate::error::{Error, Result};
 
 use super::acting::Acting;
 use super::approval::{Action, Planned};
 use super::desired::DesiredObject;
-use super::live::{self, Observed};
+use super::live::{self, NewObjects, Observed};
 use super::owner::Owner;
 use super::plan::{self, Rules, Write};
+use super::undo::Undo;
 use capstan_api::deployment::DriftedObject;
 
 /// How long a CRD of the chart may take to become Established.
@@ -57,11 +59,18 @@ impl Applied {
 /// [`live::observe_all`] read; objects of kinds not served yet are read once their CRD is
 /// established.
 ///
-/// Before the first write, every object whose kind is served is checked: ownership and adoption
-/// by [`plan::check_before_writing`], then the API server's own verdict by a server-side dry-run
-/// of each write (RBAC of the identity, admission, validation, defaulting). A refusal there
-/// applies nothing of the revision. A failure after that stops at the failing object: what was
-/// applied so far stays, and the next attempt applies everything again.
+/// Before the first write, every object whose kind is served and whose live state was observed
+/// is checked: ownership and adoption by [`plan::check_before_writing`], then the API server's
+/// own verdict by a server-side dry-run of each write (RBAC of the identity, admission,
+/// validation, defaulting). A refusal there applies nothing of the revision.
+///
+/// Objects of a first install that were not read ([`Observed::Unread`]) are written
+/// create-only instead, without a dry run: the API server refuses such a write for any object of
+/// that name that exists, so nothing is taken over unseen. Should one exist, the attempt reads
+/// every object and goes on as above; should a write be refused, the objects this attempt created
+/// are deleted again ([`Undo`]), so a refusal still leaves nothing of the revision. Past the
+/// checks, a failure stops at the failing object: what was applied so far stays, and the next
+/// attempt applies everything again.
 pub async fn apply_all(
     acting: &Acting<'_>,
     owner: &Owner,
@@ -69,8 +78,61 @@ pub async fn apply_all(
     observed: &[Observed],
     rules: &Rules,
 ) -> Result<Applied> {
+    let mut undo = Undo::default();
+    let applied = match write_all(acting, owner, objects, observed, rules, &mut undo).await {
+        Ok(Pass::Written(applied)) => Ok(applied),
+        Ok(Pass::FoundExisting(object)) => {
+            info!(%object, "an object of the first install exists already: reading every object before writing");
+            write_after_reading(acting, owner, objects, rules, &mut undo).await
+        }
+        Err(error) => Err(error),
+    };
+    match applied {
+        Ok(applied) => Ok(applied),
+        Err(error) => Err(undo.after(error).await),
+    }
+}
+
+/// What one pass over the objects came to.
+enum Pass {
+    Written(Applied),
+    /// A create-only write found this object (`Kind namespace/name`) existing.
+    FoundExisting(String),
+}
+
+/// The pass after a create-only write found its object existing: every object observed with a
+/// read (or the dry run of its creation), then checked and written as any revision's.
+async fn write_after_reading(
+    acting: &Acting<'_>,
+    owner: &Owner,
+    objects: &[DesiredObject],
+    rules: &Rules,
+    undo: &mut Undo,
+) -> Result<Applied> {
+    let observed = live::observe_all(acting, owner, objects, &[], NewObjects::DryRun).await?;
+    match write_all(acting, owner, objects, &observed, rules, undo).await? {
+        Pass::Written(applied) => Ok(applied),
+        // Nothing is unread in this pass, so nothing is written create-only.
+        Pass::FoundExisting(object) => Err(Error::Conflict(format!(
+            "{object} was created by someone else while this revision was written"
+        ))),
+    }
+}
+
+/// One pass: the checks before the first write, then every write in install order.
+async fn write_all(
+    acting: &Acting<'_>,
+    owner: &Owner,
+    objects: &[DesiredObject],
+    observed: &[Observed],
+    rules: &Rules,
+    undo: &mut Undo,
+) -> Result<Pass> {
     let writes = plan::check_before_writing(objects, observed, owner, rules)?;
     let created_namespaces = plan::namespaces_created(objects, observed);
+    // A first install's pass: an object read only once its CRD is established is created
+    // create-only too, so that an undo takes it back with the rest.
+    let creates_only = observed.contains(&Observed::Unread);
     for ((object, write), seen) in objects.iter().zip(&writes).zip(observed) {
         // An object in a namespace this revision creates cannot be checked before it exists.
         let in_new_namespace = object
@@ -78,7 +140,7 @@ pub async fn apply_all(
             .namespace
             .as_ref()
             .is_some_and(|namespace| created_namespaces.contains(namespace));
-        let checked = matches!(seen, Observed::Creatable(_));
+        let checked = matches!(seen, Observed::Creatable(_) | Observed::Unread);
         if let Some(force) = write.as_ref().and_then(Write::sends)
             && !in_new_namespace
             && !checked
@@ -109,10 +171,16 @@ pub async fn apply_all(
             Some(write) => (write, observed.clone()),
             // Served only now that its CRD is established: read and decide it now.
             None => {
-                let seen = live::read(acting, &api, object).await?;
+                let seen = match live::read(acting, &api, object).await? {
+                    Observed::Absent if creates_only => Observed::Unread,
+                    seen => seen,
+                };
                 let live = match &seen {
                     Observed::Present(live) => Some(live),
-                    Observed::Absent | Observed::Creatable(_) | Observed::NotYetServed => None,
+                    Observed::Absent
+                    | Observed::Creatable(_)
+                    | Observed::Unread
+                    | Observed::NotYetServed => None,
                 };
                 (plan::write_for(object, live, owner, rules)?, seen)
             }
@@ -124,14 +192,25 @@ pub async fn apply_all(
             });
             applied.corrected |= *correct;
         }
-        let last_seen = if let Some(force) = write.sends() {
-            applied.patched += 1;
-            apply_one(acting, &api, owner, object, force, DryRun::No).await?
-        } else {
-            match seen {
-                Observed::Present(live) => live.object,
-                Observed::Creatable(answer) => answer,
-                Observed::Absent | Observed::NotYetServed => object.object.clone(),
+        let last_seen = match (write.sends(), seen) {
+            (Some(_), Observed::Unread) => {
+                applied.patched += 1;
+                match create_one(acting, &api, owner, object).await? {
+                    Creation::Created(answer) => {
+                        undo.created(&api, object, &answer);
+                        answer
+                    }
+                    Creation::Exists => return Ok(Pass::FoundExisting(object.describe())),
+                }
+            }
+            (Some(force), _) => {
+                applied.patched += 1;
+                apply_one(acting, &api, owner, object, force, DryRun::No).await?
+            }
+            (None, Observed::Present(live)) => live.object,
+            (None, Observed::Creatable(answer)) => answer,
+            (None, Observed::Absent | Observed::Unread | Observed::NotYetServed) => {
+                object.object.clone()
             }
         };
         applied.live.push(last_seen);
@@ -141,7 +220,7 @@ pub async fn apply_all(
         }
         applied.inventory.push(object.entry.clone());
     }
-    Ok(applied)
+    Ok(Pass::Written(applied))
 }
 
 /// How often, and how far apart, discovery is read again for a kind whose CRD was just
@@ -186,7 +265,10 @@ pub async fn plan_changes(
     for ((object, write), seen) in objects.iter().zip(&writes).zip(observed) {
         let before = match seen {
             Observed::Present(live) => Some(live.object.clone()),
-            Observed::Absent | Observed::Creatable(_) | Observed::NotYetServed => None,
+            Observed::Absent
+            | Observed::Creatable(_)
+            | Observed::Unread
+            | Observed::NotYetServed => None,
         };
         let action = if before.is_some() {
             Action::Change
@@ -303,6 +385,58 @@ pub async fn dry_run_creation(
     (!stored).then(|| serde_json::to_value(answer).unwrap_or_default())
 }
 
+/// A `metadata.resourceVersion` no stored object has (etcd revisions count up from 1 and never
+/// reach it). Server-side apply treats a resourceVersion as a precondition on an object that
+/// exists, and the API server ignores it when the apply creates the object: with this one an
+/// apply creates, or is refused with 409 Conflict and writes nothing.
+const CREATE_ONLY: &str = "18446744073709551615";
+
+/// What a create-only write came to.
+#[derive(Debug, PartialEq)]
+enum Creation {
+    /// Created; the API server's answer.
+    Created(serde_json::Value),
+    /// An object of that name exists: nothing was written.
+    Exists,
+}
+
+/// Creates `object` by server-side apply with the deployment's field manager, only if no object
+/// of that name exists ([`CREATE_ONLY`]); a refusal names the identity and permission.
+async fn create_one(
+    acting: &Acting<'_>,
+    api: &Api<DynamicObject>,
+    owner: &Owner,
+    object: &DesiredObject,
+) -> Result<Creation> {
+    let params = PatchParams::apply(&owner.field_manager());
+    match api
+        .patch(
+            &object.entry.name,
+            &params,
+            &Patch::Apply(create_only(&object.object)),
+        )
+        .await
+    {
+        Ok(created) => Ok(Creation::Created(
+            serde_json::to_value(created).unwrap_or_default(),
+        )),
+        Err(kube::Error::Api(status)) if status.code == 409 => Ok(Creation::Exists),
+        Err(source) => Err(acting.refused(object.describe(), source)),
+    }
+}
+
+/// `object` with the [`CREATE_ONLY`] precondition.
+fn create_only(object: &serde_json::Value) -> serde_json::Value {
+    let mut object = object.clone();
+    if let Some(metadata) = object
+        .get_mut("metadata")
+        .and_then(serde_json::Value::as_object_mut)
+    {
+        metadata.insert("resourceVersion".into(), CREATE_ONLY.into());
+    }
+    object
+}
+
 /// Whether a write is only checked by the API server or made.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum DryRun {
@@ -365,7 +499,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::fake_api::{answering, status};
+    use crate::fake_api::{answering, answering_with_bodies, status};
 
     fn config_map(resource_version: Option<&str>) -> serde_json::Value {
         let mut object = json!({"apiVersion": "v1", "kind": "ConfigMap",
@@ -437,5 +571,71 @@ mod tests {
             created, None,
             "refused: read, then refused again by the dry run before writing"
         );
+    }
+
+    /// What `create_one` of [`desired`] comes to when the API server answers `status` and
+    /// `answer`, and the requests it sent, with their bodies.
+    async fn create_against(
+        status: u16,
+        answer: serde_json::Value,
+    ) -> (Result<Creation>, Vec<String>) {
+        let (client, asked) = answering_with_bodies(status, answer);
+        let cluster = crate::cluster::ClusterInfo::new(client.clone());
+        let acting = Acting {
+            cluster: &cluster,
+            client: client.clone(),
+            identity: super::super::identity::Identity::Operator,
+        };
+        let resource = ApiResource::from_gvk(&GroupVersionKind::gvk("", "v1", "ConfigMap"));
+        let api: Api<DynamicObject> = Api::namespaced_with(client, "apps", &resource);
+        let created = create_one(&acting, &api, &owner(), &desired()).await;
+        let asked = asked.lock().unwrap().clone();
+        (created, asked)
+    }
+
+    #[tokio::test]
+    async fn a_create_only_write_is_one_apply_that_no_existing_object_can_pass() {
+        let (created, asked) = create_against(201, config_map(Some("7"))).await;
+        assert_eq!(created.unwrap(), Creation::Created(config_map(Some("7"))));
+        assert_eq!(asked.len(), 1, "{asked:?}");
+        assert!(
+            asked[0].starts_with("PATCH /api/v1/namespaces/apps/configmaps/web?")
+                && !asked[0].contains("dryRun")
+                && !asked[0].contains("force"),
+            "{asked:?}"
+        );
+        let body: serde_json::Value = serde_json::from_str(
+            asked[0]
+                .split_once(' ')
+                .unwrap()
+                .1
+                .split_once(' ')
+                .unwrap()
+                .1,
+        )
+        .unwrap();
+        assert_eq!(body["metadata"]["resourceVersion"], CREATE_ONLY);
+        assert_eq!(body["data"], json!({"a": "b"}), "the object itself");
+    }
+
+    #[tokio::test]
+    async fn a_create_only_write_that_meets_an_object_finds_it_and_a_refusal_names_it() {
+        let (created, _) = create_against(409, status(409, "Conflict")).await;
+        assert_eq!(created.unwrap(), Creation::Exists);
+        let (created, _) = create_against(403, status(403, "Forbidden")).await;
+        let message = created.unwrap_err().to_string();
+        assert!(message.contains("ConfigMap apps/web"), "{message}");
+        let (created, _) = create_against(422, status(422, "Invalid")).await;
+        assert!(matches!(created, Err(Error::Apply { .. })), "{created:?}");
+    }
+
+    #[test]
+    fn the_create_only_precondition_is_no_resource_version_a_stored_object_has() {
+        // etcd's revisions are signed 64-bit counters: this one is past all of them, and the API
+        // server still parses it as a resourceVersion (a malformed one would be a 400).
+        assert!(CREATE_ONLY.parse::<u64>().unwrap() > i64::MAX as u64);
+        let object = create_only(&config_map(None));
+        assert_eq!(object["metadata"]["resourceVersion"], CREATE_ONLY);
+        assert_eq!(object["metadata"]["name"], "web");
     }
 }

@@ -109,7 +109,10 @@ pub fn select(
             Observed::Present(live) => {
                 ownership(Some(&live.annotations()), owner) == Ownership::Ours
             }
-            Observed::Absent | Observed::Creatable(_) | Observed::NotYetServed => false,
+            Observed::Absent
+            | Observed::Creatable(_)
+            | Observed::Unread
+            | Observed::NotYetServed => false,
         };
         let listed_before = listed.contains(&identity(&object.entry));
         match treatment(policy, &seen, listed_before, owned) {

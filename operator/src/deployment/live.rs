@@ -43,21 +43,39 @@ pub enum Observed {
     /// first write is done for it already.
     Creatable(Value),
     Present(Live),
+    /// Not read: an object of a first install, which the deployment has never listed and which
+    /// most likely does not exist. [`super::apply::apply_all`] writes it create-only, which the
+    /// API server refuses for any object of that name that exists, so no object is taken over
+    /// unseen; the attempt reads it then.
+    Unread,
     /// Its kind is not served yet: a CRD of this same revision defines it, and it is read once
     /// that CRD is established.
     NotYetServed,
 }
 
+/// How the objects a deployment did not list before are observed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NewObjects {
+    /// Each is sent as the server-side dry run of its creation, which [`super::apply::apply_all`]
+    /// would send anyway before its first write, and read only when that finds it exists or is
+    /// refused.
+    DryRun,
+    /// None is sent anything ([`Observed::Unread`]): on a first install every object written is
+    /// one created, so a refusal is undone by deleting them ([`super::undo`]) instead of foreseen
+    /// by dry runs, and each object costs one request instead of two.
+    Unread,
+}
+
 /// Observes every object the cluster can already resolve, in order, as the deployment's
 /// identity. An object the deployment did not list before (`previous`, its inventory) is most
-/// likely absent, on install every one of them: it is first sent as the dry run of its creation
-/// that [`super::apply::apply_all`] would send anyway, and read only when that finds it exists or
-/// is refused. An install then costs no read per object.
+/// likely absent, on install every one of them: it is observed as `new_objects` says, so an
+/// install costs no read per object. A CRD is always read.
 pub async fn observe_all(
     acting: &Acting<'_>,
     owner: &Owner,
     objects: &[DesiredObject],
     previous: &[InventoryEntry],
+    new_objects: NewObjects,
 ) -> Result<Vec<Observed>> {
     let new = plan::not_listed(objects, previous);
     let mut observed = Vec::with_capacity(objects.len());
@@ -66,6 +84,10 @@ pub async fn observe_all(
             observed.push(Observed::NotYetServed);
             continue;
         };
+        if new && !object.is_crd && new_objects == NewObjects::Unread {
+            observed.push(Observed::Unread);
+            continue;
+        }
         let created = if new && !object.is_crd {
             // A CRD is always read: a policy may leave one that exists, and the dry run of
             // creating it needs a permission reading it does not.

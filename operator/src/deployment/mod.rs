@@ -48,5 +48,6 @@ pub mod rollback_hooks;
 pub mod snapshot;
 pub mod status;
 pub mod triggers;
+pub mod undo;
 pub mod uninstall_hooks;
 pub mod values;

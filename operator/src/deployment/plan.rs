@@ -18,7 +18,7 @@ use crate::object_key::ObjectKey;
 use super::dereference::Fetched;
 use super::desired::{DesiredObject, describe, group_of};
 use super::drift::DriftPolicy;
-use super::live::{Live, Observed};
+use super::live::{Live, NewObjects, Observed};
 use super::oci::PulledChart;
 use super::owner::{Owner, Ownership, helm_release, ownership};
 use super::package::{Package, indexed_digest};
@@ -349,10 +349,28 @@ pub fn check_before_writing(
         .zip(observed)
         .map(|(object, observed)| match observed {
             Observed::Present(live) => write_for(object, Some(live), owner, rules).map(Some),
-            Observed::Absent | Observed::Creatable(_) => Ok(Some(Write::Apply { force: false })),
+            Observed::Absent | Observed::Creatable(_) | Observed::Unread => {
+                Ok(Some(Write::Apply { force: false }))
+            }
             Observed::NotYetServed => Ok(None),
         })
         .collect()
+}
+
+/// How the objects new to `deployment` are observed before writing: not at all on its first
+/// install (it lists nothing yet, see [`NewObjects::Unread`]), unless its change waits for
+/// approval, whose plan shows each object as the API server's dry run makes it.
+pub fn new_objects(deployment: &ChartDeployment) -> NewObjects {
+    let first_install = deployment
+        .status
+        .as_ref()
+        .is_none_or(|status| status.inventory.is_empty());
+    let planned = deployment.spec.approval == Some(capstan_api::deployment::Approval::Manual);
+    if first_install && !planned {
+        NewObjects::Unread
+    } else {
+        NewObjects::DryRun
+    }
 }
 
 /// The Namespaces the revision creates (rendered and absent so far).
@@ -363,7 +381,10 @@ pub fn namespaces_created(objects: &[DesiredObject], observed: &[Observed]) -> H
         .filter(|(object, observed)| {
             object.entry.kind == "Namespace"
                 && object.entry.api_version == "v1"
-                && matches!(observed, Observed::Absent | Observed::Creatable(_))
+                && matches!(
+                    observed,
+                    Observed::Absent | Observed::Creatable(_) | Observed::Unread
+                )
         })
         .map(|(object, _)| object.entry.name.clone())
         .collect()
@@ -470,6 +491,20 @@ mod tests {
         let mut newer_spec = deployment.clone();
         newer_spec.metadata.generation = Some(3);
         assert!(!is_unchanged(&newer_spec, &revision("1.0.0"), true));
+    }
+
+    #[test]
+    fn only_a_first_install_without_a_plan_to_approve_leaves_new_objects_unread() {
+        assert_eq!(new_objects(&deployment(json!({}))), NewObjects::Unread);
+        // Earlier attempts that failed listed nothing: still a first install.
+        let failed = deployment(json!({"lastAttemptedRevision": revision("1.0.0")}));
+        assert_eq!(new_objects(&failed), NewObjects::Unread);
+        let installed = deployment(json!({"inventory": [
+            {"apiVersion": "v1", "kind": "ConfigMap", "namespace": "apps", "name": "web"}]}));
+        assert_eq!(new_objects(&installed), NewObjects::DryRun);
+        let mut planned = deployment(json!({}));
+        planned.spec.approval = Some(capstan_api::deployment::Approval::Manual);
+        assert_eq!(new_objects(&planned), NewObjects::DryRun);
     }
 
     #[test]

@@ -432,7 +432,14 @@ pub async fn attempt(
         .as_ref()
         .map(|status| status.inventory.as_slice())
         .unwrap_or_default();
-    let observed = live::observe_all(&acting, &owner, &objects, previous_inventory).await?;
+    let observed = live::observe_all(
+        &acting,
+        &owner,
+        &objects,
+        previous_inventory,
+        plan::new_objects(deployment),
+    )
+    .await?;
     let mut rules = plan::Rules::of(deployment, &revision);
     if retrying {
         rules.mode = plan::Mode::All;

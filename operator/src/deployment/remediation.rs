@@ -229,6 +229,7 @@ pub fn next(policy: &Policy, failures: u32) -> Next {
 pub fn is_failure_of_revision(error: &Error) -> bool {
     match error {
         Error::HookFailed { .. } => true,
+        Error::UndoFailed { cause, .. } => is_failure_of_revision(cause),
         Error::Apply {
             source: kube::Error::Api(status),
             ..

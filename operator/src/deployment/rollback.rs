@@ -90,7 +90,16 @@ pub async fn run(
         .chain(failed.written)
         .cloned()
         .collect();
-    let observed = live::observe_all(acting, &owner, &objects, &previous).await?;
+    // A rollback writes over the failed revision: every object is checked before the first
+    // write.
+    let observed = live::observe_all(
+        acting,
+        &owner,
+        &objects,
+        &previous,
+        live::NewObjects::DryRun,
+    )
+    .await?;
     let rules = Rules {
         mode: Mode::All,
         adoption: Adoption::of(deployment),
