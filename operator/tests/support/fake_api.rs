@@ -4,7 +4,8 @@
 //! `/version`, and GET, server-side apply PATCH and DELETE of namespaced objects (and their
 //! `status` subresource), plus Event creation. Objects live in a map keyed by their path; a
 //! server-side apply merges the applied fields over the stored object (enough for the reconcile's
-//! own round trips, not a model of field ownership). Every request is recorded, so tests can
+//! own round trips, not a model of field ownership), a resourceVersion it carries being a
+//! precondition on a stored object. Every request is recorded, so tests can
 //! assert which writes a reconcile sent (none, on a reconcile that changes nothing).
 
 use std::collections::BTreeMap;
@@ -189,6 +190,19 @@ impl State {
             None => (path.to_string(), false),
         };
         let stored = self.objects.get(&object_path).cloned();
+        // A resourceVersion in the applied object is a precondition on a stored one; a create
+        // ignores it.
+        let precondition = applied["metadata"]["resourceVersion"]
+            .as_str()
+            .filter(|version| !version.is_empty());
+        if let (Some(stored), Some(wanted)) = (&stored, precondition)
+            && stored["metadata"]["resourceVersion"] != wanted
+        {
+            return respond(
+                StatusCode::CONFLICT,
+                status_body(409, "the object has been modified"),
+            );
+        }
         let merged = match (stored, status_only) {
             (Some(mut stored), true) => {
                 stored["status"] = applied["status"].clone();
