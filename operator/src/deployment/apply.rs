@@ -2,7 +2,9 @@
 //! each with the right over its fields that [`plan::write_for`] decided.
 //!
 //! Every object whose live state is known is checked before anything is written, so a conflict
-//! with another ChartDeployment applies nothing. When the revision was applied before, an object
+//! with another ChartDeployment applies nothing; a first install, which knows none, writes
+//! create-only and takes back what it created when a write is refused. When the revision was
+//! applied before, an object
 //! whose live state already holds every desired field is not written again: a reconcile that
 //! finds nothing to correct sends no write.
 

@@ -199,10 +199,11 @@ pub fn using_repository_at(store: &Store<Watched>, key: &ObjectKey) -> Vec<Objec
 /// What of a ChartDeployment's own object a reconcile acts on: its spec (the spec itself, not
 /// only its generation: an object stored around the API server, as under an older CRD, changes
 /// without one), its deletion, finalizers, labels and annotations; for one that cannot be
-/// decoded, why. Which object it is (name, namespace, uid) is the predicate filter's own key. Its status is not in it: the operator writes that, and each of
-/// its status writes woke the deployment again for a pass that found nothing to do (two per
-/// install, one with a read of its objects). What the status waits for (health, an index, a
-/// dependency) wakes it through its own watches.
+/// decoded, why. Which object it is (name, namespace, uid) is the predicate filter's own key.
+/// Its status is not in it: the operator writes that, and each of its status writes woke the
+/// deployment again for a pass that found nothing to do (two per install, one with a read of its
+/// objects). What the status waits for (health, an index, a dependency) wakes it through its own
+/// watches.
 pub fn acted_on(watched: &Watched) -> Option<u64> {
     let meta = watched.meta();
     let mut hasher = std::hash::DefaultHasher::new();

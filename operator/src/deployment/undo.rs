@@ -187,15 +187,4 @@ mod tests {
         );
         assert!(error.is_stalled(), "as stalled as its cause");
     }
-
-    #[tokio::test]
-    async fn nothing_created_sends_nothing() {
-        let (api, asked) = api(200, status(200, "Success"));
-        let _ = api;
-        let error = Undo::default()
-            .after(Error::Conflict("refused".into()))
-            .await;
-        assert!(matches!(error, Error::Conflict(_)));
-        assert!(asked.lock().unwrap().is_empty());
-    }
 }
