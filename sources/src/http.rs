@@ -749,7 +749,7 @@ pub(crate) fn percent_decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn authorization_value(credentials: &Credentials) -> Result<HeaderValue, HttpError> {
+pub(crate) fn authorization_value(credentials: &Credentials) -> Result<HeaderValue, HttpError> {
     use base64::Engine as _;
     let text = match credentials {
         Credentials::Basic { username, password } => format!(

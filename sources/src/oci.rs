@@ -6,6 +6,7 @@
 mod bounded;
 mod clients;
 mod index;
+mod token;
 
 pub use index::{PlatformImage, push_image_index};
 
@@ -13,14 +14,12 @@ use base64::Engine;
 use capstan_chart::load::load_archive;
 use capstan_chart::model::ChartMetadata;
 use capstan_chart::version::{Constraint, parse_version, select_latest};
+use oci_client::Reference;
 use oci_client::client::{Config, ImageLayer};
 use oci_client::manifest::{OCI_IMAGE_MEDIA_TYPE, OciDescriptor, OciImageManifest};
 use oci_client::secrets::RegistryAuth;
-use oci_client::{Client, Reference};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
 /// The config media type Helm gives chart manifests.
 pub const CONFIG_MEDIA_TYPE: &str = "application/vnd.cncf.helm.config.v1+json";
@@ -456,13 +455,9 @@ pub async fn list_versions(
 ) -> Result<Vec<String>, OciError> {
     let (registry, path) = parse_oci_url(repository_url)?;
     let reference = Reference::with_tag(registry, path, "latest".to_string());
-    let tags = bounded::tags(
-        &clients_for(options, &reference)?,
-        options,
-        &reference,
-        &registry_auth(&options.auth),
-    )
-    .await?;
+    let clients = clients_for(options, &reference)?;
+    let credentials = token::pull_credentials(&clients, options, &reference).await?;
+    let tags = bounded::tags(&clients, options, &reference, credentials.as_ref()).await?;
     Ok(tags
         .iter()
         .map(|tag| tag_to_version(tag))
@@ -502,13 +497,10 @@ pub async fn resolve_digest(
 ) -> Result<Resolved, OciError> {
     let reference = choose_reference(chart_url, version, options).await?;
     // The digest of the bytes themselves: a HEAD's Docker-Content-Digest is the registry's word.
-    let (_, digest) = bounded::manifest(
-        &clients_for(options, &reference)?,
-        options,
-        &reference,
-        &registry_auth(&options.auth),
-    )
-    .await?;
+    let clients = clients_for(options, &reference)?;
+    let credentials = token::pull_credentials(&clients, options, &reference).await?;
+    let (_, digest) =
+        bounded::manifest(&clients, options, &reference, credentials.as_ref()).await?;
     Ok(Resolved {
         reference: reference.whole(),
         digest,
@@ -603,9 +595,9 @@ async fn pull_reference(
     limits: PullLimits,
 ) -> Result<Pulled, OciError> {
     let clients = clients_for(options, reference)?;
-    let auth = registry_auth(&options.auth);
-    let (manifest, digest) = bounded::manifest(&clients, options, reference, &auth).await?;
-    let client = clients.oci;
+    let credentials = token::pull_credentials(&clients, options, reference).await?;
+    let credentials = credentials.as_ref();
+    let (manifest, digest) = bounded::manifest(&clients, options, reference, credentials).await?;
     let not_a_chart = |reason: String| OciError::NotAChart {
         reference: reference.whole(),
         reason,
@@ -629,27 +621,14 @@ async fn pull_reference(
         ));
     };
     let prov_layer = of_type(PROV_LAYER_MEDIA_TYPE).first().copied();
-    let archive = pull_layer(
-        &client,
-        &options.auth,
-        reference,
-        chart_layer,
-        "chart layer",
-        limits.max_chart_bytes,
-    )
-    .await?;
+    let clients = &clients;
+    let pull_layer = |layer, what, limit| async move {
+        check_layer_size(reference, layer, what, limit)?;
+        bounded::blob(clients, options, reference, credentials, layer, what).await
+    };
+    let archive = pull_layer(chart_layer, "chart layer", limits.max_chart_bytes).await?;
     let prov = match prov_layer {
-        Some(layer) => Some(
-            pull_layer(
-                &client,
-                &options.auth,
-                reference,
-                layer,
-                "provenance layer",
-                limits.max_prov_bytes,
-            )
-            .await?,
-        ),
+        Some(layer) => Some(pull_layer(layer, "provenance layer", limits.max_prov_bytes).await?),
         None => None,
     };
     let chart = load_archive(&archive)
@@ -663,64 +642,23 @@ async fn pull_reference(
     })
 }
 
-async fn pull_layer(
-    client: &Client,
-    auth: &Auth,
+/// Refuses `layer` before it is downloaded when the size its manifest declares is over `limit`
+/// (or negative); the download itself stops at the declared size.
+fn check_layer_size(
     reference: &Reference,
     layer: &OciDescriptor,
     what: &'static str,
     limit: u64,
-) -> Result<Vec<u8>, OciError> {
-    let too_large = |size: i64| OciError::TooLarge {
-        reference: reference.whole(),
-        what,
-        size,
-        limit,
-    };
+) -> Result<(), OciError> {
     if layer.size < 0 || layer.size as u64 > limit {
-        return Err(too_large(layer.size));
+        return Err(OciError::TooLarge {
+            reference: reference.whole(),
+            what,
+            size: layer.size,
+            limit,
+        });
     }
-    let mut sink = BoundedSink {
-        bytes: Vec::new(),
-        limit: layer.size as usize,
-    };
-    client
-        .pull_blob(reference, layer, &mut sink)
-        .await
-        .map_err(registry_error(reference, auth))?;
-    Ok(sink.bytes)
-}
-
-/// Collects a blob but refuses bytes beyond the size the manifest declared, so a lying
-/// registry cannot make us buffer without end.
-struct BoundedSink {
-    bytes: Vec<u8>,
-    limit: usize,
-}
-
-impl tokio::io::AsyncWrite for BoundedSink {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        _: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        let this = self.get_mut();
-        if this.bytes.len() + buf.len() > this.limit {
-            return Poll::Ready(Err(std::io::Error::other(
-                "the registry sent more bytes than the manifest declares",
-            )));
-        }
-        this.bytes.extend_from_slice(buf);
-        Poll::Ready(Ok(buf.len()))
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
+    Ok(())
 }
 
 /// Reads credentials for `registry` (`host[:port]`) from a Docker `config.json`: the `auths`

@@ -2,17 +2,17 @@
 //!
 //! The registry is untrusted, and `oci-client` buffers a manifest or tag list whatever its size,
 //! so one registry serving an endless manifest could take the operator's memory for every tenant.
-//! These reads go through [`HttpClient`] instead, which stops at a byte limit while downloading;
-//! `oci-client` still negotiates the token (its answer is small, and bounded in time by the
-//! client's timeouts) and pulls layers, whose sizes the manifest declares and are checked.
+//! These reads go through [`HttpClient`](crate::http::HttpClient) instead, which stops at a byte
+//! limit while downloading: manifests, tag lists, and layers (at the size their manifest
+//! declares, then checked against their digest). The token they carry is negotiated under the
+//! same kind of bound ([`super::token`]). `oci-client` is left with pushing.
 
-use oci_client::manifest::OciImageManifest;
-use oci_client::secrets::RegistryAuth;
-use oci_client::{Reference, RegistryOperation};
+use oci_client::Reference;
+use oci_client::manifest::{OciDescriptor, OciImageManifest};
 use sha2::{Digest, Sha256};
 
 use super::clients::RegistryClients;
-use super::{Auth, OciError, RegistryOptions, registry_error};
+use super::{OciError, RegistryOptions};
 use crate::http::{Credentials, Fetched, HttpError, Validators};
 
 /// The largest manifest accepted: 4 MiB, the limit the reference registry (distribution) and
@@ -31,7 +31,7 @@ pub async fn manifest(
     clients: &RegistryClients,
     options: &RegistryOptions,
     reference: &Reference,
-    auth: &RegistryAuth,
+    credentials: Option<&Credentials>,
 ) -> Result<(OciImageManifest, String), OciError> {
     let target = match reference.digest() {
         Some(digest) => digest.to_string(),
@@ -42,7 +42,7 @@ pub async fn manifest(
         clients,
         options,
         reference,
-        auth,
+        credentials,
         &url,
         Some(MANIFEST_ACCEPT),
         MAX_MANIFEST_BYTES,
@@ -73,7 +73,7 @@ pub async fn tags(
     clients: &RegistryClients,
     options: &RegistryOptions,
     reference: &Reference,
-    auth: &RegistryAuth,
+    credentials: Option<&Credentials>,
 ) -> Result<Vec<String>, OciError> {
     #[derive(serde::Deserialize)]
     struct TagList {
@@ -85,7 +85,7 @@ pub async fn tags(
         clients,
         options,
         reference,
-        auth,
+        credentials,
         &url,
         None,
         MAX_TAG_LIST_BYTES,
@@ -112,34 +112,53 @@ fn base(options: &RegistryOptions, reference: &Reference) -> String {
     )
 }
 
-/// GETs `url` with the credentials the registry wants for pulls: the bearer token `oci-client`
-/// negotiated, or the basic credentials when the registry takes those directly.
+/// The blob `layer` of `reference`'s repository, at most the size its manifest declares (a
+/// registry sending more is cut off there), and only if its bytes have the digest it names.
+pub async fn blob(
+    clients: &RegistryClients,
+    options: &RegistryOptions,
+    reference: &Reference,
+    credentials: Option<&Credentials>,
+    layer: &OciDescriptor,
+    what: &str,
+) -> Result<Vec<u8>, OciError> {
+    let Some(expected) = layer.digest.strip_prefix("sha256:") else {
+        return Err(OciError::NotAChart {
+            reference: reference.whole(),
+            reason: format!(
+                "its {what} has the digest {:?}; only sha256 digests are checked",
+                layer.digest
+            ),
+        });
+    };
+    let url = format!("{}/blobs/{}", base(options, reference), layer.digest);
+    let size = u64::try_from(layer.size).unwrap_or_default();
+    let bytes = get(clients, options, reference, credentials, &url, None, size).await?;
+    if hex::encode(Sha256::digest(&bytes)) != expected {
+        return Err(OciError::NotAChart {
+            reference: reference.whole(),
+            reason: format!(
+                "the registry sent a {what} of {} bytes whose digest is not {}",
+                bytes.len(),
+                layer.digest
+            ),
+        });
+    }
+    Ok(bytes)
+}
+
+/// GETs `url` with `credentials` (see [`super::token::pull_credentials`]), at most `limit` bytes.
+/// Redirects are followed; credentials go only to the registry's own origin.
 async fn get(
     clients: &RegistryClients,
     options: &RegistryOptions,
     reference: &Reference,
-    auth: &RegistryAuth,
+    credentials: Option<&Credentials>,
     url: &str,
     accept: Option<&str>,
     limit: u64,
 ) -> Result<Vec<u8>, OciError> {
-    let token = clients
-        .oci
-        .auth(reference, auth, RegistryOperation::Pull)
-        .await
-        .map_err(registry_error(reference, &options.auth))?;
-    let credentials = match (token, &options.auth) {
-        (Some(token), _) => Some(Credentials::Bearer { token }),
-        (None, Auth::Bearer { token }) => Some(Credentials::Bearer {
-            token: token.clone(),
-        }),
-        (None, Auth::Basic { username, password }) => Some(Credentials::Basic {
-            username: username.clone(),
-            password: password.clone(),
-        }),
-        (None, Auth::Anonymous) => None,
-    };
-    let http = clients.http.with_credentials(credentials);
+    let http = clients.http.with_credentials(credentials.cloned());
     match http
         .fetch_accepting(url, &Validators::default(), accept, limit)
         .await

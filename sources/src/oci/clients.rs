@@ -22,10 +22,11 @@ const MAX_KEPT: usize = 64;
 /// The clients for one set of [`RegistryOptions`].
 #[derive(Clone)]
 pub struct RegistryClients {
-    /// Negotiates tokens, pushes, and pulls layers.
+    /// Pushes (`capstan push`): pulls do not use it (see [`super::bounded`]).
     pub oci: Client,
-    /// Bounded reads of manifests and tag lists; it carries no credentials of its own (each
-    /// request gets the token negotiated for it).
+    /// Bounded reads of manifests, tag lists and layers, and the token negotiation before them
+    /// ([`super::token`]); it carries no credentials of its own (each read gets the credentials
+    /// negotiated for it).
     pub http: HttpClient,
 }
 
