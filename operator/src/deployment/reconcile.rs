@@ -262,6 +262,12 @@ async fn publish_then_requeue(
     let status = report.status.clone().or_else(|| deployment.status.clone());
     let progressing = status::is_progressing(status.as_ref());
     status::publish(ctx, deployment, report).await?;
+    if status
+        .as_ref()
+        .is_some_and(|status| awaits_remediation(deployment, status))
+    {
+        return Ok(Action::requeue(REMEDIATION_RECHECK));
+    }
     let interval = interval(deployment, ctx.settings.min_interval);
     Ok(Action::requeue(match status.filter(|_| progressing) {
         Some(status) => health_recheck(
@@ -273,6 +279,30 @@ async fn publish_then_requeue(
         .min(interval),
         None => interval,
     }))
+}
+
+/// How soon a deployment is looked at again after its status reported a post hook of the applied
+/// revision failed while the spec asks for remediation: that next pass counts the failure and
+/// retries, uninstalls or rolls back ([`remediate_health`] reads the failure from that status).
+/// Nothing else need wake it: its own status write does not, and a hook Job that never ran
+/// never changes.
+const REMEDIATION_RECHECK: Duration = Duration::from_secs(1);
+
+/// Whether `status`, just written for `deployment`, reports a post hook failure that remediation
+/// has not counted yet under a spec that asks for remediation.
+fn awaits_remediation(
+    deployment: &ChartDeployment,
+    status: &capstan_api::ChartDeploymentStatus,
+) -> bool {
+    if status::carried_hook_failure(status).is_none() {
+        return false;
+    }
+    let reported = ChartDeployment {
+        status: Some(status.clone()),
+        ..deployment.clone()
+    };
+    remediation::policy(&reported, remediation::action_of_applied(&reported)).is_some()
+        && !remediation::health_failure_counted(&reported)
 }
 
 /// When a revision on its way to healthy (`status`) is looked at again: soon when the watches do
@@ -691,6 +721,52 @@ mod tests {
     }
 
     const FIVE_MINUTES: Duration = Duration::from_secs(300);
+
+    /// A first install whose post hook failed, under `spec` (besides its chart), with the
+    /// status's `failures` when given.
+    fn after_hook_failure(
+        spec: serde_json::Value,
+        failures: Option<serde_json::Value>,
+    ) -> (ChartDeployment, ChartDeploymentStatus) {
+        let revision = serde_json::json!({"chart": "checked", "version": "1.0.0",
+            "archiveDigest": "sha256:a", "valuesDigest": "sha256:v"});
+        let mut spec = spec;
+        spec["chart"] = serde_json::json!({"package": {"configMapRef": {"name": "p"}}});
+        let deployment: ChartDeployment = serde_json::from_value(serde_json::json!({
+            "apiVersion": "capstan.dev/v1alpha1", "kind": "ChartDeployment",
+            "metadata": {"name": "app", "namespace": "apps", "generation": 1},
+            "spec": spec,
+        }))
+        .unwrap();
+        let mut status = serde_json::json!({
+            "conditions": [{"type": "Ready", "status": "False", "reason": status::HOOK_FAILED,
+                            "message": "the post-install hook Job apps/app-check failed",
+                            "lastTransitionTime": "2026-12-07T10:00:00Z", "observedGeneration": 1}],
+            "observedGeneration": 1, "releaseNumber": 1,
+            "lastAttemptedRevision": revision, "lastAppliedRevision": revision,
+            "lastAppliedTime": "2026-12-07T10:00:00Z",
+        });
+        if let Some(failures) = failures {
+            status["failures"] = failures;
+        }
+        (deployment, serde_json::from_value(status).unwrap())
+    }
+
+    #[test]
+    fn a_post_hook_failure_to_remediate_is_looked_at_again_at_once() {
+        let remediated = serde_json::json!({"install": {"remediation": {"retries": 1}}});
+        let (deployment, status) = after_hook_failure(remediated.clone(), None);
+        assert!(awaits_remediation(&deployment, &status));
+        // Nothing to remediate: no policy, or the failure is counted already.
+        let (deployment, status) = after_hook_failure(serde_json::json!({}), None);
+        assert!(!awaits_remediation(&deployment, &status));
+        let counted = serde_json::json!({"revision": {"chart": "checked", "version": "1.0.0",
+            "archiveDigest": "sha256:a", "valuesDigest": "sha256:v"}, "generation": 1,
+            "action": "Install", "count": 1, "lastFailureTime": "2026-12-07T10:00:01Z",
+            "message": "the post-install hook failed"});
+        let (deployment, status) = after_hook_failure(remediated, Some(counted));
+        assert!(!awaits_remediation(&deployment, &status));
+    }
 
     #[test]
     fn objects_the_watches_see_are_looked_at_again_only_as_a_net() {
