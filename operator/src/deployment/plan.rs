@@ -358,13 +358,15 @@ pub fn check_before_writing(
 }
 
 /// How the objects new to `deployment` are observed before writing: not at all on its first
-/// install (it lists nothing yet, see [`NewObjects::Unread`]), unless its change waits for
-/// approval, whose plan shows each object as the API server's dry run makes it.
+/// attempt at a first install (it lists nothing yet, see [`NewObjects::Unread`]), unless its
+/// change waits for approval, whose plan shows each object as the API server's dry run makes it.
+/// After an attempt that failed (the status names the revision attempted, and lists nothing),
+/// each object is checked by a dry run first: a chart with an object the API server refuses
+/// would otherwise create and take back its other objects at every retry.
 pub fn new_objects(deployment: &ChartDeployment) -> NewObjects {
-    let first_install = deployment
-        .status
-        .as_ref()
-        .is_none_or(|status| status.inventory.is_empty());
+    let first_install = deployment.status.as_ref().is_none_or(|status| {
+        status.inventory.is_empty() && status.last_attempted_revision.is_none()
+    });
     let planned = deployment.spec.approval == Some(capstan_api::deployment::Approval::Manual);
     if first_install && !planned {
         NewObjects::Unread
@@ -494,11 +496,12 @@ mod tests {
     }
 
     #[test]
-    fn only_a_first_install_without_a_plan_to_approve_leaves_new_objects_unread() {
+    fn only_a_first_attempt_at_a_first_install_without_a_plan_to_approve_leaves_new_objects_unread()
+    {
         assert_eq!(new_objects(&deployment(json!({}))), NewObjects::Unread);
-        // Earlier attempts that failed listed nothing: still a first install.
+        // A retry after a failed attempt checks every object first.
         let failed = deployment(json!({"lastAttemptedRevision": revision("1.0.0")}));
-        assert_eq!(new_objects(&failed), NewObjects::Unread);
+        assert_eq!(new_objects(&failed), NewObjects::DryRun);
         let installed = deployment(json!({"inventory": [
             {"apiVersion": "v1", "kind": "ConfigMap", "namespace": "apps", "name": "web"}]}));
         assert_eq!(new_objects(&installed), NewObjects::DryRun);
