@@ -82,6 +82,8 @@ start_etcd() {
 start_apiserver() {
 	mkdir -p "$STATE/apiserver"
 	audit_policy >"$STATE/apiserver/audit-policy.yaml"
+	# CAPSTAN_E2E_APISERVER_PROFILING=true serves Go's CPU profile at /debug/pprof/profile
+	# (`kubectl get --raw '/debug/pprof/profile?seconds=30'`), to see where its time goes.
 	start_process kube-apiserver "$K8S_BIN/kube-apiserver" \
 		--etcd-servers="http://$HOST:$ETCD_PORT" \
 		--bind-address="$HOST" --advertise-address="$HOST" --secure-port="$APISERVER_PORT" \
@@ -94,7 +96,7 @@ start_apiserver() {
 		--service-account-signing-key-file="$PKI/serviceaccount.key" \
 		--service-cluster-ip-range="$SERVICE_CIDR" \
 		--endpoint-reconciler-type=none \
-		--allow-privileged=true --profiling=false \
+		--allow-privileged=true --profiling="${CAPSTAN_E2E_APISERVER_PROFILING:-false}" \
 		--audit-policy-file="$STATE/apiserver/audit-policy.yaml" --audit-log-path="$AUDIT_LOG" \
 		--audit-log-format=json --audit-log-maxsize=1024 --audit-log-maxbackup=1
 	wait_until 120 kube-apiserver curl_admin "https://$HOST:$APISERVER_PORT/readyz"

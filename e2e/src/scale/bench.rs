@@ -73,6 +73,9 @@ pub struct Row {
     pub reference: bool,
     /// The control plane's CPU time during the measurement.
     pub control_plane: Option<ControlPlaneCpu>,
+    /// When the last of the row's Deployments became Available (Capstan's rollouts): how much
+    /// of the row the cluster's own rollout took, and how far the operator's Ready trailed it.
+    pub workloads_available: Option<Duration>,
 }
 
 /// Everything one N measures.
@@ -279,14 +282,17 @@ impl<'a> Bench<'a> {
                                   "version": "^1.0"}}),
         )
         .await?;
-        self.all_at_version(&namespace, "1.0.0").await?;
-        rows.push(self.measured(
-            "Capstan: N ChartDeployments, one repository",
-            start.elapsed(),
-            &operator,
-            &cursor,
-            cpu,
-        )?);
+        let available = self.ready_and_available(&namespace, start).await?;
+        rows.push(Row {
+            workloads_available: Some(available),
+            ..self.measured(
+                "Capstan: N ChartDeployments, one repository",
+                start.elapsed(),
+                &operator,
+                &cursor,
+                cpu,
+            )?
+        });
 
         // No-op resync: a restarted operator reconciles every deployment once.
         operator.terminate().await?;
@@ -357,14 +363,17 @@ impl<'a> Bench<'a> {
                            "version": "^1.0", "plainHttp": true}}),
         )
         .await?;
-        self.all_at_version(&namespace, "1.0.0").await?;
-        let row = self.measured(
-            "Capstan: N ChartDeployments, one OCI registry",
-            start.elapsed(),
-            &operator,
-            &cursor,
-            cpu,
-        )?;
+        let available = self.ready_and_available(&namespace, start).await?;
+        let row = Row {
+            workloads_available: Some(available),
+            ..self.measured(
+                "Capstan: N ChartDeployments, one OCI registry",
+                start.elapsed(),
+                &operator,
+                &cursor,
+                cpu,
+            )?
+        };
         namespace.delete_within(self.timeout).await?;
         operator.terminate().await?;
         Ok(row)
@@ -410,6 +419,7 @@ impl<'a> Bench<'a> {
             requests: Some(cursor.requests()?),
             reference: false,
             control_plane,
+            workloads_available: None,
         })
     }
 
@@ -439,6 +449,21 @@ impl<'a> Bench<'a> {
             .try_collect::<Vec<_>>()
             .await?;
         Ok(())
+    }
+
+    /// Waits until all N ChartDeployments are Ready at 1.0.0 while counting their Deployments
+    /// Available; returns when the last Deployment became Available (since `start`).
+    async fn ready_and_available(
+        &self,
+        namespace: &TestNamespace,
+        start: Instant,
+    ) -> TestResult<Duration> {
+        let (ready, available) = tokio::join!(
+            self.all_at_version(namespace, "1.0.0"),
+            self.all_available(namespace, start)
+        );
+        ready?;
+        available
     }
 
     /// Waits until all N ChartDeployments are Ready with `version` applied.
@@ -574,10 +599,17 @@ pub fn table(deployments: usize, rows: &[Row], pace: Option<u32>) -> String {
             None => String::new(),
         };
         let control_plane = row.control_plane.map_or(String::new(), |cpu| cpu.summary());
+        let time = match row.workloads_available {
+            Some(available) => format!(
+                "{:.1} s (Deployments Available at {:.1} s)",
+                row.elapsed.as_secs_f64(),
+                available.as_secs_f64()
+            ),
+            None => format!("{:.1} s", row.elapsed.as_secs_f64()),
+        };
         out.push_str(&format!(
-            "| {} | {:.1} s | {ratio:.2} | {rss} | {cpu} | {requests} | {control_plane} |\n",
+            "| {} | {time} | {ratio:.2} | {rss} | {cpu} | {requests} | {control_plane} |\n",
             row.what,
-            row.elapsed.as_secs_f64()
         ));
     }
     out
