@@ -53,9 +53,18 @@ pub async fn run(ctx: Arc<Context>) {
     // operator runs: kept without managedFields, which nothing here reads and which can be the
     // largest part of an object whose status the operator writes (a list of every status field).
     let (store, deployment_writer) = reflector::store::<Watched>();
+    // Every change of a deployment is passed on to wake those that depend on it (below): from
+    // this watch when it sees every deployment, so that no second watch of them is needed.
+    let (changes, changed) = futures::channel::mpsc::unbounded::<ObjectKey>();
+    let sees_every_deployment = ctx.settings.watch_label_selector.is_none();
     let deployments = watch(ctx.watched::<Watched>(), ctx.sharded_watch())
         .modify(|deployment| deployment.managed_fields_mut().clear())
         .reflect(deployment_writer)
+        .inspect(move |event| {
+            if sees_every_deployment {
+                pass_on_change(&changes, event);
+            }
+        })
         .applied_objects()
         .predicate_filter(acted_on, PredicateConfig::default());
     let controller = Controller::for_stream(deployments, store.clone())
@@ -104,10 +113,9 @@ pub async fn run(ctx: Arc<Context>) {
             // annotation; any of them stands for all.
             ApiResource::erase::<k8s_openapi::api::apps::v1::Deployment>(&()),
         )
-        .watches_stream(
-            watch(ctx.watched::<Watched>(), watch_config()).touched_objects(),
-            move |changed| dependents(&dependency_store, &changed),
-        )
+        .reconcile_on(dependency_changes(&ctx, changed).flat_map(move |changed| {
+            futures::stream::iter(dependents(&dependency_store, &changed))
+        }))
         .reconcile_on(index_arrivals(&ctx, arrival_store))
         .watches_stream(touched_repositories, move |repository| {
             if repository_changes.changed(&repository) {
@@ -132,6 +140,50 @@ pub async fn run(ctx: Arc<Context>) {
             }
         })
         .await;
+}
+
+/// Passes on the deployment a watch event of the controller's own watch is about.
+fn pass_on_change(
+    changes: &futures::channel::mpsc::UnboundedSender<ObjectKey>,
+    event: &Result<watcher::Event<Watched>, watcher::Error>,
+) {
+    if let Ok(
+        watcher::Event::Apply(deployment)
+        | watcher::Event::InitApply(deployment)
+        | watcher::Event::Delete(deployment),
+    ) = event
+    {
+        // Closed only when the controller stops.
+        let _ = changes.unbounded_send(ObjectKey::of(deployment));
+    }
+}
+
+/// The deployments that changed, as far as the ones depending on them need to know. `changed`
+/// carries them from the controller's own watch; it sees only this operator's share when the
+/// operator is one shard of several, while a deployment may depend on one of another shard, so
+/// a shard watches every deployment for this, as metadata (only names are read).
+fn dependency_changes(
+    ctx: &Context,
+    changed: futures::channel::mpsc::UnboundedReceiver<ObjectKey>,
+) -> futures::stream::BoxStream<'static, ObjectKey> {
+    if ctx.settings.watch_label_selector.is_none() {
+        return changed.boxed();
+    }
+    watch(
+        ctx.watched::<PartialObjectMeta<ChartDeployment>>(),
+        watch_config(),
+    )
+    .touched_objects()
+    .filter_map(|changed| {
+        std::future::ready(match changed {
+            Ok(deployment) => Some(ObjectKey::of(&deployment)),
+            Err(error) => {
+                debug!(%error, "the watch of every deployment failed; it is tried again");
+                None
+            }
+        })
+    })
+    .boxed()
 }
 
 /// The deployments of each repository whose index arrives in this operator's cache: the first

@@ -231,8 +231,7 @@ pub fn using_any_repository(store: &Store<Watched>) -> Vec<ObjectRef<Watched>> {
 }
 
 /// The deployments whose `spec.dependsOn` names `changed`, so its becoming Ready wakes them.
-pub fn dependents(store: &Store<Watched>, changed: &Watched) -> Vec<ObjectRef<Watched>> {
-    let changed = ObjectKey::of(changed);
+pub fn dependents(store: &Store<Watched>, changed: &ObjectKey) -> Vec<ObjectRef<Watched>> {
     select(store, |deployment| {
         deployment.spec.depends_on.iter().any(|reference| {
             reference.name == changed.name
@@ -380,9 +379,12 @@ mod tests {
 
         // `dependsOn` without a namespace means the deployment's own.
         let db = deployment("apps", "db", serde_json::json!({"chart": from_repository}));
-        assert_eq!(names(dependents(&store, &db)), ["apps/web"]);
+        assert_eq!(names(dependents(&store, &ObjectKey::of(&db))), ["apps/web"]);
         let queue = deployment("infra", "queue", serde_json::json!({"chart": from_oci}));
-        assert_eq!(names(dependents(&store, &queue)), ["apps/web"]);
+        assert_eq!(
+            names(dependents(&store, &ObjectKey::of(&queue))),
+            ["apps/web"]
+        );
 
         let charts = ObjectKey::new("apps", "charts");
         assert_eq!(
