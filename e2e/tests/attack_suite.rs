@@ -193,6 +193,53 @@ async fn objects_outside_the_tenants_namespace_are_refused_and_nothing_is_applie
     tenancy.finish().await
 }
 
+// A refusal is fixed outside the deployment: once the tenant's ServiceAccount is granted the
+// rights, the next retry goes ahead. Refusals by RBAC retry within a minute (FORBIDDEN_RETRY_CAP);
+// other stalled errors wait five, longer than this test waits, as a refusal did before.
+#[tokio::test]
+async fn a_refused_deployment_goes_ahead_once_its_service_account_is_granted_the_rights()
+-> TestResult {
+    let mut tenancy = Tenancy::start("atk-grant").await?;
+    let cluster = Cluster::shared()?;
+    let (tenant_a, victim) = (
+        tenancy.tenant_a.name().to_string(),
+        tenancy.victim.name().to_string(),
+    );
+    tenancy.publish("plain", "1.0.0", &[OWN])?;
+    tenancy.tenant_adds_charts().await?;
+    let mut spec = Tenancy::chart_spec("plain");
+    spec["targetNamespace"] = json!(victim);
+    tenancy.tenant_deploys("granted-later", spec).await?;
+    let message = refused(&tenancy, "granted-later", "Forbidden").await?;
+    assert!(message.contains("tried again within a minute"), "{message}");
+
+    create_json(
+        cluster,
+        &json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+                "metadata": {"name": "tenant-a-edits", "namespace": victim},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                            "name": "edit"},
+                "subjects": [{"kind": "ServiceAccount", "name": "default",
+                              "namespace": tenant_a}]}),
+    )
+    .await?;
+    tenancy
+        .wait_tenant_deployment_while_running(
+            "granted-later",
+            std::time::Duration::from_secs(150),
+            applied("1.0.0"),
+        )
+        .await?;
+    let applied_there = Api::<ConfigMap>::namespaced(cluster.client().await?, &victim)
+        .get_opt("granted-later-own")
+        .await?;
+    assert!(
+        applied_there.is_some(),
+        "granted-later-own is not in {victim}"
+    );
+    tenancy.finish().await
+}
+
 // Protection: --no-cross-namespace-refs. The tenant's ServiceAccount may write ConfigMaps in the
 // victim namespace here, so without the flag the chart would be applied there.
 #[tokio::test]

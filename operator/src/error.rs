@@ -23,6 +23,12 @@ use capstan_sources::s3::S3Error;
 /// an aggregated API or a webhook can answer with a whole page.
 const MAX_CAUSE_CHARS: usize = 300;
 
+/// The longest wait before a deployment refused by RBAC is tried again. A refusal is fixed
+/// outside the deployment, by a grant the operator does not watch (it has no rights on RBAC
+/// objects), so the retry itself notices it: within a minute, where other stalled errors wait
+/// five. A retry of a refused revision costs a render and a dry run of each object.
+pub const FORBIDDEN_RETRY_CAP: Duration = Duration::from_secs(60);
+
 /// Everything that can stop a reconcile.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -133,8 +139,8 @@ pub enum Error {
 
     /// The identity the deployment acts as may not read or write an object of the chart.
     #[error(
-        "{identity} may not act on {object}: {}; grant it the permission (RBAC) or change the \
-         chart or targetNamespace",
+        "{identity} may not act on {object}: {}; grant it the permission (RBAC), and the \
+         deployment is tried again within a minute, or change the chart or targetNamespace",
         shorten(message)
     )]
     Forbidden {
@@ -407,15 +413,22 @@ impl Error {
     }
 
     /// How long to wait before the next attempt after `failures` consecutive failures:
-    /// exponential from 5s, capped at 5 minutes; stalled errors wait for the cap straight away.
+    /// exponential from 5s, capped at 5 minutes; stalled errors wait for the cap straight away,
+    /// except a refusal by RBAC, capped at [`FORBIDDEN_RETRY_CAP`].
     pub fn retry_after(&self, failures: u32) -> Duration {
         const FIRST: u64 = 5;
         const CAP: u64 = 300;
+        let exponential = |cap: u64| {
+            let exponent = failures.saturating_sub(1).min(16);
+            Duration::from_secs(FIRST.saturating_mul(1 << exponent).min(cap))
+        };
+        if matches!(self, Error::Forbidden { .. }) {
+            return exponential(FORBIDDEN_RETRY_CAP.as_secs());
+        }
         if self.is_stalled() {
             return Duration::from_secs(CAP);
         }
-        let exponent = failures.saturating_sub(1).min(16);
-        Duration::from_secs(FIRST.saturating_mul(1 << exponent).min(CAP))
+        exponential(CAP)
     }
 }
 
@@ -557,6 +570,19 @@ mod tests {
             },
         );
         assert!(invalid.is_stalled());
+    }
+
+    #[test]
+    fn a_refusal_by_rbac_is_tried_again_within_a_minute() {
+        let error = Error::Forbidden {
+            object: "ConfigMap other/web".into(),
+            identity: "ServiceAccount apps/default".into(),
+            message: "configmaps is forbidden".into(),
+        };
+        assert!(error.is_stalled());
+        let waits: Vec<u64> = (1..=6).map(|n| error.retry_after(n).as_secs()).collect();
+        assert_eq!(waits, [5, 10, 20, 40, 60, 60]);
+        assert_eq!(error.retry_after(u32::MAX), FORBIDDEN_RETRY_CAP);
     }
 
     #[test]
