@@ -1,9 +1,11 @@
 //! Registry clients kept for reuse. Building one loads and parses the trusted roots (and any extra
 //! CA), a few milliseconds of CPU each time; an operator resolving hundreds of OCI charts spent
 //! most of its CPU there. Clients are shared only between callers with the same connection
-//! settings *and the same credentials*: `oci-client` remembers the credentials and tokens it was
-//! given per registry, so a client shared across credentials would let one tenant pull with
-//! another's. The key is a digest, so no credential is kept in the map's keys.
+//! settings *and the same credentials*: the push client (`oci-client`) remembers the credentials
+//! and tokens it was given per registry, so one shared across credentials would let one tenant
+//! act with another's. The bounded pull client carries no credentials (each read is given its
+//! own), so for pulls the per-credential key only costs a few more clients. The key is a
+//! digest, so no credential is kept in the map's keys.
 
 use std::collections::HashMap;
 use std::sync::{LazyLock, Mutex};
