@@ -16,6 +16,7 @@ mod error;
 pub mod etcd;
 pub mod fault_server;
 pub mod file_server;
+pub mod finalizer_policy;
 pub mod gnupg;
 mod namespace;
 pub mod operator;

@@ -26,6 +26,7 @@ use super::audit::{Cursor, Requests};
 use super::chart::{CHART, package_jinja_chart, write_helm_chart, write_jinja_chart};
 use super::count::{not_done, wait_until_count};
 use super::usage::{ControlPlaneCpu, Usage};
+use crate::finalizer_policy::FinalizerPolicy;
 use crate::operator::{OperatorProcess, TestResult, install_crds};
 use crate::wait::is_deployment_available;
 use crate::{Cluster, TestNamespace};
@@ -257,6 +258,7 @@ impl<'a> Bench<'a> {
         let (kubeconfig, audit_log) = self.measured_identity().await?;
         let env = self.cluster.env();
         let namespace = TestNamespace::create(self.cluster, "bench-capstan").await?;
+        let _policy = self.finalizer_policy(&namespace).await?;
         let repo_dir = env.charts_dir.join(namespace.name());
         let repo_url = format!("{}/{}", env.charts, namespace.name());
         package_jinja_chart(&self.work.path().join("capstan"), "1.0.0", &repo_dir)?;
@@ -337,6 +339,7 @@ impl<'a> Bench<'a> {
     pub async fn capstan_oci(&self) -> TestResult<Row> {
         let (kubeconfig, audit_log) = self.measured_identity().await?;
         let namespace = TestNamespace::create(self.cluster, "bench-capstan-oci").await?;
+        let _policy = self.finalizer_policy(&namespace).await?;
         let archive = package_jinja_chart(
             &self.work.path().join("capstan-oci"),
             "1.0.0",
@@ -392,6 +395,23 @@ impl<'a> Bench<'a> {
             .clone()
             .ok_or("the cluster writes no audit log; re-create it")?;
         Ok((kubeconfig, audit_log))
+    }
+
+    /// `config/finalizer-on-create` for `namespace`, as an install on Kubernetes 1.36 and later
+    /// has it (`CAPSTAN_BENCH_FINALIZER_POLICY=0` leaves it out, so the operator adds each
+    /// finalizer itself, as on older clusters).
+    async fn finalizer_policy(
+        &self,
+        namespace: &TestNamespace,
+    ) -> TestResult<Option<FinalizerPolicy>> {
+        if std::env::var("CAPSTAN_BENCH_FINALIZER_POLICY").is_ok_and(|value| value == "0") {
+            return Ok(None);
+        }
+        let policy = FinalizerPolicy::install(self.cluster, namespace.name()).await?;
+        policy
+            .wait_effective(&namespace.api::<ChartDeployment>())
+            .await?;
+        Ok(Some(policy))
     }
 
     /// The control plane's CPU time so far.
