@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 use crate::Cluster;
 use crate::operator::TestResult;
+use crate::tenancy::ClusterObjects;
 
 /// How long a new policy may take to be applied by the API server.
 const TAKES_EFFECT_WITHIN: Duration = Duration::from_secs(60);
@@ -21,9 +22,9 @@ const SHIPPED: &str = concat!(
     "/../config/finalizer-on-create/policy.yaml"
 );
 
-/// The installed policy and binding (resource and name of each).
+/// The installed policy and binding.
 pub struct FinalizerPolicy {
-    installed: Vec<(String, String)>,
+    installed: ClusterObjects,
 }
 
 impl FinalizerPolicy {
@@ -32,8 +33,8 @@ impl FinalizerPolicy {
     pub async fn install(cluster: &Cluster, namespace: &str) -> TestResult<Self> {
         let shipped = std::fs::read_to_string(SHIPPED)?;
         let name = format!("capstan-finalizer-{namespace}");
-        let mut policy = FinalizerPolicy {
-            installed: Vec::new(),
+        let policy = FinalizerPolicy {
+            installed: ClusterObjects::default(),
         };
         for document in shipped.split("\n---\n") {
             let mut object: Value = serde_saphyr::from_str(document)?;
@@ -46,7 +47,7 @@ impl FinalizerPolicy {
             }
             policy
                 .installed
-                .push((format!("{kind}.admissionregistration.k8s.io"), name.clone()));
+                .remember(&format!("{kind}.admissionregistration.k8s.io"), &name);
             cluster
                 .kubectl()
                 .args(["apply", "--server-side", "-f", "-"])
@@ -88,24 +89,6 @@ impl FinalizerPolicy {
                 .into());
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
-        }
-    }
-}
-
-impl Drop for FinalizerPolicy {
-    fn drop(&mut self) {
-        let Ok(cluster) = Cluster::shared() else {
-            return;
-        };
-        let env = cluster.env();
-        for (resource, name) in self.installed.iter().rev() {
-            let _ = std::process::Command::new(&env.kubectl)
-                .env("KUBECONFIG", &env.kubeconfig)
-                .args(["delete", resource, name, "--ignore-not-found"])
-                .args(["--request-timeout=20s"])
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .status();
         }
     }
 }

@@ -709,14 +709,17 @@ pub fn shipped_memory_limit() -> TestResult<u64> {
     Ok(number.parse::<u64>()? * multiplier)
 }
 
-/// Cluster-scoped objects to delete when the tenancy goes (kubectl, since `Drop` cannot await).
+/// Cluster-scoped objects to delete when their owner (a tenancy, a [`FinalizerPolicy`]) goes
+/// (kubectl, since `Drop` cannot await).
+///
+/// [`FinalizerPolicy`]: crate::finalizer_policy::FinalizerPolicy
 #[derive(Default)]
-struct ClusterObjects {
+pub(crate) struct ClusterObjects {
     objects: std::sync::Mutex<Vec<(String, String)>>,
 }
 
 impl ClusterObjects {
-    fn remember(&self, resource: &str, name: &str) {
+    pub(crate) fn remember(&self, resource: &str, name: &str) {
         self.objects
             .lock()
             .unwrap_or_else(|poison| poison.into_inner())

@@ -137,16 +137,10 @@ fn record(rows: &mut Vec<Row>, measured: impl IntoIterator<Item = Row>) {
         let control_plane = row.control_plane.map_or(String::new(), |cpu| {
             format!(", control plane CPU: {}", cpu.summary())
         });
-        let available = row.workloads_available.map_or(String::new(), |available| {
-            format!(
-                " (Deployments Available at {:.1} s)",
-                available.as_secs_f64()
-            )
-        });
         eprintln!(
-            "[bench]   {}: {:.1} s{available}{usage}{requests}{control_plane}",
+            "[bench]   {}: {}{usage}{requests}{control_plane}",
             row.what,
-            row.elapsed.as_secs_f64()
+            row.time()
         );
         rows.push(row);
     }

@@ -113,9 +113,11 @@ pub async fn run(ctx: Arc<Context>) {
             // annotation; any of them stands for all.
             ApiResource::erase::<k8s_openapi::api::apps::v1::Deployment>(&()),
         )
-        .reconcile_on(dependency_changes(&ctx, changed).flat_map(move |changed| {
-            futures::stream::iter(dependents(&dependency_store, &changed))
-        }))
+        .reconcile_on(
+            dependency_changes(&ctx, sees_every_deployment, changed).flat_map(move |changed| {
+                futures::stream::iter(dependents(&dependency_store, &changed))
+            }),
+        )
         .reconcile_on(index_arrivals(&ctx, arrival_store))
         .watches_stream(touched_repositories, move |repository| {
             if repository_changes.changed(&repository) {
@@ -158,15 +160,16 @@ fn pass_on_change(
     }
 }
 
-/// The deployments that changed, as far as the ones depending on them need to know. `changed`
-/// carries them from the controller's own watch; it sees only this operator's share when the
-/// operator is one shard of several, while a deployment may depend on one of another shard, so
-/// a shard watches every deployment for this, as metadata (only names are read).
+/// The deployments that changed, as far as the ones depending on them need to know: `changed`,
+/// from the controller's own watch, when that watch `sees_every_deployment`. A shard's watch
+/// sees only its share, while a deployment may depend on one of another shard, so a shard
+/// watches every deployment for this, as metadata (only names are read).
 fn dependency_changes(
     ctx: &Context,
+    sees_every_deployment: bool,
     changed: futures::channel::mpsc::UnboundedReceiver<ObjectKey>,
 ) -> futures::stream::BoxStream<'static, ObjectKey> {
-    if ctx.settings.watch_label_selector.is_none() {
+    if sees_every_deployment {
         return changed.boxed();
     }
     watch(
