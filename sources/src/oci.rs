@@ -6,6 +6,7 @@
 mod bounded;
 mod clients;
 mod index;
+mod remembered;
 mod token;
 
 pub use index::{PlatformImage, push_image_index};
@@ -455,9 +456,13 @@ pub async fn list_versions(
 ) -> Result<Vec<String>, OciError> {
     let (registry, path) = parse_oci_url(repository_url)?;
     let reference = Reference::with_tag(registry, path, "latest".to_string());
-    let clients = clients_for(options, &reference)?;
-    let credentials = token::pull_credentials(&clients, options, &reference).await?;
-    let tags = bounded::tags(&clients, options, &reference, credentials.as_ref()).await?;
+    let clients = &clients_for(options, &reference)?;
+    let reference = &reference;
+    let tags =
+        token::with_pull_credentials(clients, options, reference, |credentials| async move {
+            bounded::tags(clients, options, reference, credentials.as_ref()).await
+        })
+        .await?;
     Ok(tags
         .iter()
         .map(|tag| tag_to_version(tag))
@@ -497,10 +502,13 @@ pub async fn resolve_digest(
 ) -> Result<Resolved, OciError> {
     let reference = choose_reference(chart_url, version, options).await?;
     // The digest of the bytes themselves: a HEAD's Docker-Content-Digest is the registry's word.
-    let clients = clients_for(options, &reference)?;
-    let credentials = token::pull_credentials(&clients, options, &reference).await?;
+    let clients = &clients_for(options, &reference)?;
+    let reference = &reference;
     let (_, digest) =
-        bounded::manifest(&clients, options, &reference, credentials.as_ref()).await?;
+        token::with_pull_credentials(clients, options, reference, |credentials| async move {
+            bounded::manifest(clients, options, reference, credentials.as_ref()).await
+        })
+        .await?;
     Ok(Resolved {
         reference: reference.whole(),
         digest,
@@ -594,10 +602,22 @@ async fn pull_reference(
     options: &RegistryOptions,
     limits: PullLimits,
 ) -> Result<Pulled, OciError> {
-    let clients = clients_for(options, reference)?;
-    let credentials = token::pull_credentials(&clients, options, reference).await?;
-    let credentials = credentials.as_ref();
-    let (manifest, digest) = bounded::manifest(&clients, options, reference, credentials).await?;
+    let clients = &clients_for(options, reference)?;
+    token::with_pull_credentials(clients, options, reference, |credentials| async move {
+        pull_with(clients, options, reference, limits, credentials.as_ref()).await
+    })
+    .await
+}
+
+/// Reads `reference`'s manifest and its chart and provenance layers with `credentials`.
+async fn pull_with(
+    clients: &clients::RegistryClients,
+    options: &RegistryOptions,
+    reference: &Reference,
+    limits: PullLimits,
+    credentials: Option<&crate::http::Credentials>,
+) -> Result<Pulled, OciError> {
+    let (manifest, digest) = bounded::manifest(clients, options, reference, credentials).await?;
     let not_a_chart = |reason: String| OciError::NotAChart {
         reference: reference.whole(),
         reason,
@@ -621,7 +641,6 @@ async fn pull_reference(
         ));
     };
     let prov_layer = of_type(PROV_LAYER_MEDIA_TYPE).first().copied();
-    let clients = &clients;
     let pull_layer = |layer, what, limit| async move {
         check_layer_size(reference, layer, what, limit)?;
         bounded::blob(clients, options, reference, credentials, layer, what).await

@@ -14,6 +14,7 @@ use oci_client::Client;
 use oci_client::client::{Certificate, CertificateEncoding, ClientConfig, ClientProtocol};
 use sha2::{Digest, Sha256};
 
+use super::remembered::RememberedCredentials;
 use super::{Auth, CONNECT_TIMEOUT, READ_TIMEOUT, RegistryOptions};
 use crate::http::{HttpClient, HttpError, HttpOptions};
 
@@ -30,32 +31,46 @@ pub struct RegistryClients {
     /// ([`super::token`]); it carries no credentials of its own (each read gets the credentials
     /// negotiated for it).
     pub http: HttpClient,
+    /// The pull credentials negotiated per repository with these clients' credentials
+    /// ([`super::remembered`]).
+    pub remembered: RememberedCredentials,
 }
 
-static KEPT: LazyLock<Mutex<HashMap<[u8; 32], RegistryClients>>> = LazyLock::new(Mutex::default);
+/// Clients by a digest of their options, at most [`MAX_KEPT`].
+#[derive(Default)]
+struct Kept(Mutex<HashMap<[u8; 32], RegistryClients>>);
+
+static KEPT: LazyLock<Kept> = LazyLock::new(Kept::default);
 
 /// The clients for `options`, built once per distinct settings and credentials.
 pub fn for_options(options: &RegistryOptions) -> Result<RegistryClients, HttpError> {
-    let key = key(options);
-    let mut kept = KEPT.lock().unwrap_or_else(|poison| poison.into_inner());
-    if let Some(clients) = kept.get(&key) {
-        return Ok(clients.clone());
+    KEPT.clients_for(options)
+}
+
+impl Kept {
+    fn clients_for(&self, options: &RegistryOptions) -> Result<RegistryClients, HttpError> {
+        let key = key(options);
+        let mut kept = self.0.lock().unwrap_or_else(|poison| poison.into_inner());
+        if let Some(clients) = kept.get(&key) {
+            return Ok(clients.clone());
+        }
+        let clients = RegistryClients {
+            oci: oci_client(options),
+            http: HttpClient::new(HttpOptions {
+                connect_timeout: CONNECT_TIMEOUT,
+                read_timeout: READ_TIMEOUT,
+                ca_pem: options.ca_pem.clone(),
+                insecure_skip_tls_verify: options.insecure_skip_tls_verify,
+                ..HttpOptions::default()
+            })?,
+            remembered: RememberedCredentials::default(),
+        };
+        if kept.len() >= MAX_KEPT {
+            kept.clear();
+        }
+        kept.insert(key, clients.clone());
+        Ok(clients)
     }
-    let clients = RegistryClients {
-        oci: oci_client(options),
-        http: HttpClient::new(HttpOptions {
-            connect_timeout: CONNECT_TIMEOUT,
-            read_timeout: READ_TIMEOUT,
-            ca_pem: options.ca_pem.clone(),
-            insecure_skip_tls_verify: options.insecure_skip_tls_verify,
-            ..HttpOptions::default()
-        })?,
-    };
-    if kept.len() >= MAX_KEPT {
-        kept.clear();
-    }
-    kept.insert(key, clients.clone());
-    Ok(clients)
 }
 
 /// A new `oci-client` client for `options`.
@@ -158,10 +173,14 @@ mod tests {
 
     #[test]
     fn no_more_than_the_bound_is_kept_however_many_credentials_come() {
+        // A map of its own: clearing the process's map would make other tests' clients forget
+        // what they negotiated.
+        let kept = Kept::default();
         for n in 0..MAX_KEPT + 5 {
-            for_options(&basic("tenant", &format!("token-{n}"))).unwrap();
-            let kept = KEPT.lock().unwrap().len();
-            assert!(kept <= MAX_KEPT, "{kept} kept");
+            kept.clients_for(&basic("tenant", &format!("token-{n}")))
+                .unwrap();
+            let len = kept.0.lock().unwrap().len();
+            assert!(len <= MAX_KEPT, "{len} kept");
         }
     }
 }

@@ -19,6 +19,7 @@ use reqwest::{Method, Url};
 
 use super::bounded::http_error;
 use super::clients::RegistryClients;
+use super::remembered::{NO_CHALLENGE_LIFETIME, token_lifetime};
 use super::{Auth, OciError, RegistryOptions, refused_reason};
 use crate::http::{Credentials, authorization_value};
 
@@ -26,10 +27,37 @@ use crate::http::{Credentials, authorization_value};
 /// KiB (a signed JWT); the distribution registry's own answers are a few hundred bytes.
 pub const MAX_TOKEN_ANSWER_BYTES: u64 = 64 * 1024;
 
+/// Runs `read` with the credentials for `reference`'s repository. Credentials remembered from
+/// an earlier negotiation ([`super::remembered`]) are tried first; when the registry refuses
+/// them, they are forgotten and `read` runs once more with freshly negotiated ones.
+///
+/// `read` takes the credentials by value (an `AsyncFn` over a borrowed `&Credentials` would
+/// make the future lose `Send` in the operator's controller).
+pub async fn with_pull_credentials<T, Read, Reading>(
+    clients: &RegistryClients,
+    options: &RegistryOptions,
+    reference: &Reference,
+    read: Read,
+) -> Result<T, OciError>
+where
+    Read: Fn(Option<Credentials>) -> Reading,
+    Reading: Future<Output = Result<T, OciError>>,
+{
+    if let Some(remembered) = clients.remembered.get(reference) {
+        match read(remembered).await {
+            Err(OciError::Unauthorized { .. }) => clients.remembered.forget(reference),
+            done => return done,
+        }
+    }
+    let credentials = pull_credentials(clients, options, reference).await?;
+    read(credentials).await
+}
+
 /// The credentials that reads of `reference`'s repository carry: a bearer token when the
 /// registry challenges for one (negotiated with the configured credentials), else the configured
-/// credentials as they are (a registry that takes basic credentials directly, or none).
-pub async fn pull_credentials(
+/// credentials as they are (a registry that takes basic credentials directly, or none). What was
+/// negotiated is remembered in `clients` for the next read.
+async fn pull_credentials(
     clients: &RegistryClients,
     options: &RegistryOptions,
     reference: &Reference,
@@ -68,12 +96,29 @@ pub async fn pull_credentials(
         .iter()
         .filter_map(|value| value.to_str().ok())
         .find_map(BearerChallenge::parse);
-    match challenge {
-        Some(challenge) => token(clients, options, reference, &challenge, configured.as_ref())
-            .await
-            .map(|token| Some(Credentials::Bearer { token })),
-        None => Ok(configured),
-    }
+    let (credentials, lifetime) = match challenge {
+        Some(challenge) => {
+            let granted =
+                token(clients, options, reference, &challenge, configured.as_ref()).await?;
+            (
+                Some(Credentials::Bearer {
+                    token: granted.token,
+                }),
+                token_lifetime(granted.expires_in),
+            )
+        }
+        None => (configured, NO_CHALLENGE_LIFETIME),
+    };
+    clients
+        .remembered
+        .remember(reference, credentials.clone(), lifetime);
+    Ok(credentials)
+}
+
+/// A token from the token service, and the seconds it said the token lasts.
+struct Granted {
+    token: String,
+    expires_in: Option<u64>,
 }
 
 /// Asks the token service `challenge` names for a pull token of `reference`'s repository.
@@ -83,7 +128,7 @@ async fn token(
     reference: &Reference,
     challenge: &BearerChallenge,
     configured: Option<&Credentials>,
-) -> Result<String, OciError> {
+) -> Result<Granted, OciError> {
     let mut url = parse(reference, &challenge.realm)?;
     if !options.plain_http && url.scheme() != "https" {
         return Err(OciError::Registry {
@@ -139,6 +184,9 @@ async fn token(
     struct Answer {
         token: Option<String>,
         access_token: Option<String>,
+        /// Read leniently: a lifetime in another shape only means the token is not remembered
+        /// past the default.
+        expires_in: Option<serde_json::Value>,
     }
     let no_token = |why: &str| OciError::Registry {
         reference: reference.whole(),
@@ -154,11 +202,18 @@ async fn token(
             e.column()
         ))
     })?;
-    parsed
+    let token = parsed
         .token
         .or(parsed.access_token)
         .filter(|token| !token.is_empty())
-        .ok_or_else(|| no_token("without a token"))
+        .ok_or_else(|| no_token("without a token"))?;
+    Ok(Granted {
+        token,
+        expires_in: parsed
+            .expires_in
+            .as_ref()
+            .and_then(serde_json::Value::as_u64),
+    })
 }
 
 fn parse(reference: &Reference, url: &str) -> Result<Url, OciError> {
@@ -461,7 +516,7 @@ mod tests {
                 json("404 Not Found", "{}")
             }
         });
-        let url = format!("oci://127.0.0.1:{port}/charts/app");
+        let url = format!("oci://127.0.0.1:{port}/charts/plain");
         super::super::resolve_digest(&url, Some("1.0.0"), &options(basic()))
             .await
             .unwrap_err();
@@ -474,6 +529,131 @@ mod tests {
         assert_eq!(
             manifest_request.authorization.as_deref(),
             Some("Basic cHVsbGVyOnMzY3JldA==")
+        );
+    }
+
+    /// A registry whose tag list needs a token, and whose token service grants `t1`, `t2`, ...
+    /// lasting `expires_in` seconds; the tag-list requests numbered in `refused` (from 1) are
+    /// refused as if the token had been revoked.
+    fn tokened_registry(
+        expires_in: u64,
+        refused: &'static [usize],
+    ) -> (u16, Arc<Mutex<Vec<Seen>>>) {
+        let granted = std::sync::atomic::AtomicUsize::new(0);
+        let listed = std::sync::atomic::AtomicUsize::new(0);
+        serve(move |line, port| {
+            use std::sync::atomic::Ordering::SeqCst;
+            if line.starts_with("GET /v2/ ") {
+                challenge(port)
+            } else if line.starts_with("GET /token?") {
+                let n = granted.fetch_add(1, SeqCst) + 1;
+                json(
+                    "200 OK",
+                    &format!(r#"{{"token":"t{n}","expires_in":{expires_in}}}"#),
+                )
+            } else if refused.contains(&(listed.fetch_add(1, SeqCst) + 1)) {
+                challenge(port)
+            } else {
+                json("200 OK", r#"{"name":"charts/app","tags":["1.0.0"]}"#)
+            }
+        })
+    }
+
+    /// The versions at `url`, read with the basic credentials.
+    async fn list(url: &str) -> Result<Vec<String>, OciError> {
+        super::super::list_versions(url, &options(basic())).await
+    }
+
+    fn lines_starting(seen: &Mutex<Vec<Seen>>, start: &str) -> Vec<Seen> {
+        let seen = seen.lock().unwrap();
+        seen.iter()
+            .filter(|s| s.line.starts_with(start))
+            .cloned()
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_token_is_negotiated_once_and_reused_by_the_next_reads_of_the_repository() {
+        let (port, seen) = tokened_registry(300, &[]);
+        let url = format!("oci://127.0.0.1:{port}/charts/reused");
+        for _ in 0..3 {
+            let versions = list(&url).await.unwrap();
+            assert_eq!(versions, ["1.0.0"]);
+        }
+        assert_eq!(lines_starting(&seen, "GET /v2/ ").len(), 1, "one ping");
+        assert_eq!(lines_starting(&seen, "GET /token?").len(), 1, "one token");
+        let reads = lines_starting(&seen, "GET /v2/charts/reused/tags/list");
+        assert_eq!(reads.len(), 3);
+        assert!(
+            reads
+                .iter()
+                .all(|s| s.authorization.as_deref() == Some("Bearer t1")),
+            "{reads:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_token_the_registry_refuses_is_forgotten_and_negotiated_again_within_the_read() {
+        let (port, seen) = tokened_registry(300, &[2]);
+        let url = format!("oci://127.0.0.1:{port}/charts/revoked");
+        for _ in 0..2 {
+            list(&url)
+                .await
+                .expect("a refused remembered token costs a renegotiation, not a failure");
+        }
+        let reads = lines_starting(&seen, "GET /v2/charts/revoked/tags/list");
+        let sent: Vec<_> = reads.iter().map(|s| s.authorization.as_deref()).collect();
+        assert_eq!(
+            sent,
+            [Some("Bearer t1"), Some("Bearer t1"), Some("Bearer t2")]
+        );
+        assert_eq!(lines_starting(&seen, "GET /token?").len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_refusal_with_fresh_credentials_is_reported_and_not_retried_again() {
+        let (port, seen) = tokened_registry(300, &[1, 2, 3, 4]);
+        let url = format!("oci://127.0.0.1:{port}/charts/refused");
+        let error = list(&url).await.unwrap_err();
+        assert!(matches!(error, OciError::Unauthorized { .. }), "{error}");
+        assert_eq!(
+            lines_starting(&seen, "GET /v2/charts/refused/tags/list").len(),
+            1
+        );
+        // Nothing refused is remembered: the next read negotiates again.
+        list(&url).await.unwrap_err();
+        assert_eq!(lines_starting(&seen, "GET /token?").len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_token_about_to_expire_is_not_reused() {
+        let (port, seen) = tokened_registry(5, &[]);
+        let url = format!("oci://127.0.0.1:{port}/charts/short-lived");
+        for _ in 0..2 {
+            list(&url).await.unwrap();
+        }
+        assert_eq!(lines_starting(&seen, "GET /token?").len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_registry_without_a_challenge_is_pinged_once_for_many_reads() {
+        let (port, seen) = serve(|line, _| {
+            if line.starts_with("GET /v2/ ") {
+                json("200 OK", "{}")
+            } else {
+                json("200 OK", r#"{"name":"charts/open","tags":["1.0.0"]}"#)
+            }
+        });
+        let url = format!("oci://127.0.0.1:{port}/charts/open");
+        for _ in 0..3 {
+            super::super::list_versions(&url, &options(Auth::Anonymous))
+                .await
+                .unwrap();
+        }
+        assert_eq!(lines_starting(&seen, "GET /v2/ ").len(), 1);
+        assert_eq!(
+            lines_starting(&seen, "GET /v2/charts/open/tags/list").len(),
+            3
         );
     }
 }
