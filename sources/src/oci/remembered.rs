@@ -33,11 +33,34 @@ pub const TOKEN_EXPIRY_MARGIN: Duration = Duration::from_secs(10);
 pub const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(60);
 /// Most repositories remembered per set of credentials; past it the memory starts again empty.
 const MAX_REPOSITORIES: usize = 256;
+/// Most bytes of repository names and tokens remembered per set of credentials: 256 KiB. A
+/// token service may answer with tokens of up to 64 KiB
+/// ([`super::token::MAX_TOKEN_ANSWER_BYTES`]), and the operator keeps clients for up to 64 sets
+/// of credentials, so without it a registry could have it hold a gigabyte of tokens. Real
+/// tokens are 1-3 KiB; past the bound the memory starts again empty.
+const MAX_BYTES: usize = 256 * 1024;
+/// A token longer than this (16 KiB) is used but not remembered.
+const MAX_TOKEN_BYTES: usize = 16 * 1024;
 
 /// Credentials negotiated for repositories, each until its own deadline.
 #[derive(Clone, Default)]
 pub struct RememberedCredentials {
-    entries: Arc<Mutex<HashMap<String, Remembered>>>,
+    entries: Arc<Mutex<Entries>>,
+}
+
+#[derive(Default)]
+struct Entries {
+    by_repository: HashMap<String, Remembered>,
+    /// The bytes of every key and token in `by_repository`.
+    bytes: usize,
+}
+
+impl Entries {
+    fn remove(&mut self, key: &str) {
+        if let Some(entry) = self.by_repository.remove(key) {
+            self.bytes -= key.len() + entry.size();
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -46,13 +69,24 @@ struct Remembered {
     until: Instant,
 }
 
+impl Remembered {
+    /// The bytes of the secret it holds.
+    fn size(&self) -> usize {
+        match &self.credentials {
+            Some(Credentials::Bearer { token }) => token.len(),
+            Some(Credentials::Basic { username, password }) => username.len() + password.len(),
+            None => 0,
+        }
+    }
+}
+
 impl RememberedCredentials {
     /// The credentials remembered for `reference`'s repository, if they are still good. The
     /// outer `None` means nothing is remembered; `Some(None)` that the registry wants none.
     pub fn get(&self, reference: &Reference) -> Option<Option<Credentials>> {
         let mut entries = self.lock();
         let key = repository_key(reference);
-        match entries.get(&key) {
+        match entries.by_repository.get(&key) {
             Some(entry) if Instant::now() < entry.until => Some(entry.credentials.clone()),
             Some(_) => {
                 entries.remove(&key);
@@ -62,28 +96,30 @@ impl RememberedCredentials {
         }
     }
 
-    /// Remembers `credentials` for `reference`'s repository for `lifetime`; a lifetime of zero
-    /// remembers nothing.
+    /// Remembers `credentials` for `reference`'s repository for `lifetime`; a lifetime of zero,
+    /// or a token over [`MAX_TOKEN_BYTES`], is not remembered.
     pub fn remember(
         &self,
         reference: &Reference,
         credentials: Option<Credentials>,
         lifetime: Duration,
     ) {
-        if lifetime.is_zero() {
+        let entry = Remembered {
+            credentials,
+            until: Instant::now() + lifetime,
+        };
+        if lifetime.is_zero() || entry.size() > MAX_TOKEN_BYTES {
             return;
         }
+        let key = repository_key(reference);
         let mut entries = self.lock();
-        if entries.len() >= MAX_REPOSITORIES {
-            entries.clear();
+        entries.remove(&key);
+        let size = key.len() + entry.size();
+        if entries.by_repository.len() >= MAX_REPOSITORIES || entries.bytes + size > MAX_BYTES {
+            *entries = Entries::default();
         }
-        entries.insert(
-            repository_key(reference),
-            Remembered {
-                credentials,
-                until: Instant::now() + lifetime,
-            },
-        );
+        entries.bytes += size;
+        entries.by_repository.insert(key, entry);
     }
 
     /// Forgets what is remembered for `reference`'s repository (the registry refused it).
@@ -91,7 +127,7 @@ impl RememberedCredentials {
         self.lock().remove(&repository_key(reference));
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Remembered>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
         self.entries
             .lock()
             .unwrap_or_else(|poison| poison.into_inner())
@@ -166,11 +202,60 @@ mod tests {
     }
 
     #[test]
-    fn no_more_than_the_bound_is_remembered() {
+    fn no_more_repositories_than_the_bound_are_remembered() {
         let remembered = RememberedCredentials::default();
         for n in 0..MAX_REPOSITORIES + 5 {
             remembered.remember(&reference(&format!("r/{n}")), None, NO_CHALLENGE_LIFETIME);
-            assert!(remembered.lock().len() <= MAX_REPOSITORIES);
+            assert!(remembered.lock().by_repository.len() <= MAX_REPOSITORIES);
         }
+    }
+
+    #[test]
+    fn a_registry_handing_out_huge_tokens_gets_no_more_than_the_byte_bound_kept() {
+        let remembered = RememberedCredentials::default();
+        let huge = "t".repeat(MAX_TOKEN_BYTES);
+        for n in 0..100 {
+            remembered.remember(
+                &reference(&format!("r/{n}")),
+                bearer(&huge),
+                Duration::from_secs(60),
+            );
+            let entries = remembered.lock();
+            let counted: usize = entries
+                .by_repository
+                .iter()
+                .map(|(key, entry)| key.len() + entry.size())
+                .sum();
+            assert_eq!(entries.bytes, counted);
+            assert!(entries.bytes <= MAX_BYTES, "{} bytes", entries.bytes);
+        }
+        let too_long = "t".repeat(MAX_TOKEN_BYTES + 1);
+        remembered.remember(
+            &reference("r/long"),
+            bearer(&too_long),
+            Duration::from_secs(60),
+        );
+        assert_eq!(remembered.get(&reference("r/long")), None);
+    }
+
+    #[test]
+    fn remembering_a_repository_again_replaces_its_entry_and_its_bytes() {
+        let remembered = RememberedCredentials::default();
+        remembered.remember(
+            &reference("a/app"),
+            bearer("first"),
+            Duration::from_secs(60),
+        );
+        remembered.remember(
+            &reference("a/app"),
+            bearer("second"),
+            Duration::from_secs(60),
+        );
+        assert_eq!(remembered.get(&reference("a/app")), Some(bearer("second")));
+        let bytes = remembered.lock().bytes;
+        assert_eq!(
+            bytes,
+            repository_key(&reference("a/app")).len() + "second".len()
+        );
     }
 }
