@@ -414,8 +414,12 @@ impl Error {
 
     /// How long to wait before the next attempt after `failures` consecutive failures:
     /// exponential from 5s, capped at 5 minutes; stalled errors wait for the cap straight away,
-    /// except a refusal by RBAC, capped at [`FORBIDDEN_RETRY_CAP`].
+    /// except a refusal by RBAC, capped at [`FORBIDDEN_RETRY_CAP`]. A failed undo waits as its
+    /// cause would.
     pub fn retry_after(&self, failures: u32) -> Duration {
+        if let Error::UndoFailed { cause, .. } = self {
+            return cause.retry_after(failures);
+        }
         const FIRST: u64 = 5;
         const CAP: u64 = 300;
         let exponential = |cap: u64| {
@@ -583,6 +587,13 @@ mod tests {
         let waits: Vec<u64> = (1..=6).map(|n| error.retry_after(n).as_secs()).collect();
         assert_eq!(waits, [5, 10, 20, 40, 60, 60]);
         assert_eq!(error.retry_after(u32::MAX), FORBIDDEN_RETRY_CAP);
+        // Refused halfway through a first install, with the undo refused too.
+        let undo_failed = Error::UndoFailed {
+            cause: Box::new(error),
+            left: "ConfigMap other/web".into(),
+            source: api_error(403, "configmaps is forbidden"),
+        };
+        assert_eq!(undo_failed.retry_after(6), FORBIDDEN_RETRY_CAP);
     }
 
     #[test]
