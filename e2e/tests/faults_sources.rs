@@ -1,6 +1,7 @@
 //! Sources in trouble: a chart repository whose archives hang (the server accepts and never
 //! answers), trickle a byte per second, or are cut off half-way; a repository whose index hangs;
-//! and a registry that hangs. Each deployment or repository that depends on one says so in its
+//! a registry that hangs; and a registry whose chart layers trickle or are cut off half-way.
+//! Each deployment or repository that depends on one says so in its
 //! Ready condition within its own timeout and is tried again; a deployment of the same repository
 //! whose archive is served normally becomes Ready while the operator is still held by a hanging
 //! download, so one stuck source delays nobody else.
@@ -13,11 +14,13 @@ use std::time::Duration;
 
 use capstan_api::{ChartDeployment, ChartRepository};
 use capstan_chart::index::index_directory;
+use capstan_chart::provenance::archive_digest;
 use capstan_e2e::fault_server::{Behaviour, FaultServer};
 use capstan_e2e::operator::{
     Setup, TestResult, applied, config_map, ready_is, ready_message, repository_ready,
     repository_ready_is,
 };
+use capstan_sources::oci::{CHART_LAYER_MEDIA_TYPE, CONFIG_MEDIA_TYPE};
 use kube::runtime::wait::Condition;
 
 /// The faulty repository's timeout for the index and each archive.
@@ -212,6 +215,139 @@ async fn hanging_slow_and_cut_off_sources_fail_alone_and_are_retried() -> TestRe
         "the repository with a good index is Ready whatever its archives do: {faulty:?}"
     );
 
+    setup.finish().await?;
+    drop(server);
+    Ok(())
+}
+
+/// A chart's manifest as a registry stores it: the Helm config and one chart layer, `archive`.
+fn chart_manifest(archive: &[u8]) -> Vec<u8> {
+    serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": CONFIG_MEDIA_TYPE,
+                   "digest": archive_digest(b"{}"), "size": 2},
+        "layers": [{"mediaType": CHART_LAYER_MEDIA_TYPE,
+                    "digest": archive_digest(archive), "size": archive.len()}],
+    })
+    .to_string()
+    .into_bytes()
+}
+
+fn oci_deployment(server: &FaultServer, name: &str) -> serde_json::Value {
+    serde_json::json!({
+        "chart": {"oci": {"reference": format!("oci://{}/charts/{name}:1.0.0", server.host()),
+                          "plainHttp": true}},
+        "timeout": SOURCE_TIMEOUT,
+    })
+}
+
+#[tokio::test]
+async fn a_registry_whose_chart_layers_trickle_or_are_cut_off_fails_alone_and_is_retried()
+-> TestResult {
+    let setup = Setup::new("fault-oci").await?;
+    let template = config_map("cm");
+    let files = [
+        ("templates/cm.yaml", template.as_str()),
+        ("values.yaml", "greeting: hello\n"),
+    ];
+    // A registry that answers its ping, tags and manifests, and serves each chart's layer
+    // normally (steady), a byte a second (slow) or half of it before closing (cut).
+    let server = FaultServer::start().await?;
+    server.route("/v2/", Behaviour::Serve(Arc::new(b"{}".to_vec())));
+    let mut layers = Vec::new();
+    for name in ["steady", "slow", "cut"] {
+        let archive = std::fs::read(setup.package(name, "1.0.0", &files)?)?;
+        server.route_prefix(
+            &format!("/v2/charts/{name}/manifests/"),
+            Behaviour::Serve(Arc::new(chart_manifest(&archive))),
+        );
+        let layer = format!("/v2/charts/{name}/blobs/{}", archive_digest(&archive));
+        let archive = Arc::new(archive);
+        server.route(
+            &layer,
+            match name {
+                "steady" => Behaviour::Serve(archive),
+                "slow" => Behaviour::Trickle(archive, Duration::from_secs(1)),
+                _ => Behaviour::CutOff(archive),
+            },
+        );
+        layers.push(layer);
+    }
+    let [steady_layer, slow_layer, cut_layer] = &layers[..] else {
+        unreachable!("three charts")
+    };
+    for name in ["slow", "cut"] {
+        setup
+            .apply_deployment_with(name, oci_deployment(&server, name))
+            .await?;
+    }
+
+    // While the operator is held by the trickling layer, a chart of the same registry goes
+    // through.
+    until("the operator to be reading the trickling layer", || {
+        server.counts(slow_layer).open > 0
+    })
+    .await?;
+    setup
+        .apply_deployment_with("steady", oci_deployment(&server, "steady"))
+        .await?;
+    setup.wait_deployment("steady", applied("1.0.0")).await?;
+    let held = server.counts(slow_layer);
+    println!(
+        "steady Ready from the registry (its layer asked {} time(s)) while the trickling layer \
+         held {} connection(s)",
+        server.counts(steady_layer).requests,
+        held.open
+    );
+    assert!(
+        held.open > 0,
+        "the trickling download ended before the healthy chart was Ready, so this run shows \
+         nothing about isolation: {held:?}"
+    );
+
+    // Each fault is reported: the trickle by the deployment's own timeout, the cut by the
+    // client that saw the answer end early.
+    let slow = setup
+        .wait_deployment_for("slow", PATIENCE, ready_is("False", |r| !r.is_empty()))
+        .await?;
+    let message = message_of(&slow);
+    println!("slow: {message}");
+    assert!(
+        message.contains("within spec.timeout") && message.contains("fetching the chart"),
+        "{message}"
+    );
+    let cut = setup
+        .wait_deployment_for("cut", PATIENCE, failed_fetch)
+        .await?;
+    let message = message_of(&cut);
+    println!("cut: {message}");
+    assert!(
+        message.contains("/v2/charts/cut/blobs/sha256:")
+            && message.contains("closed before the answer was complete"),
+        "{message}"
+    );
+
+    // And each is tried again, without anyone touching it.
+    for layer in [slow_layer, cut_layer] {
+        until(&format!("a second request for {layer}"), || {
+            server.counts(layer).requests >= 2
+        })
+        .await?;
+    }
+    println!(
+        "requests: slow layer {}, cut layer {}, ping {}",
+        server.counts(slow_layer).requests,
+        server.counts(cut_layer).requests,
+        server.counts("/v2/").requests
+    );
+    // The registry sends no challenge, and that is remembered per repository: the retries of
+    // each layer did not ping it again.
+    assert!(
+        server.counts("/v2/").requests <= 3,
+        "one ping per repository: {:?}",
+        server.counts("/v2/")
+    );
     setup.finish().await?;
     drop(server);
     Ok(())
