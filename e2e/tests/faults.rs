@@ -46,7 +46,7 @@ fn setting(name: &str, default: u64) -> TestResult<u64> {
 
 #[tokio::test]
 async fn killed_operator_converges_without_orphans() -> TestResult {
-    let deployments = setting("CAPSTAN_FAULT_DEPLOYMENTS", 50)? as usize;
+    let deployments = setting("CAPSTAN_FAULT_DEPLOYMENTS", 100)? as usize;
     let kills = setting("CAPSTAN_FAULT_KILLS", 20)?;
     let seed = match std::env::var("CAPSTAN_FAULT_SEED") {
         Ok(seed) => seed.parse()?,
