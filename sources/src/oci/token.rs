@@ -29,7 +29,8 @@ pub const MAX_TOKEN_ANSWER_BYTES: u64 = 64 * 1024;
 
 /// Runs `read` with the credentials for `reference`'s repository. Credentials remembered from
 /// an earlier negotiation ([`super::remembered`]) are tried first; when the registry refuses
-/// them, they are forgotten and `read` runs once more with freshly negotiated ones.
+/// them, they are forgotten and `read` runs once more with freshly negotiated ones, which are
+/// forgotten too if the registry refuses those as well.
 ///
 /// `read` takes the credentials by value (an `AsyncFn` over a borrowed `&Credentials` would
 /// make the future lose `Send` in the operator's controller).
@@ -50,7 +51,12 @@ where
         }
     }
     let credentials = pull_credentials(clients, options, reference).await?;
-    read(credentials).await
+    let done = read(credentials).await;
+    if matches!(done, Err(OciError::Unauthorized { .. })) {
+        // Refused even fresh: nothing worth trying first next time.
+        clients.remembered.forget(reference);
+    }
+    done
 }
 
 /// The credentials that reads of `reference`'s repository carry: a bearer token when the
@@ -620,9 +626,14 @@ mod tests {
             lines_starting(&seen, "GET /v2/charts/refused/tags/list").len(),
             1
         );
-        // Nothing refused is remembered: the next read negotiates again.
+        // Nothing refused is remembered: the next read negotiates again, and does not try the
+        // refused token first.
         list(&url).await.unwrap_err();
         assert_eq!(lines_starting(&seen, "GET /token?").len(), 2);
+        assert_eq!(
+            lines_starting(&seen, "GET /v2/charts/refused/tags/list").len(),
+            2
+        );
     }
 
     #[tokio::test]
