@@ -35,6 +35,7 @@ pub mod live;
 pub mod oci;
 pub mod owner;
 pub mod package;
+pub mod package_cache;
 pub mod plan;
 pub mod policy;
 pub mod post_hooks;

@@ -2,19 +2,14 @@
 //! digest (one small request, with the source's credentials), and the chart layer and its
 //! provenance layer are pulled only when no chart with that digest is cached yet.
 
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use capstan_sources::oci::{self, PullLimits, RegistryOptions};
 use tracing::info;
 
 use super::package::Package;
+use super::package_cache::{HoldsPackage, PackageCache};
 use crate::error::{Error, Result};
-
-/// Charts kept in memory, newest last.
-const CACHE_ENTRIES: usize = 32;
-/// Total archive and provenance bytes kept in memory.
-const CACHE_BYTES: usize = 64 * 1024 * 1024;
 
 /// A chart in a registry, and how to reach it.
 #[derive(Debug, Clone)]
@@ -73,45 +68,19 @@ pub struct PulledChart {
 
 /// A pulled chart in the cache.
 #[derive(Clone)]
-struct Cached {
+pub struct Cached {
     package: Arc<Package>,
     chart: PulledChart,
 }
 
-/// Pulled charts by `<chart url>@<manifest digest>`, bounded in entries and bytes. The key holds
-/// the chart URL, not only the digest: a cached chart is only handed out after the registry
-/// answered, with the asking source's credentials, that this repository has this digest.
-#[derive(Default)]
-pub struct OciCache {
-    entries: Mutex<VecDeque<(String, Cached)>>,
-}
+/// Pulled charts by `<chart url>@<manifest digest>`. The key holds the chart URL, not only the
+/// digest: a cached chart is only handed out after the registry answered, with the asking
+/// source's credentials, that this repository has this digest.
+pub type OciCache = PackageCache<Cached>;
 
-impl OciCache {
-    fn get(&self, key: &str) -> Option<Cached> {
-        self.entries
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner())
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, cached)| cached.clone())
-    }
-
-    fn insert(&self, key: String, cached: Cached) {
-        let mut entries = self
-            .entries
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner());
-        entries.retain(|(k, _)| *k != key);
-        entries.push_back((key, cached));
-        let size = |c: &Cached| {
-            c.package.archive.len() + c.package.provenance.as_ref().map_or(0, Vec::len)
-        };
-        while entries.len() > CACHE_ENTRIES
-            || (entries.len() > 1
-                && entries.iter().map(|(_, c)| size(c)).sum::<usize>() > CACHE_BYTES)
-        {
-            entries.pop_front();
-        }
+impl HoldsPackage for Cached {
+    fn package(&self) -> &Package {
+        &self.package
     }
 }
 
@@ -176,20 +145,6 @@ mod tests {
     use super::*;
     use capstan_sources::oci::OciError;
 
-    fn package(bytes: usize) -> Cached {
-        Cached {
-            package: Arc::new(Package {
-                archive: vec![0; bytes],
-                provenance: None,
-            }),
-            chart: PulledChart {
-                name: "c".into(),
-                version: "1.0.0".into(),
-                archive_digest: "sha256:0".into(),
-            },
-        }
-    }
-
     #[test]
     fn sources_take_a_tag_a_digest_or_a_version() {
         let options = RegistryOptions::default;
@@ -229,24 +184,5 @@ mod tests {
         );
         assert_eq!(missing.reason(), "ChartNotFound");
         assert!(missing.is_stalled());
-    }
-
-    #[test]
-    fn the_cache_is_bounded_and_keyed_by_url_and_digest() {
-        let cache = OciCache::default();
-        cache.insert("oci://r/a@sha256:1".into(), package(10));
-        assert!(cache.get("oci://r/a@sha256:1").is_some());
-        assert!(cache.get("oci://r/b@sha256:1").is_none());
-        for n in 0..CACHE_ENTRIES {
-            cache.insert(format!("oci://r/n@sha256:{n}"), package(1));
-        }
-        assert!(
-            cache.get("oci://r/a@sha256:1").is_none(),
-            "the oldest went first"
-        );
-        assert!(cache.get("oci://r/n@sha256:0").is_some());
-        cache.insert("oci://r/big@sha256:1".into(), package(CACHE_BYTES));
-        assert!(cache.get("oci://r/big@sha256:1").is_some());
-        assert!(cache.get("oci://r/n@sha256:0").is_none());
     }
 }
