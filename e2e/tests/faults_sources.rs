@@ -137,6 +137,23 @@ async fn hanging_slow_and_cut_off_sources_fail_alone_and_are_retried() -> TestRe
         "the hanging download ended before the healthy chart was Ready, so this run shows \
          nothing about isolation: {held:?}"
     );
+    // A second deployment of the same chart version is installed from the archive already
+    // downloaded: one download per chart version, not per deployment.
+    setup
+        .apply_deployment_with(
+            "steady-again",
+            serde_json::json!({"chart": {"repository": {"repositoryRef": {"name": "faulty"},
+                                                        "name": "steady", "version": "1.0.0"}}}),
+        )
+        .await?;
+    setup
+        .wait_deployment("steady-again", applied("1.0.0"))
+        .await?;
+    assert_eq!(
+        server.counts("/steady-1.0.0.tgz").requests,
+        1,
+        "the archive of a chart version two deployments install is downloaded once"
+    );
 
     // Each fault is reported as such, within the source's timeout.
     for (name, says) in [

@@ -14,6 +14,8 @@ use tokio::sync::Semaphore;
 use crate::cluster::ClusterInfo;
 use crate::deployment::identity::Clients;
 use crate::deployment::oci::OciCache;
+use crate::deployment::package::Package;
+use crate::deployment::package_cache::PackageCache;
 use crate::deployment::triggers::WatchedRepository;
 use crate::events::Recorder;
 use crate::metrics::Metrics;
@@ -52,6 +54,9 @@ pub struct Context {
     pub fetch_schedule: FetchSchedule,
     /// Charts pulled from registries, by manifest digest: an unchanged digest is not pulled again.
     pub oci_charts: OciCache,
+    /// Archives downloaded from repositories, by repository, URL and indexed digest: a chart
+    /// version is downloaded once, not once per deployment.
+    pub repository_archives: PackageCache<Arc<Package>>,
     /// The process's flags.
     pub settings: Settings,
     /// Permits to render: rendering runs on blocking threads, at most this many at once.
@@ -96,6 +101,7 @@ impl Context {
             indexes: IndexCache::default(),
             fetch_schedule: FetchSchedule::default(),
             oci_charts: OciCache::default(),
+            repository_archives: PackageCache::default(),
             render_slots: Arc::new(Semaphore::new(usize::from(settings.render_workers.max(1)))),
             clients: Clients::default(),
             repositories: OnceLock::new(),

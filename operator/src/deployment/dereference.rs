@@ -97,10 +97,15 @@ pub async fn archive(ctx: &Context, source: Source, policy: &Policy) -> Result<F
             pulled: None,
         },
         Source::Repository { index, entry } => {
-            let package =
-                package::download_package(&index, &entry, policy.wants_provenance()).await?;
+            let package = package::download_shared(
+                &ctx.repository_archives,
+                &index,
+                &entry,
+                policy.wants_provenance(),
+            )
+            .await?;
             Fetched {
-                package: Arc::new(package),
+                package,
                 manifest_digest: None,
                 pulled: None,
             }

@@ -6,10 +6,13 @@ use capstan_sources::catalogue::ResolvedChart;
 use capstan_sources::http::{DownloadLimits, HttpError};
 use capstan_sources::s3::{S3Error, S3Repository};
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::object_data::DataObject;
 use crate::repository::index_cache::CachedIndex;
+
+use super::package_cache::PackageCache;
 
 /// Largest chart archive accepted from a ConfigMap or Secret (their own limit is about 1 MiB).
 const MAX_PACKAGE_BYTES: usize = 4 * 1024 * 1024;
@@ -102,6 +105,34 @@ pub async fn download_package(
         archive,
         provenance,
     })
+}
+
+/// [`download_package`] through `cache`, so a chart version is downloaded once per repository
+/// and not once per deployment. Only archives the index gives a digest for are kept (the
+/// download is checked against it, so the key names the bytes), keyed by the ChartRepository's
+/// uid as well: a deployment may name only a repository of its own namespace, so it is handed
+/// only what its own repository's index lists. Archives wanted with their provenance are not
+/// kept, so a re-signed `.prov` is always read afresh.
+pub async fn download_shared(
+    cache: &PackageCache<Arc<Package>>,
+    repository: &CachedIndex,
+    entry: &ResolvedChart,
+    with_provenance: bool,
+) -> Result<Arc<Package>> {
+    let key = match (&repository.uid, indexed_digest(entry), with_provenance) {
+        (Some(uid), Some(digest), false) => {
+            Some(format!("{uid} {} {digest}", repository.archive_url(entry)?))
+        }
+        _ => None,
+    };
+    if let Some(cached) = key.as_deref().and_then(|key| cache.get(key)) {
+        return Ok(cached);
+    }
+    let package = Arc::new(download_package(repository, entry, with_provenance).await?);
+    if let Some(key) = key {
+        cache.insert(key, Arc::clone(&package));
+    }
+    Ok(package)
 }
 
 /// [`download_package`] for an archive in the repository's own bucket: signed GETs of `path`
