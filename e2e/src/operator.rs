@@ -266,6 +266,8 @@ struct Launch {
     kubeconfig: PathBuf,
     env: Vec<(String, String)>,
     log: PathBuf,
+    /// Where the operator serves `/metrics`, the same port across restarts.
+    metrics_url: String,
 }
 
 impl Launch {
@@ -331,16 +333,33 @@ impl Setup {
         let log_dir = cluster.env().state_dir.join("logs");
         std::fs::create_dir_all(&log_dir)?;
         let log = log_dir.join(format!("operator-{}.log", namespace.name()));
+        // A port free a moment ago; the operator binds it at start (and exits if it cannot, which
+        // the test sees). Its counts show work that leaves no other trace, such as an interval
+        // pass that finds nothing to change. A test's own address, if it gives one, wins.
+        let metrics_address = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+        let mut launch_env = vec![(
+            "CAPSTAN_METRICS_BIND_ADDRESS".to_string(),
+            metrics_address.to_string(),
+        )];
+        launch_env.extend(
+            env.iter()
+                .map(|(key, value)| (key.to_string(), value.to_string())),
+        );
+        let metrics_url = match env
+            .iter()
+            .find(|(key, _)| *key == "CAPSTAN_METRICS_BIND_ADDRESS")
+        {
+            Some((_, address)) => format!("http://{address}/metrics"),
+            None => format!("http://{metrics_address}/metrics"),
+        };
         let launch = Launch {
             namespace: namespace.name().to_string(),
             kubeconfig: kubeconfig
                 .unwrap_or(cluster.env().kubeconfig.as_path())
                 .to_path_buf(),
-            env: env
-                .iter()
-                .map(|(key, value)| (key.to_string(), value.to_string()))
-                .collect(),
+            env: launch_env,
             log,
+            metrics_url,
         };
         let operator = launch.start()?;
         let failure_log = FailureLog {
@@ -383,6 +402,22 @@ impl Setup {
     /// The file this test's operator logs to.
     pub fn operator_log(&self) -> &Path {
         &self.launch.log
+    }
+
+    /// How many reconciles of `controller` (`ChartDeployment`, `ChartRepository`) this test's
+    /// operator has finished since it started, successful or not, from its `/metrics`.
+    pub async fn reconciles(&self, controller: &str) -> TestResult<u64> {
+        let url = &self.launch.metrics_url;
+        let text = reqwest::get(url).await?.error_for_status()?.text().await?;
+        let prefix = format!("capstan_reconciles_total{{controller=\"{controller}\"");
+        let mut total = 0;
+        for line in text.lines().filter(|line| line.starts_with(&prefix)) {
+            let count = line.rsplit(' ').next().unwrap_or_default();
+            total += count
+                .parse::<f64>()
+                .map_err(|e| format!("{url}: reading {line:?}: {e}"))? as u64;
+        }
+        Ok(total)
     }
 
     /// Starts this test's operator again, with the same settings and log file.
