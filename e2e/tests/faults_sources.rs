@@ -6,6 +6,9 @@
 //! whose archive is served normally becomes Ready while the operator is still held by a hanging
 //! download, so one stuck source delays nobody else.
 //!
+//! The same counting registry shows what a healthy registry is asked: deployments of one chart
+//! share its answer to which manifest a version names, rather than each asking on every pass.
+//!
 //! Nothing asserts on wall-clock time: the timeouts are the resources' own (`spec.timeout`), and
 //! "not delayed" is shown by order (Ready while a hanging connection is still open).
 
@@ -365,6 +368,75 @@ async fn a_registry_whose_chart_layers_trickle_or_are_cut_off_fails_alone_and_is
         "one ping per repository: {:?}",
         server.counts("/v2/")
     );
+    setup.finish().await?;
+    drop(server);
+    Ok(())
+}
+
+#[tokio::test]
+async fn deployments_of_one_chart_share_the_registry_answer_to_which_manifest_a_version_names()
+-> TestResult {
+    let setup = Setup::new("oci-reads").await?;
+    let template = config_map("cm");
+    let files = [
+        ("templates/cm.yaml", template.as_str()),
+        ("values.yaml", "greeting: hello\n"),
+    ];
+    let archive = std::fs::read(setup.package("greet", "1.0.0", &files)?)?;
+    let server = FaultServer::start().await?;
+    server.route("/v2/", Behaviour::Serve(Arc::new(b"{}".to_vec())));
+    let tags = "/v2/charts/greet/tags/list";
+    server.route(
+        tags,
+        Behaviour::Serve(Arc::new(
+            br#"{"name":"charts/greet","tags":["1.0.0"]}"#.to_vec(),
+        )),
+    );
+    server.route_prefix(
+        "/v2/charts/greet/manifests/",
+        Behaviour::Serve(Arc::new(chart_manifest(&archive))),
+    );
+    let layer = format!("/v2/charts/greet/blobs/{}", archive_digest(&archive));
+    server.route(&layer, Behaviour::Serve(Arc::new(archive)));
+
+    // Each with a constraint, so each pass would list the tags and then read the manifest the
+    // newest matching tag names.
+    let deployments = ["web-0", "web-1", "web-2", "web-3"];
+    for name in deployments {
+        setup
+            .apply_deployment_with(
+                name,
+                serde_json::json!({
+                    "chart": {"oci": {"reference": format!("oci://{}/charts/greet", server.host()),
+                                      "version": "^1", "plainHttp": true}},
+                }),
+            )
+            .await?;
+    }
+    for name in deployments {
+        setup.wait_deployment(name, applied("1.0.0")).await?;
+    }
+    let passes = setup.reconciles("ChartDeployment").await?;
+    let (listed, named, pulled) = (
+        server.counts(tags).requests,
+        server.counts("/v2/charts/greet/manifests/1.0.0").requests,
+        server.counts(&layer).requests,
+    );
+    println!(
+        "{} deployments, {passes} passes: tags listed {listed} time(s), the tag's manifest read \
+         {named} time(s), the chart layer pulled {pulled} time(s)",
+        deployments.len()
+    );
+    // Asking on every pass, each deployment would have listed the tags at least once.
+    assert!(
+        passes >= deployments.len() as u64,
+        "every deployment reconciled: {passes}"
+    );
+    assert!(
+        listed < deployments.len() && named < deployments.len(),
+        "the deployments shared the registry's answer: tags listed {listed}, manifest read {named}"
+    );
+    assert_eq!(pulled, 1, "one pull for one chart version");
     setup.finish().await?;
     drop(server);
     Ok(())

@@ -16,6 +16,7 @@ use crate::deployment::identity::Clients;
 use crate::deployment::oci::OciCache;
 use crate::deployment::package::Package;
 use crate::deployment::package_cache::PackageCache;
+use crate::deployment::resolutions::Resolutions;
 use crate::deployment::triggers::WatchedRepository;
 use crate::events::Recorder;
 use crate::metrics::Metrics;
@@ -54,6 +55,9 @@ pub struct Context {
     pub fetch_schedule: FetchSchedule,
     /// Charts pulled from registries, by manifest digest: an unchanged digest is not pulled again.
     pub oci_charts: OciCache,
+    /// Which manifest each registry last named for a chart version, shared by the deployments
+    /// that ask the same registry the same way: passes within an interval ask once.
+    pub oci_resolutions: Resolutions,
     /// Archives downloaded from repositories, by repository, URL and indexed digest: a chart
     /// version is downloaded once, not once per deployment.
     pub repository_archives: PackageCache<Arc<Package>>,
@@ -101,6 +105,7 @@ impl Context {
             indexes: IndexCache::default(),
             fetch_schedule: FetchSchedule::default(),
             oci_charts: OciCache::default(),
+            oci_resolutions: Resolutions::default(),
             repository_archives: PackageCache::default(),
             render_slots: Arc::new(Semaphore::new(usize::from(settings.render_workers.max(1)))),
             clients: Clients::default(),

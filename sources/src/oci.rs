@@ -492,6 +492,13 @@ pub struct Resolved {
     pub digest: String,
 }
 
+/// A digest of the connection settings and credentials in `options`: two options with the same
+/// digest reach a registry the same way and as the same user, so what the registry answered one
+/// may be handed to the other.
+pub fn options_digest(options: &RegistryOptions) -> [u8; 32] {
+    clients::key(options)
+}
+
 /// Resolves `version` (as [`pull`] reads it) to a manifest digest without downloading any layer,
 /// so a caller can tell whether it already has the chart. Pull it with `pull(chart_url,
 /// Some(&resolved.digest), ..)`.

@@ -6,6 +6,7 @@
 //! decides anything beyond what the reads themselves fail on.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use capstan_api::deployment::ValuesSourceKind;
 use capstan_api::{ChartDeployment, ChartRepository, ChartRepositoryStatus, RepositoryChart};
@@ -88,8 +89,15 @@ pub struct Fetched {
     pub pulled: Option<oci::PulledChart>,
 }
 
-/// Fetches the archive `source` names (and its `.prov` when `policy` looks at provenance).
-pub async fn archive(ctx: &Context, source: Source, policy: &Policy) -> Result<Fetched> {
+/// Fetches the archive `source` names (and its `.prov` when `policy` looks at provenance). A
+/// registry's answer to which manifest the version names is reused for up to `reuse_for` (the
+/// deployment's interval; see [`super::resolutions`]).
+pub async fn archive(
+    ctx: &Context,
+    source: Source,
+    policy: &Policy,
+    reuse_for: Duration,
+) -> Result<Fetched> {
     Ok(match source {
         Source::Package(package) => Fetched {
             package: Arc::new(package),
@@ -111,7 +119,8 @@ pub async fn archive(ctx: &Context, source: Source, policy: &Policy) -> Result<F
             }
         }
         Source::Oci(source) => {
-            let fetched = oci::fetch(&ctx.oci_charts, &source).await?;
+            let fetched =
+                oci::fetch(&ctx.oci_charts, &ctx.oci_resolutions, &source, reuse_for).await?;
             Fetched {
                 package: fetched.package,
                 manifest_digest: Some(fetched.manifest_digest),

@@ -3,12 +3,14 @@
 //! provenance layer are pulled only when no chart with that digest is cached yet.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use capstan_sources::oci::{self, PullLimits, RegistryOptions};
 use tracing::info;
 
 use super::package::Package;
 use super::package_cache::{HoldsPackage, PackageCache};
+use super::resolutions::{Question, Resolutions};
 use crate::error::{Error, Result};
 
 /// A chart in a registry, and how to reach it.
@@ -75,7 +77,8 @@ pub struct Cached {
 
 /// Pulled charts by `<chart url>@<manifest digest>`. The key holds the chart URL, not only the
 /// digest: a cached chart is only handed out after the registry answered, with the asking
-/// source's credentials, that this repository has this digest.
+/// source's credentials (just now, or for the same credentials within the last few seconds; see
+/// [`super::resolutions`]), that this repository has this digest.
 pub type OciCache = PackageCache<Cached>;
 
 impl HoldsPackage for Cached {
@@ -93,46 +96,55 @@ pub struct FetchedChart {
 }
 
 /// The chart `source` names and its manifest digest: from the cache when the digest is known,
-/// otherwise pulled (and cached).
-pub async fn fetch(cache: &OciCache, source: &OciSource) -> Result<FetchedChart> {
+/// otherwise pulled (and cached; deployments wanting the same chart at once pull it once). Which digest the version names is asked of the registry unless
+/// `resolutions` holds its answer from less than `reuse_for` ago.
+pub async fn fetch(
+    cache: &OciCache,
+    resolutions: &Resolutions,
+    source: &OciSource,
+    reuse_for: Duration,
+) -> Result<FetchedChart> {
     let what = source.describe();
-    let resolved = oci::resolve_digest(
-        &source.chart_url,
-        source.version.as_deref(),
-        &source.options,
-    )
-    .await
-    .map_err(|error| Error::from_oci(what.clone(), error))?;
-    let key = format!("{}@{}", source.chart_url, resolved.digest);
-    if let Some(cached) = cache.get(&key) {
-        return Ok(FetchedChart {
-            package: cached.package,
-            chart: cached.chart,
-            manifest_digest: resolved.digest,
-        });
-    }
-    let pulled = oci::pull(
-        &source.chart_url,
-        Some(&resolved.digest),
-        &source.options,
-        PullLimits::default(),
-    )
-    .await
-    .map_err(|error| Error::from_oci(what.clone(), error))?;
-    info!(reference = %resolved.reference, digest = %resolved.digest, chart = %pulled.name, version = %pulled.version, "pulled chart");
-    let package = Arc::new(Package {
-        archive: pulled.archive,
-        provenance: pulled.prov,
-    });
-    let cached = Cached {
-        chart: PulledChart {
-            name: pulled.name,
-            version: pulled.version,
-            archive_digest: package.digest(),
-        },
-        package,
+    let question = Question {
+        credentials: oci::options_digest(&source.options),
+        chart_url: source.chart_url.clone(),
+        version: source.version.clone(),
     };
-    cache.insert(key, cached.clone());
+    let resolved = resolutions
+        .answer(question, reuse_for, || {
+            oci::resolve_digest(
+                &source.chart_url,
+                source.version.as_deref(),
+                &source.options,
+            )
+        })
+        .await
+        .map_err(|error| Error::from_oci(what.clone(), error))?;
+    let key = format!("{}@{}", source.chart_url, resolved.digest);
+    let pull = || async {
+        let pulled = oci::pull(
+            &source.chart_url,
+            Some(&resolved.digest),
+            &source.options,
+            PullLimits::default(),
+        )
+        .await
+        .map_err(|error| Error::from_oci(what.clone(), error))?;
+        info!(reference = %resolved.reference, digest = %resolved.digest, chart = %pulled.name, version = %pulled.version, "pulled chart");
+        let package = Arc::new(Package {
+            archive: pulled.archive,
+            provenance: pulled.prov,
+        });
+        Ok(Cached {
+            chart: PulledChart {
+                name: pulled.name,
+                version: pulled.version,
+                archive_digest: package.digest(),
+            },
+            package,
+        })
+    };
+    let cached = cache.get_or_fetch(key, pull).await?;
     Ok(FetchedChart {
         package: cached.package,
         chart: cached.chart,

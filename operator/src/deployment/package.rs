@@ -125,14 +125,15 @@ pub async fn download_shared(
         }
         _ => None,
     };
-    if let Some(cached) = key.as_deref().and_then(|key| cache.get(key)) {
-        return Ok(cached);
+    let download = || async {
+        Ok(Arc::new(
+            download_package(repository, entry, with_provenance).await?,
+        ))
+    };
+    match key {
+        Some(key) => cache.get_or_fetch(key, download).await,
+        None => download().await,
     }
-    let package = Arc::new(download_package(repository, entry, with_provenance).await?);
-    if let Some(key) = key {
-        cache.insert(key, Arc::clone(&package));
-    }
-    Ok(package)
 }
 
 /// [`download_package`] for an archive in the repository's own bucket: signed GETs of `path`

@@ -7,9 +7,11 @@
 //! very archive (a registry's manifest digest, a repository index's digest).
 
 use std::collections::VecDeque;
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 
 use super::package::Package;
+use super::turns::Turns;
 
 /// Archives kept, newest last.
 pub const CACHE_ENTRIES: usize = 32;
@@ -31,17 +33,40 @@ impl HoldsPackage for Arc<Package> {
 /// byte bound is still kept alone).
 pub struct PackageCache<V> {
     entries: Mutex<VecDeque<(String, V)>>,
+    /// Whose turn it is to fetch each key being fetched right now (see [`super::turns`]).
+    fetching: Turns<String>,
 }
 
 impl<V> Default for PackageCache<V> {
     fn default() -> Self {
         PackageCache {
             entries: Mutex::new(VecDeque::new()),
+            fetching: Turns::default(),
         }
     }
 }
 
 impl<V: HoldsPackage> PackageCache<V> {
+    /// The entry for `key`, else what `fetch` returns (and kept). Callers asking for the same key
+    /// at once take turns, so one fetches and the others take its entry.
+    pub async fn get_or_fetch<E, Fetch, Fetched>(&self, key: String, fetch: Fetch) -> Result<V, E>
+    where
+        Fetch: FnOnce() -> Fetched,
+        Fetched: Future<Output = Result<V, E>>,
+    {
+        if let Some(value) = self.get(&key) {
+            return Ok(value);
+        }
+        let turn = self.fetching.enter(&key);
+        let _fetching = turn.wait().await;
+        if let Some(value) = self.get(&key) {
+            return Ok(value);
+        }
+        let value = fetch().await?;
+        self.insert(key, value.clone());
+        Ok(value)
+    }
+
     pub fn get(&self, key: &str) -> Option<V> {
         self.lock()
             .iter()

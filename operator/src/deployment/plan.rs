@@ -4,6 +4,7 @@
 //! objects to write (and with what right over their fields), and what to prune.
 
 use std::collections::HashSet;
+use std::time::Duration;
 
 use capstan_api::{ChartDeployment, InventoryEntry, ProvenanceStatus, Revision};
 use capstan_chart::model::Chart;
@@ -23,6 +24,7 @@ use super::oci::PulledChart;
 use super::owner::{Owner, Ownership, helm_release, ownership};
 use super::package::{Package, indexed_digest};
 use super::policy::{self, Check, Policy};
+use super::resolutions::REUSE_FOR_A_NEW_SPEC;
 use capstan_api::deployment::DriftMode;
 
 /// The revision a repository's index names, known before anything is downloaded (the index
@@ -72,6 +74,22 @@ pub fn reports_applied(deployment: &ChartDeployment, revision: &Revision) -> boo
     ready
         && status.last_applied_revision.as_ref() == Some(revision)
         && status.observed_generation == deployment.meta().generation
+}
+
+/// How long a registry's answer to which manifest the chart version names may be reused in this
+/// pass (see [`super::resolutions`]): up to `interval` while the spec is the one the status
+/// reports on, at most [`REUSE_FOR_A_NEW_SPEC`] for a spec not reported on yet, so a changed spec
+/// is read against the registry as it is now, not as it was up to an interval ago.
+pub fn resolution_reuse(deployment: &ChartDeployment, interval: Duration) -> Duration {
+    let reported = deployment
+        .status
+        .as_ref()
+        .is_some_and(|status| status.observed_generation == deployment.meta().generation);
+    if reported {
+        interval
+    } else {
+        interval.min(REUSE_FOR_A_NEW_SPEC)
+    }
 }
 
 /// Whether nothing needs doing: the status reports `revision` applied, and it was applied in
@@ -493,6 +511,20 @@ mod tests {
         let mut newer_spec = deployment.clone();
         newer_spec.metadata.generation = Some(3);
         assert!(!is_unchanged(&newer_spec, &revision("1.0.0"), true));
+    }
+
+    #[test]
+    fn a_registry_answer_is_reused_briefly_for_a_spec_not_reported_on_yet() {
+        let minute = Duration::from_secs(60);
+        let reported = deployment(applied("1.0.0", 1, "True"));
+        assert_eq!(resolution_reuse(&reported, minute), minute);
+        let mut changed = reported.clone();
+        changed.metadata.generation = Some(3);
+        assert_eq!(resolution_reuse(&changed, minute), REUSE_FOR_A_NEW_SPEC);
+        let new = deployment(json!(null));
+        assert_eq!(resolution_reuse(&new, minute), REUSE_FOR_A_NEW_SPEC);
+        let second = Duration::from_secs(1);
+        assert_eq!(resolution_reuse(&new, second), second);
     }
 
     #[test]

@@ -388,7 +388,13 @@ pub async fn attempt(
     }
 
     progress.enter("fetching the chart");
-    let fetched = dereference::archive(ctx, inputs.source, &inputs.policy).await?;
+    let fetched = dereference::archive(
+        ctx,
+        inputs.source,
+        &inputs.policy,
+        plan::resolution_reuse(deployment, interval(deployment, ctx.settings.min_interval)),
+    )
+    .await?;
     let load = || capstan_chart::load::load_archive(&fetched.package.archive).map_err(Error::Load);
     // A chart pulled before says what it is without being unpacked again: a reconcile that finds
     // nothing to do (most of them, while objects become healthy) loads nothing.

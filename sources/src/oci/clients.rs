@@ -102,7 +102,7 @@ fn oci_client(options: &RegistryOptions) -> Client {
 
 /// A digest of everything in `options` that a client keeps: connection settings and credentials.
 /// Each field is length-prefixed, so no two different options hash the same input.
-fn key(options: &RegistryOptions) -> [u8; 32] {
+pub(crate) fn key(options: &RegistryOptions) -> [u8; 32] {
     let mut hash = Sha256::new();
     let mut field = |bytes: &[u8]| {
         hash.update((bytes.len() as u64).to_le_bytes());
