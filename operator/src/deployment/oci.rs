@@ -131,10 +131,7 @@ pub async fn fetch(
         .await
         .map_err(|error| Error::from_oci(what.clone(), error))?;
         info!(reference = %resolved.reference, digest = %resolved.digest, chart = %pulled.name, version = %pulled.version, "pulled chart");
-        let package = Arc::new(Package {
-            archive: pulled.archive,
-            provenance: pulled.prov,
-        });
+        let package = Arc::new(Package::new(pulled.archive, pulled.prov));
         Ok(Cached {
             chart: PulledChart {
                 name: pulled.name,

@@ -6,7 +6,10 @@ use capstan_sources::catalogue::ResolvedChart;
 use capstan_sources::http::{DownloadLimits, HttpError};
 use capstan_sources::s3::{S3Error, S3Repository};
 use sha2::{Digest, Sha256};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+
+use capstan_chart::load::{LoadError, load_archive};
+use capstan_chart::model::Chart;
 
 use crate::error::{Error, Result};
 use crate::object_data::DataObject;
@@ -17,18 +20,82 @@ use super::package_cache::PackageCache;
 /// Largest chart archive accepted from a ConfigMap or Secret (their own limit is about 1 MiB).
 const MAX_PACKAGE_BYTES: usize = 4 * 1024 * 1024;
 
+/// Largest chart, in bytes of its files once unpacked, kept parsed beside its package: a
+/// podinfo-sized chart is tens of KiB, and the caches hold up to
+/// [`super::package_cache::CACHE_ENTRIES`] packages.
+pub const MAX_KEPT_CHART_BYTES: usize = 512 * 1024;
+
 /// A chart archive and its provenance file, if any.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Package {
     pub archive: Vec<u8>,
     pub provenance: Option<Vec<u8>>,
+    parsed: Parsed,
 }
 
 impl Package {
+    pub fn new(archive: Vec<u8>, provenance: Option<Vec<u8>>) -> Package {
+        Package {
+            archive,
+            provenance,
+            parsed: Parsed::default(),
+        }
+    }
+
     /// `sha256:<hex>` of the archive.
     pub fn digest(&self) -> String {
         sha256(&self.archive)
     }
+
+    /// The chart in the archive. A package the caches share is parsed once for every
+    /// deployment that installs it, not once per deployment: the first parse is kept when the
+    /// chart is at most [`MAX_KEPT_CHART_BYTES`] unpacked, and later callers get a copy.
+    pub fn chart(&self) -> std::result::Result<Chart, LoadError> {
+        if let Some(chart) = self.parsed.0.get() {
+            return Ok(Chart::clone(chart));
+        }
+        let chart = load_archive(&self.archive)?;
+        if unpacked_bytes(&chart) <= MAX_KEPT_CHART_BYTES {
+            // Another caller may have kept its parse first; both are the same chart.
+            let _ = self.parsed.0.set(Arc::new(chart.clone()));
+        }
+        Ok(chart)
+    }
+}
+
+/// The parse of a package's archive, once made (see [`Package::chart`]). It says nothing the
+/// archive does not, so packages compare by their bytes alone.
+#[derive(Clone, Default)]
+struct Parsed(OnceLock<Arc<Chart>>);
+
+impl PartialEq for Parsed {
+    fn eq(&self, _: &Parsed) -> bool {
+        true
+    }
+}
+
+impl Eq for Parsed {}
+
+impl std::fmt::Debug for Parsed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.get().is_some() {
+            "Parsed"
+        } else {
+            "NotParsed"
+        })
+    }
+}
+
+/// The bytes of a chart's files and those of its subcharts, about what it holds in memory.
+fn unpacked_bytes(chart: &Chart) -> usize {
+    let files = chart
+        .templates
+        .iter()
+        .chain(&chart.crds)
+        .chain(&chart.files)
+        .map(|file| file.path.len() + file.data.len())
+        .sum::<usize>();
+    chart.raw_metadata.len() + files + chart.dependencies.iter().map(unpacked_bytes).sum::<usize>()
 }
 
 /// `sha256:<hex>` of `bytes`.
@@ -55,10 +122,10 @@ pub fn package_from(holder: DataObject<'_>, source: &PackageSource) -> Result<Pa
             archive.len()
         )));
     }
-    Ok(Package {
-        archive: archive.to_vec(),
-        provenance: holder.get(source.provenance_key()).map(<[u8]>::to_vec),
-    })
+    Ok(Package::new(
+        archive.to_vec(),
+        holder.get(source.provenance_key()).map(<[u8]>::to_vec),
+    ))
 }
 
 /// `sha256:<hex>` the index promises for `entry`, when it lists one.
@@ -101,10 +168,7 @@ pub async fn download_package(
     } else {
         None
     };
-    Ok(Package {
-        archive,
-        provenance,
-    })
+    Ok(Package::new(archive, provenance))
 }
 
 /// [`download_package`] through `cache`, so a chart version is downloaded once per repository
@@ -166,10 +230,7 @@ async fn download_from_bucket(
     } else {
         None
     };
-    Ok(Package {
-        archive,
-        provenance,
-    })
+    Ok(Package::new(archive, provenance))
 }
 
 fn download_error(chart: &str, error: HttpError) -> Error {
@@ -207,6 +268,42 @@ mod tests {
             config_map_ref: Some(LocalReference { name: "pkg".into() }),
             ..PackageSource::default()
         }
+    }
+
+    /// A packaged chart whose one template holds `template_bytes` bytes.
+    fn packaged(template_bytes: usize) -> Package {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("Chart.yaml"),
+            "apiVersion: v2\nname: web\nversion: 1.0.0\n",
+        )
+        .unwrap();
+        std::fs::create_dir(dir.path().join("templates")).unwrap();
+        let template = format!("# {}\n", "x".repeat(template_bytes));
+        std::fs::write(dir.path().join("templates/a.yaml"), template).unwrap();
+        let chart = capstan_chart::load::load_dir(dir.path()).unwrap();
+        Package::new(
+            capstan_chart::package::archive_chart(&chart, 0).unwrap(),
+            None,
+        )
+    }
+
+    #[test]
+    fn a_small_chart_is_parsed_once_and_a_large_one_each_time() {
+        let small = packaged(100);
+        assert_eq!(format!("{:?}", small.parsed), "NotParsed");
+        let first = small.chart().unwrap();
+        assert_eq!(format!("{:?}", small.parsed), "Parsed");
+        assert_eq!(small.chart().unwrap().templates, first.templates);
+        assert_eq!(small, packaged(100), "packages compare by their bytes");
+
+        let large = packaged(MAX_KEPT_CHART_BYTES);
+        assert_eq!(large.chart().unwrap().name(), "web");
+        assert_eq!(format!("{:?}", large.parsed), "NotParsed");
+
+        let broken = Package::new(b"not gzip".to_vec(), None);
+        assert!(broken.chart().is_err());
+        assert_eq!(format!("{:?}", broken.parsed), "NotParsed");
     }
 
     #[test]

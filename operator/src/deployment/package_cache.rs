@@ -102,10 +102,7 @@ mod tests {
     use super::*;
 
     fn package(bytes: usize) -> Arc<Package> {
-        Arc::new(Package {
-            archive: vec![0; bytes],
-            provenance: None,
-        })
+        Arc::new(Package::new(vec![0; bytes], None))
     }
 
     #[test]

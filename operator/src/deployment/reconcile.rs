@@ -395,7 +395,7 @@ pub async fn attempt(
         plan::resolution_reuse(deployment, interval(deployment, ctx.settings.min_interval)),
     )
     .await?;
-    let load = || capstan_chart::load::load_archive(&fetched.package.archive).map_err(Error::Load);
+    let load = || fetched.package.chart().map_err(Error::Load);
     // A chart pulled before says what it is without being unpacked again: a reconcile that finds
     // nothing to do (most of them, while objects become healthy) loads nothing.
     let (revision, loaded) = match &fetched.pulled {
