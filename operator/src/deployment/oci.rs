@@ -96,8 +96,9 @@ pub struct FetchedChart {
 }
 
 /// The chart `source` names and its manifest digest: from the cache when the digest is known,
-/// otherwise pulled (and cached; deployments wanting the same chart at once pull it once). Which digest the version names is asked of the registry unless
-/// `resolutions` holds its answer from less than `reuse_for` ago.
+/// otherwise pulled (and cached; deployments wanting the same chart at once pull it once).
+/// Which digest the version names is asked of the registry unless `resolutions` holds its
+/// answer from less than `reuse_for` ago.
 pub async fn fetch(
     cache: &OciCache,
     resolutions: &Resolutions,
