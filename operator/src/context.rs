@@ -56,7 +56,7 @@ pub struct Context {
     /// Charts pulled from registries, by manifest digest: an unchanged digest is not pulled again.
     pub oci_charts: OciCache,
     /// Which manifest each registry last named for a chart version, shared by the deployments
-    /// that ask the same registry the same way: passes within an interval ask once.
+    /// that ask the same registry the same way: their passes within a few seconds ask once.
     pub oci_resolutions: Resolutions,
     /// Archives downloaded from repositories, by repository, URL and indexed digest: a chart
     /// version is downloaded once, not once per deployment.

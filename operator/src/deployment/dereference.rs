@@ -90,8 +90,8 @@ pub struct Fetched {
 }
 
 /// Fetches the archive `source` names (and its `.prov` when `policy` looks at provenance). A
-/// registry's answer to which manifest the version names is reused for up to `reuse_for` (the
-/// deployment's interval; see [`super::resolutions`]).
+/// registry's answer to which manifest the version names is reused for up to `reuse_for` (see
+/// [`super::plan::resolution_reuse`] and [`super::resolutions`]).
 pub async fn archive(
     ctx: &Context,
     source: Source,

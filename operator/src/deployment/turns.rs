@@ -29,7 +29,7 @@ impl<K> Default for Turns<K> {
 /// until the guard it returns is dropped. The last turn out removes the key's lock.
 pub struct Turn<'a, K: Hash + Eq> {
     turns: &'a Turns<K>,
-    key: Option<K>,
+    key: K,
     lock: Arc<tokio::sync::Mutex<()>>,
 }
 
@@ -42,7 +42,7 @@ impl<K: Hash + Eq + Clone> Turns<K> {
             .clone();
         Turn {
             turns: self,
-            key: Some(key.clone()),
+            key: key.clone(),
             lock,
         }
     }
@@ -65,11 +65,9 @@ impl<K: Hash + Eq> Drop for Turn<'_, K> {
     fn drop(&mut self) {
         let mut waiting = crate::context::lock(&self.turns.waiting);
         // The map's reference and this one: nobody else is in line (joining needs the map,
-        // held here).
-        if Arc::strong_count(&self.lock) <= 2
-            && let Some(key) = self.key.take()
-        {
-            waiting.remove(&key);
+        // held here). A key is removed only then, so no turn outlives its key's lock.
+        if Arc::strong_count(&self.lock) <= 2 {
+            waiting.remove(&self.key);
         }
     }
 }
